@@ -1,0 +1,37 @@
+# The two commands a fresh clone needs: `make demo` and `make test`.
+# Only Python 3.11+ and pip are assumed; uv is bootstrapped into .tools/ when absent, and the
+# environment is built from the committed lock file (never a Python download).
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: env demo test lint bench-ingest clean
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --all-extras
+	touch $@
+
+env: .venv/.synced
+
+demo: env
+	$(RUN) auditlake demo
+
+lint: env
+	$(RUN) ruff check src tests $(wildcard benchmarks)
+
+test: env lint
+	$(RUN) pytest -q -n 2 --doctest-modules src/auditlake tests
+
+bench-ingest: env
+	$(RUN) python benchmarks/ingest/run.py
+
+clean:
+	rm -rf .venv .tools data/lake data/synth

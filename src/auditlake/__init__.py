@@ -1,0 +1,1 @@
+"""auditlake: detection and analytics on zero-trust audit logs."""

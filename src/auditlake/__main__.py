@@ -1,0 +1,5 @@
+"""`python -m auditlake` is the `auditlake` command."""
+
+from auditlake.cli import main
+
+main()

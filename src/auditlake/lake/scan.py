@@ -1,0 +1,129 @@
+"""Reading the lake: a LazyFrame over exactly the committed files a question needs.
+
+Files come from the commit log, not a glob, so a batch is seen whole or not at all. Partitions
+are pruned by source and day before Polars sees a path, and the time filter is pushed into the
+scan. Files written at different times may carry different native columns (schema evolution):
+the scan reads them all under the union schema, with nulls where a file lacks a column.
+
+>>> import tempfile
+>>> scan_events(tempfile.mkdtemp()).collect().height
+0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from auditlake.lake.commits import CommittedFile, read_commits
+from auditlake.lake.paths import LakePaths
+from auditlake.lake.quarantine import QUARANTINE_SCHEMA
+from auditlake.lake.writer import committed_path
+from auditlake.schema import stored_schema
+
+_TYPE_NAMES = {str(f.type): f.type for f in stored_schema()}
+
+
+def scan_events(
+    lake: str | Path | LakePaths,
+    *,
+    sources: Iterable[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    columns: Sequence[str] | None = None,
+) -> pl.LazyFrame:
+    """Events of `sources` with `start <= time < end`, as a lazy frame with `source` and `dt`.
+
+    `columns` limits what is read (the partition columns are always available).
+    """
+    paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
+    wanted = set(sources) if sources is not None else None
+    files = [f for f in _files(paths, "events") if _keep(f, wanted, start, end)]
+    schema = _union_schema(files) if files else pl.Schema(pl.from_arrow(stored_schema().empty_table()).schema)
+    if not files:
+        frame = pl.DataFrame(schema=schema).lazy().with_columns(
+            source=pl.lit(None, pl.String), dt=pl.lit(None, pl.Date)
+        )
+    else:
+        frame = pl.scan_parquet(
+            [str(committed_path(paths, f.path)) for f in files],
+            schema=schema,
+            missing_columns="insert",
+            extra_columns="ignore",
+            hive_partitioning=True,
+            hive_schema={"source": pl.String, "dt": pl.Date},
+        )
+    if start is not None:
+        frame = frame.filter(pl.col("time") >= _utc(start))
+    if end is not None:
+        frame = frame.filter(pl.col("time") < _utc(end))
+    if columns is not None:
+        frame = frame.select(list(dict.fromkeys([*columns])))
+    return frame
+
+
+def scan_quarantine(lake: str | Path | LakePaths) -> pl.LazyFrame:
+    """Every quarantined record with its source, input, location and reason."""
+    paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
+    files = list(_files(paths, "quarantine"))
+    if not files:
+        empty = pl.from_arrow(QUARANTINE_SCHEMA.empty_table())
+        assert isinstance(empty, pl.DataFrame)
+        return empty.lazy()
+    return pl.scan_parquet([str(committed_path(paths, f.path)) for f in files])
+
+
+def native_columns(lake: str | Path | LakePaths, source: str) -> list[str]:
+    """Every column that any committed file of `source` has, in first-seen order."""
+    paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
+    names: dict[str, None] = {}
+    for file in _files(paths, "events"):
+        if file.source == source:
+            names.update(dict.fromkeys(file.columns))
+    return list(names)
+
+
+def _files(lake: LakePaths, table: str) -> Iterable[CommittedFile]:
+    for commit in read_commits(lake):
+        for file in commit.files:
+            if file.table == table:
+                yield file
+
+
+def _keep(file: CommittedFile, sources: set[str] | None, start: datetime | None, end: datetime | None) -> bool:
+    if sources is not None and file.source not in sources:
+        return False
+    day = date.fromisoformat(file.dt) if file.dt else None
+    if day is None:
+        return True
+    if start is not None and day < _utc(start).date():
+        return False
+    return not (end is not None and day > (_utc(end) - timedelta(microseconds=1)).date())
+
+
+def _union_schema(files: Sequence[CommittedFile]) -> pl.Schema:
+    """Column → Polars type over all files; the first type seen wins for a native column."""
+    fields: dict[str, pa.DataType] = {}
+    for file in files:
+        for name, type_name in file.columns.items():
+            if name not in fields:
+                fields[name] = _TYPE_NAMES.get(type_name) or _parse_type(type_name)
+    empty = pl.from_arrow(pa.schema(list(fields.items())).empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    return empty.schema
+
+
+def _parse_type(name: str) -> pa.DataType:
+    simple = {
+        "string": pa.string(), "large_string": pa.large_string(), "int64": pa.int64(),
+        "int32": pa.int32(), "double": pa.float64(), "bool": pa.bool_(),
+    }
+    return simple.get(name, pa.string())
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

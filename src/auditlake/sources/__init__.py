@@ -1,0 +1,1 @@
+"""Log sources: one module each, reading inputs into canonical rows (see `registry`)."""

@@ -1,0 +1,161 @@
+"""Reading fields out of parsed JSON records, fast and without trusting their types.
+
+Records are parsed with simdjson, whose documents are read lazily: only the fields a source asks
+for are turned into Python objects, which is what makes ingest fast. A parsed document is valid
+only until the next parse, so every value handed back here is a plain Python value: scalars as
+they are, objects and arrays as compact JSON text.
+
+>>> doc = load_json(b'{"a": {"b": [1, 2]}, "n": 3, "s": "x"}')
+>>> get(doc, "a.b"), text(get(doc, "n")), text(get(doc, "a")), get(doc, "a.zz")
+([1, 2], '3', '{"b":[1,2]}', None)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import orjson
+import simdjson
+
+from auditlake.errors import RecordError
+from auditlake.schema import is_canonical
+
+_PARSER = simdjson.Parser()
+JsonObject = (simdjson.Object, dict)
+JsonArray = (simdjson.Array, list)
+
+
+def load_json(raw: bytes) -> Any:
+    """Parse one JSON record; raise `RecordError` naming what is wrong with it.
+
+    The returned document is lazy and lives until the next call: read what you need from it
+    before parsing another record.
+    """
+    try:
+        return _PARSER.parse(raw)
+    except ValueError as exc:
+        raise RecordError(_json_reason(raw, exc)) from exc
+
+
+def load_json_object(raw: bytes) -> Any:
+    """Like `load_json`, but the record must be a JSON object."""
+    doc = load_json(raw)
+    if not isinstance(doc, JsonObject):
+        raise RecordError(f"record is a JSON {type(doc).__name__}, not an object")
+    return doc
+
+
+def _json_reason(raw: bytes, exc: Exception) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as uexc:
+        return f"invalid UTF-8 at byte {uexc.start}"
+    message = str(exc) or type(exc).__name__
+    if raw.count(b"{") > raw.count(b"}") or raw.count(b"[") > raw.count(b"]"):
+        return f"truncated JSON ({message})"
+    return f"invalid JSON ({message})"
+
+
+def get(doc: Any, path: str) -> Any:
+    """The value at a dotted `path`, or None when any step is missing or not an object.
+
+    Arrays come back as Python lists of plain values; objects stay lazy (use `text`).
+    """
+    value = doc
+    for key in path.split("."):
+        if not isinstance(value, JsonObject):
+            return None
+        value = value.get(key)
+        if value is None:
+            return None
+    if isinstance(value, simdjson.Array):
+        return value.as_list()
+    return value
+
+
+def text(value: Any) -> str | None:
+    """A value as text: strings as they are, numbers and booleans in JSON spelling, objects
+    and arrays as compact JSON, null as None.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, simdjson.Object | simdjson.Array):
+        return value.mini.decode("utf-8")
+    return orjson.dumps(value).decode("utf-8")
+
+
+def get_text(doc: Any, path: str) -> str | None:
+    """`text(get(doc, path))`: the value at `path` as text, None when absent."""
+    value = doc
+    for key in path.split("."):
+        if not isinstance(value, JsonObject):
+            return None
+        value = value.get(key)
+        if value is None:
+            return None
+    return text(value)
+
+
+def get_str_list(doc: Any, path: str) -> list[str] | None:
+    """A list of strings at `path` (a single scalar becomes a one-item list)."""
+    value = get(doc, path)
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [t for t in (text(v) for v in value) if t is not None]
+    single = text(value)
+    return [single] if single is not None else None
+
+
+def flatten_paths(doc: Any, paths: Iterable[str]) -> dict[str, str]:
+    """Native columns for the given dotted `paths` (absent ones are left out)."""
+    out: dict[str, str] = {}
+    for path in paths:
+        value = get_text(doc, path)
+        if value is not None:
+            out[path] = value
+    return out
+
+
+def flatten_all(obj: Any, prefix: str = "", *, max_depth: int = 8) -> dict[str, str]:
+    """Every scalar leaf of `obj` as a dotted native column; arrays stay JSON text.
+
+    A name that is also a canonical column is skipped (the value stays reachable in `raw`), and
+    a key with spaces is also reachable without them (`Threat Name` → `ThreatName`).
+    """
+    out: dict[str, str] = {}
+    for name, value in _leaves(obj, prefix, max_depth):
+        if is_canonical(name):
+            continue
+        out[name] = value
+        if " " in name:
+            compact = name.replace(" ", "")
+            if not is_canonical(compact):
+                out.setdefault(compact, value)
+    return out
+
+
+def _leaves(obj: Any, prefix: str, depth: int) -> Iterator[tuple[str, str]]:
+    items = obj.items() if isinstance(obj, (*JsonObject, Mapping)) else ()
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, JsonObject) and depth > 0:
+            yield from _leaves(value, name + ".", depth - 1)
+        else:
+            rendered = text(value)
+            if rendered is not None:
+                yield name, rendered
+
+
+def require(value: Any, what: str) -> Any:
+    """Return `value`, or raise `RecordError` saying that `what` is missing."""
+    if value is None or value == "":
+        raise RecordError(f"missing {what}")
+    return value

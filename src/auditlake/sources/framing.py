@@ -1,0 +1,263 @@
+"""Split JSON inputs into records without losing a byte.
+
+Audit exports come framed in several ways: JSON Lines, a JSON array, CloudTrail's
+`{"Records": [...]}`, or several pretty-printed objects back to back (evtx_dump, some SIEM
+exports); any of them may be gzip-compressed. `json_frames` recognises the framing from the
+content and yields one `Frame` per record with its verbatim bytes, streaming so that a large
+file is never held in memory whole. What cannot be framed (a truncated tail, garbage between
+records) becomes a frame with `error` set, which the caller quarantines.
+
+>>> import tempfile, pathlib
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "a.json"
+>>> _ = p.write_bytes(b'[{"a": 1},\\n {"a": 2}]')
+>>> [(f.raw, f.location) for f in json_frames(p)]
+[(b'{"a": 1}', 'a.json:1'), (b'{"a": 2}', 'a.json:2')]
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from auditlake.sources.base import Frame
+
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 4 << 20
+_RECORDS_WRAPPER = re.compile(r'\s*\{\s*"Records"\s*:\s*\[')
+_WS = " \t\r\n"
+_DECODER = json.JSONDecoder()
+
+
+def open_input(path: Path) -> BinaryIO:
+    """Open a file for reading, transparently gunzipping when its content is gzip."""
+    handle = path.open("rb")
+    if handle.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.open(handle, "rb")  # type: ignore[return-value]
+    return handle
+
+
+def read_head(path: Path, size: int = 64 << 10) -> bytes:
+    """The first `size` bytes of the (decompressed) content, for sniffing."""
+    with open_input(path) as handle:
+        return _read_upto(handle, size)[0]
+
+
+def _read_upto(handle: BinaryIO, size: int) -> tuple[bytes, str | None]:
+    """Up to `size` bytes, and why reading stopped early on a damaged input (else None).
+
+    Reads piecewise so that a truncated gzip stream still hands over what it decompressed
+    before the damage, instead of losing the whole read to the `EOFError`.
+    """
+    read = getattr(handle, "read1", handle.read)
+    pieces: list[bytes] = []
+    got = 0
+    while got < size:
+        try:
+            piece = read(size - got)
+        except (OSError, EOFError) as exc:
+            return b"".join(pieces), f"input ends early: {exc}"
+        if not piece:
+            break
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces), None
+
+
+def json_frames(path: Path) -> Iterator[Frame]:
+    """Yield one frame per JSON record of `path`, whatever its framing."""
+    head = read_head(path)
+    stripped = head.lstrip()
+    if not stripped:
+        return
+    if stripped[:1] == b"[" or _RECORDS_WRAPPER.match(head.decode("utf-8", "replace")):
+        yield from _stream_frames(path)
+    elif stripped[:1] == b"{" and _looks_like_lines(stripped):
+        yield from _line_frames(path)
+    elif stripped[:1] == b"{":
+        yield from _stream_frames(path)
+    else:
+        yield from _line_frames(path)
+
+
+def _looks_like_lines(head: bytes) -> bool:
+    """JSON Lines when the first or second non-blank line is a whole JSON value by itself.
+
+    Looking at two lines keeps a JSON Lines file whose first record is broken from being read
+    as back-to-back objects (where one bad record swallows the rest); inside a pretty-printed
+    object no line but the first can be a value of its own.
+    """
+    lines = [line.strip() for line in head.split(b"\n", 8)[:8]]
+    for line in [line for line in lines if line][:2]:
+        try:
+            json.loads(line)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def _line_frames(path: Path) -> Iterator[Frame]:
+    """JSON Lines: each non-blank line is one record; validity is checked by the normalizer.
+
+    A damaged input (truncated gzip) still yields every line read before the damage; the cut
+    last line carries the error, so its bytes reach the quarantine too.
+    """
+    name = path.name
+    number, tail = 0, b""
+    with open_input(path) as handle:
+        while True:
+            chunk, error = _read_upto(handle, CHUNK)
+            lines = (tail + chunk).split(b"\n")
+            tail = lines.pop() if chunk and error is None else b""
+            for line in lines[:-1] if error else lines:
+                number += 1
+                if line.strip():
+                    yield Frame(line.strip(), f"{name}:{number}")
+            if error is not None:
+                yield Frame(lines[-1].strip(), f"{name}:{number + 1}", error=error)
+            if not chunk or error is not None:
+                return
+
+
+class _TextStream:
+    """A growing window of decoded text over a binary stream, with line bookkeeping.
+
+    Bytes are decoded with `surrogateescape`, so invalid UTF-8 survives into the text and can be
+    turned back into the exact original bytes for the quarantine.
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self.text = ""
+        self.pos = 0
+        self.line = 1
+        self.eof = False
+        self.read_error: str | None = None
+
+    def fill(self) -> bool:
+        """Read more input; False at the end of it."""
+        if self.eof:
+            return False
+        chunk = b""
+        if self.read_error is None:
+            chunk, self.read_error = _read_upto(self.handle, CHUNK)
+        if not chunk:
+            self.eof = True
+            self.text = self.text[self.pos :] + self.decoder.decode(b"", final=True)
+            self.pos = 0
+            return False
+        self.text = self.text[self.pos :] + self.decoder.decode(chunk)
+        self.pos = 0
+        return True
+
+    def skip(self, chars: str) -> str:
+        """Skip characters in `chars`; return the next character ('' at the end)."""
+        while True:
+            while self.pos < len(self.text) and self.text[self.pos] in chars:
+                if self.text[self.pos] == "\n":
+                    self.line += 1
+                self.pos += 1
+            if self.pos < len(self.text) or not self.fill():
+                return self.text[self.pos : self.pos + 1]
+
+    def advance(self, end: int) -> str:
+        piece = self.text[self.pos : end]
+        self.line += piece.count("\n")
+        self.pos = end
+        return piece
+
+    def rest(self) -> str:
+        while self.fill():
+            pass
+        return self.advance(len(self.text))
+
+
+def _stream_frames(path: Path) -> Iterator[Frame]:
+    """Arrays, `{"Records": [...]}` and back-to-back objects, decoded record by record."""
+    name = path.name
+    with open_input(path) as handle:
+        stream = _TextStream(handle)
+        stream.fill()
+        in_array, wrapped = _open_container(stream)
+        while True:
+            nxt = stream.skip(_WS + ("," if in_array else ""))
+            if nxt == "":
+                if in_array or stream.read_error:
+                    reason = stream.read_error or "input ends inside a JSON array (truncated file)"
+                    yield Frame(b"", f"{name}:{stream.line}", error=reason)
+                return
+            if in_array and nxt == "]":
+                stream.advance(stream.pos + 1)
+                yield from _trailer(stream, name, wrapped)
+                return
+            frame = _next_record(stream, name)
+            yield frame
+            if frame.error is not None:
+                return  # the rest of the input went into that frame
+
+
+def _open_container(stream: _TextStream) -> tuple[bool, bool]:
+    """Consume `[` or `{"Records": [`; report (inside an array, inside a Records wrapper)."""
+    first = stream.skip(_WS)
+    if first == "[":
+        stream.advance(stream.pos + 1)
+        return True, False
+    match = _RECORDS_WRAPPER.match(stream.text, stream.pos)
+    if match:
+        stream.advance(match.end())
+        return True, True
+    return False, False
+
+
+def _trailer(stream: _TextStream, name: str, wrapped: bool) -> Iterator[Frame]:
+    """After the array: the wrapper's closing brace, then nothing but whitespace."""
+    if wrapped and stream.skip(_WS) == "}":
+        stream.advance(stream.pos + 1)
+    line = stream.line
+    rest = stream.rest().strip()
+    if rest:
+        raw = rest.encode("utf-8", "surrogateescape")
+        yield Frame(raw, f"{name}:{line}", error="unexpected content after the JSON records")
+
+
+def _next_record(stream: _TextStream, name: str) -> Frame:
+    """Decode one value at the cursor, reading more input while it is incomplete."""
+    while True:
+        line = stream.line
+        try:
+            _, end = _DECODER.raw_decode(stream.text, stream.pos)
+        except json.JSONDecodeError as exc:
+            if not stream.eof:  # the value may continue in the next chunk (mid-string, ...)
+                stream.fill()
+                continue
+            return _unframeable(stream, name, line, exc)
+        raw = stream.advance(end).encode("utf-8", "surrogateescape")
+        return Frame(raw, f"{name}:{line}")
+
+
+_PARTIAL_TOKEN = re.compile(r"[-+.eE0-9]*|t(?:r(?:u)?)?|f(?:a(?:l(?:s)?)?)?|n(?:u(?:l)?)?")
+
+
+def _cut_short(text: str, exc: json.JSONDecodeError) -> bool:
+    """True when decoding failed only because the text stops (mid-string, -number or -literal)."""
+    return exc.msg.startswith("Unterminated string") or bool(
+        _PARTIAL_TOKEN.fullmatch(text[exc.pos :].rstrip())
+    )
+
+
+def _unframeable(stream: _TextStream, name: str, line: int, exc: json.JSONDecodeError) -> Frame:
+    """The rest of the input cannot be split into records: quarantine it whole, verbatim."""
+    if stream.read_error:
+        reason = stream.read_error
+    elif _cut_short(stream.text, exc):
+        reason = "truncated JSON at end of input"
+    else:
+        reason = f"invalid JSON: {exc.msg}"
+    raw = stream.rest().encode("utf-8", "surrogateescape")
+    return Frame(raw, f"{name}:{line}", error=reason)

@@ -1,0 +1,98 @@
+"""The table of log sources, looked up by name or alias, and content-based detection.
+
+Adding a source is one module in this package and one row here (STYLE.md §5.3).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from auditlake.errors import UnknownSourceError
+from auditlake.sources import cloudtrail
+from auditlake.sources.base import SourceSpec
+from auditlake.sources.fields import JsonObject, load_json
+from auditlake.sources.framing import json_frames, read_head
+
+SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+"""What a source name may look like: it becomes a directory name in the lake."""
+
+
+def _registry(specs: Iterable[SourceSpec]) -> dict[str, SourceSpec]:
+    """Index specs by name and alias, refusing duplicates and unsafe names."""
+    table: dict[str, SourceSpec] = {}
+    for spec in specs:
+        if not SAFE_NAME.fullmatch(spec.name) or ".." in spec.name:
+            raise ValueError(f"source name {spec.name!r} is not a safe directory name")
+        for key in (spec.name, *spec.aliases):
+            if key in table:
+                raise ValueError(f"source name or alias {key!r} is registered twice")
+            table[key] = spec
+    return table
+
+
+SOURCES: tuple[SourceSpec, ...] = (
+    cloudtrail.SPEC,
+)
+"""Registered sources, in auto-detection order (most specific first)."""
+
+_BY_NAME = _registry(SOURCES)
+
+
+def names() -> list[str]:
+    """Canonical names of all registered sources."""
+    return [spec.name for spec in SOURCES]
+
+
+def lookup(name: str) -> SourceSpec:
+    """The source called `name` (or one of its aliases)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        known = ", ".join(sorted(_BY_NAME))
+        raise UnknownSourceError(
+            f"unknown source {name!r}", hint=f"use one of: {known}, or 'auto'"
+        ) from None
+
+
+def detect_path(path: Path, *, sample: int = 5) -> SourceSpec:
+    """Which source wrote `path`, judged from its content (not its name)."""
+    head = read_head(path)
+    for spec in SOURCES:
+        if spec.sniff is not None and spec.sniff(head):
+            return spec
+    for raw in _first_frames(path, sample):
+        found = _detect_record(raw)
+        if found is not None:
+            return found
+    raise UnknownSourceError(
+        "no registered source recognises this input",
+        where=str(path),
+        hint="name the source with --source, or map it with a generic JSON mapping",
+    )
+
+
+def _detect_record(raw: bytes) -> SourceSpec | None:
+    """The first source whose `detect` accepts this record, or None.
+
+    A function of its own so the parsed document is released before the next record is
+    parsed: the simdjson parser refuses to parse again while a document of it is alive.
+    """
+    try:
+        doc = load_json(raw)
+    except Exception:  # a broken record just is not evidence
+        return None
+    if not isinstance(doc, JsonObject):
+        return None
+    return next((s for s in SOURCES if s.detect is not None and s.detect(doc)), None)
+
+
+def _first_frames(path: Path, count: int) -> list[bytes]:
+    frames: list[bytes] = []
+    for frame in json_frames(path):
+        if frame.error is None:
+            frames.append(frame.raw)
+        if len(frames) >= count:
+            break
+    return frames

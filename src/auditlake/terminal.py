@@ -1,0 +1,92 @@
+"""Human-readable terminal output: summary tables on stdout, progress on stderr.
+
+Kept apart from `cli` so that commands stay short and the formatting is testable on its own.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from auditlake.ingest import IngestSummary
+
+
+def _stdout() -> Console:
+    return Console(file=sys.stdout, soft_wrap=True)
+
+
+def print_ingest_summary(summary: IngestSummary, elapsed: float, lake: Path) -> None:
+    """Rows per source and day, then duplicates, quarantine and errors."""
+    console = _stdout()
+    table = Table(title=f"Ingested into {lake}", title_justify="left")
+    for name in ("source", "day", "rows added"):
+        table.add_column(name, justify="right" if name == "rows added" else "left")
+    for source, day, rows in _day_rows(summary):
+        table.add_row(source, day, f"{rows:,}")
+    console.print(table)
+    rate = summary.records / elapsed if elapsed > 0 else 0.0
+    console.print(
+        f"{summary.inputs} input(s), {summary.records:,} records, {summary.added:,} added, "
+        f"{sum(summary.duplicates.values()):,} duplicates skipped, "
+        f"{sum(summary.quarantined.values()):,} quarantined"
+        f" ({summary.already_quarantined:,} of them already were), in {elapsed:.1f} s ({rate:,.0f} records/s)"
+    )
+    _print_counts(console, "Quarantined (see the lake's quarantine/ table)", summary.quarantined)
+    _print_counts(console, "Skipped on purpose", summary.skipped)
+    for error in summary.errors:
+        console.print(f"[red]not ingested:[/red] {error}")
+
+
+def _day_rows(summary: IngestSummary, *, limit: int = 40) -> list[tuple[str, str, int]]:
+    """One row per source and day; per source with its day range when that would be too long."""
+    rows = [(s, d, n) for (s, d), n in sorted(summary.rows.items())]
+    if len(rows) <= limit:
+        return rows
+    spans: dict[str, tuple[str, str, int]] = {}
+    for source, day, count in rows:
+        first, _, total = spans.get(source, (day, day, 0))
+        spans[source] = (first, day, total + count)
+    return [(s, f"{a} .. {b}", n) for s, (a, b, n) in spans.items()]
+
+
+def _print_counts(console: Console, title: str, counts: dict[tuple[str, str], int]) -> None:
+    if not counts:
+        return
+    table = Table(title=title, title_justify="left")
+    table.add_column("source")
+    table.add_column("reason")
+    table.add_column("records", justify="right")
+    for (source, reason), count in sorted(counts.items(), key=lambda kv: -kv[1]):
+        table.add_row(source, reason, f"{count:,}")
+    console.print(table)
+
+
+def print_sources(rows: list[dict[str, Any]]) -> None:
+    table = Table()
+    for name in ("name", "aliases", "raw_format"):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(row["name"], ", ".join(row["aliases"]), row["raw_format"])
+    _stdout().print(table)
+
+
+def progress_reporter(*, every_s: float = 1.0) -> Callable[[str, int], None] | None:
+    """A progress callback writing to stderr when it is a terminal, else None (quiet logs)."""
+    if not sys.stderr.isatty():
+        return None
+    console = Console(file=sys.stderr)
+    last = [0.0]
+
+    def report(name: str, count: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            console.print(f"  {name}: {count:,} records read", end="\r")
+
+    return report

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from auditlake.cli import main
+
+
+def _trail_file(path):
+    record = {
+        "eventID": "e-1", "eventTime": "2024-03-01T10:00:00Z", "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a"},
+    }
+    path.write_text(json.dumps(record) + "\n{broken\n")
+    return path
+
+
+def test_ingest_json_summary_and_exit_code(tmp_path):
+    data = _trail_file(tmp_path / "t.jsonl")
+    result = CliRunner().invoke(main, ["ingest", str(data), "--lake", str(tmp_path / "lake"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 1
+    assert summary["rows"] == [{"source": "aws.cloudtrail", "dt": "2024-03-01", "rows": 1}]
+    assert summary["quarantined"][0]["count"] == 1
+    again = json.loads(CliRunner().invoke(main, ["ingest", str(data), "--lake", str(tmp_path / "lake"), "--json"]).stdout)
+    assert again["added"] == 0 and again["duplicates"] == {"aws.cloudtrail": 1}
+
+
+def test_human_summary_names_source_and_day(tmp_path):
+    data = _trail_file(tmp_path / "t.jsonl")
+    result = CliRunner().invoke(main, ["ingest", str(data), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 0
+    assert "aws.cloudtrail" in result.stdout and "2024-03-01" in result.stdout
+    assert "1 quarantined" in result.stdout
+
+
+def test_unknown_source_is_a_usage_error(tmp_path):
+    data = _trail_file(tmp_path / "t.jsonl")
+    result = CliRunner().invoke(main, ["ingest", str(data), "--lake", str(tmp_path / "lake"), "--source", "nope"])
+    assert result.exit_code == 2
+    assert "unknown source 'nope'" in result.output
+
+
+def test_unrecognised_input_exits_partial(tmp_path):
+    odd = tmp_path / "odd.json"
+    odd.write_text('{"hello": 1}\n')
+    result = CliRunner().invoke(main, ["ingest", str(odd), "--lake", str(tmp_path / "lake"), "--json"])
+    assert result.exit_code == 3
+    assert "no registered source recognises" in json.loads(result.stdout)["errors"][0]
+
+
+def test_lake_from_environment(tmp_path, monkeypatch):
+    data = _trail_file(tmp_path / "t.jsonl")
+    monkeypatch.setenv("AUDITLAKE_LAKE", str(tmp_path / "envlake"))
+    result = CliRunner().invoke(main, ["ingest", str(data), "--json"])
+    assert json.loads(result.stdout)["lake"] == str(tmp_path / "envlake")
+    assert (tmp_path / "envlake" / "events").is_dir()
+
+
+def test_sources_lists_registry():
+    result = CliRunner().invoke(main, ["sources", "--json"])
+    names = [row["name"] for row in json.loads(result.stdout)]
+    assert "aws.cloudtrail" in names

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from auditlake.errors import UnknownSourceError
+from auditlake.ingest import expand_inputs, ingest
+from auditlake.lake import LakePaths, scan_events, scan_quarantine
+
+
+def _trail(i: int, **extra: object) -> dict[str, object]:
+    record: dict[str, object] = {
+        "eventVersion": "1.08",
+        "eventID": f"id-{i}",
+        "eventTime": f"2024-03-0{1 + i % 2}T10:00:{i % 60:02d}Z",
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "CreateUser",
+        "sourceIPAddress": "198.51.100.4",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"},
+    }
+    record.update(extra)
+    return record
+
+
+def _write_jsonl(path: Path, records: list[object], *, extra_lines: list[bytes] = ()) -> Path:
+    body = b"".join(json.dumps(r).encode() + b"\n" for r in records) + b"".join(line + b"\n" for line in extra_lines)
+    path.write_bytes(body)
+    return path
+
+
+def test_ingest_counts_rows_duplicates_and_quarantine(tmp_path):
+    data = _write_jsonl(
+        tmp_path / "trail.jsonl",
+        [_trail(i) for i in range(10)],
+        extra_lines=[b'{"eventName": "CreateUser", "eventTime": ', b'{"eventTime": "not a time", "eventName": "X"}'],
+    )
+    lake = LakePaths.at(tmp_path / "lake")
+    first = ingest([data], lake, batch_rows=3)
+    assert first.added == 10 and first.records == 12 and first.batches >= 4
+    assert dict(first.rows) == {("aws.cloudtrail", "2024-03-01"): 5, ("aws.cloudtrail", "2024-03-02"): 5}
+    reasons = {reason for (_, reason) in first.quarantined}
+    assert any("truncated" in r for r in reasons) and any("unparsable eventTime" in r for r in reasons)
+    second = ingest([data], lake)
+    assert second.added == 0 and second.duplicates["aws.cloudtrail"] == 10
+    assert second.already_quarantined == 2
+    assert scan_events(lake).collect().height == 10
+    quarantined = scan_quarantine(lake).collect()
+    assert quarantined.height == 2
+    assert set(quarantined["location"]) == {"trail.jsonl:11", "trail.jsonl:12"}
+
+
+def test_gzip_records_file_is_detected_by_content(tmp_path):
+    path = tmp_path / "no-extension-hint"
+    path.write_bytes(gzip.compress(json.dumps({"Records": [_trail(1), _trail(2)]}).encode()))
+    lake = LakePaths.at(tmp_path / "lake")
+    summary = ingest([path], lake)
+    assert summary.added == 2
+    assert scan_events(lake).select("action").collect()["action"].to_list() == ["CreateUser"] * 2
+
+
+def test_unrecognised_input_is_reported_not_guessed(tmp_path):
+    odd = _write_jsonl(tmp_path / "odd.jsonl", [{"hello": "world"}])
+    good = _write_jsonl(tmp_path / "good.jsonl", [_trail(1)])
+    summary = ingest([odd, good], LakePaths.at(tmp_path / "lake"))
+    assert summary.added == 1
+    assert len(summary.errors) == 1 and "odd.jsonl" in summary.errors[0]
+
+
+def test_named_unknown_source_is_an_error(tmp_path):
+    with pytest.raises(UnknownSourceError, match="unknown source"):
+        ingest([tmp_path], LakePaths.at(tmp_path / "lake"), source="nope")
+
+
+def test_folders_are_read_recursively_skipping_hidden(tmp_path):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / ".cache").mkdir()
+    _write_jsonl(tmp_path / "in" / "sub" / "a.jsonl", [_trail(1)])
+    _write_jsonl(tmp_path / "in" / ".cache" / "b.jsonl", [_trail(2)])
+    assert [p.name for p in expand_inputs([tmp_path / "in"])] == ["a.jsonl"]
+
+
+def test_native_field_of_later_file_is_queryable_over_all(tmp_path):
+    lake = LakePaths.at(tmp_path / "lake")
+    ingest([_write_jsonl(tmp_path / "a.jsonl", [_trail(1)])], lake)
+    ingest([_write_jsonl(tmp_path / "b.jsonl", [_trail(2, vpcEndpointId="vpce-1")])], lake)
+    got = scan_events(lake).select("event_uid", "vpcEndpointId").sort("event_uid").collect()
+    assert got.to_dicts() == [
+        {"event_uid": "id-1", "vpcEndpointId": None},
+        {"event_uid": "id-2", "vpcEndpointId": "vpce-1"},
+    ]
+
+
+def test_bad_records_never_stop_the_input(tmp_path):
+    lines = [
+        json.dumps(_trail(1)).encode(),
+        b"\xff\xfe not utf8",
+        json.dumps(_trail(2, userAgent="x" * 5_000_000)).encode(),
+        json.dumps(_trail(3, eventTime=12)).encode()[:-1] + b"]",
+        json.dumps(_trail(4, userIdentity=[1, 2])).encode(),
+        json.dumps(_trail(5)).encode(),
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    lake = LakePaths.at(tmp_path / "lake")
+    summary = ingest([path], lake)
+    kept = scan_events(lake).select("event_uid", pl.col("user_agent").str.len_bytes().alias("ua")).sort("event_uid").collect()
+    assert kept["event_uid"].to_list() == ["id-1", "id-2", "id-4", "id-5"]
+    assert kept.filter(pl.col("event_uid") == "id-2")["ua"].item() == 5_000_000
+    assert summary.records == 6 and sum(summary.quarantined.values()) == 2
