@@ -8,6 +8,7 @@ Rejected records go to quarantine with their reason; nothing is dropped silently
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,15 +17,17 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from auditlake.errors import SourceParseError, UnknownSourceError
+from auditlake.errors import UnknownSourceError
 from auditlake.lake import LakePaths, LakeWriter
 from auditlake.lake.quarantine import QuarantineEntry
 from auditlake.sources import registry
-from auditlake.sources.base import Row, SourceSpec
-from auditlake.sources.records import Rejected, Skipped, normalize_frames
-from auditlake.sources.table import rows_to_table
+from auditlake.sources.base import Frame, SourceSpec
+from auditlake.sources.convert import Chunk
+from auditlake.workers import ChunkPool
 
 DEFAULT_BATCH_ROWS = 100_000
+CHUNK_FRAMES = 8_192
+"""Frames per unit of parallel work: large enough to amortise hand-off, small enough to stream."""
 Progress = Callable[[str, int], None]
 """Called with (input name, records read so far in it)."""
 
@@ -50,10 +53,9 @@ class IngestSummary:
 
 @dataclass(slots=True)
 class _Batch:
-    """Rows and rejects waiting for the next commit."""
+    """Converted chunks waiting for the next commit."""
 
-    rows: dict[str, list[Row]] = field(default_factory=dict)
-    specs: dict[str, SourceSpec] = field(default_factory=dict)
+    tables: dict[str, list[pa.Table]] = field(default_factory=dict)
     rejected: list[QuarantineEntry] = field(default_factory=list)
     size: int = 0
 
@@ -76,27 +78,68 @@ def ingest(
     *,
     source: str | SourceSpec = "auto",
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    workers: int | None = None,
     now: Callable[[], datetime] | None = None,
     progress: Progress | None = None,
 ) -> IngestSummary:
-    """Read every input into the lake; see the module docstring for the guarantees."""
+    """Read every input into the lake; see the module docstring for the guarantees.
+
+    `workers` processes convert chunks in parallel (default: one per core); 1 keeps all the
+    work in this process.
+    """
     summary = IngestSummary()
     batch = _Batch()
-    with LakeWriter(lake, now=now or (lambda: datetime.now(UTC))) as writer:
-        for path in expand_inputs(paths):
-            spec = _resolve(source, path, summary)
-            if spec is None:
-                continue
-            summary.inputs += 1
-            for count, item in enumerate(normalize_frames(spec, spec.frames(path)), start=1):
-                _add(batch, spec, path, item, summary)
-                if batch.size >= batch_rows:
-                    _flush(writer, batch, summary)
-                    batch = _Batch()
-                if progress is not None and count % 10_000 == 0:
-                    progress(path.name, count)
+    with LakeWriter(lake, now=now or (lambda: datetime.now(UTC))) as writer, \
+            ChunkPool(workers or os.cpu_count() or 1) as pool:
+        for spec, name, frames in _chunks(paths, source, summary, min(CHUNK_FRAMES, batch_rows)):
+            for chunk in pool.submit(spec, name, frames):
+                batch = _take(writer, batch, chunk, summary, batch_rows, progress)
+        for chunk in pool.drain():
+            batch = _take(writer, batch, chunk, summary, batch_rows, progress)
         _flush(writer, batch, summary)
     return summary
+
+
+def _chunks(
+    paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, size: int
+) -> Iterator[tuple[SourceSpec, str, list[Frame]]]:
+    """Each input's frames in chunks of `size`, with the source that reads them."""
+    for path in expand_inputs(paths):
+        spec = _resolve(source, path, summary)
+        if spec is None:
+            continue
+        summary.inputs += 1
+        frames: list[Frame] = []
+        for frame in spec.frames(path):
+            frames.append(frame)
+            if len(frames) >= size:
+                yield spec, path.name, frames
+                frames = []
+        if frames:
+            yield spec, path.name, frames
+
+
+def _take(  # noqa: PLR0917 - the loop's whole state, kept flat on purpose
+    writer: LakeWriter, batch: _Batch, done: tuple[str, Chunk], summary: IngestSummary,
+    batch_rows: int, progress: Progress | None,
+) -> _Batch:
+    """Add a converted chunk to the batch; commit when the batch is full."""
+    name, chunk = done
+    summary.records += chunk.records
+    for item in chunk.skipped:
+        summary.skipped[(chunk.source, item.reason)] += 1
+    for item in chunk.rejected:
+        batch.rejected.append(QuarantineEntry(item.source, name, item.location, item.reason, item.raw))
+        summary.quarantined[(item.source, item.reason)] += 1
+    if chunk.table is not None and chunk.table.num_rows:
+        batch.tables.setdefault(chunk.source, []).append(chunk.table)
+    batch.size += chunk.rows + len(chunk.rejected)
+    if progress is not None:
+        progress(name, summary.records)
+    if batch.size >= batch_rows:
+        _flush(writer, batch, summary)
+        return _Batch()
+    return batch
 
 
 def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> SourceSpec | None:
@@ -111,53 +154,23 @@ def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> So
         except UnknownSourceError as exc:
             summary.errors.append(str(exc))
             return None
+        except OSError as exc:
+            summary.errors.append(f"{path}: {exc.strerror or exc}")
+            return None
     if not path.is_file():
         summary.errors.append(f"{path}: no such file")
         return None
     return spec
 
 
-def _add(batch: _Batch, spec: SourceSpec, path: Path, item: Row | Rejected | Skipped, summary: IngestSummary) -> None:
-    summary.records += 1
-    if isinstance(item, Skipped):
-        summary.skipped[(spec.name, item.reason)] += 1
-        return
-    batch.size += 1
-    if isinstance(item, Rejected):
-        entry = QuarantineEntry(item.source, path.name, item.location, item.reason, item.raw)
-        batch.rejected.append(entry)
-        summary.quarantined[(item.source, item.reason)] += 1
-        return
-    batch.rows.setdefault(spec.name, []).append(item)
-    batch.specs[spec.name] = spec
-
-
 def _flush(writer: LakeWriter, batch: _Batch, summary: IngestSummary) -> None:
-    tables: dict[str, pa.Table] = {}
-    for name, rows in batch.rows.items():
-        tables[name] = _table(rows, batch.specs[name], batch, summary)
+    tables = {
+        name: parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
+        for name, parts in batch.tables.items()
+    }
     result = writer.commit(tables, batch.rejected)
     summary.rows.update(result.rows)
     summary.duplicates.update(result.duplicates)
     summary.already_quarantined += result.quarantine_duplicates
     if result.batch_id is not None:
         summary.batches += 1
-
-
-def _table(rows: list[Row], spec: SourceSpec, batch: _Batch, summary: IngestSummary) -> pa.Table:
-    """Rows to Arrow; a row whose values do not fit the schema is quarantined, not fatal."""
-    try:
-        return rows_to_table(rows, spec.native_types)
-    except SourceParseError:
-        good: list[Row] = []
-        for row in rows:
-            try:
-                rows_to_table([row], spec.native_types)
-            except SourceParseError as exc:
-                reason = f"{spec.name} parser produced a bad value: {exc.message}"
-                raw = str(row.get("raw", "")).encode("utf-8", "surrogateescape")
-                batch.rejected.append(QuarantineEntry(spec.name, "", str(row.get("event_uid")), reason, raw))
-                summary.quarantined[(spec.name, reason)] += 1
-            else:
-                good.append(row)
-        return rows_to_table(good, spec.native_types)

@@ -33,17 +33,65 @@ def load_json(raw: bytes) -> Any:
     before parsing another record.
     """
     try:
-        return _PARSER.parse(raw)
+        return _parse(raw)
     except ValueError as exc:
         raise RecordError(_json_reason(raw, exc)) from exc
+    except RuntimeError as exc:  # simdjson reports a >64-bit integer this way
+        reason = "integer does not fit in 64 bits" if "BIGINT" in str(exc) else str(exc)
+        raise RecordError(f"invalid JSON: {reason} ({exc})") from exc
+
+
+def _parse(raw: bytes) -> Any:
+    """Parse with the shared parser, or a fresh one while a document of it is still referenced.
+
+    simdjson refuses to reuse a parser whose last document is alive (held by a caller, or by a
+    traceback kept for a report); that must not turn the next, valid record into a rejection.
+    """
+    try:
+        return _PARSER.parse(raw)
+    except RuntimeError as exc:
+        if "re-use a parser" not in str(exc):
+            raise
+    return simdjson.Parser().parse(raw)
 
 
 def load_json_object(raw: bytes) -> Any:
     """Like `load_json`, but the record must be a JSON object."""
     doc = load_json(raw)
     if not isinstance(doc, JsonObject):
-        raise RecordError(f"record is a JSON {type(doc).__name__}, not an object")
+        raise RecordError(f"record is {json_kind(doc)}, not a JSON object")
     return doc
+
+
+def json_kind(value: Any) -> str:
+    """A JSON value's type, named as the record's author would say it."""
+    if isinstance(value, JsonArray):
+        return "an array"
+    if isinstance(value, JsonObject):
+        return "an object"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number" if isinstance(value, int | float) else "a string"
+
+
+def require_str(doc: Any, path: str) -> str:
+    """The string at `path`; `RecordError` when it is missing, empty or not a string."""
+    value = require(get(doc, path), path)
+    if not isinstance(value, str):
+        raise RecordError(f"{path} is {json_kind(value)}, expected a string")
+    return value
+
+
+def scalar_text(doc: Any, path: str) -> str | None:
+    """A field that feeds a canonical column: a scalar as text, '' as absent; an object or
+    array is refused rather than stored as JSON where a name, id or address belongs.
+    """
+    value = get(doc, path)
+    if isinstance(value, (*JsonArray, *JsonObject)):
+        raise RecordError(f"{path} is {json_kind(value)}, expected a string")
+    return text(value) or None
 
 
 def _json_reason(raw: bytes, exc: Exception) -> str:

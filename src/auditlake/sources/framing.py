@@ -85,19 +85,19 @@ def json_frames(path: Path) -> Iterator[Frame]:
 
 
 def _looks_like_lines(head: bytes) -> bool:
-    """JSON Lines when the first or second non-blank line is a whole JSON value by itself.
+    """JSON Lines when the first or second non-blank line is a whole JSON object by itself.
 
     Looking at two lines keeps a JSON Lines file whose first record is broken from being read
-    as back-to-back objects (where one bad record swallows the rest); inside a pretty-printed
-    object no line but the first can be a value of its own.
+    as back-to-back objects (where one bad record swallows the rest); the second line of a
+    pretty-printed object starts with a key or a closing brace, so it is never an object.
     """
     lines = [line.strip() for line in head.split(b"\n", 8)[:8]]
     for line in [line for line in lines if line][:2]:
         try:
-            json.loads(line)
+            if isinstance(json.loads(line), dict):
+                return True
         except ValueError:
             continue
-        return True
     return False
 
 

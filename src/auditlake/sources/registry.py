@@ -9,8 +9,17 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from auditlake.errors import UnknownSourceError
-from auditlake.sources import cloudtrail
+from auditlake.errors import RecordError, UnknownSourceError
+from auditlake.sources import (
+    auditd,
+    cloudtrail,
+    gateway,
+    gcp,
+    github,
+    kubernetes,
+    okta,
+    windows,
+)
 from auditlake.sources.base import SourceSpec
 from auditlake.sources.fields import JsonObject, load_json
 from auditlake.sources.framing import json_frames, read_head
@@ -34,6 +43,13 @@ def _registry(specs: Iterable[SourceSpec]) -> dict[str, SourceSpec]:
 
 SOURCES: tuple[SourceSpec, ...] = (
     cloudtrail.SPEC,
+    okta.SPEC,
+    github.SPEC,
+    gcp.SPEC,
+    kubernetes.SPEC,
+    gateway.SPEC,
+    windows.SPEC,
+    auditd.SPEC,
 )
 """Registered sources, in auto-detection order (most specific first)."""
 
@@ -81,7 +97,7 @@ def _detect_record(raw: bytes) -> SourceSpec | None:
     """
     try:
         doc = load_json(raw)
-    except Exception:  # a broken record just is not evidence
+    except RecordError:  # a broken record just is not evidence
         return None
     if not isinstance(doc, JsonObject):
         return None

@@ -20,23 +20,32 @@ from auditlake.sources.base import Row
 def rows_to_table(rows: Sequence[Row], native_types: Mapping[str, pa.DataType] | None = None) -> pa.Table:
     """One Arrow table for `rows`: stored canonical columns, then sorted native columns."""
     native_types = native_types or {}
+    values = _transpose(rows)
+    empty: list[object] = [None] * len(rows)
     arrays: list[pa.Array] = []
     names: list[str] = []
     for name in STORED_COLUMNS:
-        arrays.append(_column(name, [row.get(name) for row in rows], CANONICAL[name].type))
+        arrays.append(_column(name, values.get(name, empty), CANONICAL[name].type))
         names.append(name)
-    for name in sorted(_native_names(rows)):
-        dtype = native_types.get(name, NATIVE_TYPE)
-        arrays.append(_column(name, [row.get(name) for row in rows], dtype))
+    for name in sorted(n for n in values if n not in CANONICAL):
+        arrays.append(_column(name, values[name], native_types.get(name, NATIVE_TYPE)))
         names.append(name)
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _native_names(rows: Sequence[Row]) -> set[str]:
-    names: set[str] = set()
-    for row in rows:
-        names.update(row.keys())
-    return {n for n in names if n not in CANONICAL}
+def _transpose(rows: Sequence[Row]) -> dict[str, list[object]]:
+    """Rows to columns in one pass over the values present (rows are sparse: Windows events
+    of different kinds share few native fields).
+    """
+    count = len(rows)
+    columns: dict[str, list[object]] = {}
+    for index, row in enumerate(rows):
+        for name, value in row.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * count
+            column[index] = value
+    return columns
 
 
 def _column(name: str, values: list[object], dtype: pa.DataType) -> pa.Array:

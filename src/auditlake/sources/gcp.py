@@ -1,0 +1,287 @@
+"""Google Cloud Audit Logs: Admin Activity, Data Access, System Event and Policy Denied entries.
+
+Inputs are Cloud Logging exports (JSON Lines from a sink, or arrays from `gcloud logging read
+--format=json`) of `LogEntry` objects whose `protoPayload` is an `AuditLog`. GKE's Kubernetes
+audit entries (`serviceName: k8s.io`) arrive the same way and stay GCP audit records. Sigma's GCP
+rules test the ECS-style names `gcp.audit.method_name` and friends, so those are kept as columns
+beside Google's own (`protoPayload.methodName`). Some exports lower-case top-level keys
+(`protopayload`, `insertid`) or write `@type` as `at_sign_type` and `callerIp` as `callerIP`;
+those spellings are read too.
+
+>>> row = normalize(Frame(b'{"insertId": "i1", "logName": "projects/p1/logs/'
+...     b'cloudaudit.googleapis.com%2Factivity", "timestamp": "2024-03-01T10:00:00Z", '
+...     b'"protoPayload": {"methodName": "SetIamPolicy", "status": {"code": 7}, '
+...     b'"authenticationInfo": {"principalEmail": "ci@p1.iam.gserviceaccount.com"}}}', "f:1"))
+>>> row["actor_type"], row["outcome"], row["class_uid"], row["source_tenant"], row["log_type"]
+('service', 'failure', 3005, 'p1', 'activity')
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+from auditlake.errors import RecordError
+from auditlake.sources.base import Frame, Row, SourceSpec
+from auditlake.sources.fields import (
+    JsonObject,
+    flatten_paths,
+    get,
+    json_kind,
+    load_json_object,
+    require_str,
+    scalar_text,
+)
+from auditlake.sources.framing import json_frames
+from auditlake.sources.timeparse import parse_time
+
+NAME = "gcp.audit"
+
+NATIVE_PATHS: tuple[str, ...] = (
+    "logName", "insertId", "severity", "timestamp", "receiveTimestamp",
+    "resource.type", "resource.labels", "resource.labels.project_id",
+    "protoPayload.@type", "protoPayload.serviceName", "protoPayload.methodName",
+    "protoPayload.resourceName", "protoPayload.authenticationInfo.principalEmail",
+    "protoPayload.requestMetadata.callerIp", "protoPayload.requestMetadata.callerSuppliedUserAgent",
+    "protoPayload.status.code", "protoPayload.status.message",
+    "protoPayload.authorizationInfo", "protoPayload.request", "protoPayload.response",
+    "protoPayload.serviceData", "protoPayload.metadata", "operation",
+)
+"""Google's names; `labels` is left out because it would shadow the canonical column."""
+
+ECS_ALIASES: Mapping[str, str] = {
+    "gcp.audit.method_name": "protoPayload.methodName",
+    "gcp.audit.service_name": "protoPayload.serviceName",
+    "gcp.audit.resource_name": "protoPayload.resourceName",
+    "gcp.audit.principal_email": "protoPayload.authenticationInfo.principalEmail",
+}
+"""Extra native columns under the names Sigma's GCP rules use."""
+
+TOP_LEVEL_SPELLINGS: Mapping[str, str] = {
+    key.lower(): key for key in ("protoPayload", "insertId", "logName", "receiveTimestamp")
+}
+PAYLOAD_SPELLINGS: Mapping[str, str] = {"at_sign_type": "@type", "at_type": "@type"}
+METADATA_SPELLINGS: Mapping[str, str] = {"callerIP": "callerIp"}
+
+AUDIT_LOG_MARKER = "cloudaudit.googleapis.com"
+SEVERITIES: Mapping[str, int] = {
+    "DEBUG": 1, "INFO": 1, "NOTICE": 2, "WARNING": 3, "ERROR": 4, "CRITICAL": 5,
+    "ALERT": 6, "EMERGENCY": 6,
+}
+"""LogSeverity → OCSF severity_id (DEFAULT and unknown values stay null)."""
+
+SERVICE_ACCOUNT_SUFFIX = ".gserviceaccount.com"
+ACTOR_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("system:anonymous", "anonymous"),
+    ("system:serviceaccount:", "service"),
+    ("system:", "system"),
+)
+"""Kubernetes principals in GKE entries, first match wins; any other principal is a user."""
+
+
+def detect(record: Mapping[str, Any]) -> bool:
+    """An AuditLog `protoPayload` (by its `@type`), or a `cloudaudit.googleapis.com` log name."""
+    payload = record.get("protoPayload") or record.get("protopayload")
+    if isinstance(payload, JsonObject):
+        kind = payload.get("@type") or payload.get("at_sign_type")
+        if isinstance(kind, str) and "AuditLog" in kind:
+            return True
+    log_name = record.get("logName") or record.get("logname")
+    return isinstance(log_name, str) and AUDIT_LOG_MARKER in log_name
+
+
+def normalize(frame: Frame) -> Row:
+    view = _view(load_json_object(frame.raw))
+    method = require_str(view, "protoPayload.methodName")
+    principal = scalar_text(view, "protoPayload.authenticationInfo.principalEmail") or scalar_text(
+        view, "protoPayload.authenticationInfo.principalSubject"
+    )
+    row: Row = flatten_paths(view, NATIVE_PATHS)
+    row.update({alias: row[path] for alias, path in ECS_ALIASES.items() if path in row})
+    row.update(
+        event_uid=_event_uid(view),
+        time=_time(view),
+        source_logged_at=_optional_time(get(view, "receiveTimestamp")),
+        action=method,
+        actor_id=principal,
+        actor_name=principal,
+        actor_type=_actor_type(principal),
+        actor_original=_delegator(get(view, "protoPayload.authenticationInfo")),
+        service=scalar_text(view, "protoPayload.serviceName"),
+        user_agent=scalar_text(view, "protoPayload.requestMetadata.callerSuppliedUserAgent"),
+        source_tenant=_project(view),
+        region=_region(view),
+        correlation_id=scalar_text(view, "operation.id"),
+        severity_id=SEVERITIES.get(scalar_text(view, "severity") or ""),
+        **_caller(scalar_text(view, "protoPayload.requestMetadata.callerIp")),
+        **_target(view),
+        **_status(view),
+        **_classify(method),
+    )
+    log_type = _log_type(row.get("logName"))
+    if log_type:
+        row["log_type"] = log_type
+    return row
+
+
+
+
+def _view(doc: Any) -> dict[str, Any]:
+    """The entry under Google's spelling: top-level keys, and `protoPayload` with its `@type`
+    and `callerIp`, whichever way the exporter wrote them. Values stay lazy.
+    """
+    view = _respell(doc, TOP_LEVEL_SPELLINGS)
+    payload = view.get("protoPayload")
+    if payload is None:
+        raise RecordError("missing protoPayload (not a Cloud Audit Log entry)")
+    if not isinstance(payload, JsonObject):
+        raise RecordError(f"protoPayload is {json_kind(payload)}, expected an object")
+    payload = _respell(payload, PAYLOAD_SPELLINGS)
+    metadata = payload.get("requestMetadata")
+    if isinstance(metadata, JsonObject):
+        payload["requestMetadata"] = _respell(metadata, METADATA_SPELLINGS)
+    view["protoPayload"] = payload
+    return view
+
+
+def _respell(obj: Any, spellings: Mapping[str, str]) -> dict[str, Any]:
+    """One level of `obj` as a dict, with each other spelling also under its own one."""
+    view = {key: obj.get(key) for key in obj}
+    for other, own in spellings.items():
+        if view.get(own) is None and view.get(other) is not None:
+            view[own] = view[other]
+    return view
+
+
+
+
+
+
+
+
+def _event_uid(view: Mapping[str, Any]) -> str | None:
+    """`insertId` is unique only within its log, so the log name is part of the identity."""
+    insert_id = scalar_text(view, "insertId")
+    log_name = scalar_text(view, "logName")
+    if insert_id is None:
+        return None
+    return f"{log_name}/{insert_id}" if log_name else insert_id
+
+
+def _time(view: Mapping[str, Any]) -> datetime:
+    """The entry's `timestamp`; without one, the time the service received the request."""
+    if get(view, "timestamp") is not None:
+        return parse_time(get(view, "timestamp"), what="timestamp")
+    request_time = get(view, "protoPayload.requestMetadata.requestAttributes.time")
+    if request_time is not None:
+        return parse_time(request_time, what="requestAttributes.time")
+    raise RecordError("missing timestamp")
+
+
+def _optional_time(value: Any) -> datetime | None:
+    """`receiveTimestamp` is bookkeeping: an unreadable one is left out (it stays in `raw`)."""
+    try:
+        return parse_time(value, what="receiveTimestamp") if value is not None else None
+    except RecordError:
+        return None
+
+
+def _actor_type(principal: str | None) -> str:
+    if principal is None:
+        return "unknown"
+    if principal.endswith(SERVICE_ACCOUNT_SUFFIX):
+        return "service"
+    return next((kind for prefix, kind in ACTOR_PREFIXES if principal.startswith(prefix)), "user")
+
+
+def _delegator(auth: Any) -> str | None:
+    """The first authority in `serviceAccountDelegationInfo[]`: the caller who impersonated the
+    service account (Google lists delegations in the order they happened).
+    """
+    chain = get(auth, "serviceAccountDelegationInfo") if isinstance(auth, JsonObject) else None
+    if not isinstance(chain, list):
+        return None
+    for hop in chain:
+        principal = get(hop, "firstPartyPrincipal.principalEmail")
+        if isinstance(principal, str) and principal:
+            return principal
+    return None
+
+
+def _caller(address: str | None) -> Row:
+    """`callerIp` holds an address, or a word such as `private` or `gce-internal-ip`."""
+    if not address:
+        return {}
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return {"src_host": address}
+    return {"src_ip": address}
+
+
+def _project(view: Mapping[str, Any]) -> str | None:
+    """`resource.labels.project_id`, else the project, folder or org in `logName`."""
+    project = scalar_text(view, "resource.labels.project_id")
+    if project:
+        return project
+    log_name = scalar_text(view, "logName")
+    if log_name and "/logs/" in log_name:
+        return log_name.split("/logs/", 1)[0].rsplit("/", 1)[-1] or None
+    return None
+
+
+def _region(view: Mapping[str, Any]) -> str | None:
+    for path in ("resource.labels.location", "resource.labels.region", "resource.labels.zone"):
+        value = scalar_text(view, path)
+        if value:
+            return value
+    locations = get(view, "protoPayload.resourceLocation.currentLocations")
+    if isinstance(locations, list) and locations and isinstance(locations[0], str):
+        return locations[0]
+    return None
+
+
+def _target(view: Mapping[str, Any]) -> Row:
+    resource_name = scalar_text(view, "protoPayload.resourceName")
+    return {
+        "target_id": resource_name,
+        "target_name": resource_name.rstrip("/").rsplit("/", 1)[-1] if resource_name else None,
+        "target_type": scalar_text(view, "resource.type"),
+    }
+
+
+def _status(view: Mapping[str, Any]) -> Row:
+    """A google.rpc.Status: no code, or code 0 (OK), is success; anything else failed."""
+    code = scalar_text(view, "protoPayload.status.code")
+    return {
+        "outcome": "success" if code in (None, "0") else "failure",
+        "status_code": code,
+        "outcome_reason": scalar_text(view, "protoPayload.status.message"),
+    }
+
+
+def _classify(method: str) -> Row:
+    if method.endswith("SetIamPolicy"):
+        return {"class_uid": 3005, "activity_id": 0, "category": "iam"}
+    return {"class_uid": 6003, "activity_id": 0, "category": "api"}
+
+
+def _log_type(log_name: str | None) -> str | None:
+    """`projects/p/logs/cloudaudit.googleapis.com%2Factivity` → `activity`."""
+    if not log_name:
+        return None
+    _, marker, suffix = unquote(log_name).partition(AUDIT_LOG_MARKER + "/")
+    return suffix if marker and suffix else None
+
+
+SPEC = SourceSpec(
+    name=NAME,
+    raw_format="json",
+    frames=json_frames,
+    normalize=normalize,
+    detect=detect,
+    aliases=("gcp", "google"),
+)

@@ -1,0 +1,225 @@
+"""What a Windows event means in canonical terms: class, action, actor, origin and outcome.
+
+Windows event ids are only meaningful per provider (Sysmon 1 is a process start, EventID 1 of
+another provider is not), so the table of well-known events is keyed by (provider, event id).
+Everything here reads the flat native fields that `windows.normalize` has already extracted,
+which are plain strings.
+
+>>> row = {"TargetUserName": "alice", "TargetUserSid": "S-1-5-21-1-2-3-1001",
+...        "IpAddress": "10.0.0.7", "Keywords": "0x8010000000000000"}
+>>> out = canonical("Microsoft-Windows-Security-Auditing", 4625, row)
+>>> out["action"], out["class_uid"], out["actor_name"], out["src_ip"], out["outcome"]
+('failed logon', 3002, 'alice', '10.0.0.7', 'failure')
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from auditlake.sources.base import Row
+
+SECURITY = "microsoft-windows-security-auditing"
+SYSMON = "microsoft-windows-sysmon"
+EVENTLOG = "microsoft-windows-eventlog"
+
+AUDIT_FAILURE = 0x0010_0000_0000_0000
+AUDIT_SUCCESS = 0x0020_0000_0000_0000
+"""Keywords bits of Security audit events (with the classic bit: 0x8010..., 0x8020...)."""
+
+PLACEHOLDERS = frozenset({"", "-", "S-1-0-0", "NULL SID"})
+"""Values Windows writes where it has nothing to say; they never name an actor or an address."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A well-known event: its short action name and OCSF class, and whose fields hold the actor.
+
+    `actor_is_target`: in logon events the `Target*` fields name who authenticates and
+    `Subject*` the service that reported it. `target` says what `Target*` (or the new process)
+    is when the actor is the subject.
+    """
+
+    action: str
+    class_uid: int
+    activity_id: int
+    category: str
+    actor_is_target: bool = False
+    target: str | None = None
+
+
+def _unique(rows: Iterable[tuple[tuple[str, int], Kind]]) -> dict[tuple[str, int], Kind]:
+    """Index kinds by (lower-case provider, event id), refusing a repeated key."""
+    table: dict[tuple[str, int], Kind] = {}
+    for key, kind in rows:
+        if key in table:
+            raise ValueError(f"Windows event {key} is listed twice")
+        table[key] = kind
+    return table
+
+
+def _logon(action: str, activity_id: int) -> Kind:
+    return Kind(action, 3002, activity_id, "authentication", actor_is_target=True)
+
+
+def _account(action: str, activity_id: int) -> Kind:
+    return Kind(action, 3001, activity_id, "iam", target="user")
+
+
+def _group(action: str, activity_id: int) -> Kind:
+    return Kind(action, 3006, activity_id, "iam", target="group")
+
+
+_PROCESS = Kind("process creation", 1007, 1, "process", target="process")
+
+KINDS: dict[tuple[str, int], Kind] = _unique([
+    ((SYSMON, 1), _PROCESS),
+    ((SECURITY, 4688), _PROCESS),
+    ((SECURITY, 4624), _logon("logon", 1)),
+    ((SECURITY, 4625), _logon("failed logon", 1)),
+    ((SECURITY, 4634), _logon("logoff", 2)),
+    ((SECURITY, 4648), Kind("explicit credential logon", 3002, 1, "authentication", target="user")),
+    ((SECURITY, 4768), _logon("kerberos TGT request", 3)),
+    ((SECURITY, 4769), _logon("kerberos service ticket request", 4)),
+    ((SECURITY, 4771), _logon("kerberos pre-authentication failed", 6)),
+    ((SECURITY, 4776), _logon("NTLM credential validation", 1)),
+    ((EVENTLOG, 1102), Kind("audit log cleared", 1008, 1, "log_admin")),
+    ((EVENTLOG, 104), Kind("event log cleared", 1008, 1, "log_admin")),
+    ((SECURITY, 4720), _account("user account created", 1)),
+    ((SECURITY, 4722), _account("user account enabled", 2)),
+    ((SECURITY, 4725), _account("user account disabled", 5)),
+    ((SECURITY, 4726), _account("user account deleted", 6)),
+    ((SECURITY, 4738), _account("user account changed", 99)),
+    ((SECURITY, 4727), _group("global group created", 6)),
+    ((SECURITY, 4728), _group("member added to global group", 3)),
+    ((SECURITY, 4729), _group("member removed from global group", 4)),
+    ((SECURITY, 4730), _group("global group deleted", 5)),
+    ((SECURITY, 4731), _group("local group created", 6)),
+    ((SECURITY, 4732), _group("member added to local group", 3)),
+    ((SECURITY, 4733), _group("member removed from local group", 4)),
+    ((SECURITY, 4734), _group("local group deleted", 5)),
+    ((SECURITY, 4735), _group("local group changed", 99)),
+    ((SECURITY, 4737), _group("global group changed", 99)),
+    ((SECURITY, 4754), _group("universal group created", 6)),
+    ((SECURITY, 4755), _group("universal group changed", 99)),
+    ((SECURITY, 4756), _group("member added to universal group", 3)),
+    ((SECURITY, 4757), _group("member removed from universal group", 4)),
+    ((SECURITY, 4758), _group("universal group deleted", 5)),
+])
+
+ALWAYS_FAILED = frozenset({(SECURITY, 4625), (SECURITY, 4771)})
+STATUS_DECIDES = frozenset({(SECURITY, 4768), (SECURITY, 4769), (SECURITY, 4776)})
+"""Events whose `Status` is 0x0 on success and an NTSTATUS or Kerberos code on failure."""
+
+# (SID fields, name field, logon-id field), in the order they are tried for the actor
+_SUBJECT = (("SubjectUserSid",), "SubjectUserName", "SubjectLogonId")
+_TARGET = (("TargetUserSid", "TargetSid"), "TargetUserName", "TargetLogonId")
+_USER = ((), "User", "LogonId")  # Sysmon: "DOMAIN\\user"
+
+SID_TYPES: Mapping[str, str] = {
+    "S-1-5-18": "system", "S-1-5-19": "service", "S-1-5-20": "service", "S-1-5-7": "anonymous",
+}
+NAME_TYPES: Mapping[str, str] = {
+    "SYSTEM": "system", "LOCAL SERVICE": "service", "NETWORK SERVICE": "service",
+    "ANONYMOUS LOGON": "anonymous",
+}
+LEVEL_SEVERITY: Mapping[str, int] = {"0": 1, "1": 5, "2": 4, "3": 3, "4": 1, "5": 1}
+"""Windows Level (LogAlways, Critical, Error, Warning, Information, Verbose) → OCSF severity_id."""
+
+
+def canonical(provider: str | None, event_id: int, row: Mapping[str, str]) -> Row:
+    """Canonical columns of one event from its provider, id and flat native fields."""
+    key = ((provider or "").lower(), event_id)
+    kind = KINDS.get(key)
+    out: Row = {
+        "action": kind.action if kind else f"{provider or row.get('Channel') or 'windows'}:{event_id}",
+        "class_uid": kind.class_uid if kind else 0,
+        "activity_id": kind.activity_id if kind else 0,
+        "category": kind.category if kind else None,
+        "outcome": _outcome(key, row),
+        "status_code": value(row, "Status"),
+        "outcome_reason": value(row, "FailureReason", "SubStatus"),
+        "severity_id": LEVEL_SEVERITY.get(row.get("Level") or ""),
+        "src_ip": _ip(value(row, "IpAddress", "SourceIp", "SourceAddress")),
+        "src_host": value(row, "WorkstationName", "Workstation", "SourceHostname"),
+    }
+    out.update(_actor(row, kind))
+    out.update(_target(row, kind))
+    return out
+
+
+def value(row: Mapping[str, str], *names: str) -> str | None:
+    """The first of `names` that holds a real value (not `-`, empty or the NULL SID)."""
+    for name in names:
+        found = row.get(name)
+        if found is not None and found.strip() not in PLACEHOLDERS:
+            return found
+    return None
+
+
+def _actor(row: Mapping[str, str], kind: Kind | None) -> Row:
+    """Who acted, from the first of subject / target / Sysmon `User` that names someone."""
+    order = (_TARGET, _SUBJECT, _USER) if kind and kind.actor_is_target else (_SUBJECT, _TARGET, _USER)
+    for sid_fields, name_field, logon_field in order:
+        sid, name = value(row, *sid_fields), value(row, name_field)
+        if sid or name:
+            return {"actor_id": sid, "actor_name": name, "actor_type": _actor_type(sid, name),
+                    "session_id": value(row, logon_field)}
+    sid = value(row, "Security_UserID")  # the account the event was logged under
+    return {"actor_id": sid, "actor_type": _actor_type(sid, None)}
+
+
+def _actor_type(sid: str | None, name: str | None) -> str:
+    if sid is not None and sid in SID_TYPES:
+        return SID_TYPES[sid]
+    bare = name.rsplit("\\", 1)[-1].upper() if name else ""
+    if bare in NAME_TYPES:
+        return NAME_TYPES[bare]
+    if bare.endswith("$"):
+        return "system"  # a computer account
+    return "user" if sid or name else "unknown"
+
+
+def _target(row: Mapping[str, str], kind: Kind | None) -> Row:
+    """The account, group or new process acted on, for events whose actor is the subject."""
+    if kind is None or kind.target is None:
+        return {}
+    if kind.target == "process":
+        return {"target_type": "process", "target_name": value(row, "Image", "NewProcessName"),
+                "target_id": value(row, "ProcessGuid", "NewProcessId")}
+    return {"target_type": kind.target, "target_name": value(row, "TargetUserName"),
+            "target_id": value(row, "TargetSid", "TargetUserSid")}
+
+
+def _outcome(key: tuple[str, int], row: Mapping[str, str]) -> str:
+    if key in ALWAYS_FAILED:
+        return "failure"
+    keywords = _keywords(row.get("Keywords"))
+    if keywords is not None and keywords & AUDIT_FAILURE:
+        return "failure"
+    if keywords is not None and keywords & AUDIT_SUCCESS:
+        return "success"
+    status = value(row, "Status")
+    if key in STATUS_DECIDES and status is not None:
+        return "success" if _keywords(status) == 0 else "failure"
+    return "unknown"
+
+
+def _keywords(raw: str | None) -> int | None:
+    """A hex (`0x8020000000000000`) or decimal number, None when it is neither."""
+    try:
+        return int(raw.strip(), 0) if raw else None
+    except ValueError:
+        return None
+
+
+def _ip(address: str | None) -> str | None:
+    """The address when it is an IP (`::ffff:10.0.0.1` included), else None."""
+    if not address:
+        return None
+    try:
+        ipaddress.ip_address(address.strip())
+    except ValueError:
+        return None
+    return address.strip()

@@ -1,0 +1,79 @@
+"""Converting chunks of frames in worker processes, results in input order, memory bounded.
+
+Normalizing records is CPU work in Python, so it scales with processes, not threads. The pool
+starts lazily: an input that fits in one chunk is converted in this process and never pays for
+starting workers. At most twice as many chunks as workers are in flight, so reading never runs far ahead
+of committing. Workers are spawned, not forked: Polars' thread pool does not survive a fork.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from types import TracebackType
+
+from auditlake.sources.base import Frame, SourceSpec
+from auditlake.sources.convert import Chunk, convert_chunk
+
+Done = tuple[str, Chunk]
+
+
+class ChunkPool:
+    """Submit chunks; take back converted ones in submission order."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._executor: ProcessPoolExecutor | None = None
+        self._pending: deque[tuple[str, Future[Chunk]]] = deque()
+        self._first: tuple[SourceSpec, str, Sequence[Frame]] | None = None
+
+    def __enter__(self) -> ChunkPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
+
+    def submit(self, spec: SourceSpec, name: str, frames: Sequence[Frame]) -> Iterator[Done]:
+        """Queue a chunk; yield the converted chunks that must be taken to stay bounded."""
+        if self.workers == 1:
+            yield name, convert_chunk(spec, frames)
+            return
+        if self._executor is None and self._first is None:
+            self._first = (spec, name, frames)
+            return
+        self._start()
+        assert self._executor is not None
+        self._pending.append((name, self._executor.submit(convert_chunk, spec, frames)))
+        while len(self._pending) > 2 * self.workers:
+            yield self._take()
+
+    def drain(self) -> Iterator[Done]:
+        """Every chunk still queued, in order."""
+        if self._first is not None:
+            spec, name, frames = self._first
+            self._first = None
+            yield name, convert_chunk(spec, frames)
+        while self._pending:
+            yield self._take()
+
+    def _start(self) -> None:
+        if self._executor is not None:
+            return
+        context = multiprocessing.get_context("spawn")
+        self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+        if self._first is not None:
+            spec, name, frames = self._first
+            self._first = None
+            self._pending.append((name, self._executor.submit(convert_chunk, spec, frames)))
+
+    def _take(self) -> Done:
+        name, future = self._pending.popleft()
+        return name, future.result()
