@@ -383,6 +383,34 @@ def test_bad_records_are_rejected_and_neighbours_come_through(tmp_path: Path) ->
     assert rows_to_table(rows).num_rows == len(rows)  # every mapped value has its column's type
 
 
+def test_invalid_utf8_inside_an_array_file_is_rejected_verbatim(tmp_path: Path) -> None:
+    bad = _line(tag="bad").replace(b"aws-cli/2.15.0", b"aws-cli/\xe9")
+    path = tmp_path / "array.json"
+    path.write_bytes(b"[" + b",\n".join([_line(tag="a"), bad, _line(tag="c")]) + b"]")
+
+    out = _ingest(path)
+
+    assert [type(r).__name__ for r in out] == ["dict", "Rejected", "dict"]
+    assert isinstance(out[1], Rejected)
+    assert out[1].raw == bad
+    assert out[1].reason.startswith("invalid UTF-8 at byte")
+
+
+def test_a_cut_gzip_delivery_file_keeps_its_first_records(tmp_path: Path) -> None:
+    events = [_event(eventID=f"id-{n}", requestParameters={"pad": "x" * n}) for n in range(300)]
+    packed = gzip.compress(json.dumps({"Records": events}).encode())
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+
+    out = _ingest(path)
+
+    rows = [r for r in out if isinstance(r, dict)]
+    assert len(rows) > 50
+    assert [r["event_uid"] for r in rows] == [f"id-{n}" for n in range(len(rows))]
+    assert isinstance(out[-1], Rejected) and "ends early" in out[-1].reason
+    assert len(out) == len(rows) + 1
+
+
 def test_odd_shapes_map_sensibly() -> None:
     epoch = _row(_event(eventTime=1714554900))
     assert epoch["time"] == datetime(2024, 5, 1, 9, 15, tzinfo=UTC)
