@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
 from auditlake.cli import main
+from auditlake.lake import scan_events
 
 
 def _trail_file(path):
@@ -63,3 +65,26 @@ def test_sources_lists_registry():
     result = CliRunner().invoke(main, ["sources", "--json"])
     names = [row["name"] for row in json.loads(result.stdout)]
     assert "aws.cloudtrail" in names
+
+
+def test_generic_mapping_from_toml(tmp_path):
+    data_dir = Path(__file__).parent / "sources" / "data" / "generic"
+    lake = tmp_path / "lake"
+    result = CliRunner().invoke(main, ["ingest", str(data_dir / "events.jsonl"), "--mapping",
+                                       str(data_dir / "example.toml"), "--lake", str(lake), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert {row["source"] for row in summary["rows"]} == {"myapp.audit"}
+    actors = scan_events(lake, sources=["myapp.audit"]).select("actor_name").collect()["actor_name"]
+    assert "alice" in actors.to_list()
+
+
+def test_mapping_with_unsafe_name_is_refused(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "../../etc"\n[fields]\ntime = "ts"\n')
+    data = tmp_path / "x.jsonl"
+    data.write_text('{"ts": "2024-03-01T00:00:00Z"}\n')
+    result = CliRunner().invoke(main, ["ingest", str(data), "--mapping", str(bad), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 1
+    assert "bad.toml" in result.output
+    assert not (tmp_path / "etc").exists()

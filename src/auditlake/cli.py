@@ -25,7 +25,13 @@ from auditlake.errors import AuditlakeError, UnknownSourceError
 from auditlake.ingest import DEFAULT_BATCH_ROWS, IngestSummary, ingest
 from auditlake.lake import LakePaths
 from auditlake.sources import registry
-from auditlake.terminal import print_ingest_summary, print_sources, progress_reporter
+from auditlake.sources.base import SourceSpec
+from auditlake.terminal import (
+    print_demo_summary,
+    print_ingest_summary,
+    print_sources,
+    progress_reporter,
+)
 
 DEFAULT_LAKE = Path("data/lake")
 
@@ -95,7 +101,7 @@ def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake:
     sys.exit(ExitCode.PARTIAL if summary.errors else ExitCode.OK)
 
 
-def _mapping_spec(path: Path) -> object:
+def _mapping_spec(path: Path) -> SourceSpec:
     from auditlake.sources.generic import load_mapping
 
     return load_mapping(path)
@@ -120,6 +126,43 @@ def summary_json(summary: IngestSummary, elapsed: float, lake: Path) -> dict[str
         "elapsed_s": round(elapsed, 3),
         "records_per_s": round(summary.records / elapsed, 1) if elapsed > 0 else None,
     }
+
+
+@main.command("demo")
+@click.option("--synth-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/synth"),
+              show_default=True, help="Where the generated native log files go.")
+@_lake_option()
+@click.option("--seed", default=7, show_default=True, help="Seed of the synthetic organisation.")
+@click.option("--days", default=7, show_default=True, help="Days of activity to generate.")
+@click.option("--scale", default=1.0, show_default=True,
+              help="Volume multiplier (1.0 is a few hundred thousand events a week).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def cmd_demo(synth_dir: Path, lake: Path, seed: int, days: int, scale: float, as_json: bool) -> None:
+    """Build a synthetic organisation's audit logs and ingest them into the lake.
+
+    Writes native log files for eight sources (CloudTrail, Okta, GitHub, GCP, Kubernetes,
+    the access gateway, Windows, auditd) with injected attack scenarios, and their ground
+    truth (`ground_truth.jsonl`) beside them; then ingests them. Deterministic by --seed.
+    """
+    from auditlake.demo import run_demo
+
+    started = time.monotonic()
+    click.echo(f"generating {days} days (seed {seed}, scale {scale}) into {synth_dir} ...", err=True)
+    try:
+        result = run_demo(synth_dir, lake, seed=seed, days=days, scale=scale, progress=progress_reporter())
+    except AuditlakeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.FAILURE)
+    elapsed = time.monotonic() - started
+    if as_json:
+        body = summary_json(result.ingest, elapsed, lake)
+        body["synth"] = {"dir": str(synth_dir), "events": result.synth.total_events,
+                         "scenarios": list(result.synth.scenarios),
+                         "ground_truth": str(synth_dir / "ground_truth.jsonl")}
+        click.echo(orjson.dumps(body).decode())
+    else:
+        print_demo_summary(result, elapsed)
+    sys.exit(ExitCode.PARTIAL if result.ingest.errors else ExitCode.OK)
 
 
 @main.command("sources")

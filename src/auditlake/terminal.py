@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from auditlake.demo import DemoResult
 from auditlake.ingest import IngestSummary
 
 
@@ -65,6 +66,33 @@ def _print_counts(console: Console, title: str, counts: dict[tuple[str, str], in
     for (source, reason), count in sorted(counts.items(), key=lambda kv: -kv[1]):
         table.add_row(source, reason, f"{count:,}")
     console.print(table)
+
+
+def print_demo_summary(result: DemoResult, elapsed: float) -> None:
+    """What was generated, what landed in the lake per source, and where the ground truth is."""
+    console = _stdout()
+    table = Table(title=f"Synthetic organisation → {result.lake}", title_justify="left")
+    for name, right in (("source", False), ("days", False), ("generated", True), ("in lake", True)):
+        table.add_column(name, justify="right" if right else "left")
+    landed: dict[str, int] = {}
+    for (source, _), rows in result.ingest.rows.items():
+        landed[source] = landed.get(source, 0) + rows
+    for source, per_day in sorted(result.synth.counts.items()):
+        days = sorted(per_day)
+        span = f"{days[0]} .. {days[-1]}" if days else "-"
+        table.add_row(source, span, f"{sum(per_day.values()):,}", f"{landed.get(source, 0):,}")
+    console.print(table)
+    summary = result.ingest
+    console.print(
+        f"{result.synth.total_events:,} events generated in {result.synth_dir}; "
+        f"{summary.added:,} added to the lake, {sum(summary.duplicates.values()):,} already there, "
+        f"{sum(summary.quarantined.values()):,} quarantined ({elapsed:.1f} s)."
+    )
+    console.print(f"Attack scenarios injected: {', '.join(result.synth.scenarios)}")
+    console.print(f"Ground truth: {result.synth_dir / 'ground_truth.jsonl'}")
+    console.print(f"Explore: auditlake.lake.scan_events({str(result.lake)!r})")
+    for error in summary.errors:
+        console.print(f"[red]not ingested:[/red] {error}")
 
 
 def print_sources(rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,1 @@
+"""Synthetic sources, one module per lake source, and the table that lists them."""
