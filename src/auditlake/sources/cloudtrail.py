@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from auditlake.sources import cloudtrail_batch
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.fields import (
     flatten_paths,
@@ -164,4 +165,5 @@ SPEC = SourceSpec(
     normalize=normalize,
     detect=detect,
     aliases=("cloudtrail", "aws"),
+    batch=cloudtrail_batch.batch,
 )

@@ -24,9 +24,9 @@ from typing import Any
 from auditlake.errors import RecordError
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.fields import (
-    JsonArray,
     JsonObject,
     flatten_all,
+    json_kind,
     load_json_object,
     require,
     text,
@@ -126,7 +126,7 @@ def _remote_address(doc: Any) -> str | None:
             value = value.get(key) if isinstance(value, JsonObject) else None
         if value is not None:
             if not isinstance(value, str):
-                raise RecordError(f"{'.'.join(path)} is {_kind(value)}, expected host:port text")
+                raise RecordError(f"{'.'.join(path)} is {json_kind(value)}, expected host:port text")
             return value or None
     return None
 
@@ -197,7 +197,7 @@ def _outcome(doc: Any, code: str | None) -> str:
     if isinstance(success, str) and success.lower() in ("true", "false"):
         return "success" if success.lower() == "true" else "failure"
     if success is not None:
-        raise RecordError(f"success is {_kind(success)}, expected true or false")
+        raise RecordError(f"success is {json_kind(success)}, expected true or false")
     return CODE_OUTCOMES.get(code[-1:].upper(), "unknown") if code else "unknown"
 
 
@@ -226,17 +226,8 @@ def _string(doc: Any, key: str) -> str | None:
     value = doc.get(key)
     if value is None or isinstance(value, str):
         return value or None
-    raise RecordError(f"{key} is {_kind(value)}, expected a string")
+    raise RecordError(f"{key} is {json_kind(value)}, expected a string")
 
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, JsonObject):
-        return "an object"
-    return "an array" if isinstance(value, JsonArray) else type(value).__name__
 
 
 SPEC = SourceSpec(

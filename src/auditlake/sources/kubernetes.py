@@ -29,6 +29,7 @@ from auditlake.sources.fields import (
     JsonObject,
     flatten_paths,
     get,
+    json_kind,
     load_json_object,
     require,
     text,
@@ -260,18 +261,10 @@ def _string_list(doc: Any, path: str) -> list[str] | None:
 
 
 def _kind(value: Any) -> str:
-    """JSON name of a value's type, for error messages."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, JsonObject):
-        return "an object"
+    """JSON name of a value's type for error messages; says when a list holds non-strings."""
     if isinstance(value, list) and not all(isinstance(v, str) for v in value):
         return "a list with non-string items"
-    return "an array" if isinstance(value, JsonArray) else type(value).__name__
+    return json_kind(value)
 
 
 SPEC = SourceSpec(

@@ -1,0 +1,563 @@
+"""AWS CloudTrail's batch path: `cloudtrail.normalize` as Polars expressions over a chunk.
+
+The per-record path reads about ten thousand records a second; this one reads a chunk with one
+`pl.read_ndjson` and maps it with expressions, equal in result to `normalize` + `complete_row`
+on every row it keeps: the same table `rows_to_table` would make, byte for byte. It keeps only
+rows it can vouch for; the caller sends the declined ones through `normalize`, for the exact
+row or rejection reason. Declined are rows that `normalize` might reject or where Polars reads
+a scalar field differently from `fields.text`:
+
+- no `eventName`, or an `eventTime` not of the form `YYYY-MM-DD[T ]HH:MM:SS[.f{1,9}][Z]` within
+  1970..2200 (other forms are left to `timeparse.parse_time`);
+- an object or array in a scalar native field, or a float under the key of one at any depth
+  (Polars writes objects with spaces and `1.0` as `1`); with escapes in the record, any float;
+- a `resources[0]` whose fields `_target` would not return as text.
+
+Object-valued native columns (`requestParameters`, ...) must equal simdjson's compact JSON.
+Polars writes them as `{"a": 1, "b": [2]}`; squeezing out `", "` and `": "` gives the compact
+text unless a string inside holds such a pair (then the text is compacted outside strings), a
+number is a float (then the text must occur verbatim in the record), an object has over 32
+keys (Polars reorders those) or the record has escapes (Polars does not write them back). In
+the last two cases, and where a check fails, those columns alone come from simdjson.
+
+>>> frames = [
+...     Frame(b'{"eventName":"GetObject","eventTime":"2024-05-01T09:15:00Z",'
+...           b'"requestParameters":{"bucketName":"b","key":"k"}}', "f:1"),
+...     Frame(b'{"eventName":"GetObject","eventTime":"2024-05-01T09:15:00+02:00"}', "f:2"),
+... ]
+>>> result = batch(frames)
+>>> result.table.column("requestParameters").to_pylist(), result.declined
+(['{"bucketName":"b","key":"k"}'], [1])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from auditlake.errors import RecordError, SourceParseError
+from auditlake.schema import CANONICAL, NATIVE_TYPE, STORED_COLUMNS
+from auditlake.sources.base import BatchResult, Frame
+from auditlake.sources.fields import JsonObject, load_json_object, text
+from auditlake.sources.ndjson_batch import (
+    FRAME_COLUMN,
+    base_columns,
+    decode,
+    path_column,
+    paths_schema,
+)
+from auditlake.sources.timeparse import EARLIEST, LATEST, to_micros
+
+OBJECT_PATHS: tuple[str, ...] = (
+    "requestParameters", "responseElements", "additionalEventData", "resources",
+    "serviceEventDetails",
+)
+"""Native fields that hold JSON objects or arrays, read as JSON text."""
+
+TARGET_COLUMNS: tuple[str, ...] = ("target_type", "target_id", "target_name")
+_DERIVED: tuple[str, ...] = ("_mfa_used", "_console_login", *TARGET_COLUMNS)
+EXACT_COLUMNS: tuple[str, ...] = (*OBJECT_PATHS, *_DERIVED)
+"""What rows needing simdjson take from it: the object columns and what is read out of them."""
+
+TIME_TEXT = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,9})?Z?$"
+)
+"""The `eventTime` forms read here; the common `...T..:..:..Z` one is parsed on a faster path."""
+COMMON_TIME_TEXT = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
+)
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
+"""What `ipaddress.ip_address` takes for an address without `:`: four ASCII decimal octets of
+0..255 without leading zeros."""
+
+_FLOAT_TOKENS = (
+    r"\.[0-9]+(?:[eE][+-]?[0-9]+)?[ \t\r]*[,\]}]",
+    r"[0-9][eE][+-]?[0-9]+[ \t\r]*[,\]}]",
+)
+"""The end of a JSON float somewhere in the record, with a fraction or with only an exponent
+(or, harmlessly, something like it inside a string). Two searches beat one alternation."""
+_FLOAT_IN_TEXT = r"[:,\[]-?[0-9]+\."
+_RENDERED_CONTAINER = r'^(?:\{[}"]|\[[\]\[{"0-9tfn-])'
+"""How Polars' text of an object or array starts; `[S3Console/0.4, ...]` is a string."""
+_NUMBER_LIKE = r"^-?[0-9]"
+_FLAT_FIRST = r'^\[(\{(?:"[^"]*":"[^"]*"(?:,"[^"]*":"[^"]*")*)?\})'
+"""`resources[0]` when it is an object of string values only, from a compact text."""
+MAX_ORDERED_KEYS = 32
+"""Polars (simd-json) renders an object with more keys in hash order, repeated keys merged."""
+
+
+def batch(frames: Sequence[Frame]) -> BatchResult:
+    """Rows for the frames this path can vouch for; the indices of the others (declined)."""
+    from auditlake.sources import cloudtrail  # cloudtrail imports this module for its SPEC
+
+    paths = cloudtrail.NATIVE_PATHS
+    df, declined = decode(frames, paths_schema(paths))
+    base, refused = base_columns(frames, df[FRAME_COLUMN].to_list(), cloudtrail.SPEC)
+    if refused:
+        df = df.filter(~pl.col(FRAME_COLUMN).is_in(refused))
+    work = _read(df, base, paths)
+    work = _settle(work, paths)
+    work = work.with_columns(_is_ip=_is_ip(work["sourceIPAddress"], cloudtrail))
+    work = _exact_objects(work, frames)
+    keep = ~work["_decline"]
+    kept = work.lazy().filter(keep)
+    canonical = kept.select(**_canonical(cloudtrail)).collect()
+    natives = kept.select(paths).collect()
+    if not keep.all():
+        base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
+    dropped = work.filter(~keep)[FRAME_COLUMN].to_list()
+    table = _table(canonical, natives, base)
+    result = BatchResult(table, sorted(declined + refused + dropped))
+    accounted = table.num_rows + len(result.declined)
+    if accounted != len(frames):
+        raise SourceParseError(
+            f"batch path accounted for {accounted} of {len(frames)} frames",
+            where=cloudtrail.NAME,
+            hint="a bug in cloudtrail_batch; ingest with the per-record path meanwhile",
+        )
+    return result
+
+
+def _read(df: pl.DataFrame, base: Mapping[str, pa.Array], paths: Sequence[str]) -> pl.DataFrame:
+    """Flat dotted columns, `raw`, the object texts squeezed and the per-row flags."""
+    scalars = [p for p in paths if p not in OBJECT_PATHS]
+    raw = pl.col("raw")
+    frame = df.with_columns(
+        raw=pl.Series(base["raw"]),
+        _hash_hex=pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex"),
+    ).lazy()
+    frame = frame.select(
+        FRAME_COLUMN, "raw", "_hash_hex", *[path_column(p) for p in scalars],
+        *[pl.col(k).alias(f"_r_{k}") for k in OBJECT_PATHS],
+    ).with_columns(
+        _escaped=raw.str.contains("\\", literal=True),
+        _spaced=_pairs(raw) > _pairs(pl.col("userAgent")) + _pairs(pl.col("errorMessage")),
+        _floaty=pl.any_horizontal(raw.str.contains(token) for token in _FLOAT_TOKENS),
+        _shape=pl.any_horizontal(pl.col(p).str.contains(_RENDERED_CONTAINER) for p in scalars),
+        _time=_time_common(),
+        **{f"_c_{k}": _starts_container(pl.col(f"_r_{k}")) for k in OBJECT_PATHS},
+        **{
+            f"_small_{k}": pl.col(f"_r_{k}").str.count_matches('":') <= MAX_ORDERED_KEYS
+            for k in OBJECT_PATHS
+        },
+    )
+    plain = ~pl.col("_escaped") & ~pl.col("_spaced") & ~pl.col("_floaty")
+    return frame.with_columns(
+        **{k: _squeezed(k) for k in OBJECT_PATHS},
+        **{f"_ok_{k}": _vouched(k, plain) for k in OBJECT_PATHS},
+        **{name: pl.lit(None, pl.String) for name in ("_first", *_DERIVED)},
+        _scalar_float=pl.lit(False),
+    ).collect().rechunk()  # one chunk per column keeps the row-subset steps below cheap
+
+
+def _pairs(value: pl.Expr) -> pl.Expr:
+    """How often `", "` and `": "` occur in a text (0 for null).
+
+    A record holding more of them than its `userAgent` and `errorMessage` (where browsers and
+    AWS put them) may hold them inside an object column, whose squeezed text is then unsure.
+    """
+    return value.str.count_matches("[,:] ").fill_null(0)
+
+
+def _starts_container(value: pl.Expr) -> pl.Expr:
+    return value.str.starts_with("{") | value.str.starts_with("[")
+
+
+def _squeezed(name: str) -> pl.Expr:
+    """Polars' text of an object or array without the spaces it puts after `,` and `:`.
+
+    Exact unless a string inside holds `", "` or `": "` too (`_compacted` is exact then).
+    """
+    value = pl.col(f"_r_{name}")
+    squeezed = value.str.replace_all(", ", ",", literal=True)
+    squeezed = squeezed.str.replace_all(": ", ":", literal=True)
+    return pl.when(pl.col(f"_c_{name}")).then(squeezed).otherwise(value)
+
+
+def _compacted(name: str) -> pl.Expr:
+    """Polars' text without any space outside strings: exact for a record without escapes,
+    whose strings then hold no quote. Slower than `_squeezed`, so kept for the rows needing it.
+
+    Split at the quotes, the even pieces are outside strings.
+    """
+    pieces = pl.col(f"_r_{name}").str.split('"')
+    outside = pl.int_range(pl.len()) % 2 == 0
+    squeezed = pl.when(outside).then(pl.element().str.replace_all(" ", "", literal=True))
+    return pieces.list.eval(squeezed.otherwise(pl.element())).list.join('"')
+
+
+def _vouched(name: str, plain: pl.Expr) -> pl.Expr:
+    """Where the text of an object column equals `fields.text` for sure, before any check.
+
+    A scalar is Polars' text unless it could be a number. A squeezed object is exact when the
+    record has no escape, no `", "` or `": "` and no float anywhere, and the text has at most
+    32 keys: Polars keeps a larger object in a hash map, losing key order and repeated keys.
+    Without escapes, `":` occurs in the text exactly once per key.
+    """
+    value = pl.col(f"_r_{name}")
+    return value.is_null() | pl.when(pl.col(f"_c_{name}")).then(
+        plain & pl.col(f"_small_{name}")
+    ).otherwise(~value.str.contains(_NUMBER_LIKE))
+
+
+def _verbatim(name: str) -> pl.Expr:
+    """The squeezed text occurs right after the record's only `"<name>":`, with no float in it.
+
+    Then it is the record's own compact text, which simdjson reproduces: a float Polars
+    respells (`1.0` as `1`) would not be found, and one it keeps is refused (`1e-05`).
+    """
+    raw, value, key = pl.col("raw"), pl.col(name), f'"{name}":'
+    return (
+        ~value.str.contains(_FLOAT_IN_TEXT)
+        & (raw.str.count_matches(re.escape(key)) == 1)
+        & raw.str.contains(pl.lit(key) + value, literal=True)
+    )
+
+
+def _first() -> pl.Expr:
+    """`resources[0]` from the compact `resources` text when it is a flat object of strings."""
+    return pl.col("resources").str.extract(_FLAT_FIRST, 1)
+
+
+def _targets() -> dict[str, pl.Expr]:
+    """`_target(doc)` where `_first` holds `resources[0]` (rows needing simdjson are redone)."""
+    first = pl.col("_first")
+    arn = _or(
+        first.str.extract(r'[{,]"ARN":"([^"]*)"', 1), first.str.extract(r'[{,]"arn":"([^"]*)"', 1)
+    )
+    return {
+        "target_type": first.str.extract(r'[{,]"type":"([^"]*)"', 1),
+        "target_id": arn,
+        "target_name": pl.when(_truthy(arn)).then(_last_segment(arn)),
+    }
+
+
+def _settle(work: pl.DataFrame, paths: Sequence[str]) -> pl.DataFrame:
+    """Checks needed on few rows, run on those rows only; then the decline and simdjson flags."""
+    scalar_keys = sorted({p.rsplit(".", 1)[-1] for p in paths if p not in OBJECT_PATHS})
+    scalar_float = rf'"(?:{"|".join(scalar_keys)})"\s*:\s*-?[0-9]+[.eE]'
+    event_time = pl.col("eventTime")
+    other_form = pl.col("_time").is_null() & event_time.str.contains(TIME_TEXT)
+    work = _on_rows(work, other_form, **_time_general())
+    # a key written with escapes escapes the pattern: with escapes, any float declines the row
+    float_key = pl.col("_escaped") | pl.col("raw").str.contains(scalar_float)
+    work = _on_rows(work, pl.col("_floaty"), _scalar_float=float_key)
+    work = _settle_objects(work).with_columns(_decline=_declined())
+    work = _on_rows(work, pl.col("resources").str.starts_with("[{"), _first=_first())
+    work = _on_rows(work, pl.col("_first").is_not_null(), **_targets())
+    for where, column in _members():
+        work = _on_rows(work, ~pl.col("_decline") & where, **column)
+    return work.with_columns(_exact=~pl.col("_decline") & (_unvouched() | _repeated()))
+
+
+def _settle_objects(work: pl.DataFrame) -> pl.DataFrame:
+    """Vouch for the object texts of records with `", "` or `": "` in strings, or a float.
+
+    The first are compacted outside strings instead of squeezed, which is exact without floats;
+    with floats, the text must then be found verbatim in the record. Records with escapes or
+    objects of over 32 keys are left to simdjson.
+    """
+    def open_(k: str) -> pl.Expr:
+        return pl.col(f"_c_{k}") & pl.col(f"_small_{k}") & ~pl.col(f"_ok_{k}")
+
+    unescaped, floaty = ~pl.col("_escaped"), pl.col("_floaty")
+    work = _on_rows(
+        work,
+        unescaped & pl.col("_spaced") & pl.any_horizontal(open_(k) for k in OBJECT_PATHS),
+        **{k: pl.when(open_(k)).then(_compacted(k)).otherwise(pl.col(k)) for k in OBJECT_PATHS},
+        **{f"_ok_{k}": pl.col(f"_ok_{k}") | (open_(k) & ~floaty) for k in OBJECT_PATHS},
+    )
+    return _on_rows(
+        work,
+        unescaped & floaty & pl.any_horizontal(open_(k) for k in OBJECT_PATHS),
+        **{
+            f"_ok_{k}": pl.col(f"_ok_{k}") | (open_(k) & _verbatim(k)).fill_null(False)
+            for k in OBJECT_PATHS
+        },
+    )
+
+
+def _on_rows(work: pl.DataFrame, where: pl.Expr, /, **columns: pl.Expr) -> pl.DataFrame:
+    """Compute `columns` on the rows `where` holds only; the other rows keep their values."""
+    rows = work.select(pl.arg_where(where)).to_series()
+    if rows.is_empty():
+        return work
+    part = work.lazy().filter(where).select(**columns).collect()
+    return work.with_columns(work[name].scatter(rows, part[name]) for name in columns)
+
+
+def _time_common() -> pl.Expr:
+    """`eventTime` in CloudTrail's own form, `YYYY-MM-DDTHH:MM:SSZ`; else null.
+
+    The pattern comes first: Polars' parser also takes `2024-1-1T0:0:0Z`, ` 2024...` or a
+    60th second, which `parse_time` refuses or reads differently.
+    """
+    text = pl.col("eventTime")
+    moment = text.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%SZ", strict=False)
+    return _in_range(pl.when(text.str.contains(COMMON_TIME_TEXT)).then(moment))
+
+
+def _time_general() -> dict[str, pl.Expr]:
+    """`eventTime` in the other accepted forms: fraction, space for `T`, no `Z` (naive = UTC)."""
+    moment = (
+        pl.col("eventTime")
+        .str.replace("T", " ", literal=True)
+        .str.strip_suffix("Z")
+        .str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
+        .dt.replace_time_zone("UTC")
+    )
+    return {"_time": _in_range(moment)}
+
+
+def _in_range(moment: pl.Expr) -> pl.Expr:
+    """The time if `timeparse.parse_time` takes it (1970..2200), else null."""
+    micros = moment.dt.epoch("us")
+    return pl.when((micros >= to_micros(EARLIEST)) & (micros < to_micros(LATEST))).then(moment)
+
+
+def _declined() -> pl.Expr:
+    """Rows `normalize` may reject or read differently from Polars (module docstring)."""
+    return (
+        ~_truthy(pl.col("eventName"))
+        | pl.col("_time").is_null()
+        | pl.col("_shape").fill_null(False)
+        | pl.col("_scalar_float")
+    )
+
+
+def _members() -> list[tuple[pl.Expr, dict[str, pl.Expr]]]:
+    """`get_text(doc, "additionalEventData.MFAUsed")` and `..."responseElements.ConsoleLogin"`,
+    each with the rows where `normalize` reads it: no `mfaAuthenticated`; a `ConsoleLogin`.
+    """
+    mfa = pl.col("userIdentity.sessionContext.attributes.mfaAuthenticated")
+    login = (pl.col("eventName") == "ConsoleLogin") & ~_truthy(pl.col("errorCode"))
+    mfa_used = _member("additionalEventData", "MFAUsed")
+    console_login = _member("responseElements", "ConsoleLogin")
+    return [
+        (mfa.is_null() & _is_object("additionalEventData"), {"_mfa_used": mfa_used}),
+        (login & _is_object("responseElements"), {"_console_login": console_login}),
+    ]
+
+
+def _is_object(column: str) -> pl.Expr:
+    """The column's vouched-for text is a JSON object."""
+    return (pl.col(f"_ok_{column}") & pl.col(column).str.starts_with("{")).fill_null(False)
+
+
+def _member(column: str, key: str) -> pl.Expr:
+    return pl.col(column).str.json_path_match(f"$.{key}")
+
+
+def _unvouched() -> pl.Expr:
+    return ~pl.all_horizontal(pl.col(f"_ok_{k}") for k in OBJECT_PATHS)
+
+
+def _repeated() -> pl.Expr:
+    """Keys read from the squeezed texts that occur twice (simdjson takes the first, JSONPath
+    and a Python dict the last), or a `resources[0]` too complex for the flat pattern."""
+    first = pl.col("_first")
+    twice = [first.str.count_matches(f'"{k}":') > 1 for k in ("type", "ARN", "arn")]
+    odd = (
+        (pl.col("resources").str.starts_with("[{") & first.is_null())
+        | pl.any_horizontal(twice)
+        | (pl.col("additionalEventData").str.count_matches('"MFAUsed":') > 1)
+        | (pl.col("responseElements").str.count_matches('"ConsoleLogin":') > 1)
+    )
+    return odd.fill_null(False)
+
+
+def _exact_objects(work: pl.DataFrame, frames: Sequence[Frame]) -> pl.DataFrame:
+    """Replace the object columns and what is read from them by simdjson's, where needed."""
+    rows = work.select(pl.arg_where(pl.col("_exact"))).to_series().to_list()
+    if not rows:
+        return work
+    frame_ids = work[FRAME_COLUMN].gather(rows).to_list()
+    values = [_exact_row(frames[i].raw) for i in frame_ids]
+    good = [row for row, v in zip(rows, values, strict=True) if v is not None]
+    bad = [row for row, v in zip(rows, values, strict=True) if v is None]
+    found = [v for v in values if v is not None]
+    columns = [
+        work[name].scatter(good, [v[k] for v in found]) for k, name in enumerate(EXACT_COLUMNS)
+    ]
+    if bad:
+        columns.append(work["_decline"].scatter(bad, True))
+    return work.with_columns(columns)
+
+
+def _exact_row(raw: bytes) -> tuple[str | None, ...] | None:
+    """One row's `EXACT_COLUMNS` as `normalize` reads them (None: decline the row)."""
+    from auditlake.sources import cloudtrail
+
+    try:
+        doc = load_json_object(raw)
+    except RecordError:  # already checked by base_columns; declining is the safe answer
+        return None
+    keys = set(doc.keys())  # a missing key costs simdjson an exception: look before reading
+    values = (
+        *(text(doc.get(name)) if name in keys else None for name in OBJECT_PATHS),
+        _inner_text(doc, keys, "additionalEventData", "MFAUsed"),
+        _inner_text(doc, keys, "responseElements", "ConsoleLogin"),
+        *_target_values(cloudtrail._target(doc) if "resources" in keys else {}),
+    )
+    if any(v is not None and not isinstance(v, str) for v in values):
+        return None  # a target rows_to_table would refuse: the caller reports it
+    return values
+
+
+def _inner_text(doc: Any, keys: set[str], outer: str, inner: str) -> str | None:
+    """`get_text(doc, f"{outer}.{inner}")`."""
+    value = doc.get(outer) if outer in keys else None
+    if not isinstance(value, JsonObject) or inner not in set(value.keys()):
+        return None
+    return text(value.get(inner))
+
+
+def _target_values(target: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(target.get(name) for name in TARGET_COLUMNS)
+
+
+def _truthy(value: pl.Expr) -> pl.Expr:
+    """Python truthiness of an optional text: neither null nor empty."""
+    return value.is_not_null() & (value != "")
+
+
+def _or(*values: pl.Expr) -> pl.Expr:
+    """Python's `a or b or c` over optional texts: the first truthy one, else the last."""
+    out = values[-1]
+    for value in reversed(values[:-1]):
+        out = pl.when(_truthy(value)).then(value).otherwise(out)
+    return out
+
+
+def _last_segment(arn: pl.Expr) -> pl.Expr:
+    """`arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1]`: the text after the last `/` or `:`."""
+    return arn.str.extract(r"([^/:]*)$", 1)
+
+
+def _canonical(cloudtrail: Any) -> dict[str, pl.Expr]:
+    """The canonical columns `normalize` and `complete_row` set, as expressions."""
+    c = pl.col
+    who = "userIdentity"
+    issuer = f"{who}.sessionContext.sessionIssuer"
+    arn, address = c(f"{who}.arn"), c("sourceIPAddress")
+    is_ip = c("_is_ip")
+    return {
+        "event_uid": _or(c("eventID"), c("_hash_hex")),
+        "time": c("_time"),
+        "source_tenant": _or(c("recipientAccountId"), c(f"{who}.accountId")),
+        "action": c("eventName"),
+        "service": c("eventSource"),
+        "region": c("awsRegion"),
+        "user_agent": c("userAgent"),
+        "request_id": c("requestID"),
+        "correlation_id": c("sharedEventID"),
+        "credential_id": pl.when(_truthy(c(f"{who}.accessKeyId"))).then(c(f"{who}.accessKeyId")),
+        "outcome_reason": c("errorCode"),
+        "actor_id": _or(arn, c(f"{who}.principalId")),
+        "actor_name": _or(
+            c(f"{who}.userName"),
+            c(f"{issuer}.userName"),
+            pl.when(_truthy(arn)).then(_last_segment(arn)),
+            c(f"{who}.invokedBy"),
+        ),
+        "actor_type": c(f"{who}.type").replace_strict(
+            dict(cloudtrail.ACTOR_TYPES), default="unknown", return_dtype=pl.String
+        ),
+        "actor_original": _or(c(f"{who}.sessionContext.sourceIdentity"), c(f"{issuer}.arn")),
+        "auth_mfa": _mfa(c(f"{who}.sessionContext.attributes.mfaAuthenticated")),
+        "src_ip": pl.when(_truthy(address) & is_ip).then(address),
+        "src_host": pl.when(_truthy(address) & ~is_ip).then(address),
+        **{name: c(name) for name in TARGET_COLUMNS},
+        **_classify(cloudtrail.LOG_ADMIN_EVENTS, cloudtrail.IAM_CLASSES),
+        "outcome": _outcome(),
+    }
+
+
+def _is_ip(addresses: pl.Series, cloudtrail: Any) -> pl.Series:
+    """Whether `cloudtrail._origin` takes each address for an IP (else a host name).
+
+    Without a `:` only IPv4 is possible, matched by `IPV4`; an address with one is left to
+    `ipaddress` itself, once per distinct address of the chunk: its IPv6 forms (zones,
+    embedded IPv4, `::`) are not worth a pattern that could drift from it.
+    """
+    colon = addresses.str.contains(":", literal=True).fill_null(False)
+    distinct = addresses.filter(colon).unique().to_list()
+    taken = {a: "src_ip" in cloudtrail._origin(a) for a in distinct}
+    by_ipaddress = addresses.replace_strict(taken, default=False, return_dtype=pl.Boolean)
+    return by_ipaddress.zip_with(colon, addresses.str.contains(IPV4))
+
+
+def _mfa(attribute: pl.Expr) -> pl.Expr:
+    used = pl.col("_mfa_used")
+    return (
+        pl.when(attribute.is_not_null())
+        .then(attribute == "true")
+        .when(used.is_not_null())
+        .then(used == "Yes")
+    )
+
+
+def _classify(
+    log_admin: frozenset[str], iam_classes: Sequence[tuple[str, int]]
+) -> dict[str, pl.Expr]:
+    """`cloudtrail._classify`: the first matching rule gives class, activity and category."""
+    name, source = pl.col("eventName"), pl.col("eventSource")
+    iam = source == "iam.amazonaws.com"
+    login = (name == "ConsoleLogin") | (source == "signin.amazonaws.com")
+    rules: list[tuple[pl.Expr, tuple[int, int, str]]] = [
+        (login, (3002, 1, "authentication")),
+        (name.is_in(sorted(log_admin)), (1008, 0, "log_admin")),
+        *[
+            (iam & name.str.contains(part, literal=True), (uid, 0, "iam"))
+            for part, uid in iam_classes
+        ],
+        (iam, (3001, 0, "iam")),
+        (pl.col("eventCategory") == "Data", (6005, 0, "data_access")),
+    ]
+    otherwise = (6003, 0, "api")
+    out: dict[str, pl.Expr] = {}
+    for k, (column, dtype) in enumerate(
+        (("class_uid", pl.Int32), ("activity_id", pl.Int16), ("category", pl.String))
+    ):
+        expr: Any = pl.lit(otherwise[k], dtype=dtype)
+        for condition, values in reversed(rules):
+            value = pl.lit(values[k], dtype=dtype)
+            expr = pl.when(condition.fill_null(False)).then(value).otherwise(expr)
+        out[column] = expr
+    return out
+
+
+def _outcome() -> pl.Expr:
+    login_failed = (pl.col("eventName") == "ConsoleLogin") & (pl.col("_console_login") == "Failure")
+    failed = _truthy(pl.col("errorCode")) | login_failed.fill_null(False)
+    return pl.when(failed).then(pl.lit("failure")).otherwise(pl.lit("success"))
+
+
+def _table(
+    canonical: pl.DataFrame, natives: pl.DataFrame, base: Mapping[str, pa.Array]
+) -> pa.Table:
+    """Columns typed and ordered as `rows_to_table` would make them from the same rows: every
+    stored canonical column, then the native columns some row has, sorted by name."""
+    count = canonical.height
+    present = sorted(n for n in natives.columns if natives[n].null_count() < count)
+    if present:
+        canonical = pl.concat([canonical, natives.select(present)], how="horizontal")
+    arrow = canonical.to_arrow(compat_level=pl.CompatLevel.oldest())
+    arrays = [
+        base[name] if name in base
+        else arrow[name] if name in arrow.column_names
+        else pa.nulls(count, CANONICAL[name].type)
+        for name in STORED_COLUMNS
+    ]
+    names = [*STORED_COLUMNS, *present]
+    table = pa.Table.from_arrays([*arrays, *arrow.select(present).columns], names=names)
+    types = [CANONICAL[n].type if n in CANONICAL else NATIVE_TYPE for n in names]
+    return table.cast(pa.schema(list(zip(names, types, strict=True))))
