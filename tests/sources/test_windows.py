@@ -419,3 +419,30 @@ def test_evtx_frames_locations_name_the_record(tmp_path: Path) -> None:
     frames = list(evtx_frames(only(SEVEN_RECORDS, ".evtx")))
     assert [f.location.rsplit(":", 1)[1] for f in frames] == [f"record {n}" for n in range(1, 8)]
     assert all(f.error is None and f.raw.startswith(b'{"Event":') for f in frames)
+
+
+def test_sysmon_process_access_names_the_opener_and_the_target(shared_data: Path) -> None:
+    case = shared_data / "sigmahq/regression_data/rules/windows/process_access/proc_access_win_susp_dbgcore_dbghelp_load"
+    rows, rejected = ingest(only(case, ".json"))
+    assert rejected == [] and len(rows) == 1
+    row = rows[0]
+    assert (row["action"], row["class_uid"], row["category"]) == ("process accessed", 1007, "process")
+    assert row["target_type"] == "process"
+    assert row["target_name"] == "C:\\WINDOWS\\system32\\lsass.exe"
+    assert row["GrantedAccess"] == "0x1fffff"
+
+
+@pytest.mark.parametrize(
+    ("event_id", "data", "expected"),
+    [
+        (3, {"DestinationIp": "10.1.2.3", "DestinationHostname": "db.corp"}, ("network connection", 4001, "db.corp")),
+        (11, {"TargetFilename": "C:\\x\\evil.dll"}, ("file created", 1001, "C:\\x\\evil.dll")),
+        (13, {"TargetObject": "HKLM\\Run\\x"}, ("registry value set", 201001, "HKLM\\Run\\x")),
+        (22, {"QueryName": "example.org"}, ("DNS query", 4003, "example.org")),
+    ],
+)
+def test_common_sysmon_events_are_classified(event_id: int, data: dict[str, str], expected: tuple[str, int, str]) -> None:
+    from auditlake.sources.windows_events import SYSMON, canonical
+
+    out = canonical(SYSMON, event_id, data)
+    assert (out["action"], out["class_uid"], out["target_name"]) == expected

@@ -73,9 +73,23 @@ def _group(action: str, activity_id: int) -> Kind:
 
 _PROCESS = Kind("process creation", 1007, 1, "process", target="process")
 
+
+def _sysmon(action: str, class_uid: int, activity_id: int, category: str, target: str) -> Kind:
+    return Kind(action, class_uid, activity_id, category, target=target)
+
+
 KINDS: dict[tuple[str, int], Kind] = _unique([
     ((SYSMON, 1), _PROCESS),
     ((SECURITY, 4688), _PROCESS),
+    ((SYSMON, 3), _sysmon("network connection", 4001, 1, "network", "endpoint")),
+    ((SYSMON, 5), _sysmon("process terminated", 1007, 2, "process", "process")),
+    ((SYSMON, 7), _sysmon("image loaded", 1005, 1, "process", "module")),
+    ((SYSMON, 8), _sysmon("remote thread created", 1007, 3, "process", "process_access")),
+    ((SYSMON, 10), _sysmon("process accessed", 1007, 3, "process", "process_access")),
+    ((SYSMON, 11), _sysmon("file created", 1001, 1, "file", "file")),
+    ((SYSMON, 12), _sysmon("registry object created or deleted", 201001, 1, "registry", "registry")),
+    ((SYSMON, 13), _sysmon("registry value set", 201001, 3, "registry", "registry")),
+    ((SYSMON, 22), _sysmon("DNS query", 4003, 1, "network", "dns")),
     ((SECURITY, 4624), _logon("logon", 1)),
     ((SECURITY, 4625), _logon("failed logon", 1)),
     ((SECURITY, 4634), _logon("logoff", 2)),
@@ -116,6 +130,7 @@ STATUS_DECIDES = frozenset({(SECURITY, 4768), (SECURITY, 4769), (SECURITY, 4776)
 _SUBJECT = (("SubjectUserSid",), "SubjectUserName", "SubjectLogonId")
 _TARGET = (("TargetUserSid", "TargetSid"), "TargetUserName", "TargetLogonId")
 _USER = ((), "User", "LogonId")  # Sysmon: "DOMAIN\\user"
+_SOURCE_USER = ((), "SourceUser", "SourceLogonId")  # Sysmon 8/10: who opened the other process
 
 SID_TYPES: Mapping[str, str] = {
     "S-1-5-18": "system", "S-1-5-19": "service", "S-1-5-20": "service", "S-1-5-7": "anonymous",
@@ -161,6 +176,8 @@ def value(row: Mapping[str, str], *names: str) -> str | None:
 def _actor(row: Mapping[str, str], kind: Kind | None) -> Row:
     """Who acted, from the first of subject / target / Sysmon `User` that names someone."""
     order = (_TARGET, _SUBJECT, _USER) if kind and kind.actor_is_target else (_SUBJECT, _TARGET, _USER)
+    if kind is not None and kind.target == "process_access":
+        order = (_SOURCE_USER, *order)
     for sid_fields, name_field, logon_field in order:
         sid, name = value(row, *sid_fields), value(row, name_field)
         if sid or name:
@@ -185,11 +202,24 @@ def _target(row: Mapping[str, str], kind: Kind | None) -> Row:
     """The account, group or new process acted on, for events whose actor is the subject."""
     if kind is None or kind.target is None:
         return {}
-    if kind.target == "process":
-        return {"target_type": "process", "target_name": value(row, "Image", "NewProcessName"),
-                "target_id": value(row, "ProcessGuid", "NewProcessId")}
+    if kind.target in SYSMON_TARGETS:
+        type_name, name_fields, id_fields = SYSMON_TARGETS[kind.target]
+        return {"target_type": type_name, "target_name": value(row, *name_fields),
+                "target_id": value(row, *id_fields)}
     return {"target_type": kind.target, "target_name": value(row, "TargetUserName"),
             "target_id": value(row, "TargetSid", "TargetUserSid")}
+
+
+SYSMON_TARGETS: Mapping[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "process": ("process", ("Image", "NewProcessName"), ("ProcessGuid", "NewProcessId")),
+    "process_access": ("process", ("TargetImage",), ("TargetProcessGUID", "TargetProcessId")),
+    "endpoint": ("endpoint", ("DestinationHostname", "DestinationIp"), ("DestinationIp",)),
+    "module": ("module", ("ImageLoaded",), ("Hashes",)),
+    "file": ("file", ("TargetFilename",), ("TargetFilename",)),
+    "registry": ("registry", ("TargetObject",), ("TargetObject",)),
+    "dns": ("domain", ("QueryName",), ("QueryName",)),
+}
+"""Target kind → (target_type, fields naming it, fields identifying it)."""
 
 
 def _outcome(key: tuple[str, int], row: Mapping[str, str]) -> str:
