@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.lake.helpers import events
 
 from auditlake.errors import LakeError
@@ -128,3 +130,19 @@ def test_uncommitted_staging_is_discarded(tmp_path, monkeypatch):
         result = writer.commit({"aws.cloudtrail": events(("a", "2024-03-01T01:00:00"))})
     assert sum(result.rows.values()) == 1
     assert not (tmp_path / "_staging").exists() or not list((tmp_path / "_staging").iterdir())
+
+
+@given(st.lists(st.integers(0, 19), max_size=20, unique=True), st.booleans())
+def test_select_equals_take(positions, keep_order):
+    """The copy-avoiding row selection is a pure optimisation of `take`."""
+    import pyarrow as pa
+
+    from auditlake.lake.writer import _select
+
+    table = pa.table({"n": list(range(20)), "s": [f"r{i}" for i in range(20)]}).slice(0, 20)
+    if keep_order:
+        positions = sorted(positions)
+    if not positions:
+        return
+    order = pl.Series("_i", positions, dtype=pl.UInt32)
+    assert _select(table, order).to_pylist() == table.take(positions).to_pylist()

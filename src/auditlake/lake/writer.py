@@ -119,7 +119,7 @@ class LakeWriter:
             result.duplicates[source] += group.height - fresh.height
             if fresh.height == 0:
                 continue
-            part = table.take(fresh.sort("time", maintain_order=True)["_i"].to_arrow())
+            part = _select(table, fresh.sort("time", maintain_order=True)["_i"])
             rel = f"events/{partition_dir(source, str(day))}/{part_name(batch_id)}"
             times = fresh["time"]
             file = CommittedFile(
@@ -193,6 +193,21 @@ class LakeWriter:
             else:
                 fresh = pl.Series("record_hash", [h.hex() for h in table.column("record_hash").to_pylist()])
             self._known[key] = self._known[key].append(fresh)
+
+
+def _select(table: pa.Table, order: pl.Series) -> pa.Table:
+    """The rows of `table` at positions `order`, copying as little as the order allows.
+
+    Inputs are usually already in time order and one day long, so the common cases are a
+    zero-copy slice or an order-keeping filter; only a real reordering pays for a gather.
+    """
+    first, count = order[0], len(order)
+    if order[-1] - first == count - 1 and order.is_sorted():
+        return table.slice(first, count)
+    if order.is_sorted():
+        mask = pl.zeros(table.num_rows, dtype=pl.Boolean, eager=True).scatter(order, True)
+        return table.filter(mask.to_arrow())
+    return table.take(order.to_arrow())
 
 
 def _stamp(table: pa.Table, name: str, at: datetime) -> pa.Table:
