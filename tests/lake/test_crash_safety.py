@@ -50,6 +50,26 @@ def _wait_for_commits(lake: Path, at_least: int, proc: subprocess.Popen[bytes]) 
         time.sleep(0.01)
 
 
+def _children(pid: int) -> set[int]:
+    """Direct children of a process (its conversion workers), from /proc."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.update(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def _gone(pids: set[int], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{p}").exists() for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _assert_whole_batches(lake: Path) -> int:
     paths = LakePaths.at(lake)
     committed = sum(f.rows for c in read_commits(paths) for f in c.files if f.table == "events")
@@ -69,9 +89,11 @@ def test_sigkill_midway_then_rerun_gives_exact_rows(tmp_path):
         proc = _start(data, lake)
         _wait_for_commits(lake, kill_after, proc)
         time.sleep(0.05 * kill_after % 0.13)
+        workers = _children(proc.pid)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        assert _gone(workers), "worker processes outlived the killed ingest"
         seen.append(_assert_whole_batches(lake))
     assert seen[0] < RECORDS, "the first kill should land before the end"
     final = _start(data, lake)
