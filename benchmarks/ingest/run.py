@@ -20,11 +20,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+WEEK_START = datetime(2026, 3, 2, tzinfo=UTC)
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SAMPLES = REPO.parent / "shared" / "data"
+
+
+def _moment(i: int, count: int) -> datetime:
+    """The i-th of `count` moments spread evenly over a week, in order (as logs arrive)."""
+    return WEEK_START + timedelta(seconds=7 * 86400 * i / count)
 
 
 def cloudtrail_lines(count: int, path: Path) -> None:
@@ -38,7 +45,7 @@ def cloudtrail_lines(count: int, path: Path) -> None:
         for i in range(count):
             record = dict(events[i % len(events)])
             record["eventID"] = f"{i:08x}-0000-4000-8000-{i * 7919 % 10**12:012d}"
-            record["eventTime"] = f"2026-03-0{1 + i % 7}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
+            record["eventTime"] = _moment(i, count).strftime("%Y-%m-%dT%H:%M:%SZ")
             record["sourceIPAddress"] = f"198.51.{i // 256 % 256}.{i % 256}"
             out.write(json.dumps(record, separators=(",", ":")) + "\n")
 
@@ -61,7 +68,7 @@ def windows_lines(count: int, path: Path) -> None:
             system = record["Event"]["System"]
             system["EventRecordID"] = i + 1
             system["Computer"] = f"ws-{i % 400:04d}.corp.example"
-            system["TimeCreated"] = {"#attributes": {"SystemTime": f"2026-03-0{1 + i % 7}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000000:06d}Z"}}
+            system["TimeCreated"] = {"#attributes": {"SystemTime": _moment(i, count).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
             out.write(json.dumps(record, separators=(",", ":")) + "\n")
 
 
@@ -108,9 +115,11 @@ def baseline_read(data: Path, fields: list[str]) -> dict[str, float]:
     return {"records": int(count), "seconds": float(seconds), "per_s": int(count) / float(seconds)}
 
 
-def measure(name: str, make: Callable[[int, Path], None], source: str, records: int, out: Path) -> list[dict]:
+def measure(
+    name: str, make: Callable[[int, Path], None], source: str, sizes: list[int], out: Path
+) -> list[dict]:
     rows = []
-    for size in (records, records * 3):
+    for size in sizes:
         data = out / f"{name}-{size}.jsonl"
         if not data.exists():
             make(size, data)
@@ -127,12 +136,15 @@ def measure(name: str, make: Callable[[int, Path], None], source: str, records: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--records", type=int, default=100_000, help="smallest input, in records")
+    parser.add_argument("--growth", type=str, default="1,3,9",
+                        help="input sizes as multiples of --records (peak RSS must stay flat)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "ingest")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = measure("cloudtrail", cloudtrail_lines, "aws.cloudtrail", args.records, args.out)
-    rows += measure("windows", windows_lines, "windows.eventlog", args.records // 2, args.out)
+    growth = [int(g) for g in args.growth.split(",")]
+    rows = measure("cloudtrail", cloudtrail_lines, "aws.cloudtrail", [args.records * g for g in growth], args.out)
+    rows += measure("windows", windows_lines, "windows.eventlog", [args.records * g // 2 for g in growth[:2]], args.out)
     (args.out / "results.json").write_text(json.dumps({"cores": os.cpu_count(), "rows": rows}, indent=2))
     print("| case | records | input MiB | ingest rec/s | peak RSS MiB | polars read_ndjson rec/s | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from types import TracebackType
 
 from auditlake.sources.base import Frame, SourceSpec
@@ -71,9 +72,13 @@ class ChunkPool:
         if self._executor is not None:
             return
         context = multiprocessing.get_context("spawn")
-        self._executor = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)
-        )
+        with _child_environment(POLARS_MAX_THREADS="1"):
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
+            for _ in range(self.workers):  # start them all now, under this environment
+                self._executor.submit(os.getpid).result()
         if self._first is not None:
             spec, name, frames = self._first
             self._first = None
@@ -82,6 +87,25 @@ class ChunkPool:
     def _take(self) -> Done:
         name, future = self._pending.popleft()
         return name, future.result()
+
+
+@contextmanager
+def _child_environment(**values: str) -> Iterator[None]:
+    """Environment for processes started inside the block; this process's is restored after.
+
+    Each worker gets one Polars thread: the workers themselves are the parallelism, and
+    several multi-threaded Polars pools on two cores only fight over them.
+    """
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 Packed = tuple[list[bytes], list[str], list[str | None]]
