@@ -88,3 +88,21 @@ def test_mapping_with_unsafe_name_is_refused(tmp_path):
     assert result.exit_code == 1
     assert "bad.toml" in result.output
     assert not (tmp_path / "etc").exists()
+
+
+def test_quarantine_lists_reasons_and_records(tmp_path):
+    data = _trail_file(tmp_path / "t.jsonl")
+    lake = str(tmp_path / "lake")
+    CliRunner().invoke(main, ["ingest", str(data), "--lake", lake, "--workers", "1"])
+    human = CliRunner().invoke(main, ["quarantine", "--lake", lake])
+    assert human.exit_code == 0
+    assert "1 quarantined record(s)" in human.stdout and "t.jsonl:2" in human.stdout
+    lines = CliRunner().invoke(main, ["quarantine", "--lake", lake, "--json"]).stdout.splitlines()
+    record = json.loads(lines[0])
+    assert record["raw"] == "{broken" and record["location"] == "t.jsonl:2"
+    assert record["reason"].startswith("invalid JSON") or "truncated" in record["reason"]
+
+
+def test_quarantine_of_clean_lake(tmp_path):
+    result = CliRunner().invoke(main, ["quarantine", "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 0 and "Nothing is quarantined" in result.stdout

@@ -20,15 +20,17 @@ from pathlib import Path
 
 import click
 import orjson
+import polars as pl
 
 from auditlake.errors import AuditlakeError, UnknownSourceError
 from auditlake.ingest import DEFAULT_BATCH_ROWS, IngestSummary, ingest
-from auditlake.lake import LakePaths
+from auditlake.lake import LakePaths, scan_quarantine
 from auditlake.sources import registry
 from auditlake.sources.base import SourceSpec
 from auditlake.terminal import (
     print_demo_summary,
     print_ingest_summary,
+    print_quarantine,
     print_sources,
     progress_reporter,
 )
@@ -68,9 +70,11 @@ def main() -> None:
 @_lake_option()
 @click.option("--batch-rows", default=DEFAULT_BATCH_ROWS, show_default=True,
               help="Records per atomic commit; bounds memory.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes converting records in parallel.  [default: one per core]")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake: Path,
-               batch_rows: int, as_json: bool) -> None:
+               batch_rows: int, workers: int | None, as_json: bool) -> None:
     """Read audit logs into the lake.
 
     PATHS are files or folders (read recursively). Each input's source is detected from its
@@ -87,7 +91,7 @@ def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake:
     try:
         spec = _mapping_spec(mapping) if mapping else source
         summary = ingest(list(paths), LakePaths.at(lake), source=spec, batch_rows=batch_rows,
-                         progress=progress_reporter())
+                         workers=workers, progress=progress_reporter())
     except UnknownSourceError as exc:
         raise click.UsageError(str(exc)) from exc
     except AuditlakeError as exc:
@@ -163,6 +167,30 @@ def cmd_demo(synth_dir: Path, lake: Path, seed: int, days: int, scale: float, as
     else:
         print_demo_summary(result, elapsed)
     sys.exit(ExitCode.PARTIAL if result.ingest.errors else ExitCode.OK)
+
+
+@main.command("quarantine")
+@_lake_option()
+@click.option("--source", default=None, help="Only this source.")
+@click.option("--limit", default=20, show_default=True, help="Records to list (0: counts only).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines: one object per record.")
+def cmd_quarantine(lake: Path, source: str | None, limit: int, as_json: bool) -> None:
+    """Show the records ingest could not read, with where they came from and why.
+
+    Each is kept byte for byte in the lake's quarantine/ table; fix the cause (or the
+    input), then ingest again: what now parses is added, the rest stays here.
+    """
+    frame = scan_quarantine(LakePaths.at(lake))
+    if source is not None:
+        frame = frame.filter(pl.col("source") == source)
+    records = frame.sort("quarantined_at", "input", "location").collect()
+    if as_json:
+        for row in records.head(limit or records.height).to_dicts():
+            row["raw"] = row["raw"].decode("utf-8", "backslashreplace")
+            row.pop("record_hash", None)
+            click.echo(orjson.dumps(row, default=str).decode())
+    else:
+        print_quarantine(records, limit)
 
 
 @main.command("sources")

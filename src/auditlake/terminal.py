@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from rich.console import Console
 from rich.table import Table
 
@@ -93,6 +94,26 @@ def print_demo_summary(result: DemoResult, elapsed: float) -> None:
     console.print(f"Explore: auditlake.lake.scan_events({str(result.lake)!r})")
     for error in summary.errors:
         console.print(f"[red]not ingested:[/red] {error}")
+
+
+def print_quarantine(records: pl.DataFrame, limit: int) -> None:
+    """Counts per source and reason, then the first `limit` records with a preview."""
+    console = _stdout()
+    if records.height == 0:
+        console.print("Nothing is quarantined.")
+        return
+    counts = records.group_by("source", "reason").len().sort("len", descending=True)
+    _print_counts(console, f"{records.height:,} quarantined record(s)",
+                  {(r["source"], r["reason"]): r["len"] for r in counts.to_dicts()})
+    if limit <= 0:
+        return
+    table = Table(title=f"First {min(limit, records.height)}", title_justify="left")
+    for name in ("input", "location", "reason", "raw (preview)"):
+        table.add_column(name, overflow="fold")
+    for row in records.head(limit).to_dicts():
+        preview = row["raw"][:120].decode("utf-8", "backslashreplace")
+        table.add_row(row["input"], row["location"], row["reason"], preview)
+    console.print(table)
 
 
 def print_sources(rows: list[dict[str, Any]]) -> None:
