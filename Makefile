@@ -26,6 +26,7 @@ demo: env
 
 lint: env
 	$(RUN) ruff check src tests $(wildcard benchmarks)
+	$(RUN) mypy --ignore-missing-imports src/auditlake
 
 test: env lint
 	$(RUN) pytest -q -n 2 --doctest-modules src/auditlake tests

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
 
@@ -45,7 +46,7 @@ class ExitCode(IntEnum):
     PARTIAL = 3
 
 
-def _lake_option() -> click.Option:
+def _lake_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
     return click.option(
         "--lake",
         type=click.Path(file_okay=False, path_type=Path),

@@ -126,11 +126,11 @@ def _take(  # noqa: PLR0917 - the loop's whole state, kept flat on purpose
     """Add a converted chunk to the batch; commit when the batch is full."""
     name, chunk = done
     summary.records += chunk.records
-    for item in chunk.skipped:
-        summary.skipped[(chunk.source, item.reason)] += 1
-    for item in chunk.rejected:
-        batch.rejected.append(QuarantineEntry(item.source, name, item.location, item.reason, item.raw))
-        summary.quarantined[(item.source, item.reason)] += 1
+    for skipped in chunk.skipped:
+        summary.skipped[(chunk.source, skipped.reason)] += 1
+    for bad in chunk.rejected:
+        batch.rejected.append(QuarantineEntry(bad.source, name, bad.location, bad.reason, bad.raw))
+        summary.quarantined[(bad.source, bad.reason)] += 1
     if chunk.table is not None and chunk.table.num_rows:
         batch.tables.setdefault(chunk.source, []).append(chunk.table)
     batch.size += chunk.rows + len(chunk.rejected)

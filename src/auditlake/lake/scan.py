@@ -43,7 +43,7 @@ def scan_events(
     paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
     wanted = set(sources) if sources is not None else None
     files = [f for f in _files(paths, "events") if _keep(f, wanted, start, end)]
-    schema = _union_schema(files) if files else pl.Schema(pl.from_arrow(stored_schema().empty_table()).schema)
+    schema = _union_schema(files) if files else _empty_schema()
     if not files:
         frame = pl.DataFrame(schema=schema).lazy().with_columns(
             source=pl.lit(None, pl.String), dt=pl.lit(None, pl.Date)
@@ -113,6 +113,13 @@ def _union_schema(files: Sequence[CommittedFile]) -> pl.Schema:
             if name not in fields:
                 fields[name] = _TYPE_NAMES.get(type_name) or _parse_type(type_name)
     empty = pl.from_arrow(pa.schema(list(fields.items())).empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    return empty.schema
+
+
+def _empty_schema() -> pl.Schema:
+    """The stored canonical columns as a Polars schema, for a lake with nothing in it yet."""
+    empty = pl.from_arrow(stored_schema().empty_table())
     assert isinstance(empty, pl.DataFrame)
     return empty.schema
 

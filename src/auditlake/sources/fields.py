@@ -135,7 +135,8 @@ def text(value: Any) -> str | None:
     if isinstance(value, int | float):
         return repr(value) if isinstance(value, float) else str(value)
     if isinstance(value, simdjson.Object | simdjson.Array):
-        return value.mini.decode("utf-8")
+        mini: bytes | str = value.mini  # bytes at run time, whatever the stubs say
+        return mini.decode("utf-8") if isinstance(mini, bytes) else mini
     return orjson.dumps(value).decode("utf-8")
 
 

@@ -62,7 +62,7 @@ class Ctx:
     def cohorts_of(self, system: str) -> tuple[Cohort, ...]:
         """Cohorts of the people who use `system` (everyone for `*`)."""
         people = self.org.people if system == "*" else self.org.users_of(system)
-        return self.memo(f"cohorts:{system}", lambda: cohorts(people))  # type: ignore[no-any-return]
+        return self.memo(f"cohorts:{system}", lambda: cohorts(people))
 
     def plan(self, ts: int, render: Render, arg: Any) -> Plan:
         return (ts, render, arg)
