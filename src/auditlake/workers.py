@@ -1,9 +1,12 @@
-"""Converting chunks of frames in worker processes, results in input order, memory bounded.
+"""Converting chunks of frames in parallel, results in input order, memory bounded.
 
-Normalizing records is CPU work in Python, so it scales with processes, not threads. The pool
-starts lazily: an input that fits in one chunk is converted in this process and never pays for
-starting workers. At most twice as many chunks as workers are in flight, so reading never runs far ahead
-of committing. Workers are spawned, not forked: Polars' thread pool does not survive a fork.
+Two kinds of work, two kinds of pool. A source with a vectorized path (`SourceSpec.batch`)
+spends its time in Polars and Arrow, which release the GIL: threads run it in parallel with no
+start-up or copying cost. A per-record source spends its time in Python: only processes run it
+in parallel. The process pool starts lazily, when a second per-record chunk shows that it pays;
+its workers are spawned, not forked (Polars' thread pool does not survive a fork), run one
+Polars thread each and exit if the ingest that started them dies. At most twice as many chunks
+as workers are in flight, so reading never runs far ahead of committing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from types import TracebackType
 
@@ -29,7 +32,8 @@ class ChunkPool:
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
-        self._executor: ProcessPoolExecutor | None = None
+        self._processes: ProcessPoolExecutor | None = None
+        self._threads: ThreadPoolExecutor | None = None
         self._pending: deque[tuple[str, Future[Chunk]]] = deque()
         self._first: tuple[SourceSpec, str, Sequence[Frame]] | None = None
 
@@ -42,47 +46,63 @@ class ChunkPool:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
+        for executor in (self._threads, self._processes):
+            if executor is not None:
+                executor.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
 
     def submit(self, spec: SourceSpec, name: str, frames: Sequence[Frame]) -> Iterator[Done]:
         """Queue a chunk; yield the converted chunks that must be taken to stay bounded."""
         if self.workers == 1:
             yield name, convert_chunk(spec, frames)
             return
-        if self._executor is None and self._first is None:
+        if spec.batch is not None:
+            self._release_first(start_processes=False)
+            future = self._thread_pool().submit(convert_chunk, spec, frames)
+        elif self._processes is None and self._first is None:
             self._first = (spec, name, frames)
             return
-        self._start()
-        assert self._executor is not None
-        self._pending.append((name, self._executor.submit(_convert_packed, spec, _pack(frames))))
+        else:
+            self._release_first(start_processes=True)
+            future = self._process_pool().submit(_convert_packed, spec, _pack(frames))
+        self._pending.append((name, future))
         while len(self._pending) > 2 * self.workers:
             yield self._take()
 
     def drain(self) -> Iterator[Done]:
         """Every chunk still queued, in order."""
-        if self._first is not None:
-            spec, name, frames = self._first
-            self._first = None
-            yield name, convert_chunk(spec, frames)
+        self._release_first(start_processes=False)
         while self._pending:
             yield self._take()
 
-    def _start(self) -> None:
-        if self._executor is not None:
+    def _release_first(self, *, start_processes: bool) -> None:
+        """Queue the held-back chunk ahead of anything newer: in a worker, or converted here."""
+        if self._first is None:
             return
-        context = multiprocessing.get_context("spawn")
-        with _child_environment(POLARS_MAX_THREADS="1"):
-            self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_exit_with_parent,
-                initargs=(os.getpid(),),
-            )
-            for _ in range(self.workers):  # start them all now, under this environment
-                self._executor.submit(os.getpid).result()
-        if self._first is not None:
-            spec, name, frames = self._first
-            self._first = None
-            self._pending.append((name, self._executor.submit(_convert_packed, spec, _pack(frames))))
+        spec, name, frames = self._first
+        self._first = None
+        if start_processes:
+            future = self._process_pool().submit(_convert_packed, spec, _pack(frames))
+        else:
+            future = Future()
+            future.set_result(convert_chunk(spec, frames))
+        self._pending.append((name, future))
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.workers + 1, thread_name_prefix="convert")
+        return self._threads
+
+    def _process_pool(self) -> ProcessPoolExecutor:
+        if self._processes is None:
+            context = multiprocessing.get_context("spawn")
+            with _child_environment(POLARS_MAX_THREADS="1"):
+                self._processes = ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_exit_with_parent,
+                    initargs=(os.getpid(),),
+                )
+                for _ in range(self.workers):  # start them all now, under this environment
+                    self._processes.submit(os.getpid).result()
+        return self._processes
 
     def _take(self) -> Done:
         name, future = self._pending.popleft()

@@ -12,6 +12,7 @@ they are, objects and arrays as compact JSON text.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -21,7 +22,9 @@ import simdjson
 from auditlake.errors import RecordError
 from auditlake.schema import is_canonical
 
-_PARSER = simdjson.Parser()
+_THREAD = threading.local()
+"""One simdjson parser per thread: a parser is not safe to share between threads, and making
+one per record would cost more than the parse."""
 JsonObject = (simdjson.Object, dict)
 JsonArray = (simdjson.Array, list)
 
@@ -42,13 +45,16 @@ def load_json(raw: bytes) -> Any:
 
 
 def _parse(raw: bytes) -> Any:
-    """Parse with the shared parser, or a fresh one while a document of it is still referenced.
+    """Parse with this thread's parser, or a fresh one while a document of it is still referenced.
 
     simdjson refuses to reuse a parser whose last document is alive (held by a caller, or by a
     traceback kept for a report); that must not turn the next, valid record into a rejection.
     """
+    parser = getattr(_THREAD, "parser", None)
+    if parser is None:
+        parser = _THREAD.parser = simdjson.Parser()
     try:
-        return _PARSER.parse(raw)
+        return parser.parse(raw)
     except RuntimeError as exc:
         if "re-use a parser" not in str(exc):
             raise

@@ -1,0 +1,70 @@
+"""Parallel conversion is a pure optimisation: same chunks, same order, same tables as inline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditlake.sources import cloudtrail, kubernetes
+from auditlake.sources.base import Frame
+from auditlake.workers import ChunkPool
+
+
+def _trail(i: int) -> bytes:
+    return json.dumps({
+        "eventID": f"e{i}", "eventTime": f"2024-03-01T10:{i % 60:02d}:00Z", "eventName": "GetObject",
+        "eventSource": "s3.amazonaws.com", "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::1:user/u{i}"},
+    }).encode()
+
+
+def _k8s(i: int) -> bytes:
+    return json.dumps({
+        "apiVersion": "audit.k8s.io/v1", "kind": "Event", "auditID": f"a{i}", "stage": "ResponseComplete",
+        "verb": "get", "requestReceivedTimestamp": "2024-03-01T10:00:00Z", "user": {"username": "alice"},
+        "objectRef": {"resource": "pods", "namespace": "default", "name": f"p{i}"}, "sourceIPs": ["10.0.0.1"],
+        "responseStatus": {"code": 200},
+    }).encode()
+
+
+def _chunks() -> list[tuple[object, str, list[Frame]]]:
+    chunks = []
+    for n in range(6):
+        # per-record chunks back to back start the process pool; vectorized ones use threads
+        spec, make = (kubernetes.SPEC, _k8s) if n in (0, 1, 3) else (cloudtrail.SPEC, _trail)
+        frames = [Frame(make(n * 100 + i), f"c{n}:{i}") for i in range(50)]
+        frames.append(Frame(b"{broken", f"c{n}:bad"))
+        chunks.append((spec, f"c{n}", frames))
+    return chunks
+
+
+def _run(workers: int) -> list[tuple[str, object]]:
+    out = []
+    with ChunkPool(workers) as pool:
+        for spec, name, frames in _chunks():
+            out += pool.submit(spec, name, frames)
+        out += pool.drain()
+        if workers > 1:
+            assert pool._processes is not None and pool._threads is not None
+    return out
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_pool_equals_inline_conversion(workers: int) -> None:
+    inline, parallel = _run(1), _run(workers)
+    assert [name for name, _ in parallel] == [f"c{n}" for n in range(6)]
+    for (name_a, a), (name_b, b) in zip(inline, parallel, strict=True):
+        assert name_a == name_b
+        assert a.table.equals(b.table)
+        assert [r.reason for r in a.rejected] == [r.reason for r in b.rejected]
+        assert a.records == b.records == 51
+
+
+def test_single_per_record_chunk_never_starts_processes(tmp_path: Path) -> None:
+    with ChunkPool(2) as pool:
+        frames = [Frame(_k8s(1), "x:1")]
+        assert list(pool.submit(kubernetes.SPEC, "x", frames)) == []
+        done = list(pool.drain())
+        assert pool._processes is None
+    assert done[0][1].rows == 1
