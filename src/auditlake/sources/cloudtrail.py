@@ -7,7 +7,6 @@ JSON Lines. Sigma's CloudTrail rules test native names (`eventSource`, `eventNam
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from auditlake.sources.fields import (
     flatten_paths,
     get,
     get_text,
+    ip_or_host,
     load_json_object,
     require,
     text,
@@ -110,13 +110,7 @@ def _actor(doc: Any) -> Row:
 
 def _origin(address: str | None) -> Row:
     """`sourceIPAddress` holds an IP, or a service name such as `AWS Internal`."""
-    if not address:
-        return {}
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return {"src_host": address}
-    return {"src_ip": address}
+    return ip_or_host(address)
 
 
 def _target(doc: Any) -> Row:

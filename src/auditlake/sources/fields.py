@@ -12,6 +12,7 @@ they are, objects and arrays as compact JSON text.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -207,6 +208,24 @@ def _leaves(obj: Any, prefix: str, depth: int) -> Iterator[tuple[str, str]]:
             rendered = text(value)
             if rendered is not None:
                 yield name, rendered
+
+
+def ip_or_host(address: str | None) -> dict[str, str]:
+    """`{"src_ip": address}` when it is an IP address, else `{"src_host": address}`.
+
+    Audit sources put a service or host name where an address would be when there is none
+    (CloudTrail `AWS Internal`, GCP `private`); such a name must not land in `src_ip`.
+
+    >>> ip_or_host("10.0.0.1"), ip_or_host("ec2.amazonaws.com"), ip_or_host(None)
+    ({'src_ip': '10.0.0.1'}, {'src_host': 'ec2.amazonaws.com'}, {})
+    """
+    if not address:
+        return {}
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return {"src_host": address}
+    return {"src_ip": address}
 
 
 def require(value: Any, what: str) -> Any:

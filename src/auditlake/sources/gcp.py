@@ -18,7 +18,6 @@ those spellings are read too.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -30,6 +29,7 @@ from auditlake.sources.fields import (
     JsonObject,
     flatten_paths,
     get,
+    ip_or_host,
     json_kind,
     load_json_object,
     require_str,
@@ -116,7 +116,7 @@ def normalize(frame: Frame) -> Row:
         region=_region(view),
         correlation_id=scalar_text(view, "operation.id"),
         severity_id=SEVERITIES.get(scalar_text(view, "severity") or ""),
-        **_caller(scalar_text(view, "protoPayload.requestMetadata.callerIp")),
+        **ip_or_host(scalar_text(view, "protoPayload.requestMetadata.callerIp")),
         **_target(view),
         **_status(view),
         **_classify(method),
@@ -210,16 +210,6 @@ def _delegator(auth: Any) -> str | None:
             return principal
     return None
 
-
-def _caller(address: str | None) -> Row:
-    """`callerIp` holds an address, or a word such as `private` or `gce-internal-ip`."""
-    if not address:
-        return {}
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return {"src_host": address}
-    return {"src_ip": address}
 
 
 def _project(view: Mapping[str, Any]) -> str | None:
