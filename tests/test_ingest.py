@@ -111,3 +111,21 @@ def test_bad_records_never_stop_the_input(tmp_path):
     assert kept["event_uid"].to_list() == ["id-1", "id-2", "id-4", "id-5"]
     assert kept.filter(pl.col("event_uid") == "id-2")["ua"].item() == 5_000_000
     assert summary.records == 6 and sum(summary.quarantined.values()) == 2
+
+
+def test_input_failing_midway_keeps_what_was_read_and_says_so(tmp_path):
+    """An I/O error while reading (a disk error, a vanished mount) ends that input, not the run."""
+    from dataclasses import replace
+
+    from auditlake.sources import cloudtrail
+
+    def frames_then_fail(path):
+        yield from cloudtrail.SPEC.frames(path)
+        raise OSError(5, "Input/output error")
+
+    spec = replace(cloudtrail.SPEC, frames=frames_then_fail)
+    paths = [_write_jsonl(tmp_path / f"{n}.jsonl", [_trail(n)]) for n in (1, 2)]
+    summary = ingest(paths, LakePaths.at(tmp_path / "lake"), source=spec, workers=1)
+    assert summary.added == 2
+    assert [e.split(":")[0][-7:] for e in summary.errors] == ["1.jsonl", "2.jsonl"]
+    assert all("Input/output error" in e for e in summary.errors)

@@ -84,8 +84,8 @@ def ingest(
 ) -> IngestSummary:
     """Read every input into the lake; see the module docstring for the guarantees.
 
-    `workers` processes convert chunks in parallel (default: one per core); 1 keeps all the
-    work in this process.
+    `workers` threads or processes convert chunks in parallel (default: one per core; see
+    `auditlake.workers`); 1 keeps all the work in this thread.
     """
     summary = IngestSummary()
     batch = _Batch()
@@ -110,11 +110,14 @@ def _chunks(
             continue
         summary.inputs += 1
         frames: list[Frame] = []
-        for frame in spec.frames(path):
-            frames.append(frame)
-            if len(frames) >= size:
-                yield spec, path.name, frames
-                frames = []
+        try:
+            for frame in spec.frames(path):
+                frames.append(frame)
+                if len(frames) >= size:
+                    yield spec, path.name, frames
+                    frames = []
+        except OSError as exc:  # unreadable input: what was read is kept, the rest reported
+            summary.errors.append(f"{path}: {exc.strerror or exc}")
         if frames:
             yield spec, path.name, frames
 
