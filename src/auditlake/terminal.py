@@ -9,14 +9,17 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from auditlake.demo import DemoResult
 from auditlake.ingest import IngestSummary
+
+if TYPE_CHECKING:  # the demo pulls in the synthetic organisation; only its type is needed here
+    import polars as pl
+
+    from auditlake.demo import DemoResult
 
 
 def _stdout() -> Console:
