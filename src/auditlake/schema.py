@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from auditlake.tables import unique_table
+
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
@@ -28,17 +30,7 @@ class Column:
     meaning: str
 
 
-def _table(columns: list[Column]) -> dict[str, Column]:
-    """Index columns by name, refusing a repeated name instead of letting the last one win."""
-    table: dict[str, Column] = {}
-    for column in columns:
-        if column.name in table:
-            raise ValueError(f"canonical column {column.name!r} is defined twice")
-        table[column.name] = column
-    return table
-
-
-CANONICAL: dict[str, Column] = _table([
+CANONICAL: dict[str, Column] = unique_table(((c.name, c) for c in [
     # ids
     Column("event_uid", pa.string(), "identity of the event: the source's native id, else the hex event_hash"),
     Column("event_hash", pa.binary(32), "SHA-256 of `raw`; dedup and integrity"),
@@ -88,7 +80,7 @@ CANONICAL: dict[str, Column] = _table([
     Column("raw_format", pa.string(), "json, evtx-json, auditd-kv, ..."),
     Column("ext", pa.large_string(), "normalized but unmapped source fields, as JSON"),
     Column("parser_version", pa.string(), "version of the parser that produced the row"),
-])
+]), what="canonical column")
 
 PARTITION_COLUMNS: tuple[str, ...] = ("source", "dt")
 """Columns that live in the partition path (`source=<src>/dt=<date>`), not inside the files."""

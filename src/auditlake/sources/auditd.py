@@ -32,6 +32,7 @@ from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.framing import open_input
 from auditlake.sources.records import MAX_RECORD_BYTES
 from auditlake.sources.timeparse import EARLIEST, LATEST
+from auditlake.tables import unique_table
 
 NAME = "linux.auditd"
 RAW_FORMAT = "auditd-kv"
@@ -71,17 +72,7 @@ FILE_WATCH: _Class = (1001, 0, "data_access")
 LOG_ADMIN_OTHER: _Class = (1008, 99, "log_admin")
 
 
-def _unique(rows: Iterable[tuple[str, _Class]]) -> dict[str, _Class]:
-    """Index rows by record type, refusing a repeated type instead of letting the last win."""
-    table: dict[str, _Class] = {}
-    for key, value in rows:
-        if key in table:
-            raise ValueError(f"auditd record type {key!r} is classified twice")
-        table[key] = value
-    return table
-
-
-CLASSES: Mapping[str, _Class] = _unique([
+CLASSES: Mapping[str, _Class] = unique_table([
     ("USER_LOGIN", (3002, 1, "authentication")), ("USER_LOGOUT", (3002, 2, "authentication")),
     ("USER_AUTH", (3002, 1, "authentication")), ("USER_ACCT", (3002, 99, "authentication")),
     ("USER_START", (3002, 99, "authentication")), ("USER_END", (3002, 99, "authentication")),
@@ -96,7 +87,7 @@ CLASSES: Mapping[str, _Class] = _unique([
     ("CONFIG_CHANGE", LOG_ADMIN_OTHER), ("DAEMON_START", (1008, 6, "log_admin")),
     ("DAEMON_END", (1008, 7, "log_admin")), ("DAEMON_ABORT", (1008, 7, "log_admin")),
     ("DAEMON_RESUME", (1008, 6, "log_admin")), ("DAEMON_ROTATE", (1008, 5, "log_admin")),
-])
+], what='auditd record type')
 """Record types that say what the event is, whatever syscall carried them (OCSF class,
 activity, category); any other DAEMON_* record is Event Log Activity too. One SSH login writes
 USER_AUTH, USER_ACCT, CRED_ACQ, USER_START and USER_LOGIN: only the auth attempt and the login

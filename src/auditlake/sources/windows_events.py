@@ -15,10 +15,11 @@ which are plain strings.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from auditlake.sources.base import Row
+from auditlake.tables import unique_table
 
 SECURITY = "microsoft-windows-security-auditing"
 SYSMON = "microsoft-windows-sysmon"
@@ -49,16 +50,6 @@ class Kind:
     target: str | None = None
 
 
-def _unique(rows: Iterable[tuple[tuple[str, int], Kind]]) -> dict[tuple[str, int], Kind]:
-    """Index kinds by (lower-case provider, event id), refusing a repeated key."""
-    table: dict[tuple[str, int], Kind] = {}
-    for key, kind in rows:
-        if key in table:
-            raise ValueError(f"Windows event {key} is listed twice")
-        table[key] = kind
-    return table
-
-
 def _logon(action: str, activity_id: int) -> Kind:
     return Kind(action, 3002, activity_id, "authentication", actor_is_target=True)
 
@@ -78,7 +69,7 @@ def _sysmon(action: str, class_uid: int, activity_id: int, category: str, target
     return Kind(action, class_uid, activity_id, category, target=target)
 
 
-KINDS: dict[tuple[str, int], Kind] = _unique([
+KINDS: dict[tuple[str, int], Kind] = unique_table([
     ((SYSMON, 1), _PROCESS),
     ((SECURITY, 4688), _PROCESS),
     ((SYSMON, 3), _sysmon("network connection", 4001, 1, "network", "endpoint")),
@@ -120,7 +111,7 @@ KINDS: dict[tuple[str, int], Kind] = _unique([
     ((SECURITY, 4756), _group("member added to universal group", 3)),
     ((SECURITY, 4757), _group("member removed from universal group", 4)),
     ((SECURITY, 4758), _group("universal group deleted", 5)),
-])
+], what='Windows event')
 
 ALWAYS_FAILED = frozenset({(SECURITY, 4625), (SECURITY, 4771)})
 STATUS_DECIDES = frozenset({(SECURITY, 4768), (SECURITY, 4769), (SECURITY, 4776)})

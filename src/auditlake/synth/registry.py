@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from auditlake.synth.sourcegen import SourceGen
 from auditlake.synth.sources import (
     auditd,
@@ -15,18 +13,9 @@ from auditlake.synth.sources import (
     okta,
     windows,
 )
+from auditlake.tables import unique_table
 
-
-def _table(rows: Iterable[SourceGen]) -> dict[str, SourceGen]:
-    table: dict[str, SourceGen] = {}
-    for row in rows:
-        if row.name in table:
-            raise ValueError(f"synthetic source {row.name!r} is listed twice")
-        table[row.name] = row
-    return table
-
-
-GENERATORS: dict[str, SourceGen] = _table([
+GENERATORS: dict[str, SourceGen] = unique_table(((g.name, g) for g in [
     cloudtrail.GEN,
     windows.GEN,
     kubernetes.GEN,
@@ -35,4 +24,4 @@ GENERATORS: dict[str, SourceGen] = _table([
     gcp.GEN,
     gateway.GEN,
     auditd.GEN,
-])
+]), what="synthetic source")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
+from auditlake import tables
 from auditlake.synth.activity import Ctx
 from auditlake.synth.clock import HOUR_US
 from auditlake.synth.org import Org
@@ -21,14 +22,7 @@ __all__ = ["SCENARIOS", "Outcome", "Scenario", "Step", "schedule"]
 
 def unique_table(rows: Iterable[Scenario]) -> tuple[Scenario, ...]:
     """The rows in order, refusing a repeated key instead of letting the last one win."""
-    seen: set[str] = set()
-    out = []
-    for row in rows:
-        if row.key in seen:
-            raise ValueError(f"scenario {row.key!r} is listed twice")
-        seen.add(row.key)
-        out.append(row)
-    return tuple(out)
+    return tuple(tables.unique_table(((row.key, row) for row in rows), what="scenario").values())
 
 
 SCENARIOS: tuple[Scenario, ...] = unique_table([
