@@ -1,0 +1,1 @@
+"""Sigma rules compiled to Polars: pySigma backend, rule IR, binding to schemas, correlations."""

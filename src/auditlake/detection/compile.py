@@ -1,0 +1,206 @@
+"""Compile a Sigma rule collection once; bind it to any partition schema afterwards.
+
+`compile_rules(paths)` parses rules with pySigma, applies the `auditlake` pipeline, converts
+every condition to the rule IR and routes each rule to the lake sources of its logsource. A
+rule that cannot be compiled becomes a `CompileFailure` with a reason code from
+`FAILURE_REASONS`; it never becomes a rule that quietly matches nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sigma.collection import SigmaCollection
+from sigma.conversion.state import ConversionState
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+from auditlake.detection import ir
+from auditlake.detection.backend import PolarsBackend, RuleRejected
+from auditlake.detection.logsources import Alternative, route
+from auditlake.detection.pipeline import auditlake_pipeline
+from auditlake.detection.routing import routed_condition
+from auditlake.tables import unique_table
+
+FAILURE_REASONS: Mapping[str, str] = dict(
+    unique_table(
+        [
+            ("pysigma", "pySigma itself rejects the rule (invalid Sigma)"),
+            ("placeholder", "an |expand placeholder has no configured values"),
+            ("regex", "a regex uses a construct Polars' regex engine cannot run"),
+            ("query-expression", "a query expression is text for another query language"),
+            ("value", "a value type this backend does not know"),
+            ("correlation", "a correlation this engine cannot honour (see the message)"),
+            ("logsource", "text output under the auditlake pipeline: no lake source for the logsource"),
+        ],
+        what="compile failure reasons",
+    )
+)
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A detection rule ready to bind: its metadata, IR and lake routes."""
+
+    id: str
+    name: str | None
+    title: str
+    level: str | None
+    status: str | None
+    author: str | None
+    tags: tuple[str, ...]
+    logsource: tuple[str | None, str | None, str | None]
+    description: str | None
+    falsepositives: tuple[str, ...]
+    references: tuple[str, ...]
+    path: str | None
+    condition: ir.Node
+    """OR of the rule's conditions, in Sigma field names (after the pipeline)."""
+    selections: Mapping[str, ir.Node]
+    """Each named detection on its own, for `explain`."""
+    routes: tuple[Alternative, ...]
+    output: bool = True
+    """False for rules only referenced by correlations (`generate: false`)."""
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return frozenset(alt.source for alt in self.routes)
+
+    def routed(self, source: str | None = None) -> ir.Node:
+        """The condition restricted to the rule's lake sources (or to `source` only)."""
+        return routed_condition(self.condition, self.routes, source)
+
+
+@dataclass(frozen=True)
+class CompileFailure:
+    """A rule that did not compile, and why."""
+
+    path: str | None
+    rule_id: str | None
+    title: str | None
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Compiled detection rules, correlation plans and the rules that failed."""
+
+    rules: tuple[CompiledRule, ...]
+    correlations: tuple[Any, ...] = ()
+    failures: tuple[CompileFailure, ...] = ()
+    by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
+
+    def for_source(self, source: str) -> tuple[CompiledRule, ...]:
+        return tuple(rule for rule in self.rules if source in rule.sources)
+
+
+def compile_rules(
+    paths: Iterable[str | Path], *, placeholders: Mapping[str, Sequence[str]] | None = None
+) -> RuleSet:
+    """Compile every rule file under `paths` (files or directories of `.yml`)."""
+    files = sorted(_rule_files(paths))
+    collection = SigmaCollection.load_ruleset([str(f) for f in files], collect_errors=True)
+    return compile_collection(collection, placeholders=placeholders)
+
+
+def compile_collection(
+    collection: SigmaCollection, *, placeholders: Mapping[str, Sequence[str]] | None = None
+) -> RuleSet:
+    """Compile a pySigma collection; references between rules are resolved first."""
+    backend = PolarsBackend(auditlake_pipeline(placeholders), collect_errors=True)
+    backend.init_processing_pipeline("ir")
+    try:
+        collection.resolve_rule_references()
+    except SigmaError as error:
+        return RuleSet((), (), (CompileFailure(None, None, None, "pysigma", str(error)),))
+    rules: list[CompiledRule] = []
+    correlations: list[Any] = []
+    failures: list[CompileFailure] = []
+    for rule in collection.rules:
+        if rule.errors:
+            failures.append(_failure(rule, "pysigma", "; ".join(str(e) for e in rule.errors)))
+            continue
+        if isinstance(rule, SigmaCorrelationRule):
+            plan = _compile_correlation(backend, rule, failures)
+            if plan is not None:
+                correlations.append(plan)
+            continue
+        compiled = _compile_rule(backend, rule, failures)
+        if compiled is not None:
+            rules.append(compiled)
+    return RuleSet(tuple(rules), tuple(correlations), tuple(failures), {r.id: r for r in rules})
+
+
+def _compile_rule(
+    backend: PolarsBackend, rule: SigmaRule, failures: list[CompileFailure]
+) -> CompiledRule | None:
+    errors_before = len(backend.errors)
+    backend.convert_rule(rule, "ir")
+    if len(backend.errors) > errors_before:
+        _, error = backend.errors[-1]
+        failures.append(_failure(rule, getattr(error, "reason", "pysigma"), str(error)))
+        return None
+    conditions = [q for q in rule.get_conversion_result() if isinstance(q, ir.NODE_TYPES)]
+    logsource = rule.logsource
+    return CompiledRule(
+        id=str(rule.id) if rule.id else str(rule.title),
+        name=rule.name,
+        title=rule.title,
+        level=rule.level.name.lower() if rule.level else None,
+        status=rule.status.name.lower() if rule.status else None,
+        author=rule.author,
+        tags=tuple(str(t) for t in rule.tags),
+        logsource=(logsource.product, logsource.category, logsource.service),
+        description=rule.description,
+        falsepositives=tuple(rule.falsepositives or ()),
+        references=tuple(rule.references or ()),
+        path=str(rule.source.path) if rule.source and rule.source.path else None,
+        condition=ir.any_of(conditions),
+        selections=_selections(backend, rule),
+        routes=route(logsource.product, logsource.category, logsource.service),
+        output=bool(rule._output),
+    )
+
+
+def _selections(backend: PolarsBackend, rule: SigmaRule) -> Mapping[str, ir.Node]:
+    """Each named detection converted alone, so `explain` can say which ones matched."""
+    out: dict[str, ir.Node] = {}
+    state = ConversionState()
+    for name, detection in rule.detection.detections.items():
+        try:
+            tree = detection.postprocess(rule.detection)
+            out[name] = backend.convert_condition(tree, state)
+        except (SigmaError, RuleRejected):  # pragma: no cover - the whole rule compiled
+            continue
+    return out
+
+
+def _compile_correlation(
+    backend: PolarsBackend, rule: SigmaCorrelationRule, failures: list[CompileFailure]
+) -> Any | None:
+    try:
+        plans = backend.convert_correlation_rule(rule, "ir")
+    except (SigmaError, ValueError) as error:
+        failures.append(_failure(rule, getattr(error, "reason", "correlation"), str(error)))
+        return None
+    return plans[0] if plans else None
+
+
+def _failure(rule: SigmaRule | SigmaCorrelationRule, reason: str, message: str) -> CompileFailure:
+    path = str(rule.source.path) if rule.source and rule.source.path else None
+    return CompileFailure(path, str(rule.id) if rule.id else None, rule.title, reason, message)
+
+
+def _rule_files(paths: Iterable[str | Path]) -> Iterable[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from (p for p in path.rglob("*.yml") if p.is_file())
+            yield from (p for p in path.rglob("*.yaml") if p.is_file())
+        else:
+            yield path

@@ -1,0 +1,506 @@
+"""Bind a rule's IR to one schema: the only place that knows Polars dtypes.
+
+`lower(ir, schema)` returns a `Code` tree; `bind` evaluates it to a `pl.Expr` and `render`
+prints it as Python source. Both come from the same tree, so the rendered rule is exactly what
+the engine runs.
+
+Semantics (SIGMA.md §1.3-§1.5, §3.2-§3.3):
+
+- Strings match case-insensitively (both sides lowercased) unless `cased`; regexes are
+  case-sensitive unless flagged `i`.
+- A predicate on a missing column is false, so its negation is true. Polars' Kleene logic
+  would make `not <null>` null and drop the row, so nulls are folded to false at every NOT
+  operand and at the root: the two-valued result Sigma defines.
+- `null` matches an absent or null field; `''` a present, empty one; `exists` tests presence.
+- Numbers compare natively on numeric columns and by exact spelling on text columns (no hex
+  coercion); a text value compared with a numeric column must parse as a number, else the leaf
+  is false.
+- A list column matches when any member does.
+- A field the schema lacks may be read from the `raw` JSON record by path (`json_fallback`),
+  for sources whose raw record carries the native field names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import polars as pl
+
+from auditlake.detection.code import Code, binop, pl_
+from auditlake.detection.ir import And, Const, Keyword, Leaf, Node, Not, Or
+from auditlake.detection.patterns import escape_regex
+
+Schema = Mapping[str, pl.DataType]
+
+PARTITION_SOURCE = "source"
+RAW_COLUMN = "raw"
+
+_TIME_PARTS = {"minute", "hour", "day", "week", "month", "year"}
+_CMP_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "neq": "!="}
+_IPV4 = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
+
+
+@dataclass(frozen=True)
+class BindOptions:
+    """How a rule meets one partition.
+
+    `source`: the partition's source when known; leaves on the `source` column then fold to
+    constants, so alternatives for other sources vanish from the expression. `json_fallback`:
+    read fields the schema lacks from the `raw` JSON record. `keyword_columns`: where keywords
+    are searched (default: `raw`, else every String column). `json_list_columns`: text
+    columns holding a JSON array, matched like list columns (any member).
+    """
+
+    source: str | None = None
+    json_fallback: bool = False
+    keyword_columns: tuple[str, ...] | None = None
+    json_list_columns: frozenset[str] = frozenset()
+
+
+def lower(ir: Node, schema: Schema, options: BindOptions | None = None) -> Code:
+    """The root expression: true where the rule matches, never null."""
+    result = _Lowering(schema, options or BindOptions()).node(ir)
+    if isinstance(result, bool):
+        return pl_.lit(result)
+    return result.fill_null(False)
+
+
+def bind(ir: Node, schema: Schema, options: BindOptions | None = None) -> pl.Expr:
+    """`lower` evaluated to a `pl.Expr`."""
+    expr: pl.Expr = lower(ir, schema, options).to_expr(RUNTIME_ENV)
+    return expr
+
+
+def render(ir: Node, schema: Schema, options: BindOptions | None = None) -> str:
+    """`lower` as Python source; it needs only `pl` (polars) to evaluate."""
+    return lower(ir, schema, options).to_source()
+
+
+RUNTIME_ENV: Mapping[str, object] = {"pl": pl}
+
+Lowered = Code | bool
+
+
+class _Lowering:
+    def __init__(self, schema: Schema, options: BindOptions) -> None:
+        self.schema = schema
+        self.options = options
+
+    # -- boolean structure --------------------------------------------------------------
+
+    def node(self, node: Node) -> Lowered:
+        if isinstance(node, Const):
+            return node.value
+        if isinstance(node, And):
+            return self._combine(node.items, conjunction=True)
+        if isinstance(node, Or):
+            return self._combine(node.items, conjunction=False)
+        if isinstance(node, Not):
+            inner = self.node(node.item)
+            return (not inner) if isinstance(inner, bool) else ~inner.fill_null(False)
+        if isinstance(node, Keyword):
+            return self.keyword(node)
+        return self.leaf(node)
+
+    def _combine(self, items: Sequence[Node], *, conjunction: bool) -> Lowered:
+        parts: list[Code] = []
+        for item in items:
+            result = self.node(item)
+            if isinstance(result, bool):
+                if result != conjunction:  # False in an AND, True in an OR decides it
+                    return result
+                continue
+            parts.append(result)
+        if not parts:
+            return conjunction
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) == 2:
+            return parts[0] & parts[1] if conjunction else parts[0] | parts[1]
+        return (pl_.all_horizontal if conjunction else pl_.any_horizontal)(*parts)
+
+    # -- columns --------------------------------------------------------------------------
+
+    def column(self, field: str) -> tuple[Code, pl.DataType] | None:
+        """The expression and dtype a field name reads, or None when it is absent."""
+        if field in self.options.json_list_columns and self.schema.get(field) == pl.String:
+            members = pl.List(pl.String())
+            return pl_.col(field).str.json_decode(pl_.List(pl_.String)), members
+        if field in self.schema:
+            return pl_.col(field), self.schema[field]
+        head, _, rest = field.partition(".")
+        if rest and isinstance(self.schema.get(head), pl.Struct):
+            return self._struct_path(head, rest.split("."))
+        if self.options.json_fallback and RAW_COLUMN in self.schema:
+            return pl_.col(RAW_COLUMN).str.json_path_match(_json_path(field)), pl.String()
+        return None
+
+    def _struct_path(self, head: str, path: list[str]) -> tuple[Code, pl.DataType] | None:
+        expr: Code = pl_.col(head)
+        dtype = self.schema[head]
+        for key in path:
+            if not isinstance(dtype, pl.Struct):
+                return None
+            by_name: dict[str, pl.DataType] = {f.name: f.dtype for f in dtype.fields}  # type: ignore[misc]
+            if key not in by_name:
+                return None
+            expr, dtype = expr.struct.field(key), by_name[key]
+        return expr, dtype
+
+    # -- field leaves ---------------------------------------------------------------------
+
+    def leaf(self, leaf: Leaf) -> Lowered:
+        if leaf.field == PARTITION_SOURCE and self.options.source is not None:
+            return _source_constant(leaf, self.options.source)
+        found = self.column(leaf.field)
+        if leaf.op in ("null", "exists"):
+            return _presence_test(leaf, found)
+        if found is None:
+            return False
+        expr, dtype = found
+        if leaf.op == "fieldref":
+            return self.field_reference(leaf, expr, dtype)
+        if isinstance(dtype, pl.List):
+            return _any_member(leaf, expr, dtype)
+        return value_test(leaf, expr, dtype)
+
+    def field_reference(self, leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
+        other, mode = cast(tuple[str, str], leaf.values[0])
+        found = self.column(other)
+        if found is None:
+            return False
+        other_expr, other_dtype = found
+        if mode == "eq" and dtype.is_numeric() and other_dtype.is_numeric():
+            return binop("==", expr, other_expr)
+        left = _as_text(expr, dtype).str.to_lowercase()
+        right = _as_text(other_expr, other_dtype).str.to_lowercase()
+        if mode == "eq":
+            return binop("==", left, right)
+        if mode == "startswith":
+            return left.str.starts_with(right)
+        if mode == "endswith":
+            return left.str.ends_with(right)
+        return left.str.contains(right, literal=True)
+
+    # -- keywords -------------------------------------------------------------------------
+
+    def keyword(self, keyword: Keyword) -> Lowered:
+        columns = self.options.keyword_columns
+        if columns is None:
+            if RAW_COLUMN in self.schema:
+                columns = (RAW_COLUMN,)
+            else:
+                columns = tuple(n for n, t in self.schema.items() if t == pl.String)
+        present = [c for c in columns if c in self.schema]
+        if not present:
+            return False
+        tests: list[Code] = []
+        for column in present:
+            text = _as_text(pl_.col(column), self.schema[column])
+            result = _keyword_test(text, keyword, json_text=column == RAW_COLUMN)
+            if isinstance(result, bool):
+                if result:
+                    return True
+                continue
+            tests.append(result)
+        if not tests:
+            return False
+        return tests[0] if len(tests) == 1 else pl_.any_horizontal(*tests)
+
+
+# -- value tests ------------------------------------------------------------------------------
+
+
+def value_test(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
+    """The leaf's test on one value expression of a known dtype."""
+    return _VALUE_TESTS[leaf.op](leaf, expr, dtype)
+
+
+def _presence_test(leaf: Leaf, found: tuple[Code, pl.DataType] | None) -> Lowered:
+    if leaf.op == "null":
+        return True if found is None else found[0].is_null()
+    wanted = bool(leaf.values[0])
+    if found is None:
+        return not wanted
+    return found[0].is_not_null() if wanted else found[0].is_null()
+
+
+def _any_member(leaf: Leaf, expr: Code, dtype: pl.List) -> Lowered:
+    """A list column matches when any member does; an empty list matches nothing."""
+    member = value_test(leaf, pl_.element(), dtype.inner)  # type: ignore[arg-type]
+    if isinstance(member, bool):
+        return binop(">", expr.list.len(), 0) if member else False
+    return expr.list.eval(member).list.any()
+
+
+def _text_leaf(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
+    if dtype.is_numeric() and leaf.op == "eq" and not leaf.cased:
+        return _numeric_eq_from_text(expr, dtype, leaf.values)
+    return _string_test(_as_text(expr, dtype), leaf.op, leaf.values, cased=leaf.cased)
+
+
+def _regex_leaf(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
+    return _as_text(expr, dtype).str.contains(str(leaf.values[0]))
+
+
+def _number_leaf(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
+    return _number_eq(expr, dtype, leaf.values)
+
+
+def _bool_leaf(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
+    return _bool_eq(expr, dtype, bool(leaf.values[0]))
+
+
+def _compare_leaf(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
+    operator, number = cast(tuple[str, float], leaf.values[0])
+    return binop(_CMP_OPS[operator], _as_number(expr, dtype), number)
+
+
+def _time_part_leaf(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
+    part, operator, number = cast(tuple[str, str, int], leaf.values[0])
+    return binop(_CMP_OPS[operator], _time_part(expr, dtype, part), number)
+
+
+def _cidr_leaf(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
+    return _cidr_test(_as_text(expr, dtype), leaf.values)
+
+
+_VALUE_TESTS: dict[str, Callable[[Leaf, Code, pl.DataType], Lowered]] = {
+    "eq": _text_leaf,
+    "contains": _text_leaf,
+    "startswith": _text_leaf,
+    "endswith": _text_leaf,
+    "match": _text_leaf,
+    "regex": _regex_leaf,
+    "num": _number_leaf,
+    "bool": _bool_leaf,
+    "cmp": _compare_leaf,
+    "tspart": _time_part_leaf,
+    "cidr": _cidr_leaf,
+}
+
+
+def _source_constant(leaf: Leaf, source: str) -> bool:
+    if leaf.op == "eq":
+        return source.lower() in {str(v).lower() for v in leaf.values}
+    if leaf.op in ("null", "exists"):
+        return leaf.op == "exists" and bool(leaf.values[0])
+    raise ValueError(f"unsupported condition on the partition column {PARTITION_SOURCE!r}")
+
+
+def _as_text(expr: Code, dtype: pl.DataType) -> Code:
+    if dtype == pl.String:
+        return expr
+    if isinstance(dtype, pl.Struct | pl.List):
+        return expr.struct.json_encode() if isinstance(dtype, pl.Struct) else expr.cast(pl_.String)
+    return expr.cast(pl_.String)
+
+
+def _string_test(text: Code, op: str, values: tuple[object, ...], *, cased: bool) -> Lowered:
+    subject = text if cased else text.str.to_lowercase()
+    strings = [str(v) for v in values]
+    if op == "eq":
+        return binop("==", subject, strings[0]) if len(strings) == 1 else subject.is_in(strings)
+    if op == "contains":
+        return _contains_test(text, subject, strings)
+    if len(strings) == 1 and op in ("startswith", "endswith"):
+        method = "starts_with" if op == "startswith" else "ends_with"
+        return getattr(subject.str, method)(strings[0])
+    # Several prefixes, suffixes or wildcard patterns: one alternation scans the text once.
+    bodies = strings if op == "match" else [escape_regex(s) for s in strings]
+    body = bodies[0] if len(bodies) == 1 else "(?:" + "|".join(bodies) + ")"
+    anchored = {"startswith": f"(?s)^{body}", "endswith": f"(?s){body}$"}
+    return subject.str.contains(anchored.get(op, f"(?s)^{body}$"))
+
+
+def _contains_test(text: Code, subject: Code, needles: list[str]) -> Code:
+    if "" in needles:
+        return text.is_not_null()
+    if len(needles) == 1:
+        return subject.str.contains(needles[0], literal=True)
+    return subject.str.contains_any(needles)
+
+
+def _keyword_test(text: Code, keyword: Keyword, *, json_text: bool) -> Lowered:
+    """Keywords are unanchored: a plain value is a substring, a wildcard value a regex search.
+
+    In a raw JSON record, `C:\\x` is stored as `C:\\\\x`, so a value that JSON escapes is
+    also searched in its escaped spelling.
+    """
+    if keyword.op == "regex":
+        return text.str.contains(str(keyword.values[0]))
+    if keyword.op == "num":
+        return _contains_test(text, text, [str(v) for v in keyword.values])
+    subject = text if keyword.cased else text.str.to_lowercase()
+    if keyword.op == "match":
+        bodies = [_unanchored(str(v)) for v in keyword.values]
+        if json_text:
+            bodies = _with_json_spellings_regex(keyword.values, bodies)
+        body = bodies[0] if len(bodies) == 1 else "(?:" + "|".join(bodies) + ")"
+        return subject.str.contains(f"(?s){body}")
+    needles = [str(v) for v in keyword.values]
+    if json_text:
+        needles += [e for e in (_json_escaped(n) for n in needles) if e not in needles]
+    return _contains_test(text, subject, needles)
+
+
+def _json_escaped(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _with_json_spellings_regex(values: tuple[object, ...], bodies: list[str]) -> list[str]:
+    # A regex body escapes a literal backslash as `\\`; its JSON spelling is two of them.
+    extra = [b.replace("\\\\", "\\\\\\\\") for b in bodies if "\\\\" in b]
+    return bodies + [e for e in extra if e not in bodies]
+
+
+def _unanchored(body: str) -> str:
+    if body.startswith(".*"):
+        body = body[2:]
+    if body.endswith(".*") and not body.endswith("\\.*"):
+        body = body[:-2]
+    return body
+
+
+def _numeric_eq_from_text(expr: Code, dtype: pl.DataType, values: tuple[object, ...]) -> Lowered:
+    numbers = [n for n in (_parse_number(str(v), integer=dtype.is_integer()) for v in values) if n is not None]
+    if not numbers:
+        return False
+    return binop("==", expr, numbers[0]) if len(numbers) == 1 else expr.is_in(numbers)
+
+
+def _parse_number(text: str, *, integer: bool) -> int | float | None:
+    """Decimal spellings only: `0x3e7` is not 999 in Sigma."""
+    try:
+        number = float(text) if not integer else int(text, 10)
+    except ValueError:
+        if integer:
+            try:
+                value = float(text)
+            except ValueError:
+                return None
+            return int(value) if value.is_integer() else None
+        return None
+    return number
+
+
+def _number_eq(expr: Code, dtype: pl.DataType, values: tuple[object, ...]) -> Lowered:
+    if dtype.is_numeric():
+        numbers = list(values)
+        return binop("==", expr, numbers[0]) if len(numbers) == 1 else expr.is_in(numbers)
+    if dtype == pl.Boolean:
+        return _number_eq(expr.cast(pl_.Int64), pl.Int64(), values)
+    spellings = [str(v) for v in values]
+    text = _as_text(expr, dtype)
+    return binop("==", text, spellings[0]) if len(spellings) == 1 else text.is_in(spellings)
+
+
+def _bool_eq(expr: Code, dtype: pl.DataType, value: bool) -> Lowered:
+    if dtype == pl.Boolean:
+        return binop("==", expr, value)
+    if dtype.is_numeric():
+        return binop("==", expr, int(value))
+    return binop("==", _as_text(expr, dtype).str.to_lowercase(), "true" if value else "false")
+
+
+def _as_number(expr: Code, dtype: pl.DataType) -> Code:
+    if dtype.is_numeric():
+        return expr
+    return _as_text(expr, dtype).cast(pl_.Float64, strict=False)
+
+
+def _time_part(expr: Code, dtype: pl.DataType, part: str) -> Code:
+    if part not in _TIME_PARTS:
+        raise ValueError(f"unknown time part {part!r}")
+    if isinstance(dtype, pl.Datetime | pl.Date):
+        moment = expr
+    else:
+        moment = _as_text(expr, dtype).str.to_datetime(strict=False, time_zone="UTC")
+    return getattr(moment.dt, part)()
+
+
+def _cidr_test(text: Code, networks: tuple[object, ...]) -> Lowered:
+    v4 = [ipaddress.ip_network(str(n)) for n in networks if ipaddress.ip_network(str(n)).version == 4]
+    v6 = [str(n) for n in networks if ipaddress.ip_network(str(n)).version == 6]
+    tests: list[Code] = []
+    if v4:
+        number = _ipv4_number(text)
+        for network in v4:
+            low = int(network.network_address)
+            high = int(network.broadcast_address)
+            tests.append(number.is_between(low, high))
+    if v6:
+        digits = _ipv6_hex(text)
+        for network6 in v6:
+            tests.append(_hex_prefix_test(digits, ipaddress.IPv6Network(network6)))
+    if not tests:
+        return False
+    return tests[0] if len(tests) == 1 else pl_.any_horizontal(*tests)
+
+
+def _ipv4_number(text: Code) -> Code:
+    """Dotted-quad text as an integer; anything else (octet > 255, IPv6, names) is null."""
+    groups = text.str.extract_groups(_IPV4)
+    octets = [groups.struct.field(str(i)).cast(pl_.Int64) for i in range(1, 5)]
+    total = binop(
+        "+",
+        binop("+", binop("*", octets[0], 16777216), binop("*", octets[1], 65536)),
+        binop("+", binop("*", octets[2], 256), octets[3]),
+    )
+    valid = binop("<=", pl_.max_horizontal(*octets), 255)
+    return pl_.when(valid).then(total)
+
+
+def _ipv6_hex(text: Code) -> Code:
+    """An IPv6 address in any spelling as its 32 lowercase hex digits, else null.
+
+    `fe80::1%eth0` → `fe80` + 27 zeros + `1`: the `::` gap is filled with as many zero groups
+    as the written groups leave free, and every group is padded to four digits, so networks
+    compare by prefix whatever spelling the log used. IPv4-embedded forms are not expanded.
+    """
+    address = text.str.to_lowercase().str.replace(r"%.*$", "")
+    halves = address.str.split("::")
+
+    def groups(half: Code) -> Code:
+        return half.str.split(":").list.eval(pl_.element().filter(binop("!=", pl_.element(), "")))
+
+    left, right = groups(halves.list.first()), groups(halves.list.last())
+    gap = binop("==", halves.list.len(), 2)
+    missing = binop("-", binop("-", 8, left.list.len()), right.list.len())
+    filled = pl_.concat_list(left, pl_.lit("0").repeat_by(missing), right)
+    written = pl_.when(gap).then(filled).otherwise(address.str.split(":"))
+    digits = written.list.eval(pl_.element().str.zfill(4)).list.join("")
+    well_formed = address.str.contains(r"^[0-9a-f:]+$") & binop(
+        "<=", address.str.count_matches("::", literal=True), 1
+    )
+    shape_ok = binop("==", written.list.len(), 8) & binop("==", digits.str.len_chars(), 32)
+    return pl_.when(well_formed & shape_ok).then(digits)
+
+
+def _hex_prefix_test(digits: Code, network: ipaddress.IPv6Network) -> Code:
+    """Whether 32 hex digits fall in `network`: whole nibbles by prefix, the last one by set."""
+    full = network.network_address.exploded.replace(":", "")
+    whole, spare_bits = divmod(network.prefixlen, 4)
+    test = digits.str.starts_with(full[:whole])
+    if spare_bits:
+        nibble = int(full[whole], 16)
+        keep = 0xF ^ ((1 << (4 - spare_bits)) - 1)
+        allowed = [f"{n:x}" for n in range(16) if n & keep == nibble & keep]
+        test = test & digits.str.slice(whole, 1).is_in(allowed)
+    return test
+
+
+def _json_path(field: str) -> str:
+    """A JSONPath for a dotted field name; keys with other characters use bracket notation."""
+    parts = field.split(".")
+    out = "$"
+    for part in parts:
+        if part.replace("_", "").isalnum():
+            out += "." + part
+        else:
+            out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"
+    return out

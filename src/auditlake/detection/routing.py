@@ -1,0 +1,34 @@
+"""Restrict a rule to the lake sources its logsource lives in, in each source's field names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from auditlake.detection import ir
+from auditlake.detection.logsources import Alternative, effective_field_map
+
+
+def routed_condition(
+    condition: ir.Node, routes: Sequence[Alternative], source: str | None = None
+) -> ir.Node:
+    """OR over the routes of (source, route conditions, condition in the route's field names)."""
+    branches: list[ir.Node] = []
+    for alt in routes:
+        if source is not None and alt.source != source:
+            continue
+        parts: list[ir.Node] = [ir.Leaf("source", "eq", (alt.source,), cased=True)]
+        parts += [_condition_leaf(column, values) for column, values in alt.conditions]
+        parts.append(ir.rename_fields(condition, effective_field_map(alt)))
+        branches.append(ir.all_of(parts))
+    return ir.any_of(branches)
+
+
+def _condition_leaf(column: str, values: Sequence[str | int]) -> ir.Node:
+    numbers = tuple(v for v in values if isinstance(v, int))
+    texts = tuple(str(v).lower() for v in values if not isinstance(v, int))
+    leaves: list[ir.Node] = []
+    if numbers:
+        leaves.append(ir.Leaf(column, "num", numbers))
+    if texts:
+        leaves.append(ir.Leaf(column, "eq", texts))
+    return ir.any_of(leaves)
