@@ -231,10 +231,15 @@ class PolarsBackend(Backend):
     # -- correlations ---------------------------------------------------------------------
     # Every type becomes the same data-only plan; `correlate.py` evaluates it on windows.
 
+    raw_correlations: dict[str, Any]
+    """Correlation YAML documents by rule id or name, for exact thresholds (see compile.py)."""
+
     def _plan(self, rule: SigmaCorrelationRule) -> list[Any]:
         from auditlake.detection.correlation_plan import plan_correlation
 
-        return [plan_correlation(rule)]
+        raw = getattr(self, "raw_correlations", {})
+        document = raw.get(str(rule.id)) or (raw.get(rule.name) if rule.name else None)
+        return [plan_correlation(rule, document)]
 
     def convert_correlation_event_count_rule(
         self, rule: SigmaCorrelationRule, output_format: str | None = None, method: str = "default"

@@ -13,17 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
+from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
 
 from auditlake.detection import ir
 from auditlake.detection.backend import PolarsBackend, RuleRejected
+from auditlake.detection.correlation_plan import CorrelationPlan, pysigma_compatible
 from auditlake.detection.logsources import Alternative, route
 from auditlake.detection.pipeline import auditlake_pipeline
 from auditlake.detection.routing import routed_condition
+from auditlake.errors import AuditlakeError
 from auditlake.tables import unique_table
 
 FAILURE_REASONS: Mapping[str, str] = dict(
@@ -91,7 +94,7 @@ class RuleSet:
     """Compiled detection rules, correlation plans and the rules that failed."""
 
     rules: tuple[CompiledRule, ...]
-    correlations: tuple[Any, ...] = ()
+    correlations: tuple[CorrelationPlan, ...] = ()
     failures: tuple[CompileFailure, ...] = ()
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
 
@@ -104,22 +107,37 @@ def compile_rules(
 ) -> RuleSet:
     """Compile every rule file under `paths` (files or directories of `.yml`)."""
     files = sorted(_rule_files(paths))
-    collection = SigmaCollection.load_ruleset([str(f) for f in files], collect_errors=True)
-    return compile_collection(collection, placeholders=placeholders)
+    plain = [f for f in files if not _has_correlation(f)]
+    collections = [SigmaCollection.load_ruleset([str(f) for f in plain], collect_errors=True)]
+    raw_correlations: dict[str, Mapping[str, Any]] = {}
+    for path in sorted(set(files) - set(plain)):
+        collections.append(_load_with_correlations(path, raw_correlations))
+    collection = SigmaCollection.merge(collections)
+    return compile_collection(
+        collection, placeholders=placeholders, raw_correlations=raw_correlations
+    )
 
 
 def compile_collection(
-    collection: SigmaCollection, *, placeholders: Mapping[str, Sequence[str]] | None = None
+    collection: SigmaCollection,
+    *,
+    placeholders: Mapping[str, Sequence[str]] | None = None,
+    raw_correlations: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RuleSet:
-    """Compile a pySigma collection; references between rules are resolved first."""
+    """Compile a pySigma collection; references between rules are resolved first.
+
+    `raw_correlations` (rule id or name → the YAML document) gives correlations their exact
+    thresholds and ranges, which pySigma alone truncates or rejects.
+    """
     backend = PolarsBackend(auditlake_pipeline(placeholders), collect_errors=True)
+    backend.raw_correlations = dict(raw_correlations or {})
     backend.init_processing_pipeline("ir")
     try:
         collection.resolve_rule_references()
     except SigmaError as error:
         return RuleSet((), (), (CompileFailure(None, None, None, "pysigma", str(error)),))
     rules: list[CompiledRule] = []
-    correlations: list[Any] = []
+    correlations: list[CorrelationPlan] = []
     failures: list[CompileFailure] = []
     for rule in collection.rules:
         if rule.errors:
@@ -182,10 +200,10 @@ def _selections(backend: PolarsBackend, rule: SigmaRule) -> Mapping[str, ir.Node
 
 def _compile_correlation(
     backend: PolarsBackend, rule: SigmaCorrelationRule, failures: list[CompileFailure]
-) -> Any | None:
+) -> CorrelationPlan | None:
     try:
         plans = backend.convert_correlation_rule(rule, "ir")
-    except (SigmaError, ValueError) as error:
+    except (SigmaError, AuditlakeError, ValueError) as error:
         failures.append(_failure(rule, getattr(error, "reason", "correlation"), str(error)))
         return None
     return plans[0] if plans else None
@@ -194,6 +212,36 @@ def _compile_correlation(
 def _failure(rule: SigmaRule | SigmaCorrelationRule, reason: str, message: str) -> CompileFailure:
     path = str(rule.source.path) if rule.source and rule.source.path else None
     return CompileFailure(path, str(rule.id) if rule.id else None, rule.title, reason, message)
+
+
+def _has_correlation(path: Path) -> bool:
+    return "correlation:" in path.read_text(encoding="utf-8", errors="replace")
+
+
+def _load_with_correlations(
+    path: Path, raw_correlations: dict[str, Mapping[str, Any]]
+) -> SigmaCollection:
+    """Load a file holding correlation rules, keeping each correlation's own YAML.
+
+    pySigma rejects two-sided ranges and truncates float thresholds, so each correlation
+    document is narrowed for pySigma and its original kept for the plan.
+    """
+    try:
+        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except yaml.YAMLError:  # pySigma reports the file's YAML error as a rule error
+        return SigmaCollection.load_ruleset([str(path)], collect_errors=True)
+    narrowed: list[Any] = []
+    for document in documents:
+        if isinstance(document, dict) and isinstance(document.get("correlation"), dict):
+            for key in (document.get("id"), document.get("name")):
+                if key:
+                    raw_correlations[str(key)] = document
+            narrowed.append(pysigma_compatible(document))
+        else:
+            narrowed.append(document)
+    return SigmaCollection.from_dicts(
+        narrowed, collect_errors=True, source=SigmaRuleLocation(path)
+    )
 
 
 def _rule_files(paths: Iterable[str | Path]) -> Iterable[Path]:

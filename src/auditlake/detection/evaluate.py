@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from auditlake.detection import ir
-from auditlake.detection.compile import CompiledRule
+from auditlake.detection.compile import CompiledRule, RuleSet
+from auditlake.detection.correlate import evaluate_correlation
+from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.logsources import effective_field_map, json_list_columns
-from auditlake.detection.lower import BindOptions, Schema, bind
+from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
 
 RULE_ID_COLUMN = "rule_id"
 
@@ -39,23 +41,51 @@ def bind_options(source: str | None) -> BindOptions:
 def rule_expressions(
     rules: Iterable[CompiledRule], schema: Schema, *, source: str | None = None
 ) -> dict[str, pl.Expr]:
-    """Each routable rule bound to `schema` (rule id → boolean expression, never null)."""
+    """Each rule bound to `schema` (rule id → boolean expression, never null).
+
+    A lake frame (it has the `source` partition column) gets each rule restricted to its lake
+    sources, in their field names; unroutable rules are left out. Any other frame is matched by
+    the rules' conditions alone, in Sigma's field names.
+    """
     options = bind_options(source)
+    from_lake = PARTITION_SOURCE in schema or source is not None
     out: dict[str, pl.Expr] = {}
     for rule in rules:
-        if not rule.routes or (source is not None and source not in rule.sources):
-            continue
-        out[rule.id] = bind(rule.routed(source), schema, options)
+        if not from_lake:
+            out[rule.id] = bind(rule.condition, schema, options)
+        elif rule.routes and (source is None or source in rule.sources):
+            out[rule.id] = bind(rule.routed(source), schema, options)
     return out
 
 
 def evaluate(
     rules: Iterable[CompiledRule], frame: pl.LazyFrame, *, source: str | None = None
 ) -> pl.LazyFrame:
-    """The events any rule matches, one row per (event, rule) with the rule's id."""
-    expressions = rule_expressions(rules, frame.collect_schema(), source=source)
+    """The events any rule matches, one row per (event, rule) with the rule's id.
+
+    A lake frame holding several sources is evaluated source by source, so each source's
+    binding options (JSON fallback, JSON list columns) apply to its own rows.
+    """
+    rules = list(rules)
+    schema = frame.collect_schema()
+    if source is not None or PARTITION_SOURCE not in schema:
+        return _evaluate_one(rules, frame, schema, source)
+    sources = sorted({s for rule in rules for s in rule.sources})
+    parts = [
+        _evaluate_one(rules, frame.filter(pl.col(PARTITION_SOURCE) == name), schema, name)
+        for name in sources
+    ]
+    if not parts:
+        return _no_matches(frame)
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def _evaluate_one(
+    rules: list[CompiledRule], frame: pl.LazyFrame, schema: Schema, source: str | None
+) -> pl.LazyFrame:
+    expressions = rule_expressions(rules, schema, source=source)
     if not expressions:
-        return frame.head(0).with_columns(pl.lit(None, pl.String).alias(RULE_ID_COLUMN))
+        return _no_matches(frame)
     flags = {f"__rule_{i}": (rule_id, expr) for i, (rule_id, expr) in enumerate(expressions.items())}
     ids = pl.concat_list(
         [pl.when(pl.col(flag)).then(pl.lit(rule_id)) for flag, (rule_id, _) in flags.items()]
@@ -67,6 +97,53 @@ def evaluate(
         .explode(RULE_ID_COLUMN)
         .drop(list(flags))
     )
+
+
+def _no_matches(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame.head(0).with_columns(pl.lit(None, pl.String).alias(RULE_ID_COLUMN))
+
+
+def evaluate_correlations(
+    ruleset: RuleSet, frame: pl.LazyFrame, *, source: str | None = None
+) -> dict[str, pl.DataFrame]:
+    """Every correlation's hits (plan key → frame, see `correlate.evaluate_correlation`).
+
+    The referenced detection rules are evaluated once over `frame`; chained correlations take
+    their child's hits as events.
+    """
+    if not ruleset.correlations:
+        return {}
+    rules = {key: rule for rule in ruleset.rules for key in (rule.id, rule.name) if key}
+    wanted = {k for plan in ruleset.correlations for k in plan.rules if k in rules}
+    matched = evaluate([rules[k] for k in sorted(wanted)], frame, source=source).collect()
+    plans = {plan.key: plan for plan in ruleset.correlations}
+    for plan in ruleset.correlations:
+        if plan.id:
+            plans.setdefault(plan.id, plan)
+    results: dict[str, pl.DataFrame] = {}
+
+    def hits(plan: CorrelationPlan) -> pl.DataFrame:
+        if plan.key not in results:
+            inputs: dict[str, pl.DataFrame] = {}
+            for key in plan.distinct_rules:
+                if key in plans:
+                    inputs[key] = hits(plans[key])
+                elif key in rules:
+                    rows = matched.filter(pl.col(RULE_ID_COLUMN) == rules[key].id)
+                    inputs[key] = rows.select(_present(rows, plan.required_columns(key)))
+                else:
+                    raise KeyError(f"correlation {plan.key}: no rule {key!r} in the rule set")
+            results[plan.key] = evaluate_correlation(plan, inputs)
+        return results[plan.key]
+
+    for plan in ruleset.correlations:
+        hits(plan)
+    return results
+
+
+def _present(frame: pl.DataFrame, columns: Iterable[str]) -> list[pl.Expr]:
+    """The columns a correlation reads; one the events lack is null (a missing field)."""
+    return [pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in columns]
 
 
 @dataclass(frozen=True)
@@ -87,9 +164,13 @@ def explain(rule: CompiledRule, events: pl.DataFrame, *, source: str | None = No
     """For each event, whether the rule matches and which of its selections do."""
     schema = events.schema
     options = bind_options(source)
-    verdict = bind(rule.routed(source), schema, options).alias("__verdict")
+    from_lake = PARTITION_SOURCE in schema or source is not None
+    verdict_node = rule.routed(source) if from_lake else rule.condition
+    verdict = bind(verdict_node, schema, options).alias("__verdict")
     selections = {
-        name: bind(_selection_in_route(rule, node, source), schema, options).alias(f"__sel_{i}")
+        name: bind(
+            _selection_in_route(rule, node, source) if from_lake else node, schema, options
+        ).alias(f"__sel_{i}")
         for i, (name, node) in enumerate(rule.selections.items())
     }
     table = events.select([verdict, *selections.values()])

@@ -42,6 +42,8 @@ RAW_COLUMN = "raw"
 _TIME_PARTS = {"minute", "hour", "day", "week", "month", "year"}
 _CMP_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "neq": "!="}
 _IPV4 = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
+_IPV6_SHAPE = r"^(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?:::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?)?$"
+"""Hex groups joined by single colons, with at most one `::`: no `:::`, no stray edge colon."""
 
 
 @dataclass(frozen=True)
@@ -293,10 +295,13 @@ def _source_constant(leaf: Leaf, source: str) -> bool:
 
 
 def _as_text(expr: Code, dtype: pl.DataType) -> Code:
+    """The value as text: structs as JSON, lists as their members joined by commas."""
     if dtype == pl.String:
         return expr
-    if isinstance(dtype, pl.Struct | pl.List):
-        return expr.struct.json_encode() if isinstance(dtype, pl.Struct) else expr.cast(pl_.String)
+    if isinstance(dtype, pl.Struct):
+        return expr.struct.json_encode()
+    if isinstance(dtype, pl.List):
+        return expr.list.eval(pl_.element().cast(pl_.String)).list.join(",")
     return expr.cast(pl_.String)
 
 
@@ -390,13 +395,26 @@ def _parse_number(text: str, *, integer: bool) -> int | float | None:
 
 def _number_eq(expr: Code, dtype: pl.DataType, values: tuple[object, ...]) -> Lowered:
     if dtype.is_numeric():
-        numbers = list(values)
+        numbers = _numbers_of_kind(dtype, values)
+        if not numbers:
+            return False
         return binop("==", expr, numbers[0]) if len(numbers) == 1 else expr.is_in(numbers)
     if dtype == pl.Boolean:
         return _number_eq(expr.cast(pl_.Int64), pl.Int64(), values)
     spellings = [str(v) for v in values]
     text = _as_text(expr, dtype)
     return binop("==", text, spellings[0]) if len(spellings) == 1 else text.is_in(spellings)
+
+
+def _numbers_of_kind(dtype: pl.DataType, values: tuple[object, ...]) -> list[int | float]:
+    """The values as the column's kind of number: Polars' `is_in` refuses Int vs Float lists.
+
+    A fractional value can never equal an integer column's value, so it is dropped.
+    """
+    numbers = [cast(int | float, v) for v in values]
+    if dtype.is_float():
+        return [float(n) for n in numbers]
+    return [n if isinstance(n, int) else int(n) for n in numbers if isinstance(n, int) or n.is_integer()]
 
 
 def _bool_eq(expr: Code, dtype: pl.DataType, value: bool) -> Lowered:
@@ -408,15 +426,20 @@ def _bool_eq(expr: Code, dtype: pl.DataType, value: bool) -> Lowered:
 
 
 def _as_number(expr: Code, dtype: pl.DataType) -> Code:
+    # NaN sorts above every number in Polars, so `nan > 100` would be true: NaN is no number.
+    if dtype.is_float():
+        return expr.fill_nan(None)
     if dtype.is_numeric():
         return expr
-    return _as_text(expr, dtype).cast(pl_.Float64, strict=False)
+    return _as_text(expr, dtype).cast(pl_.Float64, strict=False).fill_nan(None)
 
 
 def _time_part(expr: Code, dtype: pl.DataType, part: str) -> Code:
     if part not in _TIME_PARTS:
         raise ValueError(f"unknown time part {part!r}")
-    if isinstance(dtype, pl.Datetime | pl.Date):
+    if isinstance(dtype, pl.Date) and part in ("hour", "minute"):
+        moment = expr.cast(pl_.Datetime)  # a date is its midnight, as date-only text parses
+    elif isinstance(dtype, pl.Datetime | pl.Date):
         moment = expr
     else:
         moment = _as_text(expr, dtype).str.to_datetime(strict=False, time_zone="UTC")
@@ -474,10 +497,9 @@ def _ipv6_hex(text: Code) -> Code:
     filled = pl_.concat_list(left, pl_.lit("0").repeat_by(missing), right)
     written = pl_.when(gap).then(filled).otherwise(address.str.split(":"))
     digits = written.list.eval(pl_.element().str.zfill(4)).list.join("")
-    well_formed = address.str.contains(r"^[0-9a-f:]+$") & binop(
-        "<=", address.str.count_matches("::", literal=True), 1
-    )
+    well_formed = address.str.contains(_IPV6_SHAPE)
     shape_ok = binop("==", written.list.len(), 8) & binop("==", digits.str.len_chars(), 32)
+    shape_ok = shape_ok & (~gap | binop(">", missing, 0))  # `::` stands for at least one group
     return pl_.when(well_formed & shape_ok).then(digits)
 
 

@@ -1,0 +1,170 @@
+"""The library API: compile rule files once, evaluate them on frames, explain a verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from auditlake.detection import correlation_plan
+from auditlake.detection.compile import compile_rules
+from auditlake.detection.correlation_plan import Comparison, Operator
+from auditlake.detection.evaluate import RULE_ID_COLUMN, evaluate, evaluate_correlations, explain
+from auditlake.detection.rendering import PLAN_NAMES, plan_source
+
+FAILED_LOGIN = """\
+title: Okta failed sign-in
+id: 11111111-1111-4111-8111-111111111111
+name: failed_login
+status: test
+logsource: {product: okta, service: okta}
+detection:
+  sel:
+    eventType: user.session.start
+    outcome.result: FAILURE
+  filter:
+    actor.alternateId|endswith: '@test.invalid'
+  condition: sel and not filter
+level: low
+"""
+
+BRUTE_FORCE = """\
+title: Okta brute force
+id: 22222222-2222-4222-8222-222222222222
+name: brute_force
+status: test
+correlation:
+  type: event_count
+  rules: [failed_login]
+  group-by: [actor.alternateId]
+  timespan: 10m
+  condition: {gte: 3, lte: 4}
+level: high
+"""
+
+REPEATED_BRUTE_FORCE = """\
+title: Brute force from several bursts
+id: 33333333-3333-4333-8333-333333333333
+status: test
+correlation:
+  type: event_count
+  rules: [brute_force]
+  group-by: [actor.alternateId]
+  timespan: 1h
+  condition: {gte: 2}
+level: critical
+"""
+
+CLOUDTRAIL_STOP = """\
+title: CloudTrail logging stopped
+id: 44444444-4444-4444-8444-444444444444
+status: test
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventName: StopLogging
+  condition: sel
+level: high
+"""
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    (tmp_path / "okta.yml").write_text(FAILED_LOGIN + "---\n" + BRUTE_FORCE + "---\n" + REPEATED_BRUTE_FORCE)
+    (tmp_path / "aws.yml").write_text(CLOUDTRAIL_STOP)
+    return tmp_path
+
+
+def _okta(minute: float, actor: str, result: str = "FAILURE") -> dict[str, object]:
+    return {
+        "source": "okta.system",
+        "time": T0 + dt.timedelta(minutes=minute),
+        "event_uid": f"okta-{actor}-{minute}",
+        "eventType": "user.session.start",
+        "outcome.result": result,
+        "actor.alternateId": actor,
+        "eventName": None,
+    }
+
+
+def _cloudtrail(minute: float, name: str) -> dict[str, object]:
+    return {
+        "source": "aws.cloudtrail",
+        "time": T0 + dt.timedelta(minutes=minute),
+        "event_uid": f"ct-{minute}",
+        "eventType": "user.session.start",  # same field name, other source: must not match
+        "outcome.result": "FAILURE",
+        "actor.alternateId": "bob",
+        "eventName": name,
+    }
+
+
+def test_rules_and_correlations_compile_from_files(rules_dir: Path) -> None:
+    ruleset = compile_rules([rules_dir])
+    assert ruleset.failures == ()
+    assert {r.id for r in ruleset.rules} == {
+        "11111111-1111-4111-8111-111111111111",
+        "44444444-4444-4444-8444-444444444444",
+    }
+    failed_login = ruleset.by_id["11111111-1111-4111-8111-111111111111"]
+    assert failed_login.sources == {"okta.system"}
+    assert failed_login.output is False  # only referenced by a correlation
+    plans = {p.key: p for p in ruleset.correlations}
+    # The range survives although pySigma alone rejects two operators.
+    assert plans["brute_force"].condition is not None
+    assert plans["brute_force"].condition.comparisons == (
+        Comparison(Operator.GTE, 3),
+        Comparison(Operator.LTE, 4),
+    )
+
+
+def test_evaluate_routes_each_rule_to_its_source(rules_dir: Path) -> None:
+    ruleset = compile_rules([rules_dir])
+    frame = pl.DataFrame([_okta(0, "bob"), _okta(1, "eve@test.invalid"), _cloudtrail(2, "StopLogging")])
+    hits = evaluate(ruleset.rules, frame.lazy()).collect()
+    assert sorted(zip(hits["event_uid"], hits[RULE_ID_COLUMN], strict=True)) == [
+        ("ct-2", "44444444-4444-4444-8444-444444444444"),
+        ("okta-bob-0", "11111111-1111-4111-8111-111111111111"),
+    ]
+
+
+def test_frames_without_a_source_column_use_the_plain_condition(rules_dir: Path) -> None:
+    ruleset = compile_rules([rules_dir])
+    frame = pl.DataFrame([_okta(0, "bob")]).drop("source")
+    hits = evaluate(ruleset.rules, frame.lazy()).collect()
+    assert hits[RULE_ID_COLUMN].to_list() == ["11111111-1111-4111-8111-111111111111"]
+
+
+def test_correlations_and_chains(rules_dir: Path) -> None:
+    ruleset = compile_rules([rules_dir])
+    # Two bursts of three failures for bob, 30 minutes apart; two for alice (below threshold).
+    events = [_okta(m, "bob") for m in (0, 1, 2, 30, 31, 32)] + [_okta(m, "alice") for m in (0, 1)]
+    results = evaluate_correlations(ruleset, pl.DataFrame(events).lazy())
+    brute = results["brute_force"]
+    assert brute["actor.alternateId"].to_list() == ["bob", "bob"]
+    assert brute["value"].to_list() == [3.0, 3.0]
+    assert brute["event_uids"].to_list()[0] == ["okta-bob-0", "okta-bob-1", "okta-bob-2"]
+    chained = results["33333333-3333-4333-8333-333333333333"]
+    assert chained.height == 1 and chained["actor.alternateId"].item() == "bob"
+
+
+def test_explain_names_the_selections(rules_dir: Path) -> None:
+    ruleset = compile_rules([rules_dir])
+    rule = ruleset.by_id["11111111-1111-4111-8111-111111111111"]
+    verdicts = explain(rule, pl.DataFrame([_okta(0, "bob"), _okta(1, "eve@test.invalid")]))
+    assert [(v.matched, dict(v.selections)) for v in verdicts] == [
+        (True, {"sel": True, "filter": False}),
+        (False, {"sel": True, "filter": True}),
+    ]
+    assert "does not match" in verdicts[1].describe() and "filter=yes" in verdicts[1].describe()
+
+
+def test_rendered_plans_rebuild_the_same_plan(rules_dir: Path) -> None:
+    ruleset = compile_rules([rules_dir])
+    env = {name: getattr(correlation_plan, name) for name in PLAN_NAMES} | {"datetime": dt}
+    for plan in ruleset.correlations:
+        assert eval(plan_source(plan), env) == plan
