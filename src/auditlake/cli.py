@@ -203,3 +203,12 @@ def cmd_sources(as_json: bool) -> None:
         click.echo(orjson.dumps(rows).decode())
     else:
         print_sources(rows)
+
+
+def _register_commands() -> None:
+    from auditlake.cli_detect import cmd_detect
+
+    main.add_command(cmd_detect)
+
+
+_register_commands()

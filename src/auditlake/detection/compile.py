@@ -79,6 +79,19 @@ class CompiledRule:
 
 
 @dataclass(frozen=True)
+class CorrelationMeta:
+    """What alerts say about a correlation rule (the plan itself holds no metadata)."""
+
+    key: str
+    id: str
+    title: str
+    level: str | None
+    tags: tuple[str, ...]
+    author: str | None
+    path: str | None
+
+
+@dataclass(frozen=True)
 class CompileFailure:
     """A rule that did not compile, and why."""
 
@@ -97,6 +110,8 @@ class RuleSet:
     correlations: tuple[CorrelationPlan, ...] = ()
     failures: tuple[CompileFailure, ...] = ()
     by_id: Mapping[str, CompiledRule] = field(default_factory=dict)
+    correlation_meta: Mapping[str, CorrelationMeta] = field(default_factory=dict)
+    """Plan key → metadata."""
 
     def for_source(self, source: str) -> tuple[CompiledRule, ...]:
         return tuple(rule for rule in self.rules if source in rule.sources)
@@ -138,6 +153,7 @@ def compile_collection(
         return RuleSet((), (), (CompileFailure(None, None, None, "pysigma", str(error)),))
     rules: list[CompiledRule] = []
     correlations: list[CorrelationPlan] = []
+    meta: dict[str, CorrelationMeta] = {}
     failures: list[CompileFailure] = []
     for rule in collection.rules:
         if rule.errors:
@@ -147,11 +163,14 @@ def compile_collection(
             plan = _compile_correlation(backend, rule, failures)
             if plan is not None:
                 correlations.append(plan)
+                meta[plan.key] = _correlation_meta(plan, rule)
             continue
         compiled = _compile_rule(backend, rule, failures)
         if compiled is not None:
             rules.append(compiled)
-    return RuleSet(tuple(rules), tuple(correlations), tuple(failures), {r.id: r for r in rules})
+    return RuleSet(
+        tuple(rules), tuple(correlations), tuple(failures), {r.id: r for r in rules}, meta
+    )
 
 
 def _compile_rule(
@@ -207,6 +226,18 @@ def _compile_correlation(
         failures.append(_failure(rule, getattr(error, "reason", "correlation"), str(error)))
         return None
     return plans[0] if plans else None
+
+
+def _correlation_meta(plan: CorrelationPlan, rule: SigmaCorrelationRule) -> CorrelationMeta:
+    return CorrelationMeta(
+        key=plan.key,
+        id=str(rule.id) if rule.id else plan.key,
+        title=rule.title,
+        level=rule.level.name.lower() if rule.level else None,
+        tags=tuple(str(t) for t in rule.tags),
+        author=rule.author,
+        path=str(rule.source.path) if rule.source and rule.source.path else None,
+    )
 
 
 def _failure(rule: SigmaRule | SigmaCorrelationRule, reason: str, message: str) -> CompileFailure:

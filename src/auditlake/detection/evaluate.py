@@ -113,9 +113,20 @@ def evaluate_correlations(
     """
     if not ruleset.correlations:
         return {}
+    matched = evaluate(correlated_rules(ruleset), frame, source=source).collect()
+    return correlate_matched(ruleset, matched)
+
+
+def correlated_rules(ruleset: RuleSet) -> list[CompiledRule]:
+    """The detection rules some correlation references (by id or name)."""
+    by_key = {key: rule for rule in ruleset.rules for key in (rule.id, rule.name) if key}
+    wanted = {k for plan in ruleset.correlations for k in plan.rules if k in by_key}
+    return list({by_key[k].id: by_key[k] for k in sorted(wanted)}.values())
+
+
+def correlate_matched(ruleset: RuleSet, matched: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Correlation hits from already matched events (`evaluate` output with `rule_id`)."""
     rules = {key: rule for rule in ruleset.rules for key in (rule.id, rule.name) if key}
-    wanted = {k for plan in ruleset.correlations for k in plan.rules if k in rules}
-    matched = evaluate([rules[k] for k in sorted(wanted)], frame, source=source).collect()
     plans = {plan.key: plan for plan in ruleset.correlations}
     for plan in ruleset.correlations:
         if plan.id:

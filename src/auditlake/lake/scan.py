@@ -13,6 +13,7 @@ the scan reads them all under the union schema, with nulls where a file lacks a 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -35,14 +36,16 @@ def scan_events(
     start: datetime | None = None,
     end: datetime | None = None,
     columns: Sequence[str] | None = None,
+    commits: CommitRange | None = None,
 ) -> pl.LazyFrame:
     """Events of `sources` with `start <= time < end`, as a lazy frame with `source` and `dt`.
 
-    `columns` limits what is read (the partition columns are always available).
+    `columns` limits what is read (the partition columns are always available). `commits`
+    limits the scan to what batches with those sequence numbers brought (incremental readers).
     """
     paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
     wanted = set(sources) if sources is not None else None
-    files = [f for f in _files(paths, "events") if _keep(f, wanted, start, end)]
+    files = [f for f in _files(paths, "events", commits) if _keep(f, wanted, start, end)]
     schema = _union_schema(files) if files else _empty_schema()
     if not files:
         frame = pl.DataFrame(schema=schema).lazy().with_columns(
@@ -87,8 +90,28 @@ def native_columns(lake: str | Path | LakePaths, source: str) -> list[str]:
     return list(names)
 
 
-def _files(lake: LakePaths, table: str) -> Iterable[CommittedFile]:
+@dataclass(frozen=True)
+class CommitRange:
+    """Commits with `after < seq <= through` (`through` None: up to the newest)."""
+
+    after: int = 0
+    through: int | None = None
+
+    def __contains__(self, seq: object) -> bool:
+        return isinstance(seq, int) and self.after < seq and (self.through is None or seq <= self.through)
+
+
+def committed_files(
+    lake: LakePaths, table: str = "events", commits: CommitRange | None = None
+) -> list[CommittedFile]:
+    """The files of `table` that committed batches hold, oldest commit first."""
+    return list(_files(lake, table, commits))
+
+
+def _files(lake: LakePaths, table: str, commits: CommitRange | None = None) -> Iterable[CommittedFile]:
     for commit in read_commits(lake):
+        if commits is not None and commit.seq not in commits:
+            continue
         for file in commit.files:
             if file.table == table:
                 yield file

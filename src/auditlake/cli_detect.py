@@ -1,0 +1,141 @@
+"""`auditlake detect`: run the rules over the lake and store alerts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from auditlake.detection.alerts import ORIGINS
+from auditlake.detection.compile import RuleSet, compile_rules
+from auditlake.detection.engine import DetectSummary, run_detection
+from auditlake.detection.watermarks import ruleset_digest
+from auditlake.errors import AuditlakeError
+from auditlake.lake import LakePaths
+
+DEFAULT_RULES = Path("rules")
+
+
+def parse_moment(text: str | None) -> datetime | None:
+    """`2026-03-02` (midnight UTC) or an ISO-8601 time; naive times are UTC."""
+    if text is None:
+        return None
+    try:
+        if len(text) == len("YYYY-MM-DD"):
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r} is not a date or ISO-8601 time (e.g. 2026-03-02T09:00Z)") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def rule_files(paths: tuple[Path, ...]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += [p for p in path.rglob("*.yml") if p.is_file()]
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise click.BadParameter(f"{path} does not exist", param_hint="--rules")
+    return sorted(files)
+
+
+@click.command("detect")
+@click.option("--rules", "rules_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Rule files or folders (repeatable).  [default: rules/]")
+@click.option("--lake", type=click.Path(file_okay=False, path_type=Path), envvar="AUDITLAKE_LAKE",
+              default=Path("data/lake"), show_default="$AUDITLAKE_LAKE or data/lake", help="Lake directory.")
+@click.option("--since", help="Start of the time range (date or ISO-8601 time, inclusive).")
+@click.option("--until", help="End of the time range (exclusive).")
+@click.option("--source", "sources", multiple=True, help="Only these lake sources (repeatable).")
+@click.option("--origin", type=click.Choice(ORIGINS), default=None,
+              help="Recorded on each alert.  [default: realtime for incremental runs, else replay]")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the new alerts as JSON Lines on stdout (summary on stderr).")
+def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, until: str | None,
+               sources: tuple[str, ...], origin: str | None, as_json: bool) -> None:
+    """Run Sigma rules over the lake and store their alerts in alerts/.
+
+    Without --since/--until the run is incremental: it processes exactly what was ingested
+    since the last run of the same rule set (late-arriving events included), so a scheduled
+    job just runs `auditlake detect`. With a range, it (re)processes that time range. Alerts
+    have deterministic ids: running the same range twice adds nothing.
+
+    \b
+    Examples:
+      auditlake detect                                  # incremental, rules/ over data/lake
+      auditlake detect --since 2026-03-02 --until 2026-03-09 --json > alerts.jsonl
+      auditlake detect --rules rules/aws --source aws.cloudtrail
+    """
+    from auditlake.cli import ExitCode
+
+    files = rule_files(rules_paths or (DEFAULT_RULES,))
+    if not files:
+        raise click.UsageError("no rule files found; pass --rules DIR")
+    start, end = parse_moment(since), parse_moment(until)
+    if start and end and start >= end:
+        raise click.BadParameter("--since must be before --until")
+    ruleset = compile_rules(files)
+    _warn_failures(ruleset)
+    incremental = start is None and end is None
+    try:
+        summary = run_detection(
+            LakePaths.at(lake), ruleset, digest=ruleset_digest(files), since=start, until=end,
+            sources=sources or None, origin=origin or ("realtime" if incremental else "replay"),
+            progress=_progress(),
+        )
+    except AuditlakeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.FAILURE)
+    if as_json:
+        for row in summary.alerts.iter_rows(named=True):
+            click.echo(orjson.dumps(row, default=str).decode())
+    print_detect_summary(summary, err=as_json)
+
+
+def _warn_failures(ruleset: RuleSet) -> None:
+    for failure in ruleset.failures:
+        click.echo(f"warning: rule {failure.path or failure.title} not compiled ({failure.reason}): "
+                   f"{failure.message}", err=True)
+
+
+def _progress() -> Callable[[str, int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    console = Console(file=sys.stderr)
+
+    def report(what: str, done: int, total: int) -> None:
+        console.print(f"  detecting: {what} ({done}/{total} sources)", end="\r")
+
+    return report
+
+
+def print_detect_summary(summary: DetectSummary, *, err: bool = False) -> None:
+    """Rules, events, alerts per rule and level, time and rate."""
+    console = Console(file=sys.stderr if err else sys.stdout)
+    after, through = summary.commits
+    if summary.mode != "incremental":
+        scope = "time range"
+    elif through > after:
+        scope = f"commits {after + 1}..{through}"
+    else:
+        scope = "no new commits"
+    console.print(
+        f"{summary.rules} rules and {summary.correlations} correlations over "
+        f"{summary.events_scanned:,} events ({scope}) in {summary.elapsed_s:.1f} s "
+        f"({summary.events_per_second:,.0f} events/s): {summary.alerts.height} new alerts"
+    )
+    if summary.alerts.is_empty():
+        return
+    table = Table("level", "rule", "alerts")
+    counts = summary.alerts.group_by("level", "rule_title").len().sort("len", descending=True)
+    for row in counts.iter_rows(named=True):
+        table.add_row(str(row["level"]), row["rule_title"], f"{row['len']:,}")
+    console.print(table)

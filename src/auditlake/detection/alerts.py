@@ -1,0 +1,166 @@
+"""Alerts: rows built from rule matches and correlation hits, with deterministic ids.
+
+An alert's id depends only on what it is about, never on when or how often detection ran:
+a detection rule's alert is (rule, event); a correlation's is (rule, group, window end). So a
+re-run over the same range, an incremental run that overlaps an earlier one, or a run resumed
+after a crash finds the same ids, and the store adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+UTC_MICROS = pl.Datetime("us", "UTC")
+
+ALERT_SCHEMA = pl.Schema(
+    {
+        "alert_id": pl.String(),
+        "rule_id": pl.String(),
+        "rule_title": pl.String(),
+        "rule_kind": pl.String(),
+        "level": pl.String(),
+        "tags": pl.List(pl.String()),
+        "rule_author": pl.String(),
+        "source": pl.String(),
+        "first_evidence_at": UTC_MICROS,
+        "last_evidence_at": UTC_MICROS,
+        "evidence_ingested_at": UTC_MICROS,
+        "created_at": UTC_MICROS,
+        "origin": pl.String(),
+        "run_id": pl.String(),
+        "event_uids": pl.List(pl.String()),
+        "group": pl.String(),
+        "actor": pl.String(),
+        "src_ip": pl.String(),
+        "target": pl.String(),
+    }
+)
+"""One row per alert; `group` holds a correlation's group-by values as JSON."""
+
+EVIDENCE_COLUMNS = ("event_uid", "time", "source", "ingested_at", "actor", "src_ip", "target")
+"""What alerts keep of each evidence event (see `evidence_frame`)."""
+
+ORIGINS = ("realtime", "replay", "backfill")
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What an alert says about the rule that raised it."""
+
+    id: str
+    title: str
+    kind: str
+    level: str | None
+    tags: tuple[str, ...]
+    author: str | None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    created_at: datetime
+    origin: str
+    run_id: str
+
+
+def alert_id(*parts: str) -> str:
+    """A stable id from what the alert is about.
+
+    >>> alert_id("rule-1", "event-9") == alert_id("rule-1", "event-9")
+    True
+    """
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:32]
+
+
+def evidence_frame(events: pl.DataFrame) -> pl.DataFrame:
+    """The columns alerts keep of each event: who (name, else id), from where, on what."""
+    def first_present(*names: str) -> pl.Expr:
+        present = [pl.col(n) for n in names if n in events.columns]
+        return pl.coalesce(present) if present else pl.lit(None, pl.String)
+
+    return events.select(
+        pl.col("event_uid"),
+        pl.col("time"),
+        pl.col("source") if "source" in events.columns else pl.lit(None, pl.String).alias("source"),
+        pl.col("ingested_at") if "ingested_at" in events.columns else pl.lit(None, UTC_MICROS).alias("ingested_at"),
+        first_present("actor_name", "actor_id").cast(pl.String).alias("actor"),
+        first_present("src_ip").cast(pl.String).alias("src_ip"),
+        first_present("target_name", "target_id").cast(pl.String).alias("target"),
+    )
+
+
+def detection_alerts(rule: RuleInfo, evidence: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
+    """One alert per matched event (`evidence` as built by `evidence_frame`)."""
+    if evidence.is_empty():
+        return ALERT_SCHEMA.to_frame()
+    ids = [alert_id(rule.id, uid) for uid in evidence["event_uid"].to_list()]
+    frame = evidence.select(
+        pl.Series("alert_id", ids, pl.String),
+        pl.col("source"),
+        pl.col("time").alias("first_evidence_at"),
+        pl.col("time").alias("last_evidence_at"),
+        pl.col("ingested_at").alias("evidence_ingested_at"),
+        pl.concat_list(pl.col("event_uid")).alias("event_uids"),
+        pl.lit(None, pl.String).alias("group"),
+        pl.col("actor"),
+        pl.col("src_ip"),
+        pl.col("target"),
+    )
+    return _with_rule_and_run(frame, rule, run)
+
+
+def correlation_alerts(
+    rule: RuleInfo,
+    hits: pl.DataFrame,
+    group_by: tuple[str, ...],
+    evidence: Mapping[str, Mapping[str, object]],
+    run: RunInfo,
+) -> pl.DataFrame:
+    """One alert per correlation hit; `evidence` maps event_uid → its evidence row."""
+    if hits.is_empty():
+        return ALERT_SCHEMA.to_frame()
+    rows = []
+    for hit in hits.iter_rows(named=True):
+        group = pl.DataFrame([{k: hit[k] for k in group_by}]).write_json() if group_by else "[{}]"
+        uids: list[str] = list(hit["event_uids"])
+        known = [evidence[u] for u in uids if u in evidence]
+        first = known[0] if known else {}
+        ingested: list[datetime] = [
+            r["ingested_at"] for r in known if isinstance(r.get("ingested_at"), datetime)  # type: ignore[misc]
+        ]
+        sources = sorted({str(r["source"]) for r in known if r.get("source")})
+        rows.append(
+            {
+                "alert_id": alert_id(rule.id, group, hit["window_end"].isoformat()),
+                "source": ",".join(sources) or None,
+                "first_evidence_at": hit["window_start"],
+                "last_evidence_at": hit["window_end"],
+                "evidence_ingested_at": max(ingested) if ingested else None,
+                "event_uids": uids,
+                "group": group,
+                "actor": first.get("actor"),
+                "src_ip": first.get("src_ip"),
+                "target": first.get("target"),
+            }
+        )
+    frame = pl.DataFrame(rows, schema={k: ALERT_SCHEMA[k] for k in rows[0]})
+    return _with_rule_and_run(frame, rule, run)
+
+
+def _with_rule_and_run(frame: pl.DataFrame, rule: RuleInfo, run: RunInfo) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.lit(rule.id, pl.String).alias("rule_id"),
+        pl.lit(rule.title, pl.String).alias("rule_title"),
+        pl.lit(rule.kind, pl.String).alias("rule_kind"),
+        pl.lit(rule.level, pl.String).alias("level"),
+        pl.lit(list(rule.tags), dtype=pl.List(pl.String)).alias("tags"),
+        pl.lit(rule.author, pl.String).alias("rule_author"),
+        pl.lit(run.created_at, UTC_MICROS).alias("created_at"),
+        pl.lit(run.origin, pl.String).alias("origin"),
+        pl.lit(run.run_id, pl.String).alias("run_id"),
+    ).select(ALERT_SCHEMA.names()).cast(ALERT_SCHEMA)
