@@ -9,6 +9,7 @@ import pytest
 
 from auditlake.sources import cloudtrail, kubernetes
 from auditlake.sources.base import Frame
+from auditlake.sources.chunking import LineChunk
 from auditlake.workers import ChunkPool
 
 
@@ -68,3 +69,20 @@ def test_single_per_record_chunk_never_starts_processes(tmp_path: Path) -> None:
         done = list(pool.drain())
         assert pool._processes is None
     assert done[0][1].rows == 1
+
+
+def test_line_chunks_go_to_worker_processes_whole() -> None:
+    """A `LineChunk` of a per-record source is sent as it is; the worker makes its frames."""
+    chunks = [LineChunk(f"k{n}", [_k8s(n * 10 + i) for i in range(10)] + [b"{broken"], list(range(1, 12))) for n in range(3)]
+
+    def run(workers: int) -> list[tuple[str, object]]:
+        with ChunkPool(workers) as pool:
+            out = [done for chunk in chunks for done in pool.submit(kubernetes.SPEC, chunk.name, chunk)]
+            return out + list(pool.drain())
+
+    inline, parallel = run(1), run(2)
+    for (name_a, a), (name_b, b) in zip(inline, parallel, strict=True):
+        assert name_a == name_b
+        assert a.table.equals(b.table)
+        assert [(r.location, r.reason) for r in a.rejected] == [(r.location, r.reason) for r in b.rejected]
+    assert [r.location for r in inline[0][1].rejected] == ["k0:11"]

@@ -2,7 +2,8 @@
 
 Each input is read by its source (named, or detected from the content), record by record, in
 bounded chunks: every `batch_rows` records become one atomic commit, so memory stays flat for
-inputs of any size and a crash loses at most the uncommitted chunk, which a re-run then adds.
+inputs of any size and a crash loses at most what was not committed yet (the batch being
+written and the one being gathered), which a re-run then adds.
 Rejected records go to quarantine with their reason; nothing is dropped silently.
 """
 
@@ -10,18 +11,22 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
 
+from auditlake.committer import Committer
 from auditlake.errors import UnknownSourceError
 from auditlake.lake import LakePaths, LakeWriter
 from auditlake.lake.quarantine import QuarantineEntry
+from auditlake.lake.writer import CommitResult
 from auditlake.sources import registry
 from auditlake.sources.base import Frame, SourceSpec
+from auditlake.sources.chunking import frame_chunks
 from auditlake.sources.convert import Chunk
 from auditlake.workers import ChunkPool
 
@@ -85,45 +90,42 @@ def ingest(
     """Read every input into the lake; see the module docstring for the guarantees.
 
     `workers` threads or processes convert chunks in parallel (default: one per core; see
-    `auditlake.workers`); 1 keeps all the work in this thread.
+    `auditlake.workers`) while a thread commits the previous batch (`auditlake.committer`);
+    1 keeps all the work in this thread.
     """
     summary = IngestSummary()
     batch = _Batch()
+    count = workers or os.cpu_count() or 1
     with LakeWriter(lake, now=now or (lambda: datetime.now(UTC))) as writer, \
-            ChunkPool(workers or os.cpu_count() or 1) as pool:
+            Committer(writer, partial(_count, summary), background=count > 1) as committer, \
+            ChunkPool(count) as pool:
         for spec, name, frames in _chunks(paths, source, summary, min(CHUNK_FRAMES, batch_rows)):
             for chunk in pool.submit(spec, name, frames):
-                batch = _take(writer, batch, chunk, summary, batch_rows, progress)
+                batch = _take(committer, batch, chunk, summary, batch_rows, progress)
         for chunk in pool.drain():
-            batch = _take(writer, batch, chunk, summary, batch_rows, progress)
-        _flush(writer, batch, summary)
+            batch = _take(committer, batch, chunk, summary, batch_rows, progress)
+        _flush(committer, batch)
     return summary
 
 
 def _chunks(
     paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, size: int
-) -> Iterator[tuple[SourceSpec, str, list[Frame]]]:
+) -> Iterator[tuple[SourceSpec, str, Sequence[Frame]]]:
     """Each input's frames in chunks of `size`, with the source that reads them."""
     for path in expand_inputs(paths):
         spec = _resolve(source, path, summary)
         if spec is None:
             continue
         summary.inputs += 1
-        frames: list[Frame] = []
         try:
-            for frame in spec.frames(path):
-                frames.append(frame)
-                if len(frames) >= size:
-                    yield spec, path.name, frames
-                    frames = []
+            for frames in frame_chunks(spec.frames(path), size):
+                yield spec, path.name, frames
         except OSError as exc:  # unreadable input: what was read is kept, the rest reported
             summary.errors.append(f"{path}: {exc.strerror or exc}")
-        if frames:
-            yield spec, path.name, frames
 
 
 def _take(  # noqa: PLR0917 - the loop's whole state, kept flat on purpose
-    writer: LakeWriter, batch: _Batch, done: tuple[str, Chunk], summary: IngestSummary,
+    committer: Committer, batch: _Batch, done: tuple[str, Chunk], summary: IngestSummary,
     batch_rows: int, progress: Progress | None,
 ) -> _Batch:
     """Add a converted chunk to the batch; commit when the batch is full."""
@@ -140,7 +142,7 @@ def _take(  # noqa: PLR0917 - the loop's whole state, kept flat on purpose
     if progress is not None:
         progress(name, summary.records)
     if batch.size >= batch_rows:
-        _flush(writer, batch, summary)
+        _flush(committer, batch)
         return _Batch()
     return batch
 
@@ -166,12 +168,15 @@ def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> So
     return spec
 
 
-def _flush(writer: LakeWriter, batch: _Batch, summary: IngestSummary) -> None:
+def _flush(committer: Committer, batch: _Batch) -> None:
     tables = {
         name: parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
         for name, parts in batch.tables.items()
     }
-    result = writer.commit(tables, batch.rejected)
+    committer.submit(tables, batch.rejected)
+
+
+def _count(summary: IngestSummary, result: CommitResult) -> None:
     summary.rows.update(result.rows)
     summary.duplicates.update(result.duplicates)
     summary.already_quarantined += result.quarantine_duplicates

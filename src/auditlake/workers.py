@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from types import TracebackType
 
 from auditlake.sources.base import Frame, SourceSpec
+from auditlake.sources.chunking import LineChunk
 from auditlake.sources.convert import Chunk, convert_chunk
 
 Done = tuple[str, Chunk]
@@ -128,11 +129,16 @@ def _child_environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-Packed = tuple[list[bytes], list[str], list[str | None]]
+Packed = LineChunk | tuple[list[bytes], list[str], list[str | None]]
 
 
 def _pack(frames: Sequence[Frame]) -> Packed:
-    """Frames as three plain lists: pickling those is several times cheaper than the tuples."""
+    """Frames as plain lists: pickling those is several times cheaper than the tuples.
+
+    A `LineChunk` already is two plain lists; its frames are then made in the worker.
+    """
+    if isinstance(frames, LineChunk):
+        return frames
     return [f.raw for f in frames], [f.location for f in frames], [f.error for f in frames]
 
 
@@ -153,5 +159,7 @@ def _exit_with_parent(parent: int) -> None:
 
 def _convert_packed(spec: SourceSpec, packed: Packed) -> Chunk:
     """Worker side of `ChunkPool`: rebuild the frames, convert them."""
+    if isinstance(packed, LineChunk):
+        return convert_chunk(spec, packed)
     raws, locations, errors = packed
     return convert_chunk(spec, list(map(Frame, raws, locations, errors)))

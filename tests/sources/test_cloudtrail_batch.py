@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from auditlake.sources import cloudtrail, cloudtrail_batch
 from auditlake.sources.base import Frame, Row
+from auditlake.sources.chunking import LineChunk
 from auditlake.sources.ndjson_batch import run_batch
 from auditlake.sources.records import Rejected, Skipped, normalize_frames
 from auditlake.sources.table import rows_to_table
@@ -380,3 +381,19 @@ def test_batch_equals_per_record_on_generated_records(raws: list[bytes], data: s
     assert_batch_equals_per_record(frames)
     assert_run_batch_equals_per_record(frames)
 
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(_raws(), min_size=1, max_size=12))
+def test_line_chunks_equal_frame_lists_on_generated_records(raws: list[bytes]) -> None:
+    """Lines framed in bulk (`LineChunk`, read without making frames) give the same result as
+    the same frames in a list, and that equals the per-record path."""
+    lines = [line for raw in raws for line in raw.split(b"\n") if line.strip()]
+    lines = [line.strip() for line in lines] or [_line(_event())]
+    chunk = LineChunk("t", lines, list(range(1, len(lines) + 1)))
+    listed = list(chunk)
+    bulk, one_by_one = cloudtrail_batch.batch(chunk), cloudtrail_batch.batch(listed)
+    assert bulk.declined == one_by_one.declined
+    assert bulk.table.equals(one_by_one.table)
+    assert_batch_equals_per_record(chunk)
+    assert_run_batch_equals_per_record(chunk)

@@ -10,6 +10,7 @@ import pytest
 
 from auditlake.sources import cloudtrail, ndjson_batch
 from auditlake.sources.base import BatchResult, Frame
+from auditlake.sources.chunking import LineChunk
 from auditlake.sources.ndjson_batch import FRAME_COLUMN, base_columns, decode, readable, run_batch
 from auditlake.sources.records import Rejected, complete_row, normalize_frames
 from auditlake.sources.table import rows_to_table
@@ -133,3 +134,20 @@ def test_run_batch_sends_declined_frames_through_the_per_record_path() -> None:
     table, rest = run_batch(spec, frames)
     assert table["event_uid"].to_pylist() == ["e1"]
     assert [r["event_uid"] if isinstance(r, dict) else r.reason for r in rest] == ["e2", "missing eventName"]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [None, b'[{"name": "a"}]', b'"text"', b'{"name": "' + b"x" * 100 + b'"}', b'{"name": "\xff"}', b"{"],
+)
+def test_line_chunks_decode_like_frame_lists(odd: bytes | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk path for `LineChunk`s (one buffer, no frames made) equals decoding the frames."""
+    monkeypatch.setattr(ndjson_batch, "MAX_RECORD_BYTES", 100)
+    lines = [_good(i) for i in range(9)]
+    if odd is not None:
+        lines[4] = odd
+    chunk = LineChunk("f", lines, list(range(1, 10)))
+    (bulk, bulk_declined), (listed, listed_declined) = decode(chunk, SCHEMA), decode(list(chunk), SCHEMA)
+    assert bulk_declined == listed_declined == ([] if odd is None else [4])
+    assert bulk.equals(listed)
+    assert base_columns(chunk, range(9), cloudtrail.SPEC)[1] == base_columns(list(chunk), range(9), cloudtrail.SPEC)[1]

@@ -189,10 +189,16 @@ class LakeWriter:
         self._files.setdefault(key, []).append(file.path)
         if key in self._known:
             if file.table == "events":
-                fresh = pl.Series("event_uid", table.column("event_uid").to_pylist(), dtype=pl.String)
+                fresh = _series(table, "event_uid").cast(pl.String)
             else:
-                fresh = pl.Series("record_hash", [h.hex() for h in table.column("record_hash").to_pylist()])
+                fresh = _series(table, "record_hash").bin.encode("hex")
             self._known[key] = self._known[key].append(fresh)
+
+
+def _series(table: pa.Table, name: str) -> pl.Series:
+    series = pl.from_arrow(table.column(name))
+    assert isinstance(series, pl.Series)
+    return series.alias(name)
 
 
 def _select(table: pa.Table, order: pl.Series) -> pa.Table:
@@ -212,7 +218,7 @@ def _select(table: pa.Table, order: pl.Series) -> pa.Table:
 
 def _stamp(table: pa.Table, name: str, at: datetime) -> pa.Table:
     index = table.schema.get_field_index(name)
-    column = pa.array([at] * table.num_rows, type=table.schema.field(name).type)
+    column = pa.repeat(pa.scalar(at, type=table.schema.field(name).type), table.num_rows)
     return table.set_column(index, name, column)
 
 

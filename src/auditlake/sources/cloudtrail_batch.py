@@ -42,6 +42,7 @@ import pyarrow as pa
 from auditlake.errors import RecordError, SourceParseError
 from auditlake.schema import CANONICAL, NATIVE_TYPE, STORED_COLUMNS
 from auditlake.sources.base import BatchResult, Frame
+from auditlake.sources.chunking import raws
 from auditlake.sources.fields import JsonObject, load_json_object, text
 from auditlake.sources.ndjson_batch import (
     FRAME_COLUMN,
@@ -380,7 +381,8 @@ def _exact_objects(work: pl.DataFrame, frames: Sequence[Frame]) -> pl.DataFrame:
     if not rows:
         return work
     frame_ids = work[FRAME_COLUMN].gather(rows).to_list()
-    values = [_exact_row(frames[i].raw) for i in frame_ids]
+    lines = raws(frames)
+    values = [_exact_row(lines[i]) for i in frame_ids]
     good = [row for row, v in zip(rows, values, strict=True) if v is not None]
     bad = [row for row, v in zip(rows, values, strict=True) if v is None]
     found = [v for v in values if v is not None]

@@ -20,11 +20,12 @@ import codecs
 import gzip
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from auditlake.sources.base import Frame
+from auditlake.sources.chunking import LineChunk, frame_chunks
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 4 << 20
@@ -68,20 +69,51 @@ def _read_upto(handle: BinaryIO, size: int) -> tuple[bytes, str | None]:
     return b"".join(pieces), None
 
 
-def json_frames(path: Path) -> Iterator[Frame]:
-    """Yield one frame per JSON record of `path`, whatever its framing."""
+def json_frames(path: Path) -> JsonFrames:
+    """One frame per JSON record of `path`, whatever its framing (read when iterated)."""
+    return JsonFrames(path)
+
+
+class JsonFrames(Iterator[Frame]):
+    """The frames of one JSON input, one by one or (`chunks`) in chunks split in bulk.
+
+    Both read the input only when first asked; take the frames one way or the other.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._frames: Iterator[Frame] | None = None
+
+    def __next__(self) -> Frame:
+        if self._frames is None:
+            self._frames = _framer(self.path)(self.path)
+        return next(self._frames)
+
+    def chunks(self, size: int) -> Iterator[Sequence[Frame]]:
+        """The frames in chunks of `size`; JSON Lines are split a block at a time."""
+        framer = _framer(self.path)
+        if framer is _line_frames:
+            return _line_chunks(self.path, size)
+        return frame_chunks(framer(self.path), size)
+
+
+def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
+    """How `path` is framed, recognised from its first bytes."""
     head = read_head(path)
     stripped = head.lstrip()
     if not stripped:
-        return
+        return _no_frames
     if stripped[:1] == b"[" or _RECORDS_WRAPPER.match(head.decode("utf-8", "replace")):
-        yield from _stream_frames(path)
-    elif stripped[:1] == b"{" and _looks_like_lines(stripped):
-        yield from _line_frames(path)
-    elif stripped[:1] == b"{":
-        yield from _stream_frames(path)
-    else:
-        yield from _line_frames(path)
+        return _stream_frames
+    if stripped[:1] == b"{" and _looks_like_lines(stripped):
+        return _line_frames
+    if stripped[:1] == b"{":
+        return _stream_frames
+    return _line_frames
+
+
+def _no_frames(path: Path) -> Iterator[Frame]:
+    return iter(())
 
 
 def _looks_like_lines(head: bytes) -> bool:
@@ -122,6 +154,50 @@ def _line_frames(path: Path) -> Iterator[Frame]:
                 yield Frame(lines[-1].strip(), f"{name}:{number + 1}", error=error)
             if not chunk or error is not None:
                 return
+
+
+def _line_chunks(path: Path, size: int) -> Iterator[Sequence[Frame]]:
+    """`_line_frames` in chunks of `size`, split a block at a time instead of line by line.
+
+    Error-free frames come as `LineChunk`s; a damaged input's last chunk, which holds the
+    error frame, as a list. Lines read before an `OSError` are yielded before it is raised.
+    """
+    name = path.name
+    number, tail = 0, b""
+    raws: list[bytes] = []
+    numbers: list[int] = []
+    try:
+        with open_input(path) as handle:
+            while True:
+                chunk, error = _read_upto(handle, CHUNK)
+                lines = chunk.split(b"\n")
+                lines[0] = tail + lines[0]  # the tail holds no line break: no copy of the block
+                tail = lines.pop() if chunk and error is None else b""
+                cut = lines.pop() if error is not None else None
+                stripped = list(map(bytes.strip, lines))
+                kept = range(number + 1, number + 1 + len(lines))
+                number += len(lines)
+                if all(stripped):
+                    raws += stripped
+                    numbers += kept
+                else:  # blank lines are counted, not framed
+                    raws += [raw for raw in stripped if raw]
+                    numbers += [n for n, raw in zip(kept, stripped, strict=True) if raw]
+                while len(raws) >= size:
+                    yield LineChunk(name, raws[:size], numbers[:size])
+                    del raws[:size], numbers[:size]
+                if cut is not None:
+                    bad = Frame(cut.strip(), f"{name}:{number + 1}", error=error)
+                    yield from frame_chunks([*LineChunk(name, raws, numbers), bad], size)
+                    raws, numbers = [], []
+                if not chunk or error is not None:
+                    break
+    except OSError:
+        if raws:
+            yield LineChunk(name, raws, numbers)
+        raise
+    if raws:
+        yield LineChunk(name, raws, numbers)
 
 
 class _TextStream:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections.abc import Callable, Mapping, Sequence
-from itertools import accumulate
+from functools import partial
+from itertools import accumulate, compress
 from typing import Any
 
 import polars as pl
@@ -27,6 +28,7 @@ import pyarrow as pa
 import simdjson
 
 from auditlake.sources.base import Frame, Row, SourceSpec
+from auditlake.sources.chunking import LineChunk, raws
 from auditlake.sources.records import MAX_RECORD_BYTES, Rejected, Skipped, normalize_frames
 from auditlake.sources.table import rows_to_table
 
@@ -104,17 +106,22 @@ def decode(
     rest is read again; should Polars still refuse it, it is halved until the refused lines are
     isolated. Rows come in frame order with their frame index in `FRAME_COLUMN`.
     """
-    ok = [readable(frame) for frame in frames]
-    indices = [i for i, good in enumerate(ok) if good]
-    declined = [i for i, good in enumerate(ok) if not good]
+    lines = raws(frames)
+    buffer = _lines_buffer(frames)
+    if buffer is not None:
+        indices, declined = list(range(len(lines))), []
+    else:
+        ok = [readable(frame) for frame in frames]
+        indices = [i for i, good in enumerate(ok) if good]
+        declined = [i for i, good in enumerate(ok) if not good]
     schema = pl.Schema(schema)
     if not indices:
         return _empty(schema), declined
-    df = _read_all(frames, indices, schema)
+    df = _read_all(lines, indices, schema, buffer)
     if df is not None:
         return df, declined
-    fitting, misfits = _split_fitting(frames, indices, schema)
-    parts, refused = _bisect(frames, fitting, schema)
+    fitting, misfits = _split_fitting(lines, indices, schema)
+    parts, refused = _bisect(lines, fitting, schema)
     frame = pl.concat(parts, how="vertical") if parts else _empty(schema)
     return frame, sorted(declined + misfits + refused)
 
@@ -123,12 +130,31 @@ def _empty(schema: pl.Schema) -> pl.DataFrame:
     return pl.DataFrame(schema=schema).with_columns(pl.Series(FRAME_COLUMN, [], dtype=pl.UInt32))
 
 
+def _lines_buffer(frames: Sequence[Frame]) -> bytes | None:
+    """A `LineChunk`'s records as one JSON Lines buffer, when every one of them is `readable`.
+
+    Its frames are error-free, non-empty and hold no line break: only the first byte and the
+    size are left to check, in passes that make no frame.
+    """
+    if not isinstance(frames, LineChunk) or not frames.raws:
+        return None
+    lines = frames.raws
+    if {line[0] for line in lines} != {ord("{")} or max(map(len, lines)) > MAX_RECORD_BYTES:
+        return None
+    return b"\n".join(lines)
+
+
 def _read_all(
-    frames: Sequence[Frame], indices: list[int], schema: pl.Schema
+    lines: Sequence[bytes], indices: list[int], schema: pl.Schema, buffer: bytes | None = None
 ) -> pl.DataFrame | None:
-    """`frames[indices]` read in one go with their `FRAME_COLUMN`; None if Polars refuses them."""
+    """`lines[indices]` read in one go with their `FRAME_COLUMN`; None if Polars refuses them.
+
+    `buffer`, when given, is all of `lines` joined, which `indices` then must select.
+    """
+    if buffer is None:
+        buffer = b"\n".join([lines[i] for i in indices])
     try:
-        df = pl.read_ndjson(b"\n".join([frames[i].raw for i in indices]), schema=schema)
+        df = pl.read_ndjson(buffer, schema=schema)
     except _DECODE_ERRORS:
         return None
     if df.height != len(indices):
@@ -137,33 +163,33 @@ def _read_all(
 
 
 def _bisect(
-    frames: Sequence[Frame], indices: list[int], schema: pl.Schema
+    lines: Sequence[bytes], indices: list[int], schema: pl.Schema
 ) -> tuple[list[pl.DataFrame], list[int]]:
     """Read `indices`, halving them until the lines Polars refuses are isolated."""
     if not indices:
         return [], []
-    df = _read_all(frames, indices, schema)
+    df = _read_all(lines, indices, schema)
     if df is not None:
         return [df], []
     if len(indices) == 1:
         return [], indices
     middle = len(indices) // 2
-    left, left_refused = _bisect(frames, indices[:middle], schema)
-    right, right_refused = _bisect(frames, indices[middle:], schema)
+    left, left_refused = _bisect(lines, indices[:middle], schema)
+    right, right_refused = _bisect(lines, indices[middle:], schema)
     return left + right, left_refused + right_refused
 
 
 def _split_fitting(
-    frames: Sequence[Frame], indices: Sequence[int], schema: pl.Schema
+    lines: Sequence[bytes], indices: Sequence[int], schema: pl.Schema
 ) -> tuple[list[int], list[int]]:
-    """`indices` of frames that are JSON objects whose struct fields hold objects (or null),
+    """`indices` of lines that are JSON objects whose struct fields hold objects (or null),
     and of the others: the lines Polars refuses, found in one pass instead of by bisection."""
     parse = simdjson.Parser().parse
     structs = _struct_tree(schema)
     good: list[int] = []
     bad: list[int] = []
     for i in indices:
-        (good if _fits(parse, frames[i].raw, structs) else bad).append(i)
+        (good if _fits(parse, lines[i], structs) else bad).append(i)
     return good, bad
 
 
@@ -244,20 +270,21 @@ def base_columns(
 def _loadable(
     frames: Sequence[Frame], indices: Sequence[int]
 ) -> tuple[list[bytes], list[bytes], list[int]]:
-    """Raw bytes and SHA-256 digests of the frames simdjson loads as an object; the others."""
-    parse = simdjson.Parser().parse
+    """Raw bytes and SHA-256 digests of the frames simdjson loads as an object; the others.
+
+    `indices` increase, so as many as there are frames means all of them.
+
+    Written as whole-list passes: a loop body per record costs as much as the hashing.
+    """
+    lines = raws(frames)
+    picked = lines if len(indices) == len(lines) else [lines[i] for i in indices]
+    loads = list(map(partial(_loads_object, simdjson.Parser().parse), picked))
     sha256 = hashlib.sha256
-    raws: list[bytes] = []
-    digests: list[bytes] = []
-    declined: list[int] = []
-    for i in indices:
-        raw = frames[i].raw
-        if _loads_object(parse, raw):
-            raws.append(raw)
-            digests.append(sha256(raw).digest())
-        else:
-            declined.append(i)
-    return raws, digests, declined
+    if all(loads):
+        return picked, [sha256(raw).digest() for raw in picked], []
+    kept = list(compress(picked, loads))
+    declined = [i for i, ok in zip(indices, loads, strict=True) if not ok]
+    return kept, [sha256(raw).digest() for raw in kept], declined
 
 
 def run_batch(
