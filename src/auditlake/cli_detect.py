@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from auditlake.detection.alerts import ORIGINS
-from auditlake.detection.compile import RuleSet, compile_rules
+from auditlake.detection.compile import RuleSet, compile_rules, rule_files
 from auditlake.detection.engine import DetectSummary, run_detection
+from auditlake.detection.rulecache import compile_rules_cached
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError
 from auditlake.lake import LakePaths
@@ -35,16 +36,12 @@ def parse_moment(text: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def rule_files(paths: tuple[Path, ...]) -> list[Path]:
-    files: list[Path] = []
+def rule_files_of(paths: tuple[Path, ...]) -> list[Path]:
+    """The rule files under `paths`; a path that does not exist is a usage error."""
     for path in paths:
-        if path.is_dir():
-            files += [p for p in path.rglob("*.yml") if p.is_file()]
-        elif path.is_file():
-            files.append(path)
-        else:
+        if not path.exists():
             raise click.BadParameter(f"{path} does not exist", param_hint="--rules")
-    return sorted(files)
+    return sorted(rule_files(paths))
 
 
 @click.command("detect")
@@ -57,10 +54,12 @@ def rule_files(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--source", "sources", multiple=True, help="Only these lake sources (repeatable).")
 @click.option("--origin", type=click.Choice(ORIGINS), default=None,
               help="Recorded on each alert.  [default: realtime for incremental runs, else replay]")
+@click.option("--no-cache", is_flag=True,
+              help="Compile every rule afresh instead of reusing unchanged files' compiled rules.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the new alerts as JSON Lines on stdout (summary on stderr).")
 def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, until: str | None,
-               sources: tuple[str, ...], origin: str | None, as_json: bool) -> None:
+               sources: tuple[str, ...], origin: str | None, no_cache: bool, as_json: bool) -> None:
     """Run Sigma rules over the lake and store their alerts in alerts/.
 
     Without --since/--until the run is incremental: it processes exactly what was ingested
@@ -76,13 +75,13 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
     """
     from auditlake.cli import ExitCode
 
-    files = rule_files(rules_paths or (DEFAULT_RULES,))
+    files = rule_files_of(rules_paths or (DEFAULT_RULES,))
     if not files:
         raise click.UsageError("no rule files found; pass --rules DIR")
     start, end = parse_moment(since), parse_moment(until)
     if start and end and start >= end:
         raise click.BadParameter("--since must be before --until")
-    ruleset = compile_rules(files)
+    ruleset = compile_rules(files) if no_cache else compile_rules_cached(files)
     _warn_failures(ruleset)
     incremental = start is None and end is None
     try:

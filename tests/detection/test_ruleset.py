@@ -168,3 +168,55 @@ def test_rendered_plans_rebuild_the_same_plan(rules_dir: Path) -> None:
     env = {name: getattr(correlation_plan, name) for name in PLAN_NAMES} | {"datetime": dt}
     for plan in ruleset.correlations:
         assert eval(plan_source(plan), env) == plan
+
+
+RAW_GROUPED = """\
+title: Key created
+id: 66666666-6666-4666-8666-666666666661
+name: key_created
+status: test
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventName: CreateAccessKey
+    requestParameters.userName|exists: true
+  condition: sel
+level: low
+---
+title: Keys created for one user by several people
+id: 66666666-6666-4666-8666-666666666662
+status: test
+correlation:
+  type: value_count
+  rules: [key_created]
+  group-by: [requestParameters.userName]
+  timespan: 1h
+  condition: {field: userIdentity.arn, gte: 2}
+level: high
+"""
+
+
+def test_correlation_fields_are_read_from_raw_json_like_rule_fields(tmp_path: Path) -> None:
+    """`requestParameters.userName` has no column: it is read from the raw record by path."""
+    (tmp_path / "rules.yml").write_text(RAW_GROUPED)
+    ruleset = compile_rules([tmp_path / "rules.yml"])
+
+    def event(minute: int, caller: str, user: str) -> dict[str, object]:
+        raw = f'{{"eventName": "CreateAccessKey", "requestParameters": {{"userName": "{user}"}}}}'
+        return {"source": "aws.cloudtrail", "time": T0 + dt.timedelta(minutes=minute),
+                "event_uid": f"k{minute}", "eventName": "CreateAccessKey",
+                "userIdentity.arn": caller, "raw": raw}
+
+    frame = pl.DataFrame([event(0, "arn:a", "bob"), event(5, "arn:b", "bob"), event(6, "arn:a", "carol")])
+    hits = evaluate_correlations(ruleset, frame.lazy())["66666666-6666-4666-8666-666666666662"]
+    assert hits["requestParameters.userName"].to_list() == ["bob"]
+    assert hits["value"].to_list() == [2.0]
+
+
+def test_numeric_path_parts_index_json_arrays() -> None:
+    from auditlake.detection import ir
+    from auditlake.detection.lower import BindOptions, bind
+
+    frame = pl.DataFrame({"raw": ['{"target": [{"alternateId": "x"}, {"alternateId": "admin"}]}']})
+    leaf = ir.Leaf("target.1.alternateId", "eq", ("admin",))
+    assert frame.select(bind(leaf, frame.schema, BindOptions(json_fallback=True))).item() is True

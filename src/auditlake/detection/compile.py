@@ -121,7 +121,7 @@ def compile_rules(
     paths: Iterable[str | Path], *, placeholders: Mapping[str, Sequence[str]] | None = None
 ) -> RuleSet:
     """Compile every rule file under `paths` (files or directories of `.yml`)."""
-    files = sorted(_rule_files(paths))
+    files = sorted(rule_files(paths))
     plain = [f for f in files if not _has_correlation(f)]
     collections = [SigmaCollection.load_ruleset([str(f) for f in plain], collect_errors=True)]
     raw_correlations: dict[str, Mapping[str, Any]] = {}
@@ -270,12 +270,14 @@ def _load_with_correlations(
             narrowed.append(pysigma_compatible(document))
         else:
             narrowed.append(document)
+    # References resolve once every file is loaded: a correlation may name another file's rule.
     return SigmaCollection.from_dicts(
-        narrowed, collect_errors=True, source=SigmaRuleLocation(path)
+        narrowed, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False
     )
 
 
-def _rule_files(paths: Iterable[str | Path]) -> Iterable[Path]:
+def rule_files(paths: Iterable[str | Path]) -> Iterable[Path]:
+    """The `.yml`/`.yaml` files under `paths` (files are taken as given)."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():

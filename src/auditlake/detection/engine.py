@@ -45,6 +45,7 @@ from auditlake.detection.evaluate import (
     correlated_rules,
     evaluate,
 )
+from auditlake.detection.logsources import effective_field_map
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.lake.commits import read_commits
 from auditlake.lake.lock import FileLock
@@ -248,8 +249,10 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
         relevant = [r for r in rules if source in r.sources]
         columns = needed_columns(relevant, frame.collect_schema(), source)
         schema = frame.collect_schema()
-        wanted_columns = {c for p in ruleset.correlations for k in p.distinct_rules for c in p.required_columns(k)}
+        wanted_columns = _correlation_columns(ruleset, relevant)
         columns += [c for c in schema.names() if c in wanted_columns and c not in columns]
+        if source in RAW_JSON_SOURCES and "raw" in schema and "raw" not in columns and (wanted_columns - set(schema.names())):
+            columns.append("raw")  # a group-by or value field read from the raw record by path
         matched_parts.append(evaluate(relevant, frame.select(columns), source=source).collect())
     matched = pl.concat(matched_parts, how="diagonal_relaxed") if matched_parts else pl.DataFrame()
     if matched.is_empty():
@@ -271,3 +274,13 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
         alerts.append(correlation_alerts(info, hits, plan.group_by, evidence, run))
     alerts = [a for a in alerts if not a.is_empty()]
     return store.append(pl.concat(alerts), run_id=run.run_id) if alerts else pl.DataFrame()
+
+
+def _correlation_columns(ruleset: RuleSet, rules: list[CompiledRule]) -> set[str]:
+    """Columns correlations read from these rules' events, also under per-source field names."""
+    names: set[str] = set()
+    for plan in ruleset.correlations:
+        for key in plan.distinct_rules:
+            names.update(plan.required_columns(key))
+    mapped = {m.get(n, n) for r in rules for alt in r.routes for m in [effective_field_map(alt)] for n in names}
+    return names | mapped

@@ -17,7 +17,7 @@ from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlate import evaluate_correlation
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.logsources import effective_field_map, json_list_columns
-from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
+from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind, json_path
 
 RULE_ID_COLUMN = "rule_id"
 
@@ -140,8 +140,9 @@ def correlate_matched(ruleset: RuleSet, matched: pl.DataFrame) -> dict[str, pl.D
                 if key in plans:
                     inputs[key] = hits(plans[key])
                 elif key in rules:
-                    rows = matched.filter(pl.col(RULE_ID_COLUMN) == rules[key].id)
-                    inputs[key] = rows.select(_present(rows, plan.required_columns(key)))
+                    rule = rules[key]
+                    rows = matched.filter(pl.col(RULE_ID_COLUMN) == rule.id)
+                    inputs[key] = rows.select(_present(rows, plan.required_columns(key), rule))
                 else:
                     raise KeyError(f"correlation {plan.key}: no rule {key!r} in the rule set")
             results[plan.key] = evaluate_correlation(plan, inputs)
@@ -152,9 +153,22 @@ def correlate_matched(ruleset: RuleSet, matched: pl.DataFrame) -> dict[str, pl.D
     return results
 
 
-def _present(frame: pl.DataFrame, columns: Iterable[str]) -> list[pl.Expr]:
-    """The columns a correlation reads; one the events lack is null (a missing field)."""
-    return [pl.col(c) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in columns]
+def _present(frame: pl.DataFrame, columns: Iterable[str], rule: CompiledRule) -> list[pl.Expr]:
+    """The columns a correlation reads from one rule's events, found like the rule's fields.
+
+    A Sigma field name is looked up as a column, then under the rule's per-source field names,
+    then in the raw JSON record by path (JSON sources); only what none of these holds is null.
+    """
+    out: list[pl.Expr] = []
+    for column in columns:
+        names = [column, *(effective_field_map(alt).get(column, column) for alt in rule.routes)]
+        present = [pl.col(n) for n in dict.fromkeys(names) if n in frame.columns]
+        sources = set(frame["source"].unique().to_list()) if "source" in frame.columns else set()
+        if "raw" in frame.columns and sources & RAW_JSON_SOURCES and column not in frame.columns:
+            present.append(pl.col("raw").str.json_path_match(json_path(column)))
+        value = pl.coalesce(present) if present else pl.lit(None, pl.String)
+        out.append(value.alias(column))
+    return out
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ class _Lowering:
         if rest and isinstance(self.schema.get(head), pl.Struct):
             return self._struct_path(head, rest.split("."))
         if self.options.json_fallback and RAW_COLUMN in self.schema:
-            return pl_.col(RAW_COLUMN).str.json_path_match(_json_path(field)), pl.String()
+            return pl_.col(RAW_COLUMN).str.json_path_match(json_path(field)), pl.String()
         return None
 
     def _struct_path(self, head: str, path: list[str]) -> tuple[Code, pl.DataType] | None:
@@ -516,12 +516,19 @@ def _hex_prefix_test(digits: Code, network: ipaddress.IPv6Network) -> Code:
     return test
 
 
-def _json_path(field: str) -> str:
-    """A JSONPath for a dotted field name; keys with other characters use bracket notation."""
+def json_path(field: str) -> str:
+    """A JSONPath for a dotted field name: a numeric part indexes an array (`target.0.id` →
+    `$.target[0].id`), keys with other characters use bracket notation.
+
+    >>> json_path("target.0.alternateId")
+    '$.target[0].alternateId'
+    """
     parts = field.split(".")
     out = "$"
     for part in parts:
-        if part.replace("_", "").isalnum():
+        if part.isdigit():
+            out += f"[{int(part)}]"
+        elif part.replace("_", "").isalnum():
             out += "." + part
         else:
             out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"

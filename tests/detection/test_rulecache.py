@@ -1,0 +1,109 @@
+"""Compiled rules cached per file: same result as compiling, and only changed files recompile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditlake.detection import rulecache
+from auditlake.detection.compile import compile_rules
+
+DETECTION = """\
+title: Rule {n}
+id: 7d0f9f6e-0000-4000-8000-00000000000{n}
+name: rule_{n}
+status: test
+logsource: {{product: aws, service: cloudtrail}}
+detection:
+  sel:
+    eventName: Action{n}
+  condition: sel
+level: low
+"""
+
+CORRELATION = """\
+---
+title: Many of rule 1
+id: 7d0f9f6e-0000-4000-8000-0000000000c1
+status: test
+correlation:
+  type: event_count
+  rules: [rule_1]
+  group-by: [userIdentity.arn]
+  timespan: 5m
+  condition: {gte: 10, lte: 20}
+level: high
+"""
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "one.yml").write_text(DETECTION.format(n=1) + CORRELATION)
+    for n in (2, 3):
+        (folder / f"r{n}.yml").write_text(DETECTION.format(n=n))
+    return folder
+
+
+def _compiled_files(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    calls: list[list[str]] = []
+    real = rulecache.compile_rules
+
+    def spy(files, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(sorted(Path(f).name for f in files))
+        return real(files, **kwargs)
+
+    monkeypatch.setattr(rulecache, "compile_rules", spy)
+    return calls
+
+
+def test_cached_result_equals_compiling(rules: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = rulecache.compile_rules_cached([rules], cache_dir=cache)
+    second = rulecache.compile_rules_cached([rules], cache_dir=cache)
+    plain = compile_rules([rules])
+    for ruleset in (first, second):
+        assert sorted(ruleset.rules, key=lambda r: r.id) == sorted(plain.rules, key=lambda r: r.id)
+        assert ruleset.correlations == plain.correlations
+        assert dict(ruleset.correlation_meta) == dict(plain.correlation_meta)
+    assert second.rules[0].routes  # routes are rebuilt on load
+
+
+def test_only_a_changed_file_recompiles(rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    calls = _compiled_files(monkeypatch)
+    rulecache.compile_rules_cached([rules], cache_dir=cache)
+    rulecache.compile_rules_cached([rules], cache_dir=cache)
+    (rules / "r2.yml").write_text(DETECTION.format(n=2).replace("level: low", "level: medium"))
+    changed = rulecache.compile_rules_cached([rules], cache_dir=cache)
+    assert calls == [["one.yml", "r2.yml", "r3.yml"], ["r2.yml"]]
+    assert {r.id: r.level for r in changed.rules}["7d0f9f6e-0000-4000-8000-000000000002"] == "medium"
+
+
+def test_placeholders_are_part_of_the_key(rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    calls = _compiled_files(monkeypatch)
+    rulecache.compile_rules_cached([rules], cache_dir=cache)
+    rulecache.compile_rules_cached([rules], cache_dir=cache, placeholders={"Admins": ["root"]})
+    assert len(calls) == 2
+
+
+def test_a_damaged_entry_is_recompiled(rules: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    rulecache.compile_rules_cached([rules], cache_dir=cache)
+    for entry in (cache / "rules").glob("*.pickle"):
+        entry.write_bytes(b"not a pickle")
+    again = rulecache.compile_rules_cached([rules], cache_dir=cache)
+    assert len(again.rules) == 3 and len(again.correlations) == 1
+
+
+def test_references_across_files_compile_together(rules: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (rules / "one.yml").write_text(DETECTION.format(n=1))
+    (rules / "corr.yml").write_text(CORRELATION.removeprefix("---\n"))
+    calls = _compiled_files(monkeypatch)
+    ruleset = rulecache.compile_rules_cached([rules], cache_dir=tmp_path / "cache")
+    assert calls == [["corr.yml", "one.yml", "r2.yml", "r3.yml"]]
+    assert ruleset.correlations[0].rules == ("rule_1",)
+    assert not (tmp_path / "cache").exists()
