@@ -7,6 +7,7 @@ import json
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from tests.conftest import REPO
 
 from auditlake.cli import main
 from auditlake.lake import scan_events, scan_quarantine
@@ -17,7 +18,7 @@ from auditlake.sources import registry
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     args = ["demo", "--synth-dir", str(root / "synth"), "--lake", str(root / "lake"),
-            "--days", "2", "--scale", "0.05", "--json"]
+            "--days", "2", "--scale", "0.05", "--rules", str(REPO / "rules"), "--json"]
     first = CliRunner().invoke(main, args)
     second = CliRunner().invoke(main, args)
     return root, first, second
@@ -52,3 +53,13 @@ def test_every_ground_truth_event_is_in_the_lake(demo):
         if found.height != len(step["event_ids"]):
             missing.append((step["scenario_id"], step["step_name"], found.height, len(step["event_ids"])))
     assert missing == []
+
+
+def test_demo_rules_catch_every_attack_scenario(demo):
+    _, first, second = demo
+    detection = json.loads(first.stdout)["detection"]
+    assert detection["rules"] >= 40 and detection["correlations"] >= 6
+    missed = [s["scenario"] for s in detection["scenarios"] if s["caught_steps"] == 0]
+    assert missed == []
+    again = json.loads(second.stdout)["detection"]
+    assert again["new_alerts"] == 0 and again["alerts"] == detection["alerts"]

@@ -141,20 +141,25 @@ def summary_json(summary: IngestSummary, elapsed: float, lake: Path) -> dict[str
 @click.option("--days", default=7, show_default=True, help="Days of activity to generate.")
 @click.option("--scale", default=1.0, show_default=True,
               help="Volume multiplier (1.0 is a few hundred thousand events a week).")
+@click.option("--rules", "rules", type=click.Path(file_okay=False, path_type=Path), default=Path("rules"),
+              show_default=True, help="Rules to run over the organisation (skipped if the folder is missing).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-def cmd_demo(synth_dir: Path, lake: Path, seed: int, days: int, scale: float, as_json: bool) -> None:
+def cmd_demo(synth_dir: Path, lake: Path, seed: int, days: int, scale: float, rules: Path,
+             as_json: bool) -> None:
     """Build a synthetic organisation's audit logs and ingest them into the lake.
 
     Writes native log files for eight sources (CloudTrail, Okta, GitHub, GCP, Kubernetes,
     the access gateway, Windows, auditd) with injected attack scenarios, and their ground
-    truth (`ground_truth.jsonl`) beside them; then ingests them. Deterministic by --seed.
+    truth (`ground_truth.jsonl`) beside them; then ingests them, runs the rules over them
+    and shows which attack scenarios their alerts caught. Deterministic by --seed.
     """
     from auditlake.demo import run_demo
 
     started = time.monotonic()
     click.echo(f"generating {days} days (seed {seed}, scale {scale}) into {synth_dir} ...", err=True)
     try:
-        result = run_demo(synth_dir, lake, seed=seed, days=days, scale=scale, progress=progress_reporter())
+        result = run_demo(synth_dir, lake, seed=seed, days=days, scale=scale, progress=progress_reporter(),
+                          rules=rules if rules.is_dir() else None)
     except AuditlakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
@@ -164,6 +169,14 @@ def cmd_demo(synth_dir: Path, lake: Path, seed: int, days: int, scale: float, as
         body["synth"] = {"dir": str(synth_dir), "events": result.synth.total_events,
                          "scenarios": list(result.synth.scenarios),
                          "ground_truth": str(synth_dir / "ground_truth.jsonl")}
+        if result.detection is not None:
+            body["detection"] = {
+                "rules": result.detection.rules, "correlations": result.detection.correlations,
+                "events": result.detection.events_scanned, "new_alerts": result.detection.alerts.height,
+                "alerts": result.alerts_total,
+                "scenarios": [{"scenario": c.scenario_id, "steps": c.steps, "caught_steps": c.caught_steps,
+                               "rules": list(c.rules)} for c in result.coverage],
+            }
         click.echo(orjson.dumps(body).decode())
     else:
         print_demo_summary(result, elapsed)

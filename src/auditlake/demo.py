@@ -8,9 +8,15 @@ regenerates identical files and adds nothing to the lake.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from auditlake.detection.alert_store import AlertStore
+from auditlake.detection.compile import rule_files
+from auditlake.detection.coverage import ScenarioCatch, scenario_coverage
+from auditlake.detection.engine import DetectSummary, run_detection
+from auditlake.detection.rulecache import compile_rules_cached
+from auditlake.detection.watermarks import ruleset_digest
 from auditlake.ingest import IngestSummary, Progress, ingest
 from auditlake.lake import LakePaths
 from auditlake.synth import SynthSummary, generate
@@ -18,12 +24,15 @@ from auditlake.synth import SynthSummary, generate
 
 @dataclass(frozen=True, slots=True)
 class DemoResult:
-    """What the demo generated and what the ingest made of it."""
+    """What the demo generated, what the ingest made of it, and what detection found."""
 
     synth: SynthSummary
     ingest: IngestSummary
     synth_dir: Path
     lake: Path
+    detection: DetectSummary | None = None
+    alerts_total: int = 0
+    coverage: list[ScenarioCatch] = field(default_factory=list)
 
 
 def run_demo(
@@ -35,9 +44,21 @@ def run_demo(
     scale: float = 1.0,
     workers: int | None = None,
     progress: Progress | None = None,
+    rules: Path | None = None,
 ) -> DemoResult:
-    """Generate the synthetic organisation into `synth_dir` and ingest it into `lake`."""
+    """Generate the synthetic organisation into `synth_dir` and ingest it into `lake`; with
+    `rules`, run them over it and match their alerts with the scenarios' ground truth."""
     synth = generate(synth_dir, seed=seed, days=days, scale=scale)
     inputs = sorted(p for p in synth_dir.iterdir() if p.is_dir())
-    summary = ingest(inputs, LakePaths.at(lake), workers=workers, progress=progress)
-    return DemoResult(synth, summary, synth_dir, lake)
+    paths = LakePaths.at(lake)
+    summary = ingest(inputs, paths, workers=workers, progress=progress)
+    result = DemoResult(synth, summary, synth_dir, lake)
+    if rules is None:
+        return result
+    files = sorted(rule_files([rules]))
+    detection = run_detection(
+        paths, compile_rules_cached(files), digest=ruleset_digest(files), origin="replay"
+    )
+    alerts = AlertStore(paths).scan().collect()
+    coverage = scenario_coverage(synth_dir / "ground_truth.jsonl", alerts)
+    return DemoResult(synth, summary, synth_dir, lake, detection, alerts.height, coverage)

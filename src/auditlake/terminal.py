@@ -94,9 +94,32 @@ def print_demo_summary(result: DemoResult, elapsed: float) -> None:
     )
     console.print(f"Attack scenarios injected: {', '.join(result.synth.scenarios)}")
     console.print(f"Ground truth: {result.synth_dir / 'ground_truth.jsonl'}")
+    if result.detection is not None:
+        _print_demo_detection(console, result)
     console.print(f"Explore: auditlake.lake.scan_events({str(result.lake)!r})")
     for error in summary.errors:
         console.print(f"[red]not ingested:[/red] {error}")
+
+
+def _print_demo_detection(console: Console, result: DemoResult) -> None:
+    detection = result.detection
+    assert detection is not None
+    console.print(
+        f"Detection: {detection.rules} rules and {detection.correlations} correlations over "
+        f"{detection.events_scanned:,} events in {detection.elapsed_s:.1f} s: "
+        f"{detection.alerts.height:,} new alerts ({result.alerts_total:,} in {result.lake}/alerts)."
+    )
+    table = Table(title="Attack scenarios caught", title_justify="left")
+    for name in ("scenario", "steps caught", "by rules"):
+        table.add_column(name)
+    for catch in result.coverage:
+        mark = "[green]" if catch.caught else "[red]"
+        table.add_row(f"{mark}{catch.scenario_id}[/]", f"{catch.caught_steps}/{catch.steps}",
+                      "; ".join(catch.rules) or "-")
+    console.print(table)
+    caught = sum(1 for c in result.coverage if c.caught)
+    console.print(f"{caught} of {len(result.coverage)} scenarios caught. "
+                  f"Alerts: auditlake.detection.alert_store.AlertStore(...).scan()")
 
 
 def print_quarantine(records: pl.DataFrame, limit: int) -> None:
