@@ -30,6 +30,8 @@ lint: env
 
 test: env lint
 	$(RUN) pytest -q -n 2 --doctest-modules src/auditlake tests
+	$(RUN) auditlake rules check
+	$(RUN) auditlake rules test
 
 bench-ingest: env
 	$(RUN) python benchmarks/ingest/run.py

@@ -220,8 +220,10 @@ def cmd_sources(as_json: bool) -> None:
 
 def _register_commands() -> None:
     from auditlake.cli_detect import cmd_detect
+    from auditlake.cli_rules import rules
 
     main.add_command(cmd_detect)
+    main.add_command(rules)
 
 
 _register_commands()

@@ -1,0 +1,225 @@
+"""pySigma's own judgement of a rule file: parse errors and validators, offline.
+
+The validators run are an explicit allow-list (`ENABLED`), not "all but": a pySigma release that
+adds a validator which downloads data cannot slip into `rules check`. `EXCLUDED` says why each
+other validator is left out; a test checks that the two lists cover every validator pySigma
+ships, so a new one is noticed and placed deliberately.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError, SigmaModifierError, SigmaRuleLocation
+from sigma.modifiers import modifier_mapping
+from sigma.rule import SigmaRuleTag
+from sigma.validators.base import (
+    SigmaRuleValidator,
+    SigmaTagValidator,
+    SigmaValidationIssue,
+    SigmaValidationIssueSeverity,
+)
+
+from auditlake.detection.correlation_plan import pysigma_compatible
+from auditlake.rulepack.documents import RuleDocuments
+
+ENABLED = (
+    "all_of_them_condition",
+    "cartag",
+    "control_character",
+    "custom_attributes",
+    "cvetag",
+    "dangling_condition",
+    "dangling_detection",
+    "detection_tag",
+    "double_wildcard",
+    "duplicate_filename",
+    "duplicate_references",
+    "duplicate_tag",
+    "duplicate_title",
+    "escaped_wildcard",
+    "fieldname_logsource",
+    "filename_length",
+    "invalid_modifier_combinations",
+    "number_as_string",
+    "specific_instead_of_generic_logsource",
+    "stptag",
+    "tag_format",
+    "them_condition_with_single_detection",
+    "tlptag",
+    "wildcards_instead_of_modifiers",
+)
+"""pySigma validators `rules check` runs (names as in `sigma.validators.core.validators`)."""
+
+EXCLUDED: Mapping[str, str] = {
+    "attacktag": "downloads MITRE ATT&CK data at run time; rulepack.attack checks ATT&CK tags offline",
+    "d3_fendtag": "downloads MITRE D3FEND data at run time; `d3fend` is not an allowed tag namespace here",
+    "namespace_tag": "does not know the `compliance` namespace; `NamespaceValidator` replaces it",
+    "tlpv1_tag": "one version of the TLP check; `tlptag` accepts both versions",
+    "tlpv2_tag": "one version of the TLP check; `tlptag` accepts both versions",
+    "identifier_existence": "the required-field check reports a missing id with file and line",
+    "identifier_uniqueness": "the pack-wide id check names every file that uses an id",
+}
+
+NAMESPACES = frozenset({"attack", "car", "compliance", "cve", "detection", "stp", "tlp"})
+
+HINTS: Mapping[str, str] = {
+    "DanglingDetectionIssue": "use the selection in the condition, or delete it",
+    "DanglingConditionIssue": "define the selection the condition names, or fix its spelling",
+    "WildcardsInsteadOfContainsModifierIssue": "use the |contains modifier instead of *value*",
+    "WildcardInsteadOfStartswithIssue": "use the |startswith modifier instead of value*",
+    "WildcardInsteadOfEndswithIssue": "use the |endswith modifier instead of *value",
+    "NumberAsStringIssue": "write the number without quotes",
+    "DuplicateTitleIssue": "give each rule its own title",
+    "DuplicateTagIssue": "list each tag once",
+    "InvalidTagFormatIssue": "tags are lower-case `namespace.name` (letters, digits, -, _, .)",
+    "FilenameLengthIssue": "rename the file to 10..90 characters",
+    "AllOfThemConditionIssue": "name the selections (`all of selection_*`) instead of `all of them`",
+    "InvalidNamespaceIssue": f"use one of the namespaces {', '.join(sorted(NAMESPACES))}",
+    "EscapedWildcardIssue": r"keep `\*` if the star is meant literally, else drop the backslash",
+}
+
+KEYS: Mapping[str, str] = {
+    "DuplicateTitleIssue": "title",
+    "DuplicateReferencesIssue": "references",
+    "CustomAttributesIssue": "title",
+    "FieldnameLogsourceIssue": "logsource",
+    "SpecificInsteadOfGenericLogsourceIssue": "logsource",
+}
+"""Issue class → the top-level key whose line it points at (tag issues: `tags`; else `detection`)."""
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class SigmaProblem:
+    """A problem pySigma found, placed in a document of a file."""
+
+    path: str
+    document: int
+    key: str | None
+    message: str
+    hint: str
+    line: int | None = None
+    severity: Severity = "error"
+
+
+@dataclass
+class InvalidNamespaceIssue(SigmaValidationIssue):
+    description: ClassVar[str] = "Tag namespace not allowed in this rule pack"
+    severity: ClassVar[SigmaValidationIssueSeverity] = SigmaValidationIssueSeverity.MEDIUM
+    tag: SigmaRuleTag
+
+
+class NamespaceValidator(SigmaTagValidator):
+    """pySigma's namespace check with the pack's namespaces (it adds `compliance`)."""
+
+    def validate_tag(self, tag: SigmaRuleTag) -> list[SigmaValidationIssue]:
+        if tag.namespace not in NAMESPACES:
+            return [InvalidNamespaceIssue([self.rule], tag)]
+        return []
+
+
+def offline_validators() -> list[SigmaRuleValidator]:
+    """Fresh instances of the allowed validators (they keep state across one run)."""
+    from sigma.validators.core import validators
+
+    classes = [validators[name] for name in ENABLED]
+    return [cls() for cls in classes] + [NamespaceValidator()]
+
+
+def load_collection(docs: RuleDocuments) -> SigmaCollection:
+    """The file's documents as pySigma rules, correlations narrowed as `compile_rules` does."""
+    narrowed = [
+        pysigma_compatible(d) if isinstance(d.get("correlation"), Mapping) else dict(d)
+        for d in docs.documents
+    ]
+    return SigmaCollection.from_dicts(
+        narrowed, collect_errors=True, source=SigmaRuleLocation(Path(docs.path))
+    )
+
+
+def parse_problems(docs: RuleDocuments, collection: SigmaCollection) -> list[SigmaProblem]:
+    """Errors pySigma met while reading each document (unknown modifiers, bad values)."""
+    problems = []
+    for index, rule in enumerate(collection.rules):
+        for error in rule.errors:
+            message, hint, line = _explain_error(error, docs, index)
+            problems.append(SigmaProblem(docs.path, index, None, message, hint, line))
+    return problems
+
+
+def validate(files: Sequence[tuple[RuleDocuments, SigmaCollection]]) -> list[SigmaProblem]:
+    """Run the offline validators over every rule that parsed, across all `files`."""
+    validators = offline_validators()
+    where: dict[int, tuple[RuleDocuments, int]] = {}
+    issues: list[SigmaValidationIssue] = []
+    for docs, collection in files:
+        for index, rule in enumerate(collection.rules):
+            if rule.errors:
+                continue
+            where[id(rule)] = (docs, index)
+            for validator in validators:
+                issues += validator.validate(rule)
+    for validator in validators:
+        issues += validator.finalize()
+    return [p for issue in issues for p in _place(issue, where)]
+
+
+def _place(
+    issue: SigmaValidationIssue, where: Mapping[int, tuple[RuleDocuments, int]]
+) -> list[SigmaProblem]:
+    name = type(issue).__name__
+    details = ", ".join(
+        f"{f.name}={_show(getattr(issue, f.name))}" for f in fields(issue) if f.name != "rules"
+    )
+    message = f"{issue.description}" + (f" ({details})" if details else "")
+    hint = HINTS.get(name, f"see pySigma's {name}")
+    key = KEYS.get(name, "tags" if "Tag" in name else "detection")
+    # pySigma's LOW is "a suggestion for readability or maintainability": worth showing, not
+    # worth failing a build over (an escaped wildcard may be meant)
+    severity: Severity = (
+        "warning" if issue.severity is SigmaValidationIssueSeverity.LOW else "error"
+    )
+    placed = []
+    for rule in issue.rules:
+        if id(rule) in where:
+            docs, index = where[id(rule)]
+            placed.append(
+                SigmaProblem(
+                    docs.path, index, key, message, hint, docs.line_of(index, key), severity
+                )
+            )
+    return placed
+
+
+def _show(value: Any) -> str:
+    return str(value) if value is not None else "-"
+
+
+_UNKNOWN_MODIFIER = re.compile(r"Unknown modifier '([^']*)'")
+
+
+def _explain_error(
+    error: SigmaError, docs: RuleDocuments, index: int
+) -> tuple[str, str, int | None]:
+    """pySigma's message (without its own "in <path>"), a fix, and the line when findable."""
+    message = re.sub(r" in \S+$", "", str(error))
+    match = _UNKNOWN_MODIFIER.search(message)
+    if isinstance(error, SigmaModifierError) and match:
+        name = match[1]
+        close = difflib.get_close_matches(name, sorted(modifier_mapping), n=1)
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else f"use a Sigma modifier: {', '.join(sorted(modifier_mapping))}"
+        )
+        return message, hint, docs.line_containing(f"|{name}", index)
+    return message, "fix the rule so pySigma can read it", docs.line_of(index)
