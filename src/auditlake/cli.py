@@ -221,8 +221,10 @@ def cmd_sources(as_json: bool) -> None:
 def _register_commands() -> None:
     from auditlake.cli_detect import cmd_detect
     from auditlake.cli_rules import rules
+    from auditlake.cli_watch import cmd_watch
 
     main.add_command(cmd_detect)
+    main.add_command(cmd_watch)
     main.add_command(rules)
 
 

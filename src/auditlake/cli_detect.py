@@ -19,6 +19,7 @@ from auditlake.detection.rulecache import compile_rules_cached
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError
 from auditlake.lake import LakePaths
+from auditlake.sinks import config_path, describe, open_delivery
 
 DEFAULT_RULES = Path("rules")
 
@@ -56,16 +57,22 @@ def rule_files_of(paths: tuple[Path, ...]) -> list[Path]:
               help="Recorded on each alert.  [default: realtime for incremental runs, else replay]")
 @click.option("--no-cache", is_flag=True,
               help="Compile every rule afresh instead of reusing unchanged files' compiled rules.")
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), envvar="AUDITLAKE_CONFIG",
+              default=None, show_default="$AUDITLAKE_CONFIG or ./auditlake.toml if present",
+              help="Sinks the new alerts are delivered to (see auditlake.example.toml).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the new alerts as JSON Lines on stdout (summary on stderr).")
 def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, until: str | None,
-               sources: tuple[str, ...], origin: str | None, no_cache: bool, as_json: bool) -> None:
+               sources: tuple[str, ...], origin: str | None, no_cache: bool, config: Path | None,
+               as_json: bool) -> None:
     """Run Sigma rules over the lake and store their alerts in alerts/.
 
     Without --since/--until the run is incremental: it processes exactly what was ingested
     since the last run of the same rule set (late-arriving events included), so a scheduled
     job just runs `auditlake detect`. With a range, it (re)processes that time range. Alerts
-    have deterministic ids: running the same range twice adds nothing.
+    have deterministic ids: running the same range twice adds nothing. New alerts go to the
+    sinks configured in --config (JSON Lines, stdout, webhook); a sink that is down gets them
+    from its spool on a later run.
 
     \b
     Examples:
@@ -85,6 +92,8 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
     _warn_failures(ruleset)
     incremental = start is None and end is None
     try:
+        # Opened before the run: a sink configured for the first time starts with its alerts.
+        delivery = open_delivery(LakePaths.at(lake), config_path(config))
         summary = run_detection(
             LakePaths.at(lake), ruleset, digest=ruleset_digest(files), since=start, until=end,
             sources=sources or None, origin=origin or ("realtime" if incremental else "replay"),
@@ -97,6 +106,8 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
         for row in summary.alerts.iter_rows(named=True):
             click.echo(orjson.dumps(row, default=str).decode())
     print_detect_summary(summary, err=as_json)
+    for line in describe(delivery.sync()):  # a sink that is down keeps its alerts in its spool
+        click.echo(line, err=True)
 
 
 def _warn_failures(ruleset: RuleSet) -> None:

@@ -1,0 +1,126 @@
+"""A webhook receiver on 127.0.0.1 that checks signatures and counts alerts by id; stored alerts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import polars as pl
+
+from auditlake.detection.alert_store import AlertStore
+from auditlake.detection.alerts import ALERT_SCHEMA
+from auditlake.lake.paths import LakePaths
+from auditlake.sinks.webhook import BATCH_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+SECRET = b"test-secret"
+
+
+class Receiver:
+    """Counts every alert id it acknowledged; can be down (not listening) or answer an error."""
+
+    def __init__(self, secret: bytes = SECRET) -> None:
+        self.secret = secret
+        self.counts: Counter[str] = Counter()
+        self.order: list[str] = []
+        self.batches: Counter[str] = Counter()
+        self.requests = 0
+        self.bad = 0
+        self.status: int | None = None
+        """Answer this status to every request instead of 200 (e.g. 503 while 'down')."""
+        self.fail_next = 0
+        """Answer 503 to this many requests first."""
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(receiver.answer(body, self.headers))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused until `start` again (same port)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def answer(self, body: bytes, headers: Message) -> int:
+        with self._lock:
+            self.requests += 1
+            get = headers.get
+            document = json.loads(body)
+            if not verify(self.secret, body, get(SIGNATURE_HEADER)) or get(TIMESTAMP_HEADER) != str(document["timestamp"]):
+                self.bad += 1
+                return 401
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return 503
+            if self.status is not None:
+                return self.status
+            assert get(BATCH_HEADER) == document["batch_id"]
+            self.batches[document["batch_id"]] += 1
+            for alert in document["alerts"]:
+                self.counts[alert["alert_id"]] += 1
+                self.order.append(alert["alert_id"])
+            return 200
+
+    def exactly_once(self) -> set[str]:
+        """The ids received, after checking none came twice."""
+        twice = {i for i, n in self.counts.items() if n > 1}
+        assert not twice, f"received more than once: {sorted(twice)[:5]}"
+        return set(self.counts)
+
+
+def stored_ids(lake: LakePaths) -> set[str]:
+    return set(AlertStore(lake).scan().select("alert_id").collect()["alert_id"].to_list())
+
+
+def store_alerts(lake: LakePaths, count: int, *, first: int = 0, run: str = "0" * 16) -> list[str]:
+    """Store `count` made-up detection alerts (ids from `first`) as one run; returns their ids."""
+    created = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(minutes=first)
+    ids = [f"{n:032x}" for n in range(first, first + count)]
+    frame = pl.DataFrame({
+        "alert_id": ids,
+        "rule_id": ["rule-1"] * count,
+        "rule_title": ["A rule"] * count,
+        "rule_kind": ["detection"] * count,
+        "level": ["high"] * count,
+        "tags": [["attack.t1078"]] * count,
+        "rule_author": [None] * count,
+        "source": ["okta.system"] * count,
+        "first_evidence_at": [created] * count,
+        "last_evidence_at": [created] * count,
+        "evidence_ingested_at": [created] * count,
+        "created_at": [created] * count,
+        "origin": ["realtime"] * count,
+        "run_id": [run] * count,
+        "event_uids": [[f"event-{n}"] for n in range(first, first + count)],
+        "group": [None] * count,
+        "actor": ["mallory@example.com"] * count,
+        "src_ip": ["203.0.113.9"] * count,
+        "target": [None] * count,
+    }, schema=ALERT_SCHEMA)
+    AlertStore(lake).append(frame, run_id=run)
+    return ids
