@@ -15,6 +15,7 @@ from rich.table import Table
 from auditlake.detection.alerts import ORIGINS
 from auditlake.detection.compile import RuleSet, compile_rules, rule_files
 from auditlake.detection.engine import DetectSummary, run_detection
+from auditlake.detection.placeholders import load_placeholders
 from auditlake.detection.rulecache import compile_rules_cached
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError
@@ -88,14 +89,19 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
     start, end = parse_moment(since), parse_moment(until)
     if start and end and start >= end:
         raise click.BadParameter("--since must be before --until")
-    ruleset = compile_rules(files) if no_cache else compile_rules_cached(files)
+    try:
+        placeholders = load_placeholders(config_path(config))
+    except AuditlakeError as exc:
+        raise click.UsageError(str(exc)) from exc
+    ruleset = (compile_rules(files, placeholders=placeholders) if no_cache
+               else compile_rules_cached(files, placeholders=placeholders))
     _warn_failures(ruleset)
     incremental = start is None and end is None
     try:
         # Opened before the run: a sink configured for the first time starts with its alerts.
         delivery = open_delivery(LakePaths.at(lake), config_path(config))
         summary = run_detection(
-            LakePaths.at(lake), ruleset, digest=ruleset_digest(files), since=start, until=end,
+            LakePaths.at(lake), ruleset, digest=ruleset_digest(files, placeholders), since=start, until=end,
             sources=sources or None, origin=origin or ("realtime" if incremental else "replay"),
             progress=_progress(),
         )

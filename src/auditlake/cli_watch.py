@@ -13,6 +13,7 @@ import click
 import orjson
 
 from auditlake.cli_detect import DEFAULT_RULES, rule_files_of
+from auditlake.detection.placeholders import load_placeholders
 from auditlake.detection.rulecache import compile_rules_cached
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError, UnknownSourceError
@@ -70,7 +71,11 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
     files = rule_files_of(rules_paths or (DEFAULT_RULES,))
     if not files:
         raise click.UsageError("no rule files found; pass --rules DIR")
-    ruleset = compile_rules_cached(files)
+    try:
+        placeholders = load_placeholders(config_path(config))
+    except AuditlakeError as exc:
+        raise click.UsageError(str(exc)) from exc
+    ruleset = compile_rules_cached(files, placeholders=placeholders)
     for failure in ruleset.failures:
         click.echo(f"warning: rule {failure.path or failure.title} not compiled ({failure.reason}): "
                    f"{failure.message}", err=True)
@@ -81,7 +86,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
         chosen = config_path(config)
         delivery = open_delivery(paths, chosen)
         watcher = Watcher(
-            inbox, paths, ruleset, digest=ruleset_digest(files), delivery=delivery, poll_s=poll_s,
+            inbox, paths, ruleset, digest=ruleset_digest(files, placeholders), delivery=delivery, poll_s=poll_s,
             settle_s=settle_s, source=source, workers=workers,
             on_file=_file_printer(as_json), on_note=lambda text: click.echo(text, err=True),
         )

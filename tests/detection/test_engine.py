@@ -248,3 +248,48 @@ def test_detect_command_prints_alerts_as_json_lines(inputs: dict[int, list[Path]
 
     bad = CliRunner().invoke(main, ["detect", "--rules", str(rules), "--lake", str(lake.root), "--since", "tuesday"])
     assert bad.exit_code == 2 and "ISO-8601" in bad.output
+
+
+PLACEHOLDER_RULE = """\
+title: Sign-in failure of an administrator
+id: 5a1c6b38-0d5e-4f3f-9a53-8f3b5f0c1a09
+status: test
+logsource: {product: okta, service: okta}
+detection:
+  sel:
+    eventType: user.session.start
+    actor.alternateId|expand: '%Admins%'
+  condition: sel
+level: high
+"""
+
+
+def test_detect_resolves_placeholders_from_the_configuration(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from auditlake.cli import main
+
+    lake = _lake(tmp_path, "lake")
+    events = tmp_path / "okta.jsonl"
+    events.write_text(_okta_failure(START, "root@example.com", "p1") + "\n"
+                      + _okta_failure(START, "bob@example.com", "p2") + "\n")
+    ingest([events], lake, workers=1)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "admins.yml").write_text(PLACEHOLDER_RULE)
+    args = ["detect", "--rules", str(rules), "--lake", str(lake.root), "--json"]
+
+    unconfigured = CliRunner().invoke(main, args)
+    assert unconfigured.exit_code == 0 and unconfigured.stdout == ""
+    assert "%Admins%" in unconfigured.stderr and "placeholder" in unconfigured.stderr
+
+    config = tmp_path / "auditlake.toml"
+    config.write_text('[placeholders]\nAdmins = ["root@example.com"]\n')
+    configured = CliRunner().invoke(main, [*args, "--config", str(config)])
+    assert configured.exit_code == 0, configured.output
+    alerts = [json.loads(line) for line in configured.stdout.splitlines()]
+    assert [a["event_uids"] for a in alerts] == [["p1"]]
+
+    config.write_text("[placeholders]\nAdmins = 3\n")
+    bad = CliRunner().invoke(main, [*args, "--config", str(config)])
+    assert bad.exit_code == 2 and "list of strings" in bad.output

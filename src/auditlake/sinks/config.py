@@ -111,7 +111,7 @@ def load_config(path: Path) -> list[SinkConfig]:
 
 def parse_config(document: dict[str, Any], *, base: Path, where: str) -> list[SinkConfig]:
     """The sinks of an already parsed document; relative paths are resolved against `base`."""
-    _refuse_unknown(document, ("sinks",), where, "the top level")
+    _refuse_unknown(document, ("sinks", "placeholders"), where, "the top level")
     tables = document.get("sinks", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ConfigError("`sinks` must be an array of tables", where=where,
