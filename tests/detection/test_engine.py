@@ -293,3 +293,52 @@ def test_detect_resolves_placeholders_from_the_configuration(tmp_path: Path) -> 
     config.write_text("[placeholders]\nAdmins = 3\n")
     bad = CliRunner().invoke(main, [*args, "--config", str(config)])
     assert bad.exit_code == 2 and "list of strings" in bad.output
+
+
+KILLER = """
+import os, signal, sys
+from auditlake.detection.alert_store import AlertStore
+from auditlake.cli import main
+
+original = AlertStore.append
+calls = []
+
+def append_then_die(self, alerts, *, run_id):
+    calls.append(run_id)
+    if len(calls) == 2:  # the first batch of alerts is stored, then the process is killed
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, alerts, run_id=run_id)
+
+AlertStore.append = append_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_detect_killed_midway_then_rerun_equals_an_uninterrupted_run(
+    inputs: dict[int, list[Path]], tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "okta.yml").write_text(RULES)
+    (rules / "aws.yml").write_text(CLOUD_RULE)
+    lakes = {name: _lake(tmp_path, name) for name in ("reference", "killed")}
+    for lake in lakes.values():
+        ingest([p for day in inputs.values() for p in day], lake, workers=1)
+
+    def detect(lake: LakePaths, *prefix: str) -> subprocess.CompletedProcess[str]:
+        args = ["detect", "--rules", str(rules), "--lake", str(lake.root), "--no-cache"]
+        command = [sys.executable, *prefix, *args]
+        return subprocess.run(command, check=False, capture_output=True, text=True, timeout=300)
+
+    assert detect(lakes["reference"], "-m", "auditlake").returncode == 0
+    killed = detect(lakes["killed"], "-c", KILLER)
+    assert killed.returncode == -signal.SIGKILL
+    assert 0 < len(_alert_ids(lakes["killed"])) < len(_alert_ids(lakes["reference"]))
+    assert detect(lakes["killed"], "-m", "auditlake").returncode == 0
+    assert _alert_ids(lakes["killed"]) == _alert_ids(lakes["reference"])
+    stored = AlertStore(lakes["killed"]).scan().collect()
+    assert stored.height == stored["alert_id"].n_unique()
