@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from auditlake.detection import ir
 from auditlake.detection.alert_store import AlertStore
 from auditlake.detection.alerts import (
     ALERT_SCHEMA,
@@ -44,25 +43,15 @@ from auditlake.detection.evaluate import (
     correlate_matched,
     correlated_rules,
     evaluate,
+    evaluate_candidates,
+    needed_columns,
 )
 from auditlake.detection.logsources import effective_field_map
 from auditlake.detection.watermarks import read_watermark, write_watermark
-from auditlake.lake.commits import read_commits
+from auditlake.lake.commits import CommittedFile, read_commits
 from auditlake.lake.lock import FileLock
 from auditlake.lake.paths import LakePaths
-from auditlake.lake.scan import CommitRange, committed_files, scan_events
-
-EVIDENCE_SOURCE_COLUMNS = (
-    "event_uid",
-    "time",
-    "source",
-    "ingested_at",
-    "actor_name",
-    "actor_id",
-    "src_ip",
-    "target_name",
-    "target_id",
-)
+from auditlake.lake.scan import CommitRange, committed_files, event_files, scan_events, scan_files
 
 Progress = Callable[[str, int, int], None]
 """Called with (what, done, total) as sources are processed."""
@@ -126,9 +115,11 @@ def run_detection(
             if progress:
                 progress(source, done, len(routed))
             rules = [r for r in ruleset.rules if r.output and source in r.sources]
-            frame = scan_events(lake, sources=[source], start=since, end=until, commits=window)
+            files = event_files(lake, sources=[source], start=since, end=until, commits=window)
             summary.events_scanned += _rows(lake, source, window, since, until)
-            stored.append(_detect_source(store, rules, frame, source, run))
+            for batch in _batches(files):
+                frame = scan_files(lake, batch, start=since, end=until)
+                stored.append(_detect_source(store, rules, frame, source, run))
             summary.sources.append(source)
         if ruleset.correlations:
             stored.append(_correlate(store, lake, ruleset, window, newest, since, until, run, wanted))
@@ -161,15 +152,33 @@ def _rows(lake: LakePaths, source: str, window: CommitRange, since: datetime | N
     return total
 
 
+BATCH_ROWS = 250_000
+"""Events evaluated together: large enough to amortise the per-rule work, small enough that
+memory stays bounded whatever the lake's size."""
+
+
+def _batches(files: list[CommittedFile]) -> Iterable[list[CommittedFile]]:
+    batch: list[CommittedFile] = []
+    rows = 0
+    for file in files:
+        batch.append(file)
+        rows += file.rows
+        if rows >= BATCH_ROWS:
+            yield batch
+            batch, rows = [], 0
+    if batch:
+        yield batch
+
+
 def _detect_source(
     store: AlertStore, rules: list[CompiledRule], frame: pl.LazyFrame, source: str, run: RunInfo
 ) -> pl.DataFrame:
-    """All of one source's rules in one pass; one alert per (rule, event)."""
+    """One batch of a source's events under all its rules; one alert per (rule, event)."""
     if not rules:
         return pl.DataFrame()
     schema = frame.collect_schema()
     columns = needed_columns(rules, schema, source)
-    matched = evaluate(rules, frame.select(columns), source=source).collect(engine="streaming")
+    matched = evaluate_candidates(rules, frame.select(columns).collect(), source=source)
     if matched.is_empty():
         return pl.DataFrame()
     evidence = evidence_frame(matched)
@@ -179,25 +188,6 @@ def _detect_source(
         if not rows.is_empty():
             alerts.append(detection_alerts(_info(rule), rows, run))
     return store.append(pl.concat(alerts), run_id=run.run_id) if alerts else pl.DataFrame()
-
-
-def needed_columns(rules: Iterable[CompiledRule], schema: pl.Schema, source: str) -> list[str]:
-    """The columns the rules read, plus what alerts keep (projection before the scan)."""
-    names: set[str] = {c for c in EVIDENCE_SOURCE_COLUMNS if c in schema}
-    needs_raw = False
-    for rule in rules:
-        node = rule.routed(source)
-        needs_raw |= any(isinstance(n, ir.Keyword) for n in ir.walk(node))
-        for name in ir.fields(node):
-            if name in schema:
-                names.add(name)
-            elif name.split(".", 1)[0] in schema:
-                names.add(name.split(".", 1)[0])
-            else:
-                needs_raw |= source in RAW_JSON_SOURCES
-    if needs_raw and "raw" in schema:
-        names.add("raw")
-    return [n for n in schema.names() if n in names]
 
 
 def _info(rule: CompiledRule) -> RuleInfo:
@@ -227,34 +217,13 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
     run: RunInfo,
     wanted: set[str] | None,
 ) -> pl.DataFrame:
-    reach = lookback(ruleset)
+    """Correlation alerts: hits over the events the run's span needs, look-back included."""
     rules = correlated_rules(ruleset)
-    sources = sorted({s for r in rules for s in r.sources} & (wanted or {s for r in rules for s in r.sources}))
-    start: datetime | None
-    end: datetime | None
-    if since is None and until is None:
-        touched = [f for f in committed_files(lake, "events", window) if f.source in sources]
-        times = [datetime.fromisoformat(t) for f in touched for t in (f.min_time, f.max_time) if t]
-        if not times:
-            return pl.DataFrame()
-        start, end = min(times) - reach, max(times) + reach + timedelta(microseconds=1)
-        keep_from, keep_until = None, None
-    else:
-        start = since - reach if since is not None else None
-        end = until
-        keep_from, keep_until = since, until
-    matched_parts = []
-    for source in sources:
-        frame = scan_events(lake, sources=[source], start=start, end=end, commits=CommitRange(0, newest))
-        relevant = [r for r in rules if source in r.sources]
-        columns = needed_columns(relevant, frame.collect_schema(), source)
-        schema = frame.collect_schema()
-        wanted_columns = _correlation_columns(ruleset, relevant)
-        columns += [c for c in schema.names() if c in wanted_columns and c not in columns]
-        if source in RAW_JSON_SOURCES and "raw" in schema and "raw" not in columns and (wanted_columns - set(schema.names())):
-            columns.append("raw")  # a group-by or value field read from the raw record by path
-        matched_parts.append(evaluate(relevant, frame.select(columns), source=source).collect())
-    matched = pl.concat(matched_parts, how="diagonal_relaxed") if matched_parts else pl.DataFrame()
+    sources = sorted({s for r in rules for s in r.sources if wanted is None or s in wanted})
+    span = _correlation_span(lake, ruleset, sources, window, since, until)
+    if span is None:
+        return pl.DataFrame()
+    matched = _correlation_matches(lake, ruleset, rules, sources, span, newest)
     if matched.is_empty():
         return pl.DataFrame()
     evidence = {row["event_uid"]: row for row in evidence_frame(matched).iter_rows(named=True)}
@@ -263,17 +232,65 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
     alerts = []
     for plan in ruleset.correlations:
         if plan.key in referenced and not plan.generate:
-            continue
+            continue  # a chained child feeds its parent only
         hits = results[plan.key]
-        if keep_from is not None:
-            hits = hits.filter(pl.col("window_end") >= keep_from)
-        if keep_until is not None:
-            hits = hits.filter(pl.col("window_end") < keep_until)
+        if since is not None:  # a range keeps the windows that end inside it
+            hits = hits.filter(pl.col("window_end") >= since)
+        if until is not None:
+            hits = hits.filter(pl.col("window_end") < until)
         meta = ruleset.correlation_meta[plan.key]
         info = RuleInfo(meta.id, meta.title, "correlation", meta.level, meta.tags, meta.author)
         alerts.append(correlation_alerts(info, hits, plan.group_by, evidence, run))
     alerts = [a for a in alerts if not a.is_empty()]
     return store.append(pl.concat(alerts), run_id=run.run_id) if alerts else pl.DataFrame()
+
+
+def _correlation_span(  # noqa: PLR0917
+    lake: LakePaths,
+    ruleset: RuleSet,
+    sources: list[str],
+    window: CommitRange,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[datetime | None, datetime | None] | None:
+    """The event times correlations must read; None when the run brought nothing to correlate.
+
+    A range reads its look-back before `since`. An incremental run reads the times its new
+    commits touch, widened by the look-back on both sides: a new event can complete a window
+    that started earlier, and (arriving late) one that ends after it.
+    """
+    reach = lookback(ruleset)
+    if since is not None or until is not None:
+        return (since - reach if since is not None else None), until
+    touched = [f for f in committed_files(lake, "events", window) if f.source in sources]
+    times = [datetime.fromisoformat(t) for f in touched for t in (f.min_time, f.max_time) if t]
+    if not times:
+        return None
+    return min(times) - reach, max(times) + reach + timedelta(microseconds=1)
+
+
+def _correlation_matches(  # noqa: PLR0917
+    lake: LakePaths,
+    ruleset: RuleSet,
+    rules: list[CompiledRule],
+    sources: list[str],
+    span: tuple[datetime | None, datetime | None],
+    newest: int,
+) -> pl.DataFrame:
+    """Events of the correlated rules in `span`, with the columns the correlations read."""
+    parts = []
+    for source in sources:
+        frame = scan_events(lake, sources=[source], start=span[0], end=span[1], commits=CommitRange(0, newest))
+        schema = frame.collect_schema()
+        relevant = [r for r in rules if source in r.sources]
+        columns = needed_columns(relevant, schema, source)
+        wanted_columns = _correlation_columns(ruleset, relevant)
+        columns += [c for c in schema.names() if c in wanted_columns and c not in columns]
+        unresolved = wanted_columns - set(schema.names())
+        if source in RAW_JSON_SOURCES and unresolved and "raw" in schema and "raw" not in columns:
+            columns.append("raw")  # a group-by or value field read from the raw record by path
+        parts.append(evaluate(relevant, frame.select(columns), source=source).collect())
+    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
 
 def _correlation_columns(ruleset: RuleSet, rules: list[CompiledRule]) -> set[str]:

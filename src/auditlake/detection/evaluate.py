@@ -18,6 +18,7 @@ from auditlake.detection.correlate import evaluate_correlation
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.logsources import effective_field_map, json_list_columns
 from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind, json_path
+from auditlake.detection.prefilter import ROW, Columns, candidate_pairs, plan_rules
 
 RULE_ID_COLUMN = "rule_id"
 
@@ -25,6 +26,41 @@ RAW_JSON_SOURCES = frozenset(
     {"aws.cloudtrail", "okta.system", "github.audit", "gcp.audit", "k8s.audit", "gateway.teleport"}
 )
 """Sources whose `raw` is the native JSON record, so a field without a column is read by path."""
+
+
+EVIDENCE_SOURCE_COLUMNS = (
+    "event_uid",
+    "time",
+    "source",
+    "ingested_at",
+    "actor_name",
+    "actor_id",
+    "src_ip",
+    "target_name",
+    "target_id",
+)
+"""Event columns an alert keeps (see `alerts.evidence_frame`)."""
+
+
+def needed_columns(
+    rules: Iterable[CompiledRule], schema: Schema, source: str, *, keep: Iterable[str] = EVIDENCE_SOURCE_COLUMNS
+) -> list[str]:
+    """The columns the rules read on `source`, plus `keep` (what alerts keep of an event)."""
+    names: set[str] = {c for c in keep if c in schema}
+    needs_raw = False
+    for rule in rules:
+        node = rule.routed(source)
+        needs_raw |= any(isinstance(n, ir.Keyword) for n in ir.walk(node))
+        for name in ir.fields(node):
+            if name in schema:
+                names.add(name)
+            elif isinstance(schema.get(name.split(".", 1)[0]), pl.Struct):
+                names.add(name.split(".", 1)[0])  # read as a struct path
+            else:
+                needs_raw |= source in RAW_JSON_SOURCES
+    if needs_raw and "raw" in schema:
+        names.add("raw")
+    return [n for n in schema if n in names]
 
 
 def bind_options(source: str | None) -> BindOptions:
@@ -97,6 +133,39 @@ def _evaluate_one(
         .explode(RULE_ID_COLUMN)
         .drop(list(flags))
     )
+
+
+def evaluate_candidates(rules: Iterable[CompiledRule], frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
+    """`evaluate` for one source's events in memory, each rule run on its candidate rows only.
+
+    Same rows and rule ids as `evaluate(rules, frame.lazy(), source=source)`, in row order;
+    see `prefilter` for why and how candidates are found.
+    """
+    rules = [r for r in rules if r.routes and source in r.sources]
+    schema = frame.schema
+    options = bind_options(source)
+    columns = Columns(pl.Schema(schema), options.json_list_columns, options.json_fallback)
+    plans = plan_rules(rules, columns, source)
+    indexed = frame.with_row_index(ROW)
+    results: list[pl.DataFrame] = []
+    everywhere = [p.rule for p in plans if p.atoms is None]
+    if everywhere:
+        results.append(_evaluate_one(everywhere, indexed.lazy(), schema, source).collect())
+    pairs = candidate_pairs(indexed, plans).group_by("rule").agg(pl.col(ROW).sort()).sort("rule")
+    for index, rows in pairs.iter_rows():
+        rule = plans[index].rule
+        expression = bind(rule.routed(source), schema, options)
+        reads = needed_columns([rule], schema, source, keep=())
+        hits = indexed.select(ROW, *reads)[rows].filter(expression).get_column(ROW)
+        matched = indexed[hits]
+        if matched.height:
+            results.append(matched.with_columns(pl.lit(rule.id, pl.String).alias(RULE_ID_COLUMN)))
+    if not results:
+        return indexed.head(0).drop(ROW).with_columns(pl.lit(None, pl.String).alias(RULE_ID_COLUMN))
+    order = {rule.id: position for position, rule in enumerate(rules)}
+    merged = pl.concat(results, how="vertical_relaxed")
+    rank = pl.col(RULE_ID_COLUMN).replace_strict(order, return_dtype=pl.UInt32)
+    return merged.sort(ROW, rank).drop(ROW)
 
 
 def _no_matches(frame: pl.LazyFrame) -> pl.LazyFrame:

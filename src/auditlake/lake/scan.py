@@ -46,6 +46,32 @@ def scan_events(
     paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
     wanted = set(sources) if sources is not None else None
     files = [f for f in _files(paths, "events", commits) if _keep(f, wanted, start, end)]
+    return scan_files(paths, files, start=start, end=end, columns=columns)
+
+
+def event_files(
+    lake: LakePaths,
+    *,
+    sources: Iterable[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    commits: CommitRange | None = None,
+) -> list[CommittedFile]:
+    """The committed event files `scan_events` would read, for callers that read in batches."""
+    wanted = set(sources) if sources is not None else None
+    return [f for f in _files(lake, "events", commits) if _keep(f, wanted, start, end)]
+
+
+def scan_files(
+    lake: LakePaths,
+    files: Sequence[CommittedFile],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    columns: Sequence[str] | None = None,
+) -> pl.LazyFrame:
+    """`scan_events` over exactly these committed files (their union schema)."""
+    paths = lake
     schema = _union_schema(files) if files else _empty_schema()
     if not files:
         frame = pl.DataFrame(schema=schema).lazy().with_columns(

@@ -1,0 +1,131 @@
+"""The candidate-row path (`evaluate_candidates`) against evaluating every rule on every row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sigma.collection import SigmaCollection
+from tests.detection.test_differential_sqlite import TEXT_FIELDS, _events, _rules
+
+from auditlake.detection import ir
+from auditlake.detection.compile import compile_collection, compile_rules
+from auditlake.detection.evaluate import RULE_ID_COLUMN, evaluate, evaluate_candidates
+from auditlake.detection.prefilter import (
+    ASCII_LOWERING,
+    Columns,
+    necessary_atoms,
+    regex_literal,
+    wildcard_literal,
+)
+from auditlake.ingest import ingest
+from auditlake.lake.paths import LakePaths
+from auditlake.lake.scan import scan_events
+
+WINDOWS = "windows.eventlog"
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+
+
+def _pairs(frame: pl.DataFrame) -> list[tuple[Any, str]]:
+    return sorted(zip(frame["event_uid"].to_list(), frame[RULE_ID_COLUMN].to_list(), strict=True))
+
+
+def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
+    simple = evaluate(rules, frame.lazy(), source=WINDOWS).collect()
+    fast = evaluate_candidates(rules, frame, source=WINDOWS)
+    return _pairs(fast), _pairs(simple)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=_events(), data=st.data())
+def test_candidates_equal_every_rule_on_every_row(events: list[dict[str, Any]], data: st.DataObject) -> None:
+    pool = {f: sorted({e[f] for e in events if e[f]}) for f in TEXT_FIELDS}
+    documents = []
+    for number in range(3):
+        rule = data.draw(_rules(pool))
+        rule["id"] = f"0b9e4a55-1111-4a5a-9a5a-00000000000{number}"
+        rule["logsource"] = {"product": "windows", "service": "sysmon"}
+        if data.draw(st.booleans()):  # a keyword search in raw, ORed in
+            rule["detection"]["keywords"] = [data.draw(st.sampled_from(["ab", "A(B", "\\\\", "é中", "x*y"]))]
+            rule["detection"]["condition"] = f"({rule['detection']['condition']}) or keywords"
+        documents.append(yaml.safe_dump(rule, allow_unicode=True))
+    ruleset = compile_collection(SigmaCollection.from_yaml("---\n".join(documents)))
+    assert ruleset.failures == ()
+    rows = [
+        {**event, "event_uid": f"e{i}", "source": WINDOWS, "Channel": SYSMON if i % 4 else "Security",
+         "EventID": 1 if i % 3 else 4688, "raw": json.dumps(event, ensure_ascii=False)}
+        for i, event in enumerate(events)
+    ]
+    frame = pl.DataFrame(rows, schema_overrides={f: pl.String for f in TEXT_FIELDS} | {"n1": pl.Int64})
+    fast, simple = _both(list(ruleset.rules), frame)
+    assert fast == simple
+
+
+def test_candidates_equal_on_sigmahq_windows_rules_and_regression_events(tmp_path: Path, shared_data: Path) -> None:
+    lake = LakePaths.at(tmp_path / "lake")
+    ingest(sorted((shared_data / "sigmahq" / "regression_data").rglob("*.json")), lake, source=WINDOWS, workers=1)
+    frame = scan_events(lake).collect()
+    rules = [r for r in compile_rules([shared_data / "sigmahq" / "rules" / "windows"]).rules if WINDOWS in r.sources]
+    fast, simple = _both(rules, frame)
+    assert len(simple) > 150
+    assert fast == simple
+
+
+@pytest.mark.parametrize(
+    ("body", "literal"),
+    [(r".*whoami.*\>.*", "whoami"), (r"a.b\.exe", "b.exe"), (r".*", None), (r"\\\\x.*", "\\\\x")],
+)
+def test_wildcard_literal(body: str, literal: str | None) -> None:
+    assert wildcard_literal(body) == literal
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [(r"(?i)\.exe\s+werfault", "werfault"), (r"ab?cd", "cd"), (r"a|bcdef", None), (r"(abc)", None),
+     (r"é+xyz", "xyz"), (r"[unclosed", None)],
+)
+def test_regex_literal(pattern: str, literal: str | None) -> None:
+    assert regex_literal(pattern) == literal
+
+
+def test_atoms_follow_the_boolean_structure() -> None:
+    columns = Columns(pl.Schema({"a": pl.String(), "b": pl.String(), "n": pl.Int64()}))
+    a = ir.Leaf("a", "contains", ("x",))
+    b = ir.Leaf("b", "endswith", ("\\long.exe",))
+    assert necessary_atoms(ir.And((a, b)), columns) == {("b", "text", "\\long.exe")}
+    assert necessary_atoms(ir.Or((a, b)), columns) == {("a", "text", "x"), ("b", "text", "\\long.exe")}
+    assert necessary_atoms(ir.Or((a, ir.Not(b))), columns) is None
+    assert necessary_atoms(ir.Leaf("n", "num", (4688,)), columns) == {("n", "num", 4688)}
+    assert necessary_atoms(ir.Leaf("missing", "contains", ("x",)), columns) == frozenset()
+    fallback = Columns(columns.schema, json_fallback=True)
+    assert necessary_atoms(ir.Leaf("missing", "contains", ("x",)), fallback) is None
+    opaque = Columns(columns.schema, opaque=frozenset({"a"}))
+    assert necessary_atoms(a, opaque) is None
+
+
+def test_ascii_lowering_characters_are_exactly_those_of_unicode() -> None:
+    special = {chr(c) for c in range(0x80, 0x110000)
+               if not 0xD800 <= c <= 0xDFFF and any(ch.isascii() for ch in chr(c).lower())}
+    assert special == set(ASCII_LOWERING)
+
+
+def test_kelvin_sign_rows_stay_candidates(tmp_path: Path) -> None:
+    rule = """title: k
+id: 0b9e4a55-1111-4a5a-9a5a-0000000000aa
+logsource: {product: windows, service: sysmon}
+detection:
+  sel:
+    t1|contains: kelvin
+  condition: sel
+"""
+    ruleset = compile_collection(SigmaCollection.from_yaml(rule))
+    frame = pl.DataFrame({"event_uid": ["a", "b"], "source": [WINDOWS] * 2, "Channel": [SYSMON] * 2,
+                          "EventID": [1, 1], "t1": ["\u212aelvin", "nothing"]})
+    fast, simple = _both(list(ruleset.rules), frame)
+    assert fast == simple == [("a", "0b9e4a55-1111-4a5a-9a5a-0000000000aa")]
