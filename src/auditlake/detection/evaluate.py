@@ -151,7 +151,7 @@ def evaluate_candidates(rules: Iterable[CompiledRule], frame: pl.DataFrame, *, s
     everywhere = [p.rule for p in plans if p.atoms is None]
     if everywhere:
         results.append(_evaluate_one(everywhere, indexed.lazy(), schema, source).collect())
-    pairs = candidate_pairs(indexed, plans).group_by("rule").agg(pl.col(ROW).sort()).sort("rule")
+    pairs = candidate_pairs(indexed, plans).group_by("rule").agg(pl.col(ROW).unique().sort()).sort("rule")
     for index, rows in pairs.iter_rows():
         rule = plans[index].rule
         expression = bind(rule.routed(source), schema, options)

@@ -221,7 +221,8 @@ def _quality(atoms: Atoms) -> tuple[int, int, int]:
 
 
 def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan]) -> pl.DataFrame:
-    """(row, rule index) pairs where the rule's atoms occur; `frame` has a `ROW` column."""
+    """(row, rule index) pairs where the rule's atoms occur, possibly repeated; `frame` has a
+    `ROW` column."""
     table = [
         (column, kind, value, index)
         for index, plan in enumerate(plans)
@@ -242,7 +243,7 @@ def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan]) -> pl.DataFr
         parts.append(present.join(values, on="value").select(ROW, "rule"))
     if not parts:
         return pl.DataFrame(schema={ROW: pl.UInt32, "rule": pl.UInt32})
-    return pl.concat(parts).unique()
+    return pl.concat(parts)
 
 
 def _text_pairs(frame: pl.DataFrame, column: str, owners: list[tuple[str, int]]) -> pl.DataFrame:
@@ -264,7 +265,8 @@ def _text_pairs(frame: pl.DataFrame, column: str, owners: list[tuple[str, int]])
         found.append(_matched(frame, matches.list.eval(pl.element().str.to_lowercase())))
     if other_needles:
         found.append(_matched(frame, text.str.to_lowercase().str.extract_many(other_needles, overlapping=True)))
-    pairs = pl.concat(found).unique().join(table, on="needle").select(ROW, "rule")
+    # Repeated pairs are harmless here: the caller keeps each row once per rule.
+    pairs = pl.concat(found).join(table, on="needle").select(ROW, "rule")
     folding = frame.filter(text.str.contains(_ascii_lowering_class())).select(ROW)
     if folding.height:
         everyone = table.select("rule").unique()
