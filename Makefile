@@ -9,7 +9,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: env demo test lint bench-ingest bench-watch clean
+.PHONY: env demo test lint bench-ingest bench-detect bench-watch clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -35,6 +35,9 @@ test: env lint
 
 bench-ingest: env
 	$(RUN) python benchmarks/ingest/run.py
+
+bench-detect: env
+	$(RUN) python benchmarks/detect/run.py
 
 bench-watch: env
 	$(RUN) python benchmarks/watch/run.py
