@@ -44,9 +44,11 @@ class AlertStore:
     def append(self, alerts: pl.DataFrame, *, run_id: str) -> pl.DataFrame:
         """Store the alerts not stored yet, durably; returns exactly those."""
         known = self.ids()
-        fresh = alerts.unique("alert_id", keep="first", maintain_order=True).filter(
-            ~pl.col("alert_id").is_in(list(known))
-        )
+        candidates = alerts.unique("alert_id", keep="first", maintain_order=True)
+        # Membership in the Python set, not `is_in`: building a Series of every stored id for
+        # each batch would cost more than the batch itself.
+        new = pl.Series([i not in known for i in candidates["alert_id"].to_list()], dtype=pl.Boolean)
+        fresh = candidates.filter(new)
         if fresh.is_empty():
             return fresh
         self.folder.mkdir(parents=True, exist_ok=True)

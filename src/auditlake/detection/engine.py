@@ -181,12 +181,12 @@ def _detect_source(
     matched = evaluate_candidates(rules, frame.select(columns).collect(), source=source)
     if matched.is_empty():
         return pl.DataFrame()
-    evidence = evidence_frame(matched)
-    alerts = []
-    for rule in rules:
-        rows = evidence.filter(matched[RULE_ID_COLUMN] == rule.id)
-        if not rows.is_empty():
-            alerts.append(detection_alerts(_info(rule), rows, run))
+    evidence = evidence_frame(matched).with_columns(matched[RULE_ID_COLUMN])
+    by_id = {rule.id: rule for rule in rules}
+    alerts = [
+        detection_alerts(_info(by_id[str(rule_id)]), rows.drop(RULE_ID_COLUMN), run)
+        for (rule_id,), rows in evidence.partition_by(RULE_ID_COLUMN, as_dict=True, maintain_order=True).items()
+    ]
     return store.append(pl.concat(alerts), run_id=run.run_id) if alerts else pl.DataFrame()
 
 
