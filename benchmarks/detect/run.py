@@ -58,6 +58,7 @@ PROBE = r"""
 import json, os, resource, runpy, sys, time
 began = time.perf_counter()
 import auditlake.cli_detect as cli_detect
+import auditlake.detection.alert_store as alert_store
 import auditlake.detection.engine as engine
 report = {"import_s": time.perf_counter() - began, "compile_s": 0.0, "detect_s": 0.0, "columns": {},
           "package": os.path.dirname(engine.__file__)}
@@ -81,12 +82,31 @@ def timed(name, function):
     return wrapper
 
 def recording(function):
-    def wrapper(rules, schema, source):
-        columns = function(rules, schema, source)
+    def wrapper(rules, schema, source, *args, **kwargs):
+        columns = function(rules, schema, source, *args, **kwargs)
         seen = report["columns"].setdefault(source, [])
         seen += [c for c in columns if c not in seen]
         return columns
     return wrapper
+
+def phase(label, function):
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            report["phases"][label] = report["phases"].get(label, 0.0) + time.perf_counter() - started
+    return wrapper
+
+# Internal steps timed when the engine has them (names change as it evolves; absent ones are
+# skipped). They nest: batches include evaluation and alert storing.
+report["phases"] = {}
+for owner, name, label in ((engine, "_detect_source", "source batches"),
+                           (engine, "evaluate_candidates", "rule evaluation"),
+                           (alert_store.AlertStore, "append", "alert store"),
+                           (engine, "_correlate", "correlations")):
+    if hasattr(owner, name):
+        setattr(owner, name, phase(label, getattr(owner, name)))
 
 for name in ("compile_rules", "compile_rules_cached"):
     if hasattr(cli_detect, name):
@@ -99,12 +119,15 @@ try:
     runpy.run_module("auditlake", run_name="__main__")
 except SystemExit as exit:
     code = exit.code
-report["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+usage = resource.getrusage(resource.RUSAGE_SELF)
+report["peak_rss_mib"] = usage.ru_maxrss / 1024
+report["cpu_s"] = usage.ru_utime + usage.ru_stime
 print("BENCH_REPORT " + json.dumps(report), file=sys.stderr)
 sys.exit(code)
 """
-"""Runs the CLI unchanged; wraps the rule compiler (cached or not), run_detection and
-needed_columns to time the phases and record the columns read (the scan floor reads them too)."""
+"""Runs the CLI unchanged; wraps the rule compiler (cached or not), run_detection, a few engine
+steps and needed_columns to time the phases and record the columns read (the scan floor reads
+them too); reports peak RSS and CPU time of the process."""
 
 
 def log(message: str) -> None:
@@ -234,7 +257,8 @@ def run_detect(lake: Path, rules: list[Path], report_dir: Path, *, label: str = 
     if done.returncode != 0 or "BENCH_REPORT " not in done.stderr:
         raise SystemExit(f"auditlake detect failed ({done.returncode}); see {report_dir}/{label}.stderr")
     report = json.loads(done.stderr.rsplit("BENCH_REPORT ", 1)[1].splitlines()[0])
-    return report | {"wall_s": wall}
+    # Other jobs share the machine: the load over the last minute says how much they took.
+    return report | {"wall_s": wall, "load_after": os.getloadavg()[0]}
 
 
 def cold_compile(rules: list[Path], report_dir: Path) -> float:
@@ -302,6 +326,7 @@ def measure(name: str, lake: Path, rules: list[Path], *, sources: Iterable[str],
         "compile_cold_s": compile_cold, "compile_s": detect["compile_s"], "detect_s": detect["detect_s"], "wall_s": detect["wall_s"],
         "per_s": per_s, "per_s_end_to_end": detect["events"] / detect["wall_s"],
         "peak_rss_mib": detect["peak_rss_mib"], "alerts": detect["alerts"], "package": detect["package"],
+        "phases": detect.get("phases", {}), "cpu_s": detect["cpu_s"], "load": detect["load_after"],
         "columns_read": {s: len(c) for s, c in detect["columns"].items()},
         "floor": floor, "floor_ratio": detect["detect_s"] / floor["seconds"],
         "sqlite": sqlite, "sqlite_ratio": per_s / sqlite["per_s"] if sqlite["per_s"] else 0.0,
@@ -313,15 +338,16 @@ def measure(name: str, lake: Path, rules: list[Path], *, sources: Iterable[str],
 
 def tables(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| case | events | rules run | compile s (cold / cached) | detection s | events/s (detection) "
-        "| events/s (end to end) | peak RSS MiB | alerts | scan floor s | x floor | SQLite events/s | x SQLite |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | events | rules run | compile s (cold / cached) | detection s | process CPU s | load "
+        "| events/s (detection) | events/s (end to end) | peak RSS MiB | alerts | scan floor s | x floor "
+        "| SQLite events/s | x SQLite |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['case']} | {r['events']:,} | {r['rules_run']:,} + {r['correlations']} corr. "
-            f"| {r['compile_cold_s']:.1f} / {r['compile_s']:.1f} "
-            f"| {r['detect_s']:.1f} | {r['per_s']:,.0f} | {r['per_s_end_to_end']:,.0f} | {r['peak_rss_mib']:,.0f} "
+            f"| {r['compile_cold_s']:.1f} / {r['compile_s']:.1f} | {r['detect_s']:.1f} | {r['cpu_s']:.0f} "
+            f"| {r['load']:.1f} | {r['per_s']:,.0f} | {r['per_s_end_to_end']:,.0f} | {r['peak_rss_mib']:,.0f} "
             f"| {r['alerts']:,} | {r['floor']['seconds']:.2f} | {r['floor_ratio']:.0f} "
             f"| {r['sqlite']['per_s']:,.0f} | {r['sqlite_ratio']:.1f} |"
         )
@@ -339,7 +365,21 @@ def tables(rows: list[dict[str, Any]]) -> str:
             f"| {s['load_s']:.1f} | {s['query_s']:.1f} "
             f"| {s['per_s']:,.0f} | {s['per_s_with_load']:,.0f} | {s['peak_rss_mib']:.0f} |"
         )
+    labels = sorted({label for r in rows for label in r["phases"]}, key=PHASE_ORDER.index)
+    if labels:
+        lines += [
+            "",
+            "| case | detection s | " + " | ".join(f"{label} s" for label in labels) + " |",
+            "|---|---:|" + "---:|" * len(labels),
+        ]
+        for r in rows:
+            cells = " | ".join(f"{r['phases'][label]:.1f}" if label in r["phases"] else "-" for label in labels)
+            lines.append(f"| {r['case']} | {r['detect_s']:.1f} | {cells} |")
     return "\n".join(lines)
+
+
+PHASE_ORDER = ["source batches", "rule evaluation", "alert store", "correlations"]
+"""The probe's nested phases, outermost first (see PROBE)."""
 
 
 def verdicts(rows: list[dict[str, Any]]) -> str:
