@@ -228,12 +228,13 @@ def _present(frame: pl.DataFrame, columns: Iterable[str], rule: CompiledRule) ->
     A Sigma field name is looked up as a column, then under the rule's per-source field names,
     then in the raw JSON record by path (JSON sources); only what none of these holds is null.
     """
+    sources = set(frame["source"].unique().to_list()) if "source" in frame.columns else set()
+    from_raw = "raw" in frame.columns and bool(sources & RAW_JSON_SOURCES)
     out: list[pl.Expr] = []
     for column in columns:
         names = [column, *(effective_field_map(alt).get(column, column) for alt in rule.routes)]
         present = [pl.col(n) for n in dict.fromkeys(names) if n in frame.columns]
-        sources = set(frame["source"].unique().to_list()) if "source" in frame.columns else set()
-        if "raw" in frame.columns and sources & RAW_JSON_SOURCES and column not in frame.columns:
+        if from_raw and column not in frame.columns:
             present.append(pl.col("raw").str.json_path_match(json_path(column)))
         value = pl.coalesce(present) if present else pl.lit(None, pl.String)
         out.append(value.alias(column))
