@@ -76,7 +76,7 @@ def timed(name, function):
             report["failures"] = len(result.failures)
         else:
             report["events"] = result.events_scanned
-            report["alerts"] = result.alerts.height
+            report["alerts"] = result.new_alerts
             report["rules_run"] = result.rules
         return result
     return wrapper

@@ -172,7 +172,7 @@ def cmd_demo(synth_dir: Path, lake: Path, seed: int, days: int, scale: float, ru
         if result.detection is not None:
             body["detection"] = {
                 "rules": result.detection.rules, "correlations": result.detection.correlations,
-                "events": result.detection.events_scanned, "new_alerts": result.detection.alerts.height,
+                "events": result.detection.events_scanned, "new_alerts": result.detection.new_alerts,
                 "alerts": result.alerts_total,
                 "scenarios": [{"scenario": c.scenario_id, "steps": c.steps, "caught_steps": c.caught_steps,
                                "rules": list(c.rules)} for c in result.coverage],

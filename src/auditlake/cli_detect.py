@@ -109,8 +109,9 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
     if as_json:
-        for row in summary.alerts.iter_rows(named=True):
-            click.echo(orjson.dumps(row, default=str).decode())
+        for batch in summary.alert_batches():
+            for row in batch.iter_rows(named=True):
+                click.echo(orjson.dumps(row, default=str).decode())
     print_detect_summary(summary, err=as_json)
     for line in describe(delivery.sync()):  # a sink that is down keeps its alerts in its spool
         click.echo(line, err=True)
@@ -146,12 +147,11 @@ def print_detect_summary(summary: DetectSummary, *, err: bool = False) -> None:
     console.print(
         f"{summary.rules} rules and {summary.correlations} correlations over "
         f"{summary.events_scanned:,} events ({scope}) in {summary.elapsed_s:.1f} s "
-        f"({summary.events_per_second:,.0f} events/s): {summary.alerts.height} new alerts"
+        f"({summary.events_per_second:,.0f} events/s): {summary.new_alerts:,} new alerts"
     )
-    if summary.alerts.is_empty():
+    if not summary.new_alerts:
         return
     table = Table("level", "rule", "alerts")
-    counts = summary.alerts.group_by("level", "rule_title").len().sort("len", descending=True)
-    for row in counts.iter_rows(named=True):
-        table.add_row(str(row["level"]), row["rule_title"], f"{row['len']:,}")
+    for (level, title), count in summary.counts.most_common():
+        table.add_row(level, title, f"{count:,}")
     console.print(table)

@@ -107,7 +107,7 @@ def _print_demo_detection(console: Console, result: DemoResult) -> None:
     console.print(
         f"Detection: {detection.rules} rules and {detection.correlations} correlations over "
         f"{detection.events_scanned:,} events in {detection.elapsed_s:.1f} s: "
-        f"{detection.alerts.height:,} new alerts ({result.alerts_total:,} in {result.lake}/alerts)."
+        f"{detection.new_alerts:,} new alerts ({result.alerts_total:,} in {result.lake}/alerts)."
     )
     table = Table(title="Attack scenarios caught", title_justify="left")
     for name in ("scenario", "steps caught", "by rules"):

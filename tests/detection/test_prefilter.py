@@ -39,6 +39,9 @@ def _pairs(frame: pl.DataFrame) -> list[tuple[Any, str]]:
 def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
     simple = evaluate(rules, frame.lazy(), source=WINDOWS).collect()
     fast = evaluate_candidates(rules, frame, source=WINDOWS)
+    narrow = evaluate_candidates(rules, frame, source=WINDOWS, keep=["event_uid"])
+    assert narrow.columns == ["event_uid", RULE_ID_COLUMN]
+    assert narrow.equals(fast.select("event_uid", RULE_ID_COLUMN))  # same rows, same order
     return _pairs(fast), _pairs(simple)
 
 

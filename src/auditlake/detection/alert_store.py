@@ -8,6 +8,7 @@ and resumed runs add nothing twice.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,15 +20,41 @@ from auditlake.lake.paths import LakePaths
 
 
 class AlertStore:
-    """Alerts of one lake."""
+    """Alerts of one lake.
 
-    def __init__(self, lake: LakePaths) -> None:
+    To know which alerts are new, `append` loads the ids already stored. A detection run
+    narrows that, so memory follows the run rather than the whole table:
+
+    - `evidence_span`: only stored alerts whose first evidence falls in [start, end) can be
+      duplicates of what this store will append (None: any stored alert);
+    - `disjoint_appends`: no two appends through this store hold the same alert (a run reads
+      every event once), so ids appended here need not be remembered.
+    """
+
+    def __init__(
+        self,
+        lake: LakePaths,
+        *,
+        evidence_span: tuple[datetime | None, datetime | None] | None = None,
+        disjoint_appends: bool = False,
+    ) -> None:
         self.lake = lake
         self.folder = lake.root / "alerts"
+        self.evidence_span = evidence_span
+        self.disjoint_appends = disjoint_appends
         self._ids: set[str] | None = None
 
     def files(self) -> list[Path]:
         return sorted(self.folder.glob("part-*.parquet")) if self.folder.is_dir() else []
+
+    def run_files(self, run_id: str) -> list[Path]:
+        """The files one detection run wrote, in the order it wrote them."""
+        return sorted(self.folder.glob(f"part-{run_id}-*.parquet")) if self.folder.is_dir() else []
+
+    def read(self, files: list[Path]) -> pl.DataFrame:
+        if not files:
+            return ALERT_SCHEMA.to_frame()
+        return pl.scan_parquet([str(f) for f in files], schema=ALERT_SCHEMA, missing_columns="insert").collect()
 
     def scan(self) -> pl.LazyFrame:
         """Every stored alert."""
@@ -37,8 +64,17 @@ class AlertStore:
         return pl.scan_parquet([str(f) for f in files], schema=ALERT_SCHEMA, missing_columns="insert")
 
     def ids(self) -> set[str]:
+        """Ids this store's appends are checked against (see the class docstring)."""
         if self._ids is None:
-            self._ids = set(self.scan().select("alert_id").collect()["alert_id"].to_list())
+            stored = self.scan()
+            if self.evidence_span is not None:
+                start, end = self.evidence_span
+                first = pl.col("first_evidence_at")
+                if start is not None:
+                    stored = stored.filter(first.is_null() | (first >= start))
+                if end is not None:
+                    stored = stored.filter(first.is_null() | (first < end))
+            self._ids = set(stored.select("alert_id").collect()["alert_id"].to_list())
         return self._ids
 
     def append(self, alerts: pl.DataFrame, *, run_id: str) -> pl.DataFrame:
@@ -58,5 +94,6 @@ class AlertStore:
         write_parquet(fresh.to_arrow(), temporary)
         os.replace(temporary, final)
         fsync_dir(self.folder)
-        known.update(fresh["alert_id"].to_list())
+        if not self.disjoint_appends:
+            known.update(fresh["alert_id"].to_list())
         return fresh

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time as clock
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -38,11 +38,12 @@ from auditlake.detection.alerts import (
 from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.evaluate import (
+    EVIDENCE_SOURCE_COLUMNS,
     RAW_JSON_SOURCES,
     RULE_ID_COLUMN,
     correlate_matched,
     correlated_rules,
-    evaluate,
+    correlation_inputs,
     evaluate_candidates,
     needed_columns,
 )
@@ -51,7 +52,7 @@ from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.lake.commits import CommittedFile, read_commits
 from auditlake.lake.lock import FileLock
 from auditlake.lake.paths import LakePaths
-from auditlake.lake.scan import CommitRange, committed_files, event_files, scan_events, scan_files
+from auditlake.lake.scan import CommitRange, committed_files, event_files, scan_files
 
 Progress = Callable[[str, int, int], None]
 """Called with (what, done, total) as sources are processed."""
@@ -59,7 +60,8 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class DetectSummary:
-    """What a run did; `alerts` holds the alerts it stored (new ones only)."""
+    """What a run did. Its new alerts are in the lake's alert store, not in memory (a run may
+    raise millions): `counts` has them per (level, rule title), `alerts` reads them back."""
 
     mode: str
     rules: int
@@ -67,17 +69,38 @@ class DetectSummary:
     sources: list[str] = field(default_factory=list)
     events_scanned: int = 0
     commits: tuple[int, int] = (0, 0)
-    alerts: pl.DataFrame = field(default_factory=pl.DataFrame)
+    new_alerts: int = 0
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     elapsed_s: float = 0.0
+    store: AlertStore | None = None
+    run_id: str = ""
 
     @property
     def events_per_second(self) -> float:
         return self.events_scanned / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    @property
+    def alerts(self) -> pl.DataFrame:
+        """The alerts this run stored, read back from the store (all of them at once)."""
+        return self.store.read(self.store.run_files(self.run_id)) if self.store else ALERT_SCHEMA.to_frame()
+
+    def alert_batches(self) -> Iterator[pl.DataFrame]:
+        """The alerts this run stored, one stored file at a time (memory bounded by a batch)."""
+        for path in self.store.run_files(self.run_id) if self.store else []:
+            yield self.store.read([path])  # type: ignore[union-attr]
+
     def alerts_by(self, column: str) -> Counter[str]:
-        if self.alerts.is_empty():
-            return Counter()
-        return Counter(str(v) for v in self.alerts[column].to_list())
+        counts: Counter[str] = Counter()
+        for batch in self.alert_batches():
+            counts.update(str(v) for v in batch[column].to_list())
+        return counts
+
+    def record(self, stored: pl.DataFrame) -> None:
+        if stored.is_empty():
+            return
+        self.new_alerts += stored.height
+        for level, title, n in stored.group_by("level", "rule_title").len().iter_rows():
+            self.counts[(str(level), str(title))] += n
 
 
 def run_detection(
@@ -102,15 +125,19 @@ def run_detection(
         window = CommitRange(after, newest)
         run = RunInfo((now or (lambda: datetime.now(UTC)))(), origin, uuid.uuid4().hex[:16])
         wanted = set(sources) if sources is not None else None
+        routed = _sources_of(ruleset, wanted)
+        # Every event is read once per run, so the run's appends never repeat one another; only
+        # alerts stored earlier about the events this run reads can recur.
+        span = _evidence_span(lake, ruleset, routed + _correlated_sources(ruleset, wanted), window, since, until)
+        store = AlertStore(lake, evidence_span=span, disjoint_appends=True)
         summary = DetectSummary(
             mode="incremental" if incremental else "range",
             rules=sum(1 for r in ruleset.rules if r.output and r.routes),
             correlations=len(ruleset.correlations),
             commits=(after, newest),
+            store=store,
+            run_id=run.run_id,
         )
-        store = AlertStore(lake)
-        stored: list[pl.DataFrame] = []
-        routed = _sources_of(ruleset, wanted)
         for done, source in enumerate(routed):
             if progress:
                 progress(source, done, len(routed))
@@ -119,16 +146,14 @@ def run_detection(
             summary.events_scanned += _rows(lake, source, window, since, until)
             for batch in _batches(files):
                 frame = scan_files(lake, batch, start=since, end=until)
-                stored.append(_detect_source(store, rules, frame, source, run))
+                summary.record(_detect_source(store, rules, frame, source, run))
             summary.sources.append(source)
         if ruleset.correlations:
-            stored.append(_correlate(store, lake, ruleset, window, newest, since, until, run, wanted))
+            summary.record(_correlate(store, lake, ruleset, window, newest, since, until, run, wanted))
         if incremental:
             write_watermark(lake, digest, newest)
         if progress:
             progress("done", len(routed), len(routed))
-    frames = [f for f in stored if not f.is_empty()]
-    summary.alerts = pl.concat(frames) if frames else ALERT_SCHEMA.to_frame()
     summary.elapsed_s = clock.monotonic() - started
     return summary
 
@@ -178,7 +203,8 @@ def _detect_source(
         return pl.DataFrame()
     schema = frame.collect_schema()
     columns = needed_columns(rules, schema, source)
-    matched = evaluate_candidates(rules, frame.select(columns).collect(), source=source)
+    keep = [c for c in EVIDENCE_SOURCE_COLUMNS if c in columns]
+    matched = evaluate_candidates(rules, frame.select(columns).collect(), source=source, keep=keep)
     if matched.is_empty():
         return pl.DataFrame()
     evidence = evidence_frame(matched).with_columns(matched[RULE_ID_COLUMN])
@@ -219,17 +245,16 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
 ) -> pl.DataFrame:
     """Correlation alerts: hits over the events the run's span needs, look-back included."""
     rules = correlated_rules(ruleset)
-    sources = sorted({s for r in rules for s in r.sources if wanted is None or s in wanted})
-    span = _correlation_span(lake, ruleset, sources, window, since, until)
+    sources = _correlated_sources(ruleset, wanted)
+    span = _evidence_span(lake, ruleset, sources, window, since, until)
     if span is None:
         return pl.DataFrame()
     matched = _correlation_matches(lake, ruleset, rules, sources, span, newest)
     if matched.is_empty():
         return pl.DataFrame()
-    evidence = {row["event_uid"]: row for row in evidence_frame(matched).iter_rows(named=True)}
     results = correlate_matched(ruleset, matched)
     referenced = {k for plan in ruleset.correlations for k in plan.correlation_refs}
-    alerts = []
+    kept: dict[str, pl.DataFrame] = {}
     for plan in ruleset.correlations:
         if plan.key in referenced and not plan.generate:
             continue  # a chained child feeds its parent only
@@ -238,14 +263,34 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
             hits = hits.filter(pl.col("window_end") >= since)
         if until is not None:
             hits = hits.filter(pl.col("window_end") < until)
+        kept[plan.key] = hits
+    evidence = _evidence_of(matched, kept.values())
+    alerts = []
+    for plan in ruleset.correlations:
+        if plan.key not in kept:
+            continue
         meta = ruleset.correlation_meta[plan.key]
         info = RuleInfo(meta.id, meta.title, "correlation", meta.level, meta.tags, meta.author)
-        alerts.append(correlation_alerts(info, hits, plan.group_by, evidence, run))
+        alerts.append(correlation_alerts(info, kept[plan.key], plan.group_by, evidence, run))
     alerts = [a for a in alerts if not a.is_empty()]
     return store.append(pl.concat(alerts), run_id=run.run_id) if alerts else pl.DataFrame()
 
 
-def _correlation_span(  # noqa: PLR0917
+def _evidence_of(matched: pl.DataFrame, hits: Iterable[pl.DataFrame]) -> dict[str, dict[str, object]]:
+    """Evidence rows (by event_uid) of just the events the kept hits cite."""
+    cited = [h.select(pl.col("event_uids").explode().alias("event_uid")) for h in hits if h.height]
+    if not cited:
+        return {}
+    uids = pl.concat(cited).unique()
+    rows = evidence_frame(matched.join(uids, on="event_uid", how="semi"))
+    return {str(row["event_uid"]): row for row in rows.iter_rows(named=True)}
+
+
+def _correlated_sources(ruleset: RuleSet, wanted: set[str] | None) -> list[str]:
+    return sorted({s for r in correlated_rules(ruleset) for s in r.sources if wanted is None or s in wanted})
+
+
+def _evidence_span(  # noqa: PLR0917
     lake: LakePaths,
     ruleset: RuleSet,
     sources: list[str],
@@ -253,7 +298,8 @@ def _correlation_span(  # noqa: PLR0917
     since: datetime | None,
     until: datetime | None,
 ) -> tuple[datetime | None, datetime | None] | None:
-    """The event times correlations must read; None when the run brought nothing to correlate.
+    """The event times correlations on `sources` must read, and the evidence times of any alert
+    the run can raise; None when the run brought nothing new.
 
     A range reads its look-back before `since`. An incremental run reads the times its new
     commits touch, widened by the look-back on both sides: a new event can complete a window
@@ -277,27 +323,38 @@ def _correlation_matches(  # noqa: PLR0917
     span: tuple[datetime | None, datetime | None],
     newest: int,
 ) -> pl.DataFrame:
-    """Events of the correlated rules in `span`, with the columns the correlations read."""
+    """Events of the correlated rules in `span`, narrowed to what correlations and alerts read.
+
+    Read in batches, each rule on its candidate rows as in detection; a batch keeps only its
+    matched events' evidence and correlation columns, so memory follows the matches, not the span.
+    """
     parts = []
     for source in sources:
-        frame = scan_events(lake, sources=[source], start=span[0], end=span[1], commits=CommitRange(0, newest))
-        schema = frame.collect_schema()
         relevant = [r for r in rules if source in r.sources]
-        columns = needed_columns(relevant, schema, source)
         wanted_columns = _correlation_columns(ruleset, relevant)
-        columns += [c for c in schema.names() if c in wanted_columns and c not in columns]
-        unresolved = wanted_columns - set(schema.names())
-        if source in RAW_JSON_SOURCES and unresolved and "raw" in schema and "raw" not in columns:
-            columns.append("raw")  # a group-by or value field read from the raw record by path
-        parts.append(evaluate(relevant, frame.select(columns), source=source).collect())
+        files = event_files(lake, sources=[source], start=span[0], end=span[1], commits=CommitRange(0, newest))
+        for batch in _batches(files):
+            frame = scan_files(lake, batch, start=span[0], end=span[1])
+            schema = frame.collect_schema()
+            columns = needed_columns(relevant, schema, source)
+            read = [c for c in schema.names() if c in wanted_columns]
+            if source in RAW_JSON_SOURCES and wanted_columns - set(schema.names()) and "raw" in schema:
+                read.append("raw")  # a group-by or value field read from the raw record by path
+            columns += [c for c in read if c not in columns]
+            keep = [c for c in dict.fromkeys((*EVIDENCE_SOURCE_COLUMNS, *read)) if c in columns]
+            matched = evaluate_candidates(relevant, frame.select(columns).collect(), source=source, keep=keep)
+            if matched.height:
+                parts.append(correlation_inputs(ruleset, matched))
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
 
 def _correlation_columns(ruleset: RuleSet, rules: list[CompiledRule]) -> set[str]:
     """Columns correlations read from these rules' events, also under per-source field names."""
+    keys = {k for r in rules for k in (r.id, r.name) if k}
     names: set[str] = set()
     for plan in ruleset.correlations:
         for key in plan.distinct_rules:
-            names.update(plan.required_columns(key))
+            if key in keys:
+                names.update(plan.required_columns(key))
     mapped = {m.get(n, n) for r in rules for alt in r.routes for m in [effective_field_map(alt)] for n in names}
     return names | mapped

@@ -7,7 +7,7 @@ row per (event, matching rule).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -135,11 +135,14 @@ def _evaluate_one(
     )
 
 
-def evaluate_candidates(rules: Iterable[CompiledRule], frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
+def evaluate_candidates(
+    rules: Iterable[CompiledRule], frame: pl.DataFrame, *, source: str, keep: Sequence[str] | None = None
+) -> pl.DataFrame:
     """`evaluate` for one source's events in memory, each rule run on its candidate rows only.
 
     Same rows and rule ids as `evaluate(rules, frame.lazy(), source=source)`, in row order;
-    see `prefilter` for why and how candidates are found.
+    see `prefilter` for why and how candidates are found. `keep` limits the matched rows to
+    those columns (all by default): a rule matching most rows then copies only what is needed.
     """
     rules = [r for r in rules if r.routes and source in r.sources]
     schema = frame.schema
@@ -147,21 +150,23 @@ def evaluate_candidates(rules: Iterable[CompiledRule], frame: pl.DataFrame, *, s
     columns = Columns(pl.Schema(schema), options.json_list_columns, options.json_fallback)
     plans = plan_rules(rules, columns, source)
     indexed = frame.with_row_index(ROW)
+    output = indexed if keep is None else indexed.select(ROW, *[c for c in keep if c in schema])
     results: list[pl.DataFrame] = []
     everywhere = [p.rule for p in plans if p.atoms is None]
     if everywhere:
-        results.append(_evaluate_one(everywhere, indexed.lazy(), schema, source).collect())
+        matched = _evaluate_one(everywhere, indexed.lazy(), schema, source).select(ROW, RULE_ID_COLUMN)
+        results.append(output.join(matched.collect(), on=ROW, how="inner"))
     pairs = candidate_pairs(indexed, plans).group_by("rule").agg(pl.col(ROW).unique().sort()).sort("rule")
     for index, rows in pairs.iter_rows():
         rule = plans[index].rule
         expression = bind(rule.routed(source), schema, options)
         reads = needed_columns([rule], schema, source, keep=())
         hits = indexed.select(ROW, *reads)[rows].filter(expression).get_column(ROW)
-        matched = indexed[hits]
+        matched = output[hits]
         if matched.height:
             results.append(matched.with_columns(pl.lit(rule.id, pl.String).alias(RULE_ID_COLUMN)))
     if not results:
-        return indexed.head(0).drop(ROW).with_columns(pl.lit(None, pl.String).alias(RULE_ID_COLUMN))
+        return output.head(0).drop(ROW).with_columns(pl.lit(None, pl.String).alias(RULE_ID_COLUMN))
     order = {rule.id: position for position, rule in enumerate(rules)}
     merged = pl.concat(results, how="vertical_relaxed")
     rank = pl.col(RULE_ID_COLUMN).replace_strict(order, return_dtype=pl.UInt32)
@@ -220,6 +225,31 @@ def correlate_matched(ruleset: RuleSet, matched: pl.DataFrame) -> dict[str, pl.D
     for plan in ruleset.correlations:
         hits(plan)
     return results
+
+
+def correlation_inputs(ruleset: RuleSet, matched: pl.DataFrame) -> pl.DataFrame:
+    """`matched` (`evaluate` output) narrowed to what correlations and their alerts read.
+
+    Each rule's events keep the evidence columns and every column a correlation reads from
+    that rule, resolved as `correlate_matched` would (field maps, raw JSON paths), under its
+    Sigma name; `correlate_matched` gives the same hits on the result as on `matched`.
+    """
+    rules = {rule.id: rule for rule in ruleset.rules}
+    names: dict[str, list[str]] = {}
+    for plan in ruleset.correlations:
+        for key in plan.distinct_rules:
+            names.setdefault(key, []).extend(plan.required_columns(key))
+    by_rule = {
+        rule.id: list(dict.fromkeys(c for key in (rule.id, rule.name) if key in names for c in names[key]))
+        for rule in ruleset.rules
+    }
+    keep = [c for c in EVIDENCE_SOURCE_COLUMNS if c in matched.columns]
+    parts = []
+    for (rule_id,), rows in matched.partition_by(RULE_ID_COLUMN, as_dict=True, maintain_order=True).items():
+        rule = rules[str(rule_id)]
+        read = [e for e in _present(rows, by_rule.get(rule.id, ()), rule) if e.meta.output_name() not in keep]
+        parts.append(rows.select(*keep, pl.col(RULE_ID_COLUMN), *read))
+    return pl.concat(parts, how="diagonal_relaxed") if parts else matched.select(*keep, RULE_ID_COLUMN)
 
 
 def _present(frame: pl.DataFrame, columns: Iterable[str], rule: CompiledRule) -> list[pl.Expr]:
