@@ -29,6 +29,7 @@ from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import scan_events
 
 WINDOWS = "windows.eventlog"
+OKTA = "okta.system"
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 
 
@@ -70,6 +71,48 @@ def test_candidates_equal_every_rule_on_every_row(events: list[dict[str, Any]], 
     assert fast == simple
 
 
+def _json_text(record: dict[str, Any], escapes: tuple[bool, bool, bool]) -> str:
+    """`record` as JSON, spelled as various producers do: non-ASCII as `\\u` escapes or not,
+    slashes escaped or not, an ASCII letter needlessly written as a `\\u` escape."""
+    unicode_escapes, slashes, letter = escapes
+    text = json.dumps(record, ensure_ascii=unicode_escapes)
+    if slashes:
+        text = text.replace("/", "\\/")
+    if letter:
+        text = text.replace("b", "\\u0062")
+    return text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=_events(), data=st.data())
+def test_candidates_equal_every_rule_on_every_row_for_fields_read_from_raw_json(
+    events: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """Okta records whose fields are only in `raw`: rules read them by JSON path, and their
+    atoms are searched in the record's text, however the producer escaped it."""
+    events = [{k: v.replace(".", "/") if isinstance(v, str) else v for k, v in e.items()} for e in events]
+    pool = {f: sorted({e[f] for e in events if e[f]}) for f in TEXT_FIELDS}
+    documents = []
+    for number in range(3):
+        rule = data.draw(_rules(pool))
+        rule["id"] = f"0b9e4a55-2222-4a5a-9a5a-00000000000{number}"
+        rule["logsource"] = {"product": "okta", "service": "okta"}
+        documents.append(yaml.safe_dump(rule, allow_unicode=True))
+    ruleset = compile_collection(SigmaCollection.from_yaml("---\n".join(documents)))
+    assert ruleset.failures == ()
+    escapes = st.tuples(st.booleans(), st.booleans(), st.booleans())
+    rows = [
+        {"event_uid": f"e{i}", "source": OKTA,
+         "raw": _json_text({k: v for k, v in event.items() if v is not None}, data.draw(escapes))}
+        for i, event in enumerate(events)
+    ]
+    frame = pl.DataFrame(rows, schema={"event_uid": pl.String, "source": pl.String, "raw": pl.String})
+    rules = list(ruleset.rules)
+    simple = evaluate(rules, frame.lazy(), source=OKTA).collect()
+    fast = evaluate_candidates(rules, frame, source=OKTA)
+    assert _pairs(fast) == _pairs(simple)
+
+
 def test_candidates_equal_on_sigmahq_windows_rules_and_regression_events(tmp_path: Path, shared_data: Path) -> None:
     lake = LakePaths.at(tmp_path / "lake")
     ingest(sorted((shared_data / "sigmahq" / "regression_data").rglob("*.json")), lake, source=WINDOWS, workers=1)
@@ -107,7 +150,13 @@ def test_atoms_follow_the_boolean_structure() -> None:
     assert necessary_atoms(ir.Leaf("n", "num", (4688,)), columns) == {("n", "num", 4688)}
     assert necessary_atoms(ir.Leaf("missing", "contains", ("x",)), columns) == frozenset()
     fallback = Columns(columns.schema, json_fallback=True)
-    assert necessary_atoms(ir.Leaf("missing", "contains", ("x",)), fallback) is None
+    assert necessary_atoms(ir.Leaf("missing", "contains", ("x",)), fallback) is None  # no raw column
+    with_raw = Columns(pl.Schema({**columns.schema, "raw": pl.String()}), json_fallback=True)
+    assert necessary_atoms(ir.Leaf("m", "contains", ("Ab/Cdef",)), with_raw) == {("raw", "json", "cdef")}
+    assert necessary_atoms(ir.Leaf("m", "regex", ("x+|(?i)yz",)), with_raw) is None
+    assert necessary_atoms(ir.Leaf("m", "regex", ("abc|de",)), with_raw) == {("raw", "json", "abc"), ("raw", "json", "de")}
+    column = ir.Leaf("a", "contains", ("xyz",))  # a column atom beats a longer one searched in raw
+    assert necessary_atoms(ir.And((ir.Leaf("m", "contains", ("longer",)), column)), with_raw) == {("a", "text", "xyz")}
     opaque = Columns(columns.schema, opaque=frozenset({"a"}))
     assert necessary_atoms(a, opaque) is None
 

@@ -4,10 +4,13 @@ Thousands of rules over one partition cost rules x rows when every rule is evalu
 row. Yet a rule can only match a row that holds one of its *necessary atoms*: a lowercased
 literal that must occur in a text column (`CommandLine` contains `-enc` for `CommandLine
 |contains: -enc`), or a value a numeric column must equal (`EventID == 4688`). Atoms are read
-off the rule's IR: a string leaf gives its literals; an AND keeps the best atom set of any one
-child (every child is necessary); an OR needs atoms for every child and unions them; a NOT, a
-regex or a wildcard body gives none. A rule with none from its condition falls back on its
-route's conditions (EventID, then Channel), which are ANDed into its expression.
+off the rule's IR: a string leaf gives its literals (a wildcard or regex its longest literal
+run, or one per branch of a top-level alternation); an AND keeps the best atom set of any one
+child (every child is necessary); an OR needs atoms for every child and unions them; a NOT
+gives none. A field read from the raw JSON record (no column holds it) gives the part of its
+literal that the record's text must hold verbatim, searched in `raw`. A rule with none from
+its condition falls back on its route's conditions (EventID, then Channel), which are ANDed
+into its expression.
 
 One Aho-Corasick pass per text column (`str.extract_many`, overlapping) and one join per
 numeric column turn every row's atoms into (row, rule) candidate pairs; each rule's exact
@@ -19,8 +22,9 @@ differential test holds the two paths together.
 from __future__ import annotations
 
 import json
+import re
 import re._parser as _regex_parser  # the stdlib's own regex parser: literal runs, no guessing
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -28,9 +32,11 @@ import polars as pl
 from auditlake.detection import ir
 from auditlake.detection.compile import CompiledRule
 from auditlake.detection.logsources import effective_field_map
+from auditlake.detection.lower import PARTITION_SOURCE
 
 Atom = tuple[str, str, object]
-"""(column, kind, value): kind `text` (a lowercased literal) or `num` (an exact number)."""
+"""(column, kind, value): kind `text` (a lowercased literal), `num` (an exact number) or `json`
+(a lowercased literal of a field read from the raw JSON record, searched in `raw`)."""
 
 Atoms = frozenset[Atom]
 
@@ -64,6 +70,16 @@ class Columns:
         """True when a leaf on `name` reads no column at all (so it is false)."""
         head = name.split(".", maxsplit=1)[0]
         return not self.json_fallback and name not in self.schema and head not in self.schema
+
+    def from_raw(self, name: str) -> bool:
+        """True when a leaf on `name` reads the raw JSON record by path (see `lower`)."""
+        head = name.split(".", maxsplit=1)[0]
+        return (
+            self.json_fallback
+            and name not in self.schema
+            and not isinstance(self.schema.get(head), pl.Struct)
+            and self.schema.get(RAW) == pl.String
+        )
 
 
 def plan_rules(rules: Sequence[CompiledRule], columns: Columns, source: str) -> list[RulePlan]:
@@ -119,22 +135,51 @@ def necessary_atoms(node: ir.Node, columns: Columns) -> Atoms | None:
 
 
 def _leaf_atoms(leaf: ir.Leaf, columns: Columns) -> Atoms | None:
+    if leaf.field == PARTITION_SOURCE:
+        return None  # true on every row of the route's source: no help in finding candidates
     if leaf.op not in ("null", "exists") and columns.absent(leaf.field):
         return frozenset()  # a test on an absent column is false: the leaf matches no row
     dtype = columns.dtype(leaf.field)
-    if leaf.op in ("eq", "contains", "startswith", "endswith") and dtype == pl.String:
-        texts = [str(v).lower() for v in leaf.values]
-        if any(t == "" for t in texts):
-            return None
-        return frozenset((leaf.field, "text", t) for t in texts)
     if leaf.op == "num" and _is_integer(dtype) and all(type(v) is int for v in leaf.values):
         return frozenset((leaf.field, "num", v) for v in leaf.values)
-    if leaf.op in ("match", "regex") and dtype == pl.String:
-        literal = wildcard_literal if leaf.op == "match" else regex_literal
-        runs = [literal(str(v)) for v in leaf.values]
-        if all(runs):
-            return frozenset((leaf.field, "text", run.lower()) for run in runs)  # type: ignore[union-attr]
+    if dtype == pl.String:
+        literals = _leaf_literals(leaf, str)
+        return None if literals is None else frozenset((leaf.field, "text", t) for t in literals)
+    if columns.from_raw(leaf.field):
+        literals = _leaf_literals(leaf, _raw_safe)
+        return None if literals is None else frozenset((RAW, "json", t) for t in literals)
     return None
+
+
+def _leaf_literals(leaf: ir.Leaf, usable: Callable[[str], str]) -> list[str] | None:
+    """Lowercased literals one of which every string the leaf matches contains, each cut by
+    `usable` to what can be searched for; None when some value has none."""
+    texts: list[str] = []
+    for value in map(str, leaf.values):
+        if leaf.op in ("eq", "contains", "startswith", "endswith"):
+            found: list[str] | None = [usable(value)]
+        elif leaf.op == "match":
+            run = wildcard_literal(value)
+            found = [usable(run)] if run else None
+        elif leaf.op == "regex":
+            found = regex_literals(value, usable)
+        else:
+            return None
+        if not found or not all(found):
+            return None
+        texts += found
+    return [t.lower() for t in texts] if texts else None
+
+
+_JSON_ESCAPED = re.compile(r'["\\/\x00-\x1f]')
+
+
+def _raw_safe(literal: str) -> str:
+    """The longest part of `literal` a JSON text holds verbatim whatever its escaping choices:
+    quotes, backslashes, slashes and control characters may be escaped, so they split it.
+    (A `\\u` escape can spell any character: rows holding one are candidates of every rule
+    with such atoms, see `candidate_pairs`.)"""
+    return max(_JSON_ESCAPED.split(literal), key=len)
 
 
 def _keyword_atoms(keyword: ir.Keyword, columns: Columns) -> Atoms | None:
@@ -195,9 +240,51 @@ def regex_literal(pattern: str) -> str | None:
         parsed = _regex_parser.parse(pattern)
     except Exception:  # any pattern Python cannot read: no literal, the rule runs everywhere
         return None
+    return _longest_run(parsed)
+
+
+def regex_literals(pattern: str, usable: Callable[[str], str] = str) -> list[str] | None:
+    """Literals one of which every match of `pattern` contains, each cut by `usable` (which
+    keeps the part of a literal that can be searched for), or None.
+
+    A top-level literal run is one such set; so is an alternation at the top level whose every
+    branch has one (read the same way). The set whose shortest literal is longest wins.
+
+    >>> regex_literals(r"mimikatz\\.exe|sekurlsa::")
+    ['mimikatz.exe', 'sekurlsa::']
+    >>> regex_literals(r'"(?:allow|deny)ed"')
+    ['allow', 'deny']
+    """
+    try:
+        parsed = _regex_parser.parse(pattern)
+    except Exception:
+        return None
+    return _necessary_literals(list(parsed), usable)
+
+
+def _necessary_literals(items: list[tuple[object, object]], usable: Callable[[str], str]) -> list[str] | None:
+    options: list[list[str]] = []
+    current: list[str] = []
+    for opcode, argument in [*items, (None, None)]:
+        if opcode is _LITERAL and isinstance(argument, int) and argument < 128:
+            current.append(chr(argument))
+            continue
+        if current:
+            options.append([usable("".join(current))])
+            current = []
+        branches = _branches(opcode, argument)
+        if branches:
+            found = [_necessary_literals(list(b), usable) for b in branches]  # type: ignore[call-overload]
+            if all(found):
+                options.append([t for f in found for t in f])  # type: ignore[union-attr]
+    options = [o for o in options if all(o)]
+    return max(options, key=lambda o: min(map(len, o))) if options else None
+
+
+def _longest_run(parsed: Iterable[tuple[object, object]]) -> str | None:
     runs, current = [], []
     for opcode, argument in parsed:
-        if opcode is _LITERAL and argument < 128:
+        if opcode is _LITERAL and isinstance(argument, int) and argument < 128:
             current.append(chr(argument))
         else:
             runs.append("".join(current))
@@ -206,30 +293,46 @@ def regex_literal(pattern: str) -> str | None:
     return max(runs, key=len) or None
 
 
+def _branches(opcode: object, argument: object) -> list[object] | None:
+    """The alternatives of a BRANCH, or of a group holding exactly one BRANCH."""
+    if opcode is _regex_parser.BRANCH:
+        return list(argument[1])  # type: ignore[index]
+    if opcode is _regex_parser.SUBPATTERN:
+        body = list(argument[-1])  # type: ignore[index]
+        if len(body) == 1 and body[0][0] is _regex_parser.BRANCH:
+            return list(body[0][1][1])
+    return None
+
+
 def _is_integer(dtype: pl.DataType | None) -> bool:
     return dtype is not None and dtype.is_integer()
 
 
-def _quality(atoms: Atoms) -> tuple[int, int, int]:
+def _quality(atoms: Atoms) -> tuple[int, int, int, int]:
     """Prefer literal sets whose shortest literal is long (selective), then fewer atoms."""
     if not atoms:
-        return (2, 0, 0)  # never matches: the best possible
-    texts = [len(str(v)) for _, kind, v in atoms if kind == "text"]
+        return (2, 0, 0, 0)  # never matches: the best possible
+    texts = [len(str(v)) for _, kind, v in atoms if kind in ("text", "json")]
     shortest = min(texts) if texts else MIN_QUALITY_LENGTH
     long_enough = int(shortest >= MIN_QUALITY_LENGTH)
-    return (long_enough, shortest, -len(atoms))
+    on_columns = int(all(kind != "json" for _, kind, _ in atoms))  # raw is long and less precise
+    return (long_enough, on_columns, shortest, -len(atoms))
 
 
 def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan]) -> pl.DataFrame:
     """(row, rule index) pairs where the rule's atoms occur, possibly repeated; `frame` has a
     `ROW` column."""
     table = [
-        (column, kind, value, index)
+        (column, "text" if kind == "json" else kind, value, index)
         for index, plan in enumerate(plans)
         if plan.atoms
         for column, kind, value in plan.atoms
     ]
     parts: list[pl.DataFrame] = []
+    from_json = sorted({i for i, plan in enumerate(plans) if plan.atoms and any(k == "json" for _, k, _ in plan.atoms)})
+    if from_json:  # a `\u` escape may spell a literal's characters: such rows are everyone's
+        escaped = frame.filter(pl.col(RAW).str.contains("\\u", literal=True)).select(ROW)
+        parts.append(escaped.join(pl.DataFrame({"rule": from_json}, schema={"rule": pl.UInt32}), how="cross"))
     for column in sorted({c for c, k, _, _ in table if k == "text"}):
         owners = [(str(v), i) for c, k, v, i in table if c == column and k == "text"]
         parts.append(_text_pairs(frame, column, owners))
