@@ -15,15 +15,10 @@ from sigma.collection import SigmaCollection
 from tests.detection.test_differential_sqlite import TEXT_FIELDS, _events, _rules
 
 from auditlake.detection import ir
+from auditlake.detection.atoms import Columns, necessary_atoms, regex_literal, wildcard_literal
 from auditlake.detection.compile import compile_collection, compile_rules
 from auditlake.detection.evaluate import RULE_ID_COLUMN, evaluate, evaluate_candidates
-from auditlake.detection.prefilter import (
-    ASCII_LOWERING,
-    Columns,
-    necessary_atoms,
-    regex_literal,
-    wildcard_literal,
-)
+from auditlake.detection.prefilter import ASCII_LOWERING
 from auditlake.ingest import ingest
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import scan_events

@@ -7,18 +7,22 @@ row per (event, matching rule).
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from auditlake.detection import ir
+from auditlake.detection.atoms import Columns
 from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlate import evaluate_correlation
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.logsources import effective_field_map, json_list_columns
 from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind, json_path
-from auditlake.detection.prefilter import ROW, Columns, candidate_pairs, plan_rules
+from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_rules
 
 RULE_ID_COLUMN = "rule_id"
 
@@ -135,6 +139,11 @@ def _evaluate_one(
     )
 
 
+BROAD_SHARE = 0.2
+"""Rules with candidates in more than this share of a frame's rows are evaluated together on
+the union of their candidates, in one pass, rather than one by one."""
+
+
 def evaluate_candidates(
     rules: Iterable[CompiledRule], frame: pl.DataFrame, *, source: str, keep: Sequence[str] | None = None
 ) -> pl.DataFrame:
@@ -146,31 +155,75 @@ def evaluate_candidates(
     """
     rules = [r for r in rules if r.routes and source in r.sources]
     schema = frame.schema
-    options = bind_options(source)
-    columns = Columns(pl.Schema(schema), options.json_list_columns, options.json_fallback)
-    plans = plan_rules(rules, columns, source)
+    prepared = _prepared(rules, schema, source)
+    plans = prepared.plans
     indexed = frame.with_row_index(ROW)
     output = indexed if keep is None else indexed.select(ROW, *[c for c in keep if c in schema])
     results: list[pl.DataFrame] = []
-    everywhere = [p.rule for p in plans if p.atoms is None]
-    if everywhere:
-        matched = _evaluate_one(everywhere, indexed.lazy(), schema, source).select(ROW, RULE_ID_COLUMN)
-        results.append(output.join(matched.collect(), on=ROW, how="inner"))
     pairs = candidate_pairs(indexed, plans).group_by("rule").agg(pl.col(ROW).unique().sort()).sort("rule")
-    for index, rows in pairs.iter_rows():
-        rule = plans[index].rule
-        expression = bind(rule.routed(source), schema, options)
-        reads = needed_columns([rule], schema, source, keep=())
+    broad = pairs.filter(pl.col(ROW).list.len() > BROAD_SHARE * frame.height)
+    together = [p.rule for p in plans if p.everywhere] + [plans[i].rule for i in broad["rule"].to_list()]
+    if together:  # one pass shares subexpressions and threads; no per-rule gathers
+        rows = None if len(together) > broad.height else broad[ROW].explode().unique().sort()
+        reads = needed_columns(together, schema, source, keep=())
+        subset = indexed.select(ROW, *reads) if rows is None else indexed.select(ROW, *reads)[rows]
+        matched = _evaluate_one(together, subset.lazy(), schema, source).select(ROW, RULE_ID_COLUMN)
+        results.append(output.join(matched.collect(), on=ROW, how="inner"))
+
+    def run(index: int, rows: pl.Series) -> pl.DataFrame:
+        expression, reads = prepared.bound(index)
         hits = indexed.select(ROW, *reads)[rows].filter(expression).get_column(ROW)
-        matched = output[hits]
-        if matched.height:
-            results.append(matched.with_columns(pl.lit(rule.id, pl.String).alias(RULE_ID_COLUMN)))
+        return output[hits].with_columns(pl.lit(plans[index].rule.id, pl.String).alias(RULE_ID_COLUMN))
+
+    narrow = pairs.filter(pl.col(ROW).list.len() <= BROAD_SHARE * frame.height)
+    # Polars releases the GIL while it filters, so rules run side by side on every core.
+    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+        results += [r for r in pool.map(run, narrow["rule"], narrow[ROW]) if r.height]
     if not results:
         return output.head(0).drop(ROW).with_columns(pl.lit(None, pl.String).alias(RULE_ID_COLUMN))
     order = {rule.id: position for position, rule in enumerate(rules)}
     merged = pl.concat(results, how="vertical_relaxed")
     rank = pl.col(RULE_ID_COLUMN).replace_strict(order, return_dtype=pl.UInt32)
     return merged.sort(ROW, rank).drop(ROW)
+
+
+@dataclass
+class _Prepared:
+    """What evaluating rules on one source's schema needs besides the rows: reused by every
+    batch of the same rules and schema."""
+
+    rules: list[CompiledRule]
+    schema: Schema
+    source: str
+    plans: list[RulePlan]
+    _bound: dict[int, tuple[pl.Expr, list[str]]] = field(default_factory=dict)
+
+    def bound(self, index: int) -> tuple[pl.Expr, list[str]]:
+        """Plan `index`'s rule as an expression on the schema, and the columns it reads."""
+        if index not in self._bound:
+            rule = self.plans[index].rule
+            expression = bind(rule.routed(self.source), self.schema, bind_options(self.source))
+            self._bound[index] = expression, needed_columns([rule], self.schema, self.source, keep=())
+        return self._bound[index]
+
+
+_PREPARED: OrderedDict[tuple[object, ...], _Prepared] = OrderedDict()
+PREPARED_KEPT = 8
+
+
+def _prepared(rules: list[CompiledRule], schema: Schema, source: str) -> _Prepared:
+    key = (source, tuple(id(r) for r in rules), tuple((n, str(d)) for n, d in schema.items()))
+    if key in _PREPARED:
+        _PREPARED.move_to_end(key)
+        return _PREPARED[key]
+    options = bind_options(source)
+    columns = Columns(pl.Schema(schema), options.json_list_columns, options.json_fallback)
+    # The entry holds the rules, so their ids in the key cannot be reused by other objects.
+    entry = _Prepared(rules, schema, source, plan_rules(rules, columns, source))
+    _PREPARED[key] = entry
+    while len(_PREPARED) > PREPARED_KEPT:
+        _PREPARED.popitem(last=False)
+    return entry
 
 
 def _no_matches(frame: pl.LazyFrame) -> pl.LazyFrame:
