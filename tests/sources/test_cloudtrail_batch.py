@@ -184,6 +184,43 @@ def test_object_columns_are_byte_equal_to_simdjson(fields: dict[str, Any]) -> No
         assert table.num_rows == 1
 
 
+_NESTED_MANY_KEYS = {"items": [{f"k{i:02d}": i for i in range(20)}, {f"j{i:02d}": "v" for i in range(20)}]}
+
+
+@pytest.mark.parametrize(
+    ("fields", "from_polars"),
+    [
+        # over 32 keys in all, none over 32 in one object: Polars keeps their order
+        ({"responseElements": _NESTED_MANY_KEYS}, True),
+        # over 32 keys in one object: Polars may reorder them, the record's text decides
+        ({"responseElements": {f"k{i:02d}": i for i in range(40)}}, False),
+        # ... or merge repeated ones
+        ({"responseElements": {f"k{i:02d}": i for i in range(40)}, "dup": True}, False),
+        # a float among many keys
+        ({"responseElements": {**_NESTED_MANY_KEYS, "f": 1.0}}, False),
+        # a separator inside a string among many keys
+        ({"responseElements": {**_NESTED_MANY_KEYS, "s": "a, b: c"}}, False),
+    ],
+)
+def test_many_keys_are_vouched_for_only_when_found_verbatim(
+    fields: dict[str, Any], from_polars: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    duplicate = fields.pop("dup", False)
+    raw = _line(_event(**fields))
+    if duplicate:
+        raw = raw.replace(b'"k01":1,', b'"k01":1,"k01":7,', 1)
+    exact_rows: list[bytes] = []
+    exact_row = cloudtrail_batch._exact_row
+    monkeypatch.setattr(cloudtrail_batch, "_exact_row", lambda r: exact_rows.append(r) or exact_row(r))
+    for compact in (True, False):
+        line = raw if compact else _line(json.loads(raw), compact=False)
+        exact_rows.clear()
+        table = assert_batch_equals_per_record(_frames([line]))
+        assert table.num_rows == 1
+        if compact and not duplicate:
+            assert (exact_rows == []) is from_polars
+
+
 @given(st.one_of(
     st.ip_addresses().map(str),
     st.text(st.sampled_from("0123456789.:%abcdef٣ "), max_size=20),

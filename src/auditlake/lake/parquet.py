@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +17,10 @@ import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 128 * 1024
 NO_DICTIONARY = frozenset({"raw", "event_hash", "event_uid", "ext"})
+MAX_PARALLEL_FILES = 2
+"""Files of one commit written side by side. Encoding and zstd run outside the GIL, so a
+commit of several partitions (days) takes the time of its largest file, not of all of them:
+the last commit of an ingest runs alone, and the next batch waits for each commit."""
 
 
 def write_parquet(table: pa.Table, path: Path) -> str:
@@ -35,3 +41,14 @@ def write_parquet(table: pa.Table, path: Path) -> str:
             digest.update(chunk)
         os.fsync(handle.fileno())
     return digest.hexdigest()
+
+
+def write_parquet_files(files: Sequence[tuple[pa.Table, Path]]) -> list[str]:
+    """`write_parquet` for each (table, path), up to `MAX_PARALLEL_FILES` at once; the digests
+    in the order given. Raises the first failure after every write has ended."""
+    workers = min(MAX_PARALLEL_FILES, len(files), os.cpu_count() or 1)
+    if workers <= 1:
+        return [write_parquet(table, path) for table, path in files]
+    with ThreadPoolExecutor(workers, thread_name_prefix="parquet") as pool:
+        futures = [pool.submit(write_parquet, table, path) for table, path in files]
+    return [future.result() for future in futures]

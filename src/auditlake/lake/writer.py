@@ -34,7 +34,7 @@ from auditlake.lake.commits import (
     write_commit,
 )
 from auditlake.lake.lock import FileLock
-from auditlake.lake.parquet import write_parquet
+from auditlake.lake.parquet import write_parquet_files
 from auditlake.lake.paths import LakePaths, check_source, part_name, partition_dir
 from auditlake.lake.quarantine import QuarantineEntry, quarantine_table
 
@@ -157,10 +157,10 @@ class LakeWriter:
 
     def _publish(self, commit: Commit, staged: list[_Staged]) -> None:
         stage_root = self.lake.inside(self.lake.staging / commit.batch_id)
-        files = []
-        for item in staged:
-            digest = write_parquet(item.table, self.lake.inside(stage_root / item.file.path))
-            files.append(_with_digest(item.file, digest))
+        digests = write_parquet_files(
+            [(item.table, self.lake.inside(stage_root / item.file.path)) for item in staged]
+        )
+        files = [_with_digest(item.file, digest) for item, digest in zip(staged, digests, strict=True)]
         commit = Commit(commit.seq, commit.batch_id, commit.created_at, tuple(files))
         write_commit(self.lake, commit)
         _move_into_place(self.lake, commit)

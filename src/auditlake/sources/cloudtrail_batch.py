@@ -16,9 +16,9 @@ a scalar field differently from `fields.text`:
 Object-valued native columns (`requestParameters`, ...) must equal simdjson's compact JSON.
 Polars writes them as `{"a": 1, "b": [2]}`; squeezing out `", "` and `": "` gives the compact
 text unless a string inside holds such a pair (then the text is compacted outside strings), a
-number is a float (then the text must occur verbatim in the record), an object has over 32
-keys (Polars reorders those) or the record has escapes (Polars does not write them back). In
-the last two cases, and where a check fails, those columns alone come from simdjson.
+number is a float or an object has over 32 keys (Polars reorders those; in both cases the text
+must occur verbatim in the record) or the record has escapes (Polars does not write them back).
+In the last case, and where a check fails, those columns alone come from simdjson.
 
 >>> frames = [
 ...     Frame(b'{"eventName":"GetObject","eventTime":"2024-05-01T09:15:00Z",'
@@ -263,8 +263,8 @@ def _settle_objects(work: pl.DataFrame) -> pl.DataFrame:
     """Vouch for the object texts of records with `", "` or `": "` in strings, or a float.
 
     The first are compacted outside strings instead of squeezed, which is exact without floats;
-    with floats, the text must then be found verbatim in the record. Records with escapes or
-    objects of over 32 keys are left to simdjson.
+    with floats, or with over 32 keys (which Polars may reorder or merge), the text must then be
+    found verbatim in the record. Records with escapes are left to simdjson.
     """
     def open_(k: str) -> pl.Expr:
         return pl.col(f"_c_{k}") & pl.col(f"_small_{k}") & ~pl.col(f"_ok_{k}")
@@ -276,11 +276,14 @@ def _settle_objects(work: pl.DataFrame) -> pl.DataFrame:
         **{k: pl.when(open_(k)).then(_compacted(k)).otherwise(pl.col(k)) for k in OBJECT_PATHS},
         **{f"_ok_{k}": pl.col(f"_ok_{k}") | (open_(k) & ~floaty) for k in OBJECT_PATHS},
     )
+    def unsure(k: str) -> pl.Expr:
+        return pl.col(f"_c_{k}") & ~pl.col(f"_ok_{k}")
+
     return _on_rows(
         work,
-        unescaped & floaty & pl.any_horizontal(open_(k) for k in OBJECT_PATHS),
+        unescaped & pl.any_horizontal(unsure(k) for k in OBJECT_PATHS),
         **{
-            f"_ok_{k}": pl.col(f"_ok_{k}") | (open_(k) & _verbatim(k)).fill_null(False)
+            f"_ok_{k}": pl.col(f"_ok_{k}") | (unsure(k) & _verbatim(k)).fill_null(False)
             for k in OBJECT_PATHS
         },
     )

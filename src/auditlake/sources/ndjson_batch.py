@@ -134,14 +134,17 @@ def _lines_buffer(frames: Sequence[Frame]) -> bytes | None:
     """A `LineChunk`'s records as one JSON Lines buffer, when every one of them is `readable`.
 
     Its frames are error-free, non-empty and hold no line break: only the first byte and the
-    size are left to check, in passes that make no frame.
+    size are left to check, in passes that make no frame. With no line break inside a line,
+    every line after the first starts with `{` exactly when the buffer holds one `\n{` per
+    separator, which one search of the buffer counts.
     """
     if not isinstance(frames, LineChunk) or not frames.raws:
         return None
     lines = frames.raws
-    if {line[0] for line in lines} != {ord("{")} or max(map(len, lines)) > MAX_RECORD_BYTES:
+    buffer = b"\n".join(lines)
+    if buffer[:1] != b"{" or buffer.count(b"\n{") != len(lines) - 1:
         return None
-    return b"\n".join(lines)
+    return buffer if max(map(len, lines)) <= MAX_RECORD_BYTES else None
 
 
 def _read_all(
