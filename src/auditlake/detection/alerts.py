@@ -77,6 +77,21 @@ def alert_id(*parts: str) -> str:
     return digest[:32]
 
 
+def _alert_ids(rule_id: str, event_uids: list[str]) -> list[str]:
+    """`alert_id(rule_id, uid)` for each uid: the rule's prefix is hashed once and copied.
+
+    >>> _alert_ids("rule-1", ["e1", "é2"]) == [alert_id("rule-1", "e1"), alert_id("rule-1", "é2")]
+    True
+    """
+    prefix = hashlib.sha256(f"{rule_id}\x1f".encode())
+    ids = []
+    for uid in event_uids:
+        digest = prefix.copy()
+        digest.update(uid.encode("utf-8"))
+        ids.append(digest.hexdigest()[:32])
+    return ids
+
+
 def evidence_frame(events: pl.DataFrame) -> pl.DataFrame:
     """The columns alerts keep of each event: who (name, else id), from where, on what."""
     def first_present(*names: str) -> pl.Expr:
@@ -98,7 +113,7 @@ def detection_alerts(rule: RuleInfo, evidence: pl.DataFrame, run: RunInfo) -> pl
     """One alert per matched event (`evidence` as built by `evidence_frame`)."""
     if evidence.is_empty():
         return ALERT_SCHEMA.to_frame()
-    ids = [alert_id(rule.id, uid) for uid in evidence["event_uid"].to_list()]
+    ids = _alert_ids(rule.id, evidence["event_uid"].to_list())
     frame = evidence.select(
         pl.Series("alert_id", ids, pl.String),
         pl.col("source"),
