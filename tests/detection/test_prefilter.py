@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import polars as pl
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 from tests.detection.test_differential_sqlite import TEXT_FIELDS, _events, _rules
 
-from auditlake.detection import ir
+from auditlake.detection import ir, prefilter
 from auditlake.detection.atoms import Columns, necessary_atoms, regex_literal, wildcard_literal
 from auditlake.detection.compile import compile_collection, compile_rules
 from auditlake.detection.evaluate import RULE_ID_COLUMN, evaluate, evaluate_candidates
@@ -35,6 +36,8 @@ def _pairs(frame: pl.DataFrame) -> list[tuple[Any, str]]:
 def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
     simple = evaluate(rules, frame.lazy(), source=WINDOWS).collect()
     fast = evaluate_candidates(rules, frame, source=WINDOWS)
+    with patch.object(prefilter, "SLICE_BYTES", 1):  # every text column sliced and gated
+        assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
     narrow = evaluate_candidates(rules, frame, source=WINDOWS, keep=["event_uid"])
     assert narrow.columns == ["event_uid", RULE_ID_COLUMN]
     assert narrow.equals(fast.select("event_uid", RULE_ID_COLUMN))  # same rows, same order
@@ -106,6 +109,8 @@ def test_candidates_equal_every_rule_on_every_row_for_fields_read_from_raw_json(
     simple = evaluate(rules, frame.lazy(), source=OKTA).collect()
     fast = evaluate_candidates(rules, frame, source=OKTA)
     assert _pairs(fast) == _pairs(simple)
+    with patch.object(prefilter, "SLICE_BYTES", 1):
+        assert evaluate_candidates(rules, frame, source=OKTA).equals(fast)
 
 
 def test_candidates_equal_on_sigmahq_windows_rules_and_regression_events(tmp_path: Path, shared_data: Path) -> None:

@@ -125,10 +125,15 @@ def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame) -> dict[str, pl.DataF
     queries: list[pl.LazyFrame] = []
     for column, numeric, needles in searches.sort("column", "numeric").iter_rows():
         parts = _numbers(column, needles) if numeric else _text_searches(column, needles)
-        for start, length in _slices(frame, column):
+        slices = _slices(frame, column)
+        gate = _gate(column, needles) if len(slices) > 1 and not numeric else None
+        for start, length in slices:
             for needle_expr in parts:
+                query = frame.lazy().slice(start, length)
+                if gate is not None:
+                    query = query.filter(gate)
                 columns.append(column)
-                queries.append(frame.lazy().slice(start, length).select(pl.col(ROW), needle_expr.alias("needle")))
+                queries.append(query.select(pl.col(ROW), needle_expr.alias("needle")))
     found: dict[str, list[pl.DataFrame]] = {}
     for column, result in zip(columns, pl.collect_all(queries), strict=True):
         hits = result if result.schema["needle"] == pl.String else result.explode("needle")
@@ -145,6 +150,33 @@ def _slices(frame: pl.DataFrame, column: str) -> list[tuple[int, int]]:
     count = max(1, min(8, int(size) // SLICE_BYTES))
     step = -(-frame.height // count)
     return [(start, step) for start in range(0, frame.height, step)] or [(0, 0)]
+
+
+GATE_NEEDLES = 1000
+"""Most literals a long column's gate regex is built from (beyond, the regex grows too big)."""
+
+
+def _gate(column: str, needles: list[str]) -> pl.Expr | None:
+    """A cheaper first pass over a long text column: the rows where some literal may occur.
+
+    A case-insensitive regex alternation skips text about twice as fast as the Aho-Corasick
+    extraction, which then runs only on the rows it keeps. Unicode case folding matches at
+    least what ASCII folding and lowercasing do for ASCII literals, so no row is lost; a
+    non-ASCII literal (matched on lowercased text) turns the gate off.
+    """
+    if len(needles) > GATE_NEEDLES or not all(n.isascii() for n in needles):
+        return None
+    return pl.col(column).str.contains("(?i)" + "|".join(map(_regex_literal, needles)))
+
+
+def _regex_literal(text: str) -> str:
+    """`text` as a regex matching itself: every character but letters and digits hex-escaped,
+    a spelling every regex dialect reads alike.
+
+    >>> _regex_literal("a.b c")
+    'a\\\\x{2E}b\\\\x{20}c'
+    """
+    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):X}}}" for c in text)
 
 
 def _choose_sets(atoms: pl.DataFrame, found: dict[str, pl.DataFrame]) -> pl.DataFrame:
