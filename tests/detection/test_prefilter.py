@@ -17,7 +17,7 @@ from tests.detection.test_differential_sqlite import TEXT_FIELDS, _events, _rule
 
 from auditlake.detection import ir, prefilter
 from auditlake.detection.atoms import Columns, necessary_atoms, regex_literal, wildcard_literal
-from auditlake.detection.compile import compile_collection, compile_rules
+from auditlake.detection.compile import RuleSet, compile_collection, compile_rules
 from auditlake.detection.evaluate import RULE_ID_COLUMN, evaluate, evaluate_candidates
 from auditlake.detection.prefilter import ASCII_LOWERING
 from auditlake.ingest import ingest
@@ -44,21 +44,30 @@ def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]],
     return _pairs(fast), _pairs(simple)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events=_events(), data=st.data())
-def test_candidates_equal_every_rule_on_every_row(events: list[dict[str, Any]], data: st.DataObject) -> None:
+def _random_ruleset(
+    events: list[dict[str, Any]], data: st.DataObject, logsource: dict[str, str], *, keywords: bool
+) -> RuleSet:
+    """Three random rules on `logsource` whose values are mostly pieces of the events' values;
+    with `keywords`, some also OR in a keyword search."""
     pool = {f: sorted({e[f] for e in events if e[f]}) for f in TEXT_FIELDS}
     documents = []
     for number in range(3):
         rule = data.draw(_rules(pool))
         rule["id"] = f"0b9e4a55-1111-4a5a-9a5a-00000000000{number}"
-        rule["logsource"] = {"product": "windows", "service": "sysmon"}
-        if data.draw(st.booleans()):  # a keyword search in raw, ORed in
+        rule["logsource"] = logsource
+        if keywords and data.draw(st.booleans()):  # a keyword search in raw, ORed in
             rule["detection"]["keywords"] = [data.draw(st.sampled_from(["ab", "A(B", "\\\\", "é中", "x*y"]))]
             rule["detection"]["condition"] = f"({rule['detection']['condition']}) or keywords"
         documents.append(yaml.safe_dump(rule, allow_unicode=True))
     ruleset = compile_collection(SigmaCollection.from_yaml("---\n".join(documents)))
     assert ruleset.failures == ()
+    return ruleset
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=_events(), data=st.data())
+def test_candidates_equal_every_rule_on_every_row(events: list[dict[str, Any]], data: st.DataObject) -> None:
+    ruleset = _random_ruleset(events, data, {"product": "windows", "service": "sysmon"}, keywords=True)
     rows = [
         {**event, "event_uid": f"e{i}", "source": WINDOWS, "Channel": SYSMON if i % 4 else "Security",
          "EventID": 1 if i % 3 else 4688, "raw": json.dumps(event, ensure_ascii=False)}
@@ -89,15 +98,7 @@ def test_candidates_equal_every_rule_on_every_row_for_fields_read_from_raw_json(
     """Okta records whose fields are only in `raw`: rules read them by JSON path, and their
     atoms are searched in the record's text, however the producer escaped it."""
     events = [{k: v.replace(".", "/") if isinstance(v, str) else v for k, v in e.items()} for e in events]
-    pool = {f: sorted({e[f] for e in events if e[f]}) for f in TEXT_FIELDS}
-    documents = []
-    for number in range(3):
-        rule = data.draw(_rules(pool))
-        rule["id"] = f"0b9e4a55-2222-4a5a-9a5a-00000000000{number}"
-        rule["logsource"] = {"product": "okta", "service": "okta"}
-        documents.append(yaml.safe_dump(rule, allow_unicode=True))
-    ruleset = compile_collection(SigmaCollection.from_yaml("---\n".join(documents)))
-    assert ruleset.failures == ()
+    ruleset = _random_ruleset(events, data, {"product": "okta", "service": "okta"}, keywords=False)
     escapes = st.tuples(st.booleans(), st.booleans(), st.booleans())
     rows = [
         {"event_uid": f"e{i}", "source": OKTA,
