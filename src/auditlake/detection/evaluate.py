@@ -20,8 +20,15 @@ from auditlake.detection.atoms import Columns
 from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlate import evaluate_correlation
 from auditlake.detection.correlation_plan import CorrelationPlan
-from auditlake.detection.logsources import effective_field_map, json_list_columns
-from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind, json_path
+from auditlake.detection.logsources import effective_field_map, json_arrays, json_list_columns
+from auditlake.detection.lower import (
+    PARTITION_SOURCE,
+    BindOptions,
+    Schema,
+    array_prefix,
+    bind,
+    json_path,
+)
 from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_rules
 
 RULE_ID_COLUMN = "rule_id"
@@ -75,6 +82,7 @@ def bind_options(source: str | None) -> BindOptions:
         source=source,
         json_fallback=source in RAW_JSON_SOURCES,
         json_list_columns=json_list_columns(source),
+        json_arrays=json_arrays(source),
     )
 
 
@@ -318,10 +326,20 @@ def _present(frame: pl.DataFrame, columns: Iterable[str], rule: CompiledRule) ->
         names = [column, *(effective_field_map(alt).get(column, column) for alt in rule.routes)]
         present = [pl.col(n) for n in dict.fromkeys(names) if n in frame.columns]
         if from_raw and column not in frame.columns:
-            present.append(pl.col("raw").str.json_path_match(json_path(column)))
+            present.append(pl.col("raw").str.json_path_match(json_path(_first_member(column, sources))))
         value = pl.coalesce(present) if present else pl.lit(None, pl.String)
         out.append(value.alias(column))
     return out
+
+
+def _first_member(field: str, sources: set[str]) -> str:
+    """`field`, with the first member named where it crosses an array of the raw record: a
+    correlation groups by one value per event, and Okta's first target is the main one."""
+    for source in sorted(sources):
+        array = array_prefix(field, json_arrays(source))
+        if array is not None:
+            return f"{array}.0.{field[len(array) + 1 :]}"
+    return field
 
 
 @dataclass(frozen=True)

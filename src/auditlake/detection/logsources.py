@@ -84,6 +84,8 @@ SOURCE_FIELD_MAPS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "data.protoPayload.methodName": "protoPayload.methodName",
         "data.protoPayload.resource.type": "resource.type",
         "data.protoPayload.logName": "logName",
+        "data.protoPayload.authorizationInfo.permission": "protoPayload.authorizationInfo.permission",
+        "data.protoPayload.authorizationInfo.granted": "protoPayload.authorizationInfo.granted",
     }),
     "k8s.audit": MappingProxyType({"apiGroup": "objectRef.apiGroup"}),
     AUDITD: MappingProxyType({
@@ -108,6 +110,18 @@ JSON_LIST_COLUMNS: Mapping[str, frozenset[str]] = MappingProxyType({
 """String columns that hold a JSON array of strings (`["SYSCALL","EXECVE"]`): a Sigma leaf on
 them must match any member, e.g. `col.str.json_decode(pl.List(pl.String))` then
 `list.eval(leaf).list.any()`."""
+
+
+JSON_ARRAYS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "okta.system": frozenset({"target"}),
+    "gcp.audit": frozenset({"protoPayload.authorizationInfo"}),
+})
+"""Paths of a source's raw record that hold an array of objects: a rule's `target.displayName`
+means any member's `displayName` (Sigma writes no index)."""
+
+
+def json_arrays(source: str) -> frozenset[str]:
+    return JSON_ARRAYS.get(source, frozenset())
 
 
 def field_map_for(source: str) -> Mapping[str, str]:

@@ -54,13 +54,16 @@ class BindOptions:
     constants, so alternatives for other sources vanish from the expression. `json_fallback`:
     read fields the schema lacks from the `raw` JSON record. `keyword_columns`: where keywords
     are searched (default: `raw`, else every String column). `json_list_columns`: text
-    columns holding a JSON array, matched like list columns (any member).
+    columns holding a JSON array, matched like list columns (any member). `json_arrays`: paths
+    of the raw record that hold an array of objects (Okta's `target`), so `target.displayName`
+    read from raw is the list of its members' values, matched by any member.
     """
 
     source: str | None = None
     json_fallback: bool = False
     keyword_columns: tuple[str, ...] | None = None
     json_list_columns: frozenset[str] = frozenset()
+    json_arrays: frozenset[str] = frozenset()
 
 
 def lower(ir: Node, schema: Schema, options: BindOptions | None = None) -> Code:
@@ -138,6 +141,9 @@ class _Lowering:
         if rest and isinstance(self.schema.get(head), pl.Struct):
             return self._struct_path(head, rest.split("."))
         if self.options.json_fallback and RAW_COLUMN in self.schema:
+            array = array_prefix(field, self.options.json_arrays)
+            if array is not None:
+                return _raw_members(array, field[len(array) + 1 :]), pl.List(pl.String())
             return pl_.col(RAW_COLUMN).str.json_path_match(json_path(field)), pl.String()
         return None
 
@@ -514,6 +520,36 @@ def _hex_prefix_test(digits: Code, network: ipaddress.IPv6Network) -> Code:
         allowed = [f"{n:x}" for n in range(16) if n & keep == nibble & keep]
         test = test & digits.str.slice(whole, 1).is_in(allowed)
     return test
+
+
+ARRAY_MEMBERS = 16
+"""Members of a raw-record array a leaf reads (`target.0.x` .. `target.15.x`): Okta targets
+and GCP authorization checks hold a handful; members beyond this are not seen."""
+
+
+def array_prefix(field: str, arrays: frozenset[str]) -> str | None:
+    """The array path `field` reads a member field of, unless it names a member by index.
+
+    >>> array_prefix("target.displayName", frozenset({"target"}))
+    'target'
+    >>> array_prefix("target.0.displayName", frozenset({"target"})) is None
+    True
+    """
+    for array in arrays:
+        rest = field[len(array) + 1 :] if field.startswith(array + ".") else ""
+        if rest and not rest.split(".", 1)[0].isdigit():
+            return array
+    return None
+
+
+def _raw_members(array: str, rest: str) -> Code:
+    """The values of `rest` in each member of the raw record's `array` (or in `array` itself
+    when a record holds one object there), as a list; null when none has a value, so that a
+    null test and `exists` read the field as absent."""
+    paths = [json_path(f"{array}.{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(f"{array}.{rest}")]
+    raw = pl_.col(RAW_COLUMN)
+    values = pl_.concat_list(*(raw.str.json_path_match(p) for p in paths)).list.drop_nulls()
+    return pl_.when(binop(">", values.list.len(), 0)).then(values)
 
 
 def json_path(field: str) -> str:
