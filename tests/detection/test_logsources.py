@@ -27,7 +27,7 @@ from auditlake.detection.logsources import (
     route,
     unsupported_reason,
 )
-from auditlake.detection.lower import array_prefix, json_path
+from auditlake.detection.raw_json import array_prefix, json_path
 from auditlake.ingest import ingest
 from auditlake.lake import LakePaths, scan_events
 from auditlake.sources import auditd, registry

@@ -21,15 +21,9 @@ from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlate import evaluate_correlation
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.logsources import effective_field_map, json_arrays, json_list_columns
-from auditlake.detection.lower import (
-    PARTITION_SOURCE,
-    BindOptions,
-    Schema,
-    array_prefix,
-    bind,
-    json_path,
-)
+from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
 from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_rules
+from auditlake.detection.raw_json import array_prefix, json_path
 
 RULE_ID_COLUMN = "rule_id"
 

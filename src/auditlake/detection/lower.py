@@ -22,7 +22,6 @@ Semantics (SIGMA.md §1.3-§1.5, §3.2-§3.3):
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,19 +30,17 @@ from typing import cast
 import polars as pl
 
 from auditlake.detection.code import Code, binop, pl_
+from auditlake.detection.ip_networks import network_test
 from auditlake.detection.ir import And, Const, Keyword, Leaf, Node, Not, Or
 from auditlake.detection.patterns import escape_regex
+from auditlake.detection.raw_json import RAW_COLUMN, array_prefix, json_path, raw_members
 
 Schema = Mapping[str, pl.DataType]
 
 PARTITION_SOURCE = "source"
-RAW_COLUMN = "raw"
 
 _TIME_PARTS = {"minute", "hour", "day", "week", "month", "year"}
 _CMP_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "==", "neq": "!="}
-_IPV4 = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
-_IPV6_SHAPE = r"^(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?:::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?)?$"
-"""Hex groups joined by single colons, with at most one `::`: no `:::`, no stray edge colon."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +140,7 @@ class _Lowering:
         if self.options.json_fallback and RAW_COLUMN in self.schema:
             array = array_prefix(field, self.options.json_arrays)
             if array is not None:
-                return _raw_members(array, field[len(array) + 1 :]), pl.List(pl.String())
+                return raw_members(array, field[len(array) + 1 :]), pl.List(pl.String())
             return pl_.col(RAW_COLUMN).str.json_path_match(json_path(field)), pl.String()
         return None
 
@@ -274,7 +271,7 @@ def _time_part_leaf(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
 
 
 def _cidr_leaf(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
-    return _cidr_test(_as_text(expr, dtype), leaf.values)
+    return network_test(_as_text(expr, dtype), leaf.values)
 
 
 _VALUE_TESTS: dict[str, Callable[[Leaf, Code, pl.DataType], Lowered]] = {
@@ -450,122 +447,3 @@ def _time_part(expr: Code, dtype: pl.DataType, part: str) -> Code:
     else:
         moment = _as_text(expr, dtype).str.to_datetime(strict=False, time_zone="UTC")
     return getattr(moment.dt, part)()
-
-
-def _cidr_test(text: Code, networks: tuple[object, ...]) -> Lowered:
-    v4 = [ipaddress.ip_network(str(n)) for n in networks if ipaddress.ip_network(str(n)).version == 4]
-    v6 = [str(n) for n in networks if ipaddress.ip_network(str(n)).version == 6]
-    tests: list[Code] = []
-    if v4:
-        number = _ipv4_number(text)
-        for network in v4:
-            low = int(network.network_address)
-            high = int(network.broadcast_address)
-            tests.append(number.is_between(low, high))
-    if v6:
-        digits = _ipv6_hex(text)
-        for network6 in v6:
-            tests.append(_hex_prefix_test(digits, ipaddress.IPv6Network(network6)))
-    if not tests:
-        return False
-    return tests[0] if len(tests) == 1 else pl_.any_horizontal(*tests)
-
-
-def _ipv4_number(text: Code) -> Code:
-    """Dotted-quad text as an integer; anything else (octet > 255, IPv6, names) is null."""
-    groups = text.str.extract_groups(_IPV4)
-    octets = [groups.struct.field(str(i)).cast(pl_.Int64) for i in range(1, 5)]
-    total = binop(
-        "+",
-        binop("+", binop("*", octets[0], 16777216), binop("*", octets[1], 65536)),
-        binop("+", binop("*", octets[2], 256), octets[3]),
-    )
-    valid = binop("<=", pl_.max_horizontal(*octets), 255)
-    return pl_.when(valid).then(total)
-
-
-def _ipv6_hex(text: Code) -> Code:
-    """An IPv6 address in any spelling as its 32 lowercase hex digits, else null.
-
-    `fe80::1%eth0` → `fe80` + 27 zeros + `1`: the `::` gap is filled with as many zero groups
-    as the written groups leave free, and every group is padded to four digits, so networks
-    compare by prefix whatever spelling the log used. IPv4-embedded forms are not expanded.
-    """
-    address = text.str.to_lowercase().str.replace(r"%.*$", "")
-    halves = address.str.split("::")
-
-    def groups(half: Code) -> Code:
-        return half.str.split(":").list.eval(pl_.element().filter(binop("!=", pl_.element(), "")))
-
-    left, right = groups(halves.list.first()), groups(halves.list.last())
-    gap = binop("==", halves.list.len(), 2)
-    missing = binop("-", binop("-", 8, left.list.len()), right.list.len())
-    filled = pl_.concat_list(left, pl_.lit("0").repeat_by(missing), right)
-    written = pl_.when(gap).then(filled).otherwise(address.str.split(":"))
-    digits = written.list.eval(pl_.element().str.zfill(4)).list.join("")
-    well_formed = address.str.contains(_IPV6_SHAPE)
-    shape_ok = binop("==", written.list.len(), 8) & binop("==", digits.str.len_chars(), 32)
-    shape_ok = shape_ok & (~gap | binop(">", missing, 0))  # `::` stands for at least one group
-    return pl_.when(well_formed & shape_ok).then(digits)
-
-
-def _hex_prefix_test(digits: Code, network: ipaddress.IPv6Network) -> Code:
-    """Whether 32 hex digits fall in `network`: whole nibbles by prefix, the last one by set."""
-    full = network.network_address.exploded.replace(":", "")
-    whole, spare_bits = divmod(network.prefixlen, 4)
-    test = digits.str.starts_with(full[:whole])
-    if spare_bits:
-        nibble = int(full[whole], 16)
-        keep = 0xF ^ ((1 << (4 - spare_bits)) - 1)
-        allowed = [f"{n:x}" for n in range(16) if n & keep == nibble & keep]
-        test = test & digits.str.slice(whole, 1).is_in(allowed)
-    return test
-
-
-ARRAY_MEMBERS = 16
-"""Members of a raw-record array a leaf reads (`target.0.x` .. `target.15.x`): Okta targets
-and GCP authorization checks hold a handful; members beyond this are not seen."""
-
-
-def array_prefix(field: str, arrays: frozenset[str]) -> str | None:
-    """The array path `field` reads a member field of, unless it names a member by index.
-
-    >>> array_prefix("target.displayName", frozenset({"target"}))
-    'target'
-    >>> array_prefix("target.0.displayName", frozenset({"target"})) is None
-    True
-    """
-    for array in arrays:
-        rest = field[len(array) + 1 :] if field.startswith(array + ".") else ""
-        if rest and not rest.split(".", 1)[0].isdigit():
-            return array
-    return None
-
-
-def _raw_members(array: str, rest: str) -> Code:
-    """The values of `rest` in each member of the raw record's `array` (or in `array` itself
-    when a record holds one object there), as a list; null when none has a value, so that a
-    null test and `exists` read the field as absent."""
-    paths = [json_path(f"{array}.{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(f"{array}.{rest}")]
-    raw = pl_.col(RAW_COLUMN)
-    values = pl_.concat_list(*(raw.str.json_path_match(p) for p in paths)).list.drop_nulls()
-    return pl_.when(binop(">", values.list.len(), 0)).then(values)
-
-
-def json_path(field: str) -> str:
-    """A JSONPath for a dotted field name: a numeric part indexes an array (`target.0.id` →
-    `$.target[0].id`), keys with other characters use bracket notation.
-
-    >>> json_path("target.0.alternateId")
-    '$.target[0].alternateId'
-    """
-    parts = field.split(".")
-    out = "$"
-    for part in parts:
-        if part.isdigit():
-            out += f"[{int(part)}]"
-        elif part.replace("_", "").isalnum():
-            out += "." + part
-        else:
-            out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"
-    return out

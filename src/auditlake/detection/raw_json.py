@@ -1,0 +1,57 @@
+"""Reading fields of the raw JSON record by path: JSONPaths from dotted names, and the
+members of arrays (Okta's `target[]`) for fields Sigma names without an index."""
+
+from __future__ import annotations
+
+from auditlake.detection.code import Code, binop, pl_
+
+RAW_COLUMN = "raw"
+
+
+ARRAY_MEMBERS = 16
+"""Members of a raw-record array a leaf reads (`target.0.x` .. `target.15.x`): Okta targets
+and GCP authorization checks hold a handful; members beyond this are not seen."""
+
+
+def array_prefix(field: str, arrays: frozenset[str]) -> str | None:
+    """The array path `field` reads a member field of, unless it names a member by index.
+
+    >>> array_prefix("target.displayName", frozenset({"target"}))
+    'target'
+    >>> array_prefix("target.0.displayName", frozenset({"target"})) is None
+    True
+    """
+    for array in arrays:
+        rest = field[len(array) + 1 :] if field.startswith(array + ".") else ""
+        if rest and not rest.split(".", 1)[0].isdigit():
+            return array
+    return None
+
+
+def raw_members(array: str, rest: str) -> Code:
+    """The values of `rest` in each member of the raw record's `array` (or in `array` itself
+    when a record holds one object there), as a list; null when none has a value, so that a
+    null test and `exists` read the field as absent."""
+    paths = [json_path(f"{array}.{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(f"{array}.{rest}")]
+    raw = pl_.col(RAW_COLUMN)
+    values = pl_.concat_list(*(raw.str.json_path_match(p) for p in paths)).list.drop_nulls()
+    return pl_.when(binop(">", values.list.len(), 0)).then(values)
+
+
+def json_path(field: str) -> str:
+    """A JSONPath for a dotted field name: a numeric part indexes an array (`target.0.id` →
+    `$.target[0].id`), keys with other characters use bracket notation.
+
+    >>> json_path("target.0.alternateId")
+    '$.target[0].alternateId'
+    """
+    parts = field.split(".")
+    out = "$"
+    for part in parts:
+        if part.isdigit():
+            out += f"[{int(part)}]"
+        elif part.replace("_", "").isalnum():
+            out += "." + part
+        else:
+            out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"
+    return out
