@@ -36,8 +36,8 @@ from auditlake.detection.correlation_plan import (
     Operator,
     Or,
     RuleRef,
-    plan_from_yaml,
 )
+from auditlake.detection.correlation_reader import plan_from_yaml
 
 BASE = datetime(2024, 3, 1, tzinfo=UTC)
 T = CorrelationType

@@ -23,6 +23,8 @@ from auditlake.detection.correlation_plan import (
     Or,
     RuleRef,
     UnsupportedCorrelationError,
+)
+from auditlake.detection.correlation_reader import (
     plan_correlation,
     plan_from_yaml,
     pysigma_compatible,

@@ -235,7 +235,7 @@ class PolarsBackend(Backend):
     """Correlation YAML documents by rule id or name, for exact thresholds (see compile.py)."""
 
     def _plan(self, rule: SigmaCorrelationRule) -> list[Any]:
-        from auditlake.detection.correlation_plan import plan_correlation
+        from auditlake.detection.correlation_reader import plan_correlation
 
         raw = getattr(self, "raw_correlations", {})
         document = raw.get(str(rule.id)) or (raw.get(rule.name) if rule.name else None)

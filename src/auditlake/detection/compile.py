@@ -22,7 +22,8 @@ from sigma.rule import SigmaRule
 
 from auditlake.detection import ir
 from auditlake.detection.backend import PolarsBackend, RuleRejected
-from auditlake.detection.correlation_plan import CorrelationPlan, pysigma_compatible
+from auditlake.detection.correlation_plan import CorrelationPlan
+from auditlake.detection.correlation_reader import pysigma_compatible
 from auditlake.detection.logsources import Alternative, route
 from auditlake.detection.pipeline import auditlake_pipeline
 from auditlake.detection.routing import routed_condition

@@ -26,7 +26,7 @@ from sigma.validators.base import (
     SigmaValidationIssueSeverity,
 )
 
-from auditlake.detection.correlation_plan import pysigma_compatible
+from auditlake.detection.correlation_reader import pysigma_compatible
 from auditlake.rulepack.documents import RuleDocuments
 
 ENABLED = (
