@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -123,13 +124,23 @@ def _warn_failures(ruleset: RuleSet) -> None:
                    f"{failure.message}", err=True)
 
 
-def _progress() -> Callable[[str, int, int], None] | None:
+def _progress(every_s: float = 0.5) -> Callable[[str, int, int], None] | None:
+    """Events detected so far, on stderr when it is a terminal (scheduled runs log nothing)."""
     if not sys.stderr.isatty():
         return None
     console = Console(file=sys.stderr)
+    started = time.monotonic()
+    last = [0.0]
 
     def report(what: str, done: int, total: int) -> None:
-        console.print(f"  detecting: {what} ({done}/{total} sources)", end="\r")
+        now = time.monotonic()
+        if what != "done" and now - last[0] < every_s:
+            return
+        last[0] = now
+        share = f"{done / total:.0%}" if total else "-"
+        rate = done / (now - started) if now > started else 0.0
+        end = "\n" if what == "done" else "\r"
+        console.print(f"  detecting {what}: {done:,}/{total:,} events ({share}, {rate:,.0f}/s)   ", end=end)
 
     return report
 

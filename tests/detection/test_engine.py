@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from auditlake.detection import engine
 from auditlake.detection.alert_store import AlertStore
 from auditlake.detection.compile import RuleSet, compile_rules
 from auditlake.detection.engine import lookback, run_detection
@@ -147,6 +148,21 @@ def test_rerunning_adds_nothing(inputs: dict[int, list[Path]], ruleset: RuleSet,
     assert replay.events_scanned > 0 and replay.alerts.height == 0
     stored = AlertStore(lake).scan().collect()
     assert stored["alert_id"].n_unique() == stored.height == first.alerts.height
+
+
+def test_progress_counts_events_up_to_the_total(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = _lake(tmp_path, "lake")
+    ingest(inputs[0] + inputs[1], lake, workers=1, batch_rows=50)  # several files, so several batches
+    monkeypatch.setattr(engine, "BATCH_ROWS", 60)
+    calls: list[tuple[str, int, int]] = []
+    summary = run_detection(lake, ruleset, digest="rules", progress=lambda *call: calls.append(call))
+    done = [d for _, d, _ in calls]
+    assert done == sorted(done) and len(set(done)) > 3
+    assert {t for _, _, t in calls} == {summary.events_scanned}
+    assert calls[-1] == ("done", summary.events_scanned, summary.events_scanned)
+    assert ("correlations", summary.events_scanned, summary.events_scanned) in calls
 
 
 def test_late_events_are_not_missed(ruleset: RuleSet, tmp_path: Path) -> None:

@@ -55,7 +55,8 @@ from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import CommitRange, committed_files, event_files, scan_files
 
 Progress = Callable[[str, int, int], None]
-"""Called with (what, done, total) as sources are processed."""
+"""Called with (what, events done, events in all) before each source, after each batch, before
+the correlation pass (`correlations`) and at the end (`done`)."""
 
 
 @dataclass
@@ -138,22 +139,26 @@ def run_detection(
             store=store,
             run_id=run.run_id,
         )
-        for done, source in enumerate(routed):
-            if progress:
-                progress(source, done, len(routed))
+        totals = {source: _rows(lake, source, window, since, until) for source in routed}
+        report = progress or (lambda what, done, total: None)
+        read = 0
+        for source in routed:
+            report(source, read, sum(totals.values()))
             rules = [r for r in ruleset.rules if r.output and source in r.sources]
             files = event_files(lake, sources=[source], start=since, end=until, commits=window)
-            summary.events_scanned += _rows(lake, source, window, since, until)
             for batch in _batches(files):
                 frame = scan_files(lake, batch, start=since, end=until)
                 summary.record(_detect_source(store, rules, frame, source, run))
+                read = min(read + sum(f.rows for f in batch), sum(totals.values()))
+                report(source, read, sum(totals.values()))
+            summary.events_scanned += totals[source]
             summary.sources.append(source)
         if ruleset.correlations:
+            report("correlations", summary.events_scanned, summary.events_scanned)
             summary.record(_correlate(store, lake, ruleset, window, newest, since, until, run, wanted))
         if incremental:
             write_watermark(lake, digest, newest)
-        if progress:
-            progress("done", len(routed), len(routed))
+        report("done", summary.events_scanned, summary.events_scanned)
     summary.elapsed_s = clock.monotonic() - started
     return summary
 
