@@ -33,6 +33,8 @@ class Receiver:
         """Answer this status to every request instead of 200 (e.g. 503 while 'down')."""
         self.fail_next = 0
         """Answer 503 to this many requests first."""
+        self.max_alerts: int | None = None
+        """Answer 413 (Payload Too Large) to a request with more alerts than this."""
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
@@ -79,6 +81,8 @@ class Receiver:
                 return 503
             if self.status is not None:
                 return self.status
+            if self.max_alerts is not None and len(document["alerts"]) > self.max_alerts:
+                return 413
             assert get(BATCH_HEADER) == document["batch_id"]
             self.batches[document["batch_id"]] += 1
             for alert in document["alerts"]:

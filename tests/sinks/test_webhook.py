@@ -51,6 +51,22 @@ def test_a_wrong_secret_is_refused_and_not_retried(receiver: Receiver) -> None:
     assert receiver.requests == 1 and not receiver.counts
 
 
+def test_a_batch_too_large_for_the_receiver_is_split_until_accepted(receiver: Receiver) -> None:
+    receiver.max_alerts = 2
+    alerts = [{"alert_id": f"id-{n}", "level": "high"} for n in range(7)]
+    _sink(receiver.url).send(Batch("big", alerts), threading.Event())
+    assert receiver.exactly_once() == {a["alert_id"] for a in alerts}
+    assert receiver.order == [a["alert_id"] for a in alerts]  # still oldest first
+    assert set(receiver.batches) == {"big.1.1", "big.1.2", "big.2.1", "big.2.2"}
+
+
+def test_a_single_alert_too_large_stays_undelivered(receiver: Receiver) -> None:
+    receiver.max_alerts = 0
+    with pytest.raises(SinkError, match=r"HTTP 413"):
+        _sink(receiver.url).send(Batch("big", ALERTS[:2]), threading.Event())
+    assert not receiver.counts and receiver.requests == 2  # the pair, then its first half alone
+
+
 def test_server_errors_are_retried_until_accepted(receiver: Receiver) -> None:
     receiver.fail_next = 2
     _sink(receiver.url).send(Batch("b", ALERTS), threading.Event())

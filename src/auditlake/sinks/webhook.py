@@ -11,6 +11,10 @@ with up to `batch_size` alerts (set it to 1 for one alert per request). Headers:
   covered by the signature: a receiver can refuse stale requests (replays).
 - `X-Auditlake-Batch: <batch_id>`, stable across retries and restarts.
 
+A 413 (Payload Too Large) splits the batch in halves, each sent as its own request with the
+batch id suffixed `.1` / `.2` (again on a 413), down to single alerts; a single alert refused
+as too large stays in the spool like any other refusal.
+
 Any 2xx acknowledges the batch. Connection errors, timeouts, 408, 425, 429 and 5xx are retried
 up to `max_attempts` times with exponential backoff (`backoff_s`, doubling, capped at
 `backoff_max_s`, each delay jittered into its upper half so that many senders do not retry in
@@ -60,12 +64,16 @@ def verify(secret: bytes, body: bytes, header: str | None) -> bool:
     return header is not None and hmac.compare_digest(sign(secret, body), header)
 
 
+TOO_LARGE = 413
+
+
 @dataclass(frozen=True)
 class _Outcome:
     ok: bool
     retryable: bool = False
     error: str = ""
     retry_after: float | None = None
+    status: int | None = None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -115,11 +123,21 @@ class WebhookSink(Sink):
             outcome = self._post(batch)
             if outcome.ok:
                 return
+            if outcome.status == TOO_LARGE and len(batch.alerts) > 1:
+                self._send_halves(batch, stop)
+                return
             if not outcome.retryable or attempt == self.max_attempts:
                 break
             if stop.wait(self.delay(attempt, outcome.retry_after)):
                 raise SinkError("stopped before the batch was delivered")
         raise SinkError(f"{outcome.error} (after {attempt} attempt{'s' if attempt > 1 else ''})")
+
+    def _send_halves(self, batch: Batch, stop: threading.Event) -> None:
+        """A batch the receiver finds too large, as two requests. If the second fails, the whole
+        batch stays spooled and the first half is sent again later (receivers deduplicate)."""
+        middle = len(batch.alerts) // 2
+        for part, alerts in enumerate((batch.alerts[:middle], batch.alerts[middle:]), start=1):
+            self.send(Batch(f"{batch.batch_id}.{part}", alerts), stop)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds before attempt `attempt + 1`: exponential, capped, jittered into its upper half."""
@@ -157,7 +175,7 @@ class WebhookSink(Sink):
             retry_after = _seconds(exc.headers.get("Retry-After") if exc.headers else None)
             exc.close()
             retryable = status in RETRYABLE_STATUS or status >= 500
-            return _Outcome(False, retryable, f"HTTP {status} from {self.url}", retry_after)
+            return _Outcome(False, retryable, f"HTTP {status} from {self.url}", retry_after, status)
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             return _Outcome(False, True, f"cannot reach {self.url}: {reason}")
