@@ -136,7 +136,7 @@ def run_detection(
             rules=sum(1 for r in ruleset.rules if r.output and r.routes),
             correlations=len(ruleset.correlations),
             commits=(after, newest),
-            store=store,
+            store=AlertStore(lake),  # a reader: the writer's id set is not kept with the summary
             run_id=run.run_id,
         )
         totals = {source: _rows(lake, source, window, since, until) for source in routed}
