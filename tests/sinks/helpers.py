@@ -101,11 +101,12 @@ def stored_ids(lake: LakePaths) -> set[str]:
     return set(AlertStore(lake).scan().select("alert_id").collect()["alert_id"].to_list())
 
 
-def store_alerts(lake: LakePaths, count: int, *, first: int = 0, run: str = "0" * 16) -> list[str]:
-    """Store `count` made-up detection alerts (ids from `first`) as one run; returns their ids."""
+def made_up_alerts(count: int, *, first: int = 0, run: str = "0" * 16) -> pl.DataFrame:
+    """`count` made-up detection alerts, ids from `first`, their evidence `first` minutes
+    after 2026-03-02."""
     created = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(minutes=first)
     ids = [f"{n:032x}" for n in range(first, first + count)]
-    frame = pl.DataFrame({
+    return pl.DataFrame({
         "alert_id": ids,
         "rule_id": ["rule-1"] * count,
         "rule_title": ["A rule"] * count,
@@ -126,5 +127,10 @@ def store_alerts(lake: LakePaths, count: int, *, first: int = 0, run: str = "0" 
         "src_ip": ["203.0.113.9"] * count,
         "target": [None] * count,
     }, schema=ALERT_SCHEMA)
+
+
+def store_alerts(lake: LakePaths, count: int, *, first: int = 0, run: str = "0" * 16) -> list[str]:
+    """Store `count` made-up detection alerts (ids from `first`) as one run; returns their ids."""
+    frame = made_up_alerts(count, first=first, run=run)
     AlertStore(lake).append(frame, run_id=run)
-    return ids
+    return list(frame["alert_id"])

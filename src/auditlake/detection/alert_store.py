@@ -8,10 +8,12 @@ and resumed runs add nothing twice.
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from auditlake.detection.alerts import ALERT_SCHEMA
 from auditlake.lake.commits import fsync_dir
@@ -37,12 +39,18 @@ class AlertStore:
         *,
         evidence_span: tuple[datetime | None, datetime | None] | None = None,
         disjoint_appends: bool = False,
+        background: bool = False,
     ) -> None:
         self.lake = lake
         self.folder = lake.root / "alerts"
         self.evidence_span = evidence_span
         self.disjoint_appends = disjoint_appends
         self._ids: set[str] | None = None
+        self._number: int | None = None
+        # With `background`, a file is written while the caller goes on (Parquet encoding runs
+        # outside the GIL); one write at a time, so at most one batch of alerts waits in memory.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="alerts") if background else None
+        self._pending: Future[None] | None = None
 
     def files(self) -> list[Path]:
         return sorted(self.folder.glob("part-*.parquet")) if self.folder.is_dir() else []
@@ -78,7 +86,8 @@ class AlertStore:
         return self._ids
 
     def append(self, alerts: pl.DataFrame, *, run_id: str) -> pl.DataFrame:
-        """Store the alerts not stored yet, durably; returns exactly those."""
+        """Store the alerts not stored yet; returns exactly those. They are durable on return,
+        or (with `background`) once `flush` returns."""
         known = self.ids()
         candidates = alerts.unique("alert_id", keep="first", maintain_order=True)
         # Membership in the Python set, not `is_in`: building a Series of every stored id for
@@ -88,12 +97,35 @@ class AlertStore:
         if fresh.is_empty():
             return fresh
         self.folder.mkdir(parents=True, exist_ok=True)
-        number = len(self.files())
+        if self._number is None:
+            self._number = len(self.files())
+        number, self._number = self._number, self._number + 1
         final = self.lake.inside(self.folder / f"part-{run_id}-{number:05d}.parquet")
-        temporary = self.folder / f".{final.name}.tmp"
-        write_parquet(fresh.to_arrow(), temporary)
-        os.replace(temporary, final)
-        fsync_dir(self.folder)
+        self.flush()
+        if self._writer is None:
+            self._write(fresh.to_arrow(), final)
+        else:
+            self._pending = self._writer.submit(self._write, fresh.to_arrow(), final)
         if not self.disjoint_appends:
             known.update(fresh["alert_id"].to_list())
         return fresh
+
+    def _write(self, table: pa.Table, final: Path) -> None:
+        temporary = self.folder / f".{final.name}.tmp"
+        write_parquet(table, temporary)
+        os.replace(temporary, final)
+        fsync_dir(self.folder)
+
+    def flush(self) -> None:
+        """Wait until every append is durable; raises a background write's error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """`flush`, then stop the background writer (a write under way is let finish)."""
+        try:
+            self.flush()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)

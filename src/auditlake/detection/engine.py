@@ -130,35 +130,39 @@ def run_detection(
         # Every event is read once per run, so the run's appends never repeat one another; only
         # alerts stored earlier about the events this run reads can recur.
         span = _evidence_span(lake, ruleset, routed + _correlated_sources(ruleset, wanted), window, since, until)
-        store = AlertStore(lake, evidence_span=span, disjoint_appends=True)
-        summary = DetectSummary(
-            mode="incremental" if incremental else "range",
-            rules=sum(1 for r in ruleset.rules if r.output and r.routes),
-            correlations=len(ruleset.correlations),
-            commits=(after, newest),
-            store=AlertStore(lake),  # a reader: the writer's id set is not kept with the summary
-            run_id=run.run_id,
-        )
-        totals = {source: _rows(lake, source, window, since, until) for source in routed}
-        report = progress or (lambda what, done, total: None)
-        read = 0
-        for source in routed:
-            report(source, read, sum(totals.values()))
-            rules = [r for r in ruleset.rules if r.output and source in r.sources]
-            files = event_files(lake, sources=[source], start=since, end=until, commits=window)
-            for batch in _batches(files):
-                frame = scan_files(lake, batch, start=since, end=until)
-                summary.record(_detect_source(store, rules, frame, source, run))
-                read = min(read + sum(f.rows for f in batch), sum(totals.values()))
+        store = AlertStore(lake, evidence_span=span, disjoint_appends=True, background=True)
+        try:
+            summary = DetectSummary(
+                mode="incremental" if incremental else "range",
+                rules=sum(1 for r in ruleset.rules if r.output and r.routes),
+                correlations=len(ruleset.correlations),
+                commits=(after, newest),
+                store=AlertStore(lake),  # a reader: the writer's id set is not kept with the summary
+                run_id=run.run_id,
+            )
+            totals = {source: _rows(lake, source, window, since, until) for source in routed}
+            report = progress or (lambda what, done, total: None)
+            read = 0
+            for source in routed:
                 report(source, read, sum(totals.values()))
-            summary.events_scanned += totals[source]
-            summary.sources.append(source)
-        if ruleset.correlations:
-            report("correlations", summary.events_scanned, summary.events_scanned)
-            summary.record(_correlate(store, lake, ruleset, window, newest, since, until, run, wanted))
-        if incremental:
-            write_watermark(lake, digest, newest)
-        report("done", summary.events_scanned, summary.events_scanned)
+                rules = [r for r in ruleset.rules if r.output and source in r.sources]
+                files = event_files(lake, sources=[source], start=since, end=until, commits=window)
+                for batch in _batches(files):
+                    frame = scan_files(lake, batch, start=since, end=until)
+                    summary.record(_detect_source(store, rules, frame, source, run))
+                    read = min(read + sum(f.rows for f in batch), sum(totals.values()))
+                    report(source, read, sum(totals.values()))
+                summary.events_scanned += totals[source]
+                summary.sources.append(source)
+            if ruleset.correlations:
+                report("correlations", summary.events_scanned, summary.events_scanned)
+                summary.record(_correlate(store, lake, ruleset, window, newest, since, until, run, wanted))
+            store.close()  # every alert durable before the watermark moves
+            if incremental:
+                write_watermark(lake, digest, newest)
+            report("done", summary.events_scanned, summary.events_scanned)
+        finally:
+            store.close()  # also when the run fails: a write under way ends before the lock is let go
     summary.elapsed_s = clock.monotonic() - started
     return summary
 

@@ -1,0 +1,50 @@
+"""The alert store: new alerts only, files in order, writes in the background made durable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from tests.sinks.helpers import made_up_alerts
+
+from auditlake.detection import alert_store
+from auditlake.detection.alert_store import AlertStore
+from auditlake.lake.paths import LakePaths
+
+RUN = "1" * 16
+
+
+def test_background_appends_are_durable_after_close_and_in_order(tmp_path: Path) -> None:
+    lake = LakePaths.at(tmp_path / "lake")
+    store = AlertStore(lake, disjoint_appends=True, background=True)
+    fresh = [store.append(made_up_alerts(10, first=10 * n, run=RUN), run_id=RUN).height for n in range(5)]
+    store.close()
+    assert fresh == [10] * 5
+    files = AlertStore(lake).run_files(RUN)
+    assert [f.name for f in files] == [f"part-{RUN}-{n:05d}.parquet" for n in range(5)]
+    stored = AlertStore(lake).read(files)
+    assert stored["alert_id"].to_list() == made_up_alerts(50, run=RUN)["alert_id"].to_list()
+    assert not list((tmp_path / "lake" / "alerts").glob(".*.tmp"))
+
+
+def test_a_failed_background_write_is_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(table: pa.Table, path: Path) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(alert_store, "write_parquet", full_disk)
+    store = AlertStore(LakePaths.at(tmp_path / "lake"), background=True)
+    store.append(made_up_alerts(3, run=RUN), run_id=RUN)  # returns before the write fails
+    with pytest.raises(OSError, match="disk full"):
+        store.close()
+
+
+def test_only_alerts_not_stored_in_the_evidence_span_are_new(tmp_path: Path) -> None:
+    lake = LakePaths.at(tmp_path / "lake")
+    AlertStore(lake).append(made_up_alerts(20, run=RUN), run_id=RUN)  # evidence at minute 0
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    inside = AlertStore(lake, evidence_span=(start, start + timedelta(hours=1)))
+    assert inside.append(made_up_alerts(30, run="2" * 16), run_id="2" * 16).height == 10
+    outside = AlertStore(lake, evidence_span=(start + timedelta(hours=1), None))
+    assert len(outside.ids()) == 0  # alerts stored outside the span are not even loaded
