@@ -27,6 +27,7 @@ import polars as pl
 
 from auditlake.detection import ir
 from auditlake.detection.lower import PARTITION_SOURCE
+from auditlake.detection.raw_json import array_prefix
 
 Atom = tuple[str, str, object]
 """(column, kind, value): kind `text` (a lowercased literal), `num` (an exact number) or `json`
@@ -49,6 +50,7 @@ class Columns:
     schema: pl.Schema
     opaque: frozenset[str] = frozenset()
     json_fallback: bool = False
+    json_arrays: frozenset[str] = frozenset()
 
     def dtype(self, name: str) -> pl.DataType | None:
         return None if name in self.opaque else self.schema.get(name)
@@ -58,15 +60,16 @@ class Columns:
         head = name.split(".", maxsplit=1)[0]
         return not self.json_fallback and name not in self.schema and head not in self.schema
 
-    def from_raw(self, name: str) -> bool:
-        """True when a leaf on `name` reads the raw JSON record by path (see `lower`)."""
+    def json_text(self, name: str) -> str | None:
+        """The JSON text column a leaf on `name` reads by path (see `lower.column`): the column
+        of the array it names a member field of, else `raw`; None when it reads no JSON."""
         head = name.split(".", maxsplit=1)[0]
-        return (
-            self.json_fallback
-            and name not in self.schema
-            and not isinstance(self.schema.get(head), pl.Struct)
-            and self.schema.get(RAW) == pl.String
-        )
+        if not self.json_fallback or name in self.schema or isinstance(self.schema.get(head), pl.Struct):
+            return None
+        array = array_prefix(name, self.json_arrays)
+        if array is not None and self.schema.get(array) == pl.String:
+            return array
+        return RAW if self.schema.get(RAW) == pl.String else None
 
 
 def necessary_sets(node: ir.Node, columns: Columns) -> list[Atoms]:
@@ -114,8 +117,8 @@ def _leaf_sets(leaf: ir.Leaf, columns: Columns) -> list[Atoms]:
     usable: Callable[[str], str]
     if dtype == pl.String:
         column, kind, usable = leaf.field, "text", str
-    elif columns.from_raw(leaf.field):
-        column, kind, usable = RAW, "json", _raw_safe
+    elif (text := columns.json_text(leaf.field)) is not None:
+        column, kind, usable = text, "json", _raw_safe
     else:
         return []
     return best_sets(frozenset((column, kind, t) for t in literals) for literals in _leaf_literals(leaf, usable))
@@ -296,7 +299,7 @@ def quality(atoms: Atoms) -> tuple[int, int, int, int]:
     texts = [len(str(v)) for _, kind, v in atoms if kind in ("text", "json")]
     shortest = min(texts) if texts else MIN_QUALITY_LENGTH
     long_enough = int(shortest >= MIN_QUALITY_LENGTH)
-    on_columns = int(all(kind != "json" for _, kind, _ in atoms))  # raw is long and less precise
+    on_columns = int(all(column != RAW for column, kind, _ in atoms if kind == "json"))  # raw is long
     return (long_enough, on_columns, shortest, -len(atoms))
 
 

@@ -57,10 +57,13 @@ def needed_columns(
         node = rule.routed(source)
         needs_raw |= any(isinstance(n, ir.Keyword) for n in ir.walk(node))
         for name in ir.fields(node):
+            array = array_prefix(name, json_arrays(source))
             if name in schema:
                 names.add(name)
             elif isinstance(schema.get(name.split(".", 1)[0]), pl.Struct):
                 names.add(name.split(".", 1)[0])  # read as a struct path
+            elif array is not None and array in schema and source in RAW_JSON_SOURCES:
+                names.add(array)  # a member field, read from the array's own JSON column
             else:
                 needs_raw |= source in RAW_JSON_SOURCES
     if needs_raw and "raw" in schema:
@@ -219,7 +222,7 @@ def _prepared(rules: list[CompiledRule], schema: Schema, source: str) -> _Prepar
         _PREPARED.move_to_end(key)
         return _PREPARED[key]
     options = bind_options(source)
-    columns = Columns(pl.Schema(schema), options.json_list_columns, options.json_fallback)
+    columns = Columns(pl.Schema(schema), options.json_list_columns, options.json_fallback, options.json_arrays)
     # The entry holds the rules, so their ids in the key cannot be reused by other objects.
     entry = _Prepared(rules, schema, source, plan_rules(rules, columns, source))
     _PREPARED[key] = entry

@@ -140,7 +140,8 @@ class _Lowering:
         if self.options.json_fallback and RAW_COLUMN in self.schema:
             array = array_prefix(field, self.options.json_arrays)
             if array is not None:
-                return raw_members(array, field[len(array) + 1 :]), pl.List(pl.String())
+                column = array if self.schema.get(array) == pl.String else None
+                return raw_members(array, field[len(array) + 1 :], column=column), pl.List(pl.String())
             return pl_.col(RAW_COLUMN).str.json_path_match(json_path(field)), pl.String()
         return None
 

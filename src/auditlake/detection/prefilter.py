@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from auditlake.detection import ir
-from auditlake.detection.atoms import RAW, Atoms, Columns, best_sets, necessary_sets, quality
+from auditlake.detection.atoms import Atoms, Columns, best_sets, necessary_sets, quality
 from auditlake.detection.compile import CompiledRule
 from auditlake.detection.logsources import effective_field_map
 
@@ -198,16 +198,17 @@ def _choose_sets(atoms: pl.DataFrame, found: dict[str, pl.DataFrame]) -> pl.Data
 def _everyones_rows(frame: pl.DataFrame, chosen: pl.DataFrame) -> list[pl.DataFrame]:
     """Rows no needle search can vouch for, paired with every rule that searched there.
 
-    A JSON text may spell any character as a `\\u` escape, so a raw record holding one is a
-    candidate of every rule whose chosen set searches `raw` for a JSON field's literal; rows
-    whose text lowercases to ASCII from non-ASCII are candidates of every text search there
-    (see `_text_searches`).
+    A JSON text may spell any character as a `\\u` escape, so a row whose JSON text (`raw`, or
+    an array's column) holds one is a candidate of every rule whose chosen set searches that
+    text for a JSON field's literal; rows whose text lowercases to ASCII from non-ASCII are
+    candidates of every text search there (see `_text_searches`).
     """
     parts = []
-    json_rules = chosen.filter(pl.col("kind") == "json").select("rule").unique()
-    if json_rules.height:
-        escaped = frame.filter(pl.col(RAW).str.contains("\\u", literal=True)).select(ROW)
-        parts.append(escaped.join(json_rules, how="cross"))
+    json_atoms = chosen.filter(pl.col("kind") == "json")
+    for column in json_atoms["column"].unique().sort().to_list():
+        escaped = frame.filter(pl.col(column).str.contains("\\u", literal=True)).select(ROW)
+        rules = json_atoms.filter(pl.col("column") == column).select("rule").unique()
+        parts.append(escaped.join(rules, how="cross"))
     text = chosen.filter(pl.col("kind") != "num")
     for column in text["column"].unique().sort().to_list():
         folding = frame.filter(pl.col(column).str.contains(_ascii_lowering_class())).select(ROW)

@@ -28,13 +28,18 @@ def array_prefix(field: str, arrays: frozenset[str]) -> str | None:
     return None
 
 
-def raw_members(array: str, rest: str) -> Code:
+def raw_members(array: str, rest: str, *, column: str | None = None) -> Code:
     """The values of `rest` in each member of the raw record's `array` (or in `array` itself
     when a record holds one object there), as a list; null when none has a value, so that a
-    null test and `exists` read the field as absent."""
-    paths = [json_path(f"{array}.{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(f"{array}.{rest}")]
-    raw = pl_.col(RAW_COLUMN)
-    values = pl_.concat_list(*(raw.str.json_path_match(p) for p in paths)).list.drop_nulls()
+    null test and `exists` read the field as absent. With `column`, the array's own JSON text
+    column is read instead of the whole record (the same values, a fraction of the text)."""
+    if column is not None:
+        paths = [json_path(f"{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(rest)]
+        text = pl_.col(column)
+    else:
+        paths = [json_path(f"{array}.{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(f"{array}.{rest}")]
+        text = pl_.col(RAW_COLUMN)
+    values = pl_.concat_list(*(text.str.json_path_match(p) for p in paths)).list.drop_nulls()
     return pl_.when(binop(">", values.list.len(), 0)).then(values)
 
 
