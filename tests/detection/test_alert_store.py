@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pytest
 from tests.sinks.helpers import made_up_alerts
@@ -40,11 +40,21 @@ def test_a_failed_background_write_is_raised(tmp_path: Path, monkeypatch: pytest
         store.close()
 
 
-def test_only_alerts_not_stored_in_the_evidence_span_are_new(tmp_path: Path) -> None:
+def test_only_alerts_not_stored_yet_are_new_and_only_their_like_is_read(tmp_path: Path) -> None:
     lake = LakePaths.at(tmp_path / "lake")
     AlertStore(lake).append(made_up_alerts(20, run=RUN), run_id=RUN)  # evidence at minute 0
-    start = datetime(2026, 3, 2, tzinfo=UTC)
-    inside = AlertStore(lake, evidence_span=(start, start + timedelta(hours=1)))
-    assert inside.append(made_up_alerts(30, run="2" * 16), run_id="2" * 16).height == 10
-    outside = AlertStore(lake, evidence_span=(start + timedelta(hours=1), None))
-    assert len(outside.ids()) == 0  # alerts stored outside the span are not even loaded
+    store = AlertStore(lake)
+    assert store.append(made_up_alerts(30, run="2" * 16), run_id="2" * 16).height == 10
+    assert store.append(made_up_alerts(30, run="3" * 16), run_id="3" * 16).height == 0
+    later = made_up_alerts(5, first=100, run="4" * 16)  # evidence 100 minutes later
+    assert store.stored_like(later).is_empty()  # stored alerts of other times are not read
+    other_rule = made_up_alerts(5, run="4" * 16).with_columns(rule_id=pl.lit("rule-2"))
+    assert store.stored_like(other_rule).is_empty()  # nor those of other rules
+
+
+def test_disjoint_appends_are_checked_only_against_earlier_files(tmp_path: Path) -> None:
+    lake = LakePaths.at(tmp_path / "lake")
+    AlertStore(lake).append(made_up_alerts(10, run=RUN), run_id=RUN)
+    run = AlertStore(lake, disjoint_appends=True)
+    assert run.append(made_up_alerts(15, run="2" * 16), run_id="2" * 16).height == 5
+    assert set(run.stored_like(made_up_alerts(15))) == set(made_up_alerts(10)["alert_id"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -24,28 +23,20 @@ from auditlake.lake.paths import LakePaths
 class AlertStore:
     """Alerts of one lake.
 
-    To know which alerts are new, `append` loads the ids already stored. A detection run
-    narrows that, so memory follows the run rather than the whole table:
-
-    - `evidence_span`: only stored alerts whose first evidence falls in [start, end) can be
-      duplicates of what this store will append (None: any stored alert);
-    - `disjoint_appends`: no two appends through this store hold the same alert (a run reads
-      every event once), so ids appended here need not be remembered.
+    To know which alerts are new, `append` looks up the stored alerts that could be the same:
+    an alert's id is made from its rule, so only alerts of the appended rules, and only those
+    whose first evidence falls in the appended alerts' time range (a detection alert's is its
+    event's time, a correlation's its window's start). Parquet statistics skip the rest, so
+    the lookup follows the batch, not the table. With `disjoint_appends` (a detection run, which
+    reads every event once), appends are not checked against one another: only the files
+    stored before the first append are looked up.
     """
 
-    def __init__(
-        self,
-        lake: LakePaths,
-        *,
-        evidence_span: tuple[datetime | None, datetime | None] | None = None,
-        disjoint_appends: bool = False,
-        background: bool = False,
-    ) -> None:
+    def __init__(self, lake: LakePaths, *, disjoint_appends: bool = False, background: bool = False) -> None:
         self.lake = lake
         self.folder = lake.root / "alerts"
-        self.evidence_span = evidence_span
         self.disjoint_appends = disjoint_appends
-        self._ids: set[str] | None = None
+        self._earlier: list[Path] | None = None
         self._number: int | None = None
         # With `background`, a file is written while the caller goes on (Parquet encoding runs
         # outside the GIL); one write at a time, so at most one batch of alerts waits in memory.
@@ -71,29 +62,33 @@ class AlertStore:
             return ALERT_SCHEMA.to_frame().lazy()
         return pl.scan_parquet([str(f) for f in files], schema=ALERT_SCHEMA, missing_columns="insert")
 
-    def ids(self) -> set[str]:
-        """Ids this store's appends are checked against (see the class docstring)."""
-        if self._ids is None:
-            stored = self.scan()
-            if self.evidence_span is not None:
-                start, end = self.evidence_span
-                first = pl.col("first_evidence_at")
-                if start is not None:
-                    stored = stored.filter(first.is_null() | (first >= start))
-                if end is not None:
-                    stored = stored.filter(first.is_null() | (first < end))
-            self._ids = set(stored.select("alert_id").collect()["alert_id"].to_list())
-        return self._ids
+    def stored_like(self, alerts: pl.DataFrame) -> pl.Series:
+        """Ids of stored alerts that could be among `alerts` (see the class docstring)."""
+        if self.disjoint_appends:
+            if self._earlier is None:
+                self._earlier = self.files()
+            files = self._earlier
+        else:
+            self.flush()
+            files = self.files()
+        if not files or alerts.is_empty():
+            return pl.Series("alert_id", [], pl.String)
+        first = pl.col("first_evidence_at")
+        low, high = alerts.select(first.min().alias("low"), first.max().alias("high")).row(0)
+        in_range = first.is_null()
+        if low is not None and high is not None:
+            in_range = in_range | first.is_between(low, high)
+        rules = alerts["rule_id"].unique().implode()
+        stored = pl.scan_parquet([str(f) for f in files], schema=ALERT_SCHEMA, missing_columns="insert")
+        matching = stored.filter(pl.col("rule_id").is_in(rules) & in_range).select("alert_id")
+        return matching.collect().get_column("alert_id")
 
     def append(self, alerts: pl.DataFrame, *, run_id: str) -> pl.DataFrame:
         """Store the alerts not stored yet; returns exactly those. They are durable on return,
         or (with `background`) once `flush` returns."""
-        known = self.ids()
         candidates = alerts.unique("alert_id", keep="first", maintain_order=True)
-        # Membership in the Python set, not `is_in`: building a Series of every stored id for
-        # each batch would cost more than the batch itself.
-        new = pl.Series([i not in known for i in candidates["alert_id"].to_list()], dtype=pl.Boolean)
-        fresh = candidates.filter(new)
+        known = self.stored_like(candidates).implode()
+        fresh = candidates.filter(~pl.col("alert_id").is_in(known))
         if fresh.is_empty():
             return fresh
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -106,8 +101,6 @@ class AlertStore:
             self._write(fresh.to_arrow(), final)
         else:
             self._pending = self._writer.submit(self._write, fresh.to_arrow(), final)
-        if not self.disjoint_appends:
-            known.update(fresh["alert_id"].to_list())
         return fresh
 
     def _write(self, table: pa.Table, final: Path) -> None:

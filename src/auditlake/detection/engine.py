@@ -128,9 +128,8 @@ def run_detection(
         wanted = set(sources) if sources is not None else None
         routed = _sources_of(ruleset, wanted)
         # Every event is read once per run, so the run's appends never repeat one another; only
-        # alerts stored earlier about the events this run reads can recur.
-        span = _evidence_span(lake, ruleset, routed + _correlated_sources(ruleset, wanted), window, since, until)
-        store = AlertStore(lake, evidence_span=span, disjoint_appends=True, background=True)
+        # alerts stored before the run can recur.
+        store = AlertStore(lake, disjoint_appends=True, background=True)
         try:
             summary = DetectSummary(
                 mode="incremental" if incremental else "range",
@@ -255,7 +254,7 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
     """Correlation alerts: hits over the events the run's span needs, look-back included."""
     rules = correlated_rules(ruleset)
     sources = _correlated_sources(ruleset, wanted)
-    span = _evidence_span(lake, ruleset, sources, window, since, until)
+    span = _correlation_span(lake, ruleset, sources, window, since, until)
     if span is None:
         return pl.DataFrame()
     matched = _correlation_matches(lake, ruleset, rules, sources, span, newest)
@@ -299,7 +298,7 @@ def _correlated_sources(ruleset: RuleSet, wanted: set[str] | None) -> list[str]:
     return sorted({s for r in correlated_rules(ruleset) for s in r.sources if wanted is None or s in wanted})
 
 
-def _evidence_span(  # noqa: PLR0917
+def _correlation_span(  # noqa: PLR0917
     lake: LakePaths,
     ruleset: RuleSet,
     sources: list[str],
@@ -307,8 +306,7 @@ def _evidence_span(  # noqa: PLR0917
     since: datetime | None,
     until: datetime | None,
 ) -> tuple[datetime | None, datetime | None] | None:
-    """The event times correlations on `sources` must read, and the evidence times of any alert
-    the run can raise; None when the run brought nothing new.
+    """The event times correlations must read; None when the run brought nothing to correlate.
 
     A range reads its look-back before `since`. An incremental run reads the times its new
     commits touch, widened by the look-back on both sides: a new event can complete a window
