@@ -87,8 +87,10 @@ class DetectSummary:
 
     def alert_batches(self) -> Iterator[pl.DataFrame]:
         """The alerts this run stored, one stored file at a time (memory bounded by a batch)."""
-        for path in self.store.run_files(self.run_id) if self.store else []:
-            yield self.store.read([path])  # type: ignore[union-attr]
+        if self.store is None:
+            return
+        for path in self.store.run_files(self.run_id):
+            yield self.store.read([path])
 
     def alerts_by(self, column: str) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -136,7 +138,7 @@ def run_detection(
                 rules=sum(1 for r in ruleset.rules if r.output and r.routes),
                 correlations=len(ruleset.correlations),
                 commits=(after, newest),
-                store=AlertStore(lake),  # a reader: the writer's id set is not kept with the summary
+                store=AlertStore(lake),  # for reading back; the run's writer is closed at its end
                 run_id=run.run_id,
             )
             totals = {source: _rows(lake, source, window, since, until) for source in routed}
