@@ -18,7 +18,7 @@ from tests.detection.test_differential_sqlite import TEXT_FIELDS, _events, _rule
 from auditlake.detection import ir, prefilter
 from auditlake.detection.atoms import Columns, necessary_atoms, regex_literal, wildcard_literal
 from auditlake.detection.compile import RuleSet, compile_collection, compile_rules
-from auditlake.detection.evaluate import RULE_ID_COLUMN, evaluate, evaluate_candidates
+from auditlake.detection.evaluate import RULE_ID_COLUMN, atom_columns, evaluate, evaluate_candidates
 from auditlake.detection.prefilter import ASCII_LOWERING
 from auditlake.ingest import ingest
 from auditlake.lake.paths import LakePaths
@@ -33,11 +33,24 @@ def _pairs(frame: pl.DataFrame) -> list[tuple[Any, str]]:
     return sorted(zip(frame["event_uid"].to_list(), frame[RULE_ID_COLUMN].to_list(), strict=True))
 
 
+def _assert_filter_keeps_every_match(rules: list[Any], frame: pl.DataFrame, source: str, simple: pl.DataFrame) -> None:
+    """The scan filter built from the rules' first sets drops no row any rule matches (each
+    rule alone, so one rule that must see every row does not switch the check off)."""
+    plans = prefilter.plan_rules(rules, atom_columns(frame.schema, source), source)
+    for plan in plans:
+        likely = prefilter.candidate_filter([plan])
+        if likely is not None:
+            kept = evaluate([plan.rule], frame.filter(likely).lazy(), source=source).collect()
+            expected = simple.filter(pl.col(RULE_ID_COLUMN) == plan.rule.id)
+            assert _pairs(kept) == _pairs(expected)
+
+
 def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]], list[tuple[Any, str]]]:
     simple = evaluate(rules, frame.lazy(), source=WINDOWS).collect()
     fast = evaluate_candidates(rules, frame, source=WINDOWS)
     with patch.object(prefilter, "SLICE_BYTES", 1):  # every text column sliced and gated
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
+    _assert_filter_keeps_every_match(rules, frame, WINDOWS, simple)
     narrow = evaluate_candidates(rules, frame, source=WINDOWS, keep=["event_uid"])
     assert narrow.columns == ["event_uid", RULE_ID_COLUMN]
     assert narrow.equals(fast.select("event_uid", RULE_ID_COLUMN))  # same rows, same order
@@ -112,6 +125,7 @@ def test_candidates_equal_every_rule_on_every_row_for_fields_read_from_raw_json(
     assert _pairs(fast) == _pairs(simple)
     with patch.object(prefilter, "SLICE_BYTES", 1):
         assert evaluate_candidates(rules, frame, source=OKTA).equals(fast)
+    _assert_filter_keeps_every_match(rules, frame, OKTA, simple)
 
 
 def test_candidates_equal_on_sigmahq_windows_rules_and_regression_events(tmp_path: Path, shared_data: Path) -> None:
@@ -182,3 +196,44 @@ detection:
                           "EventID": [1, 1], "t1": ["\u212aelvin", "nothing"]})
     fast, simple = _both(list(ruleset.rules), frame)
     assert fast == simple == [("a", "0b9e4a55-1111-4a5a-9a5a-0000000000aa")]
+
+
+def test_an_empty_frame_has_no_candidates_and_no_matches() -> None:
+    rule = """title: k
+id: 0b9e4a55-1111-4a5a-9a5a-0000000000ab
+logsource: {product: windows, service: sysmon}
+detection:
+  sel:
+    t1|contains: kelvin
+  keywords: [mimikatz]
+  condition: sel or keywords
+"""
+    rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+    frame = pl.DataFrame(schema={"event_uid": pl.String, "source": pl.String, "Channel": pl.String,
+                                 "EventID": pl.Int64, "t1": pl.String, "raw": pl.String})
+    with patch.object(prefilter, "SLICE_BYTES", 1):
+        assert evaluate_candidates(rules, frame, source=WINDOWS).is_empty()
+    assert prefilter.candidate_filter(prefilter.plan_rules(rules, atom_columns(frame.schema, WINDOWS), WINDOWS)) is not None
+
+
+@pytest.mark.parametrize(("raw", "kept"), [
+    ('{"t1": "xaby"}', True),
+    ('{"t1": "a\\u0062"}', True),  # a needless escape still spells "ab"
+    ('{"t1": "\u212a"}', True),  # a Kelvin sign lowercases to ASCII: no search vouches for it
+    ('{"t1": "nothing"}', False),
+])
+def test_the_scan_filter_keeps_rows_only_an_escape_or_case_folding_could_match(raw: str, kept: bool) -> None:
+    rule = """title: t
+id: 0b9e4a55-1111-4a5a-9a5a-0000000000ac
+logsource: {product: okta, service: okta}
+detection:
+  sel:
+    t1|contains: ab
+  condition: sel
+"""
+    rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+    frame = pl.DataFrame({"event_uid": ["e0"], "source": [OKTA], "raw": [raw]})
+    likely = prefilter.candidate_filter(prefilter.plan_rules(rules, atom_columns(frame.schema, OKTA), OKTA))
+    assert likely is not None
+    assert frame.filter(likely).height == int(kept)
+    assert evaluate(rules, frame.lazy(), source=OKTA).collect().height <= int(kept)

@@ -41,6 +41,7 @@ from auditlake.detection.evaluate import (
     EVIDENCE_SOURCE_COLUMNS,
     RAW_JSON_SOURCES,
     RULE_ID_COLUMN,
+    atom_columns,
     correlate_matched,
     correlated_rules,
     correlation_inputs,
@@ -48,6 +49,7 @@ from auditlake.detection.evaluate import (
     needed_columns,
 )
 from auditlake.detection.logsources import effective_field_map
+from auditlake.detection.prefilter import candidate_filter, plan_rules
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.lake.commits import CommittedFile, read_commits
 from auditlake.lake.lock import FileLock
@@ -351,6 +353,9 @@ def _correlation_matches(  # noqa: PLR0917
                 read.append("raw")  # a group-by or value field read from the raw record by path
             columns += [c for c in read if c not in columns]
             keep = [c for c in dict.fromkeys((*EVIDENCE_SOURCE_COLUMNS, *read)) if c in columns]
+            likely = candidate_filter(plan_rules(relevant, atom_columns(schema, source), source))
+            if likely is not None:  # few rules: only their candidate rows have `raw` decoded
+                frame = frame.filter(likely)
             matched = evaluate_candidates(relevant, frame.select(columns).collect(), source=source, keep=keep)
             if matched.height:
                 parts.append(correlation_inputs(ruleset, matched))

@@ -83,6 +83,12 @@ def bind_options(source: str | None) -> BindOptions:
     )
 
 
+def atom_columns(schema: Schema, source: str) -> Columns:
+    """What the binder sees of `schema` on a partition of `source`, for finding atoms."""
+    options = bind_options(source)
+    return Columns(pl.Schema(schema), options.json_list_columns, options.json_fallback, options.json_arrays)
+
+
 def rule_expressions(
     rules: Iterable[CompiledRule], schema: Schema, *, source: str | None = None
 ) -> dict[str, pl.Expr]:
@@ -221,8 +227,7 @@ def _prepared(rules: list[CompiledRule], schema: Schema, source: str) -> _Prepar
     if key in _PREPARED:
         _PREPARED.move_to_end(key)
         return _PREPARED[key]
-    options = bind_options(source)
-    columns = Columns(pl.Schema(schema), options.json_list_columns, options.json_fallback, options.json_arrays)
+    columns = atom_columns(schema, source)
     # The entry holds the rules, so their ids in the key cannot be reused by other objects.
     entry = _Prepared(rules, schema, source, plan_rules(rules, columns, source))
     _PREPARED[key] = entry
