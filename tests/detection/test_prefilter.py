@@ -182,16 +182,18 @@ def test_ascii_lowering_characters_are_exactly_those_of_unicode() -> None:
     assert special == set(ASCII_LOWERING)
 
 
+def _contains_rule(
+    suffix: str, value: str, *, keywords: str | None = None, logsource: str = "{product: windows, service: sysmon}"
+) -> str:
+    """A one-selection rule (`t1|contains: value`), ORed with a keyword when given."""
+    keyword = f"\n  keywords: [{keywords}]" if keywords else ""
+    condition = "sel or keywords" if keywords else "sel"
+    return (f"title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000{suffix}\nlogsource: {logsource}\n"
+            f"detection:\n  sel:\n    t1|contains: {value}{keyword}\n  condition: {condition}\n")
+
+
 def test_kelvin_sign_rows_stay_candidates(tmp_path: Path) -> None:
-    rule = """title: k
-id: 0b9e4a55-1111-4a5a-9a5a-0000000000aa
-logsource: {product: windows, service: sysmon}
-detection:
-  sel:
-    t1|contains: kelvin
-  condition: sel
-"""
-    ruleset = compile_collection(SigmaCollection.from_yaml(rule))
+    ruleset = compile_collection(SigmaCollection.from_yaml(_contains_rule("aa", "kelvin")))
     frame = pl.DataFrame({"event_uid": ["a", "b"], "source": [WINDOWS] * 2, "Channel": [SYSMON] * 2,
                           "EventID": [1, 1], "t1": ["\u212aelvin", "nothing"]})
     fast, simple = _both(list(ruleset.rules), frame)
@@ -199,15 +201,7 @@ detection:
 
 
 def test_an_empty_frame_has_no_candidates_and_no_matches() -> None:
-    rule = """title: k
-id: 0b9e4a55-1111-4a5a-9a5a-0000000000ab
-logsource: {product: windows, service: sysmon}
-detection:
-  sel:
-    t1|contains: kelvin
-  keywords: [mimikatz]
-  condition: sel or keywords
-"""
+    rule = _contains_rule("ab", "kelvin", keywords="mimikatz")
     rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
     frame = pl.DataFrame(schema={"event_uid": pl.String, "source": pl.String, "Channel": pl.String,
                                  "EventID": pl.Int64, "t1": pl.String, "raw": pl.String})
@@ -223,14 +217,7 @@ detection:
     ('{"t1": "nothing"}', False),
 ])
 def test_the_scan_filter_keeps_rows_only_an_escape_or_case_folding_could_match(raw: str, kept: bool) -> None:
-    rule = """title: t
-id: 0b9e4a55-1111-4a5a-9a5a-0000000000ac
-logsource: {product: okta, service: okta}
-detection:
-  sel:
-    t1|contains: ab
-  condition: sel
-"""
+    rule = _contains_rule("ac", "ab", logsource="{product: okta, service: okta}")
     rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
     frame = pl.DataFrame({"event_uid": ["e0"], "source": [OKTA], "raw": [raw]})
     likely = prefilter.candidate_filter(prefilter.plan_rules(rules, atom_columns(frame.schema, OKTA), OKTA))
