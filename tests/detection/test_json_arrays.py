@@ -21,6 +21,7 @@ from auditlake.detection.evaluate import (
     evaluate,
     evaluate_candidates,
     evaluate_correlations,
+    needed_columns,
 )
 from auditlake.ingest import ingest
 from auditlake.lake.paths import LakePaths
@@ -71,9 +72,11 @@ def _lake(tmp_path: Path, source: str, records: list[dict[str, Any]]) -> pl.Data
 
 def _matched(rules: list[Any], events: pl.DataFrame, source: str) -> set[str]:
     """Events matched by every path: all rules on all rows and candidate rows, reading the
-    array's own JSON column or (without it) the raw record; all must agree."""
+    array's own JSON column or (without it) the raw record, and on just the columns the
+    engine reads for these rules; all must agree."""
     found = []
-    for frame in (events, events.drop("target", "protoPayload.authorizationInfo", strict=False)):
+    engine_read = events.select(needed_columns(rules, events.schema, source))
+    for frame in (events, events.drop("target", "protoPayload.authorizationInfo", strict=False), engine_read):
         for result in (evaluate(rules, frame.lazy(), source=source).collect(),
                        evaluate_candidates(rules, frame, source=source)):
             found.append(set(zip(result["event_uid"], result[RULE_ID_COLUMN], strict=True)))

@@ -27,7 +27,7 @@ import polars as pl
 
 from auditlake.detection import ir
 from auditlake.detection.lower import PARTITION_SOURCE
-from auditlake.detection.raw_json import array_prefix
+from auditlake.detection.raw_json import json_text_column
 
 Atom = tuple[str, str, object]
 """(column, kind, value): kind `text` (a lowercased literal), `num` (an exact number) or `json`
@@ -66,10 +66,7 @@ class Columns:
         head = name.split(".", maxsplit=1)[0]
         if not self.json_fallback or name in self.schema or isinstance(self.schema.get(head), pl.Struct):
             return None
-        array = array_prefix(name, self.json_arrays)
-        if array is not None and self.schema.get(array) == pl.String:
-            return array
-        return RAW if self.schema.get(RAW) == pl.String else None
+        return json_text_column(name, self.schema, self.json_arrays)
 
 
 def necessary_sets(node: ir.Node, columns: Columns) -> list[Atoms]:

@@ -23,7 +23,7 @@ from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.logsources import effective_field_map, json_arrays, json_list_columns
 from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
 from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_rules
-from auditlake.detection.raw_json import array_prefix, json_path
+from auditlake.detection.raw_json import array_prefix, json_path, json_text_column
 
 RULE_ID_COLUMN = "rule_id"
 
@@ -57,15 +57,13 @@ def needed_columns(
         node = rule.routed(source)
         needs_raw |= any(isinstance(n, ir.Keyword) for n in ir.walk(node))
         for name in ir.fields(node):
-            array = array_prefix(name, json_arrays(source))
             if name in schema:
                 names.add(name)
             elif isinstance(schema.get(name.split(".", 1)[0]), pl.Struct):
                 names.add(name.split(".", 1)[0])  # read as a struct path
-            elif array is not None and array in schema and source in RAW_JSON_SOURCES:
-                names.add(array)  # a member field, read from the array's own JSON column
-            else:
-                needs_raw |= source in RAW_JSON_SOURCES
+            elif source in RAW_JSON_SOURCES:
+                text = json_text_column(name, schema, json_arrays(source)) or "raw"
+                names.add(text)  # `raw`, or the JSON column of the array it names a member of
     if needs_raw and "raw" in schema:
         names.add("raw")
     return [n for n in schema if n in names]

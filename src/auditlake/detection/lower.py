@@ -33,7 +33,13 @@ from auditlake.detection.code import Code, binop, pl_
 from auditlake.detection.ip_networks import network_test
 from auditlake.detection.ir import And, Const, Keyword, Leaf, Node, Not, Or
 from auditlake.detection.patterns import escape_regex
-from auditlake.detection.raw_json import RAW_COLUMN, array_prefix, json_path, raw_members
+from auditlake.detection.raw_json import (
+    RAW_COLUMN,
+    array_prefix,
+    json_path,
+    json_text_column,
+    raw_members,
+)
 
 Schema = Mapping[str, pl.DataType]
 
@@ -137,13 +143,14 @@ class _Lowering:
         head, _, rest = field.partition(".")
         if rest and isinstance(self.schema.get(head), pl.Struct):
             return self._struct_path(head, rest.split("."))
-        if self.options.json_fallback and RAW_COLUMN in self.schema:
-            array = array_prefix(field, self.options.json_arrays)
-            if array is not None:
-                column = array if self.schema.get(array) == pl.String else None
-                return raw_members(array, field[len(array) + 1 :], column=column), pl.List(pl.String())
-            return pl_.col(RAW_COLUMN).str.json_path_match(json_path(field)), pl.String()
-        return None
+        text = json_text_column(field, self.schema, self.options.json_arrays) if self.options.json_fallback else None
+        if text is None:
+            return None
+        array = array_prefix(field, self.options.json_arrays)
+        if array is not None:
+            column = None if text == RAW_COLUMN else text
+            return raw_members(array, field[len(array) + 1 :], column=column), pl.List(pl.String())
+        return pl_.col(RAW_COLUMN).str.json_path_match(json_path(field)), pl.String()
 
     def _struct_path(self, head: str, path: list[str]) -> tuple[Code, pl.DataType] | None:
         expr: Code = pl_.col(head)

@@ -3,6 +3,10 @@ members of arrays (Okta's `target[]`) for fields Sigma names without an index.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import polars as pl
+
 from auditlake.detection.code import Code, binop, pl_
 
 RAW_COLUMN = "raw"
@@ -26,6 +30,15 @@ def array_prefix(field: str, arrays: frozenset[str]) -> str | None:
         if rest and not rest.split(".", 1)[0].isdigit():
             return array
     return None
+
+
+def json_text_column(field: str, schema: Mapping[str, pl.DataType], arrays: frozenset[str]) -> str | None:
+    """The JSON text column a field the schema lacks is read from by path: the column of the
+    array it names a member field of, when the lake has one, else `raw`; None without either."""
+    array = array_prefix(field, arrays)
+    if array is not None and schema.get(array) == pl.String:
+        return array
+    return RAW_COLUMN if schema.get(RAW_COLUMN) == pl.String else None
 
 
 def raw_members(array: str, rest: str, *, column: str | None = None) -> Code:
