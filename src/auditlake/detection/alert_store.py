@@ -20,6 +20,11 @@ from auditlake.lake.parquet import write_parquet
 from auditlake.lake.paths import LakePaths
 
 
+def scan_alert_files(files: list[Path]) -> pl.LazyFrame:
+    """Alert files as one frame of `ALERT_SCHEMA` (columns older files lack are null)."""
+    return pl.scan_parquet([str(f) for f in files], schema=ALERT_SCHEMA, missing_columns="insert")
+
+
 class AlertStore:
     """Alerts of one lake.
 
@@ -53,14 +58,14 @@ class AlertStore:
     def read(self, files: list[Path]) -> pl.DataFrame:
         if not files:
             return ALERT_SCHEMA.to_frame()
-        return pl.scan_parquet([str(f) for f in files], schema=ALERT_SCHEMA, missing_columns="insert").collect()
+        return scan_alert_files(files).collect()
 
     def scan(self) -> pl.LazyFrame:
         """Every stored alert."""
         files = self.files()
         if not files:
             return ALERT_SCHEMA.to_frame().lazy()
-        return pl.scan_parquet([str(f) for f in files], schema=ALERT_SCHEMA, missing_columns="insert")
+        return scan_alert_files(files)
 
     def stored_like(self, alerts: pl.DataFrame) -> pl.Series:
         """Ids of stored alerts that could be among `alerts` (see the class docstring)."""
@@ -79,7 +84,7 @@ class AlertStore:
         if low is not None and high is not None:
             in_range = in_range | first.is_between(low, high)
         rules = alerts["rule_id"].unique().implode()
-        stored = pl.scan_parquet([str(f) for f in files], schema=ALERT_SCHEMA, missing_columns="insert")
+        stored = scan_alert_files(files)
         matching = stored.filter(pl.col("rule_id").is_in(rules) & in_range).select("alert_id")
         return matching.collect().get_column("alert_id")
 

@@ -144,17 +144,18 @@ def run_detection(
                 run_id=run.run_id,
             )
             totals = {source: _rows(lake, source, window, since, until) for source in routed}
-            report = progress or (lambda what, done, total: None)
+            total = sum(totals.values())
+            report = progress or (lambda *_: None)
             read = 0
             for source in routed:
-                report(source, read, sum(totals.values()))
+                report(source, read, total)
                 rules = [r for r in ruleset.rules if r.output and source in r.sources]
                 files = event_files(lake, sources=[source], start=since, end=until, commits=window)
                 for batch in _batches(files):
                     frame = scan_files(lake, batch, start=since, end=until)
                     summary.record(_detect_source(store, rules, frame, source, run))
-                    read = min(read + sum(f.rows for f in batch), sum(totals.values()))
-                    report(source, read, sum(totals.values()))
+                    read = min(read + sum(f.rows for f in batch), total)
+                    report(source, read, total)
                 summary.events_scanned += totals[source]
                 summary.sources.append(source)
             if ruleset.correlations:

@@ -28,12 +28,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
-from auditlake.detection.alert_store import AlertStore
-from auditlake.detection.alerts import ALERT_SCHEMA
+from auditlake.detection.alert_store import AlertStore, scan_alert_files
 from auditlake.errors import LakeError
 from auditlake.lake.lock import FileLock
 from auditlake.lake.paths import LakePaths
@@ -158,7 +156,7 @@ class Delivery:
         files = AlertStore(self.lake).files()
         owed = {s.name: self._outboxes[s.name].owed(files) for s in self.sinks}
         needed = sorted({f for paths in owed.values() for f in paths})
-        alerts = {f: _read(f) for f in needed}
+        alerts = {f: scan_alert_files([f]).collect() for f in needed}
         queued = 0
         for sink in self.sinks:
             paths = owed[sink.name]
@@ -222,7 +220,3 @@ class Delivery:
                 if time.monotonic() >= deadline:
                     return None, str(exc)
             time.sleep(LOCK_POLL_S)
-
-
-def _read(path: Path) -> pl.DataFrame:
-    return pl.scan_parquet([str(path)], schema=ALERT_SCHEMA, missing_columns="insert").collect()
