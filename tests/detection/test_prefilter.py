@@ -224,3 +224,35 @@ def test_the_scan_filter_keeps_rows_only_an_escape_or_case_folding_could_match(r
     assert likely is not None
     assert frame.filter(likely).height == int(kept)
     assert evaluate(rules, frame.lazy(), source=OKTA).collect().height <= int(kept)
+
+
+def _process_rule(suffix: str, values: str) -> str:
+    """A process-creation rule: two routes (Sysmon EventID 1, Security 4688)."""
+    return (f"title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000{suffix}\n"
+            "logsource: {product: windows, category: process_creation}\n"
+            f"detection:\n  sel:\n    CommandLine|contains: {values}\n  condition: sel\n")
+
+
+def test_a_rule_with_routes_is_searched_by_its_condition_before_its_event_ids() -> None:
+    """The routes' EventIDs hold every process creation: a rule's own literals (two bytes will
+    do) come first, joined over both routes, and the EventIDs stay as the last choice; a single
+    character is not searched at all."""
+    yaml_text = "---\n".join([_process_rule("ad", "['~1\\', '^^']"), _process_rule("ae", "['^']")])
+    rules = list(compile_collection(SigmaCollection.from_yaml(yaml_text)).rules)
+    frame = pl.DataFrame({
+        "event_uid": [f"e{i}" for i in range(4)], "source": [WINDOWS] * 4,
+        "Channel": [SYSMON, SYSMON, "Security", SYSMON], "EventID": [1, 1, 4688, 1],
+        "CommandLine": ["c:\\progra~1\\x.exe", "plain", "echo ^^x", "a ^ b"],
+    })
+    short, single = prefilter.plan_rules(rules, atom_columns(frame.schema, WINDOWS), WINDOWS)
+    event_ids = frozenset({("EventID", "num", 1), ("EventID", "num", 4688)})
+    assert short.sets == (frozenset({("CommandLine", "text", "~1\\"), ("CommandLine", "text", "^^")}), event_ids)
+    assert single.sets == (event_ids,)
+    pairs = prefilter.candidate_pairs(frame.with_row_index(prefilter.ROW), [short, single])
+    candidates = pairs.unique().sort(prefilter.ROW).group_by("rule", maintain_order=True).agg(prefilter.ROW)
+    assert dict(candidates.iter_rows()) == {0: [0, 2], 1: [0, 1, 2, 3]}
+    fast, simple = _both(rules, frame)
+    assert fast == simple == [("e0", "0b9e4a55-1111-4a5a-9a5a-0000000000ad"),
+                              ("e2", "0b9e4a55-1111-4a5a-9a5a-0000000000ad"),
+                              ("e2", "0b9e4a55-1111-4a5a-9a5a-0000000000ae"),
+                              ("e3", "0b9e4a55-1111-4a5a-9a5a-0000000000ae")]

@@ -3,8 +3,9 @@
 Thousands of rules over one partition cost rules x rows when every rule is evaluated on every
 row. Yet a rule can only match a row that holds an atom of each of its *necessary sets*
 (`atoms`): literals that must occur in a text column, numbers a numeric column must equal. A
-rule with none from its condition falls back on its route's conditions (EventID, then
-Channel), which are ANDed into its expression and so are a necessary set too.
+rule's route conditions (EventID, then Channel) are ANDed into its expression and so are a
+necessary set too, offered after the condition's own: an EventID holds most rows of its channel.
+A rule with several routes takes one set of each, joined.
 
 One Aho-Corasick pass per text column (`str.extract_many`, overlapping) and one join per
 numeric column find where every atom of every rule occurs. A rule with several sets takes the
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from auditlake.detection import ir
-from auditlake.detection.atoms import Atoms, Columns, best_sets, necessary_sets, quality
+from auditlake.detection.atoms import MAX_SETS, RAW, Atoms, Columns, necessary_sets
 from auditlake.detection.compile import CompiledRule
 from auditlake.detection.logsources import effective_field_map
 
@@ -56,17 +57,34 @@ def _rule_sets(rule: CompiledRule, columns: Columns, source: str) -> tuple[Atoms
             continue
         sets = necessary_sets(ir.rename_fields(rule.condition, effective_field_map(alt)), columns)
         route = _route_atoms(alt.conditions, columns)
-        sets = best_sets([*sets, route] if route is not None else sets)
+        if route is not None:
+            # The route's EventID is cheap to find but holds most rows of its channel: offer it
+            # last, after the condition's sets worth a search; the hit counts decide.
+            sets = [*[s for s in sets if _worth_searching(s)][: MAX_SETS - 1], route]
         if not sets:
             return None
-        per_route.append(sets)
+        per_route.append([frozenset()] if frozenset() in sets else list(dict.fromkeys(sets)))
     if not per_route:
         return (frozenset(),)  # no route to this source: matches nothing here
-    if len(per_route) == 1:
-        sets = per_route[0]
-        return (frozenset(),) if frozenset() in sets else tuple(dict.fromkeys(sets))
-    # Routes are alternatives: a row matching any of them holds an atom of the union.
-    return (frozenset().union(*(max(s, key=quality) for s in per_route)),)
+    # Routes are alternatives: one set of each, joined, is a necessary set of the rule.
+    depth = max(len(sets) for sets in per_route)
+    unions = (frozenset().union(*(sets[min(k, len(sets) - 1)] for sets in per_route)) for k in range(depth))
+    return tuple(dict.fromkeys(unions))
+
+
+MIN_SEARCHED_BYTES = 2
+"""Shortest literal searched beside a route's EventID: a single ASCII character holds in most
+rows and would make the search itself costly (a single emoji is four bytes and rare)."""
+
+
+def _worth_searching(atoms: Atoms) -> bool:
+    """Whether a set may be searched when the route's EventID is there to fall back on: no
+    single characters, and no fields read by path from `raw` (their search costs more than it
+    would save; a keyword's literal searches `raw` anyway)."""
+    return all(
+        kind == "num" or (len(str(value).encode()) >= MIN_SEARCHED_BYTES and not (kind == "json" and column == RAW))
+        for column, kind, value in atoms
+    )
 
 
 def _route_atoms(conditions: Sequence[tuple[str, Sequence[object]]], columns: Columns) -> Atoms | None:
