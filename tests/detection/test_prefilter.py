@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 from tests.detection.test_differential_sqlite import TEXT_FIELDS, _events, _rules
 
-from auditlake.detection import ir, prefilter
+from auditlake.detection import distinct_values, ir, prefilter
 from auditlake.detection.atoms import Columns, necessary_atoms, regex_literal, wildcard_literal
 from auditlake.detection.compile import RuleSet, compile_collection, compile_rules
 from auditlake.detection.evaluate import RULE_ID_COLUMN, atom_columns, evaluate, evaluate_candidates
@@ -50,6 +50,8 @@ def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]],
     fast = evaluate_candidates(rules, frame, source=WINDOWS)
     with patch.object(prefilter, "SLICE_BYTES", 1):  # every text column sliced and gated
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
+    with patch.object(distinct_values, "MIN_ROWS", 1), patch.object(distinct_values, "REPEAT_SHARE", 1.0):
+        assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)  # searched and tested by value
     _assert_filter_keeps_every_match(rules, frame, WINDOWS, simple)
     narrow = evaluate_candidates(rules, frame, source=WINDOWS, keep=["event_uid"])
     assert narrow.columns == ["event_uid", RULE_ID_COLUMN]

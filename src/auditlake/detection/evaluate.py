@@ -20,6 +20,7 @@ from auditlake.detection.atoms import Columns
 from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlate import evaluate_correlation
 from auditlake.detection.correlation_plan import CorrelationPlan
+from auditlake.detection.distinct_values import merge_equal_rows, split_merged_rows
 from auditlake.detection.logsources import effective_field_map, json_arrays, json_list_columns
 from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
 from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_rules
@@ -176,12 +177,14 @@ def evaluate_candidates(
         rows = None if len(together) > broad.height else broad[ROW].explode().unique().sort()
         reads = needed_columns(together, schema, source, keep=())
         subset = indexed.select(ROW, *reads) if rows is None else indexed.select(ROW, *reads)[rows]
-        matched = _evaluate_one(together, subset.lazy(), schema, source).select(ROW, RULE_ID_COLUMN)
-        results.append(output.join(matched.collect(), on=ROW, how="inner"))
+        subset = merge_equal_rows(subset, reads, ROW)
+        matched = _evaluate_one(together, subset.lazy(), schema, source).select(ROW, RULE_ID_COLUMN).collect()
+        results.append(output.join(split_merged_rows(matched, ROW), on=ROW, how="inner"))
 
     def run(index: int, rows: pl.Series) -> pl.DataFrame:
         expression, reads = prepared.bound(index)
-        hits = indexed.select(ROW, *reads)[rows].filter(expression).get_column(ROW)
+        candidates = merge_equal_rows(indexed.select(ROW, *reads)[rows], reads, ROW)
+        hits = split_merged_rows(candidates.filter(expression).select(ROW), ROW).get_column(ROW)
         return output[hits].with_columns(pl.lit(plans[index].rule.id, pl.String).alias(RULE_ID_COLUMN))
 
     narrow = pairs.filter(pl.col(ROW).list.len() <= BROAD_SHARE * frame.height)

@@ -26,6 +26,7 @@ import polars as pl
 from auditlake.detection import ir
 from auditlake.detection.atoms import MAX_SETS, RAW, Atoms, Columns, necessary_sets
 from auditlake.detection.compile import CompiledRule
+from auditlake.detection.distinct_values import values_repeat
 from auditlake.detection.logsources import effective_field_map
 
 ROW = "__row"
@@ -132,7 +133,7 @@ def _set_test(atoms: Atoms) -> pl.Expr:
             tests.append(text.str.contains_any(ascii_needles, ascii_case_insensitive=True))
         if other_needles:
             tests.append(text.str.to_lowercase().str.contains_any(other_needles))
-        tests.append(text.str.contains(_ascii_lowering_class()))
+        tests.append(_lowers_to_ascii(text))
         if kind == "json":
             tests.append(text.str.contains("\\u", literal=True))
     return pl.any_horizontal(tests)
@@ -170,14 +171,21 @@ def _atom_table(plans: Sequence[RulePlan]) -> pl.DataFrame:
 def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Per searched column, (row, needle) wherever an atom occurs (json atoms search `raw`).
 
-    All searches are collected together, so Polars runs them on every core; a long text column
-    is searched in row slices, so it is not left to one core while the others wait.
+    All searches are collected together, so Polars runs them on every core. A column whose
+    values repeat (programs, channels, most command lines) is searched once per distinct
+    value; a long text column of mostly distinct values is searched in row slices, so it is
+    not left to one core while the others wait.
     """
     searches = atoms.group_by("column", numeric=pl.col("kind") == "num").agg(pl.col("needle").unique().sort())
     columns: list[str] = []
     queries: list[pl.LazyFrame] = []
     for column, numeric, needles in searches.sort("column", "numeric").iter_rows():
         parts = _numbers(column, needles) if numeric else _text_searches(column, needles)
+        if values_repeat(frame.get_column(column)):
+            distinct = frame.lazy().group_by(column).agg(pl.col(ROW))  # each value with its rows
+            columns += [column] * len(parts)
+            queries += [distinct.select(pl.col(ROW), needle_expr.alias("needle")) for needle_expr in parts]
+            continue
         slices = _slices(frame, column)
         gate = _gate(column, needles) if len(slices) > 1 and not numeric else None
         for start, length in slices:
@@ -190,7 +198,8 @@ def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame) -> dict[str, pl.DataF
     found: dict[str, list[pl.DataFrame]] = {}
     for column, result in zip(columns, pl.collect_all(queries), strict=True):
         hits = result if result.schema["needle"] == pl.String else result.explode("needle")
-        found.setdefault(column, []).append(hits.drop_nulls("needle"))
+        hits = hits.drop_nulls("needle")
+        found.setdefault(column, []).append(hits if hits.schema[ROW] == pl.UInt32 else hits.explode(ROW))
     return {column: pl.concat(parts) for column, parts in found.items()}
 
 
@@ -258,18 +267,24 @@ def _everyones_rows(frame: pl.DataFrame, chosen: pl.DataFrame) -> list[pl.DataFr
     text for a JSON field's literal; rows whose text lowercases to ASCII from non-ASCII are
     candidates of every text search there (see `_text_searches`).
     """
-    parts = []
+    tests: list[tuple[pl.Expr, pl.DataFrame]] = []
     json_atoms = chosen.filter(pl.col("kind") == "json")
     for column in json_atoms["column"].unique().sort().to_list():
-        escaped = frame.filter(pl.col(column).str.contains("\\u", literal=True)).select(ROW)
         rules = json_atoms.filter(pl.col("column") == column).select("rule").unique()
-        parts.append(escaped.join(rules, how="cross"))
+        tests.append((pl.col(column).str.contains("\\u", literal=True), rules))
     text = chosen.filter(pl.col("kind") != "num")
     for column in text["column"].unique().sort().to_list():
-        folding = frame.filter(pl.col(column).str.contains(_ascii_lowering_class())).select(ROW)
-        if folding.height:
-            rules = text.filter(pl.col("column") == column).select("rule").unique()
-            parts.append(folding.join(rules, how="cross"))
+        rules = text.filter(pl.col("column") == column).select("rule").unique()
+        tests.append((_lowers_to_ascii(pl.col(column)), rules))
+    if not tests:
+        return []
+    # One pass over the tested columns alone: filtering the whole frame would copy every column.
+    flags = frame.lazy().select(ROW, *[test.alias(f"_{n}") for n, (test, _) in enumerate(tests)]).collect()
+    parts = []
+    for n, (_, rules) in enumerate(tests):
+        rows = flags.filter(pl.col(f"_{n}")).select(ROW)
+        if rows.height:
+            parts.append(rows.join(rules, how="cross"))
     return parts
 
 
@@ -306,5 +321,7 @@ ASCII_LOWERING = "\u0130\u212a"
 (a test recomputes the set from Python's Unicode tables)."""
 
 
-def _ascii_lowering_class() -> str:
-    return "[" + ASCII_LOWERING + "]"
+def _lowers_to_ascii(text: pl.Expr) -> pl.Expr:
+    """Whether the text holds a character of `ASCII_LOWERING` (a literal search: a regex class
+    costs several times more per row)."""
+    return text.str.contains_any(list(ASCII_LOWERING))
