@@ -206,7 +206,7 @@ def _benign(key: str, value: str, ctx: _Context) -> str:  # noqa: PLR0911 - one 
     proc, rng = ctx.proc, ctx.rng
     by_proc = {
         "Image": proc.image, "NewProcessName": proc.image, "ProcessName": proc.image,
-        "SourceImage": proc.image, "CommandLine": _command_line(proc, rng),
+        "SourceImage": proc.image, "CommandLine": _command_line(ctx),
         "ParentImage": proc.parent_image, "ParentProcessName": proc.parent_image,
         "ParentCommandLine": proc.parent_command_line, "OriginalFileName": proc.original_name,
         "Description": proc.description, "Product": proc.product, "Company": proc.company,
@@ -232,11 +232,16 @@ def _benign(key: str, value: str, ctx: _Context) -> str:  # noqa: PLR0911 - one 
     return value
 
 
-def _command_line(proc: Proc, rng: random.Random) -> str:
-    """The catalogue command line, sometimes with a document argument (so lines differ)."""
-    if rng.random() < 0.5:
-        return proc.command_line
-    return f'{proc.command_line} "{rng.choice(DOWNLOADS)}"'
+def _command_line(ctx: _Context) -> str:
+    """The catalogue command line: as it is, on a shared download, or on one of the user's own
+    documents, so about a third of the lines are unlike any other (as in real process logs,
+    where some programs always run alike and others on ever new files)."""
+    draw = ctx.rng.random()
+    if draw < 0.35:
+        return ctx.proc.command_line
+    if draw < 0.65:
+        return f'{ctx.proc.command_line} "{ctx.rng.choice(DOWNLOADS)}"'
+    return f'{ctx.proc.command_line} "{_document(ctx)}"'
 
 
 def _document(ctx: _Context) -> str:

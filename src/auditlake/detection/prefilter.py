@@ -26,7 +26,7 @@ import polars as pl
 from auditlake.detection import ir
 from auditlake.detection.atoms import MAX_SETS, RAW, Atoms, Columns, necessary_sets
 from auditlake.detection.compile import CompiledRule
-from auditlake.detection.distinct_values import values_repeat
+from auditlake.detection.distinct_values import split_merged_rows, values_repeat
 from auditlake.detection.logsources import effective_field_map
 
 ROW = "__row"
@@ -148,7 +148,7 @@ def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan]) -> pl.DataFr
     found = _occurrences(frame, atoms)
     chosen = _choose_sets(atoms, found)
     parts = [
-        hits.join(chosen.filter(pl.col("column") == column), on="needle").select(ROW, "rule")
+        split_merged_rows(hits.join(chosen.filter(pl.col("column") == column), on="needle").select(ROW, "rule"), ROW)
         for column, hits in found.items()
     ]
     parts += _everyones_rows(frame, chosen)
@@ -169,7 +169,8 @@ def _atom_table(plans: Sequence[RulePlan]) -> pl.DataFrame:
 
 
 def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Per searched column, (row, needle) wherever an atom occurs (json atoms search `raw`).
+    """Per searched column, (row, needle) wherever an atom occurs (json atoms search `raw`);
+    a column searched by distinct value gives the list of its rows instead of one row.
 
     All searches are collected together, so Polars runs them on every core. A column whose
     values repeat (programs, channels, most command lines) is searched once per distinct
@@ -198,8 +199,7 @@ def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame) -> dict[str, pl.DataF
     found: dict[str, list[pl.DataFrame]] = {}
     for column, result in zip(columns, pl.collect_all(queries), strict=True):
         hits = result if result.schema["needle"] == pl.String else result.explode("needle")
-        hits = hits.drop_nulls("needle")
-        found.setdefault(column, []).append(hits if hits.schema[ROW] == pl.UInt32 else hits.explode(ROW))
+        found.setdefault(column, []).append(hits.drop_nulls("needle"))
     return {column: pl.concat(parts) for column, parts in found.items()}
 
 
@@ -246,7 +246,8 @@ def _regex_literal(text: str) -> str:
 def _choose_sets(atoms: pl.DataFrame, found: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """The atoms of each rule's set that occurs in the fewest rows of this frame."""
     counts = pl.concat(
-        [hits.group_by("needle").len().with_columns(pl.lit(column).alias("column")) for column, hits in found.items()]
+        [hits.group_by("needle").agg(_rows_held(hits).alias("len")).with_columns(pl.lit(column).alias("column"))
+         for column, hits in found.items()]
     )
     estimates = (
         atoms.join(counts, on=["column", "needle"], how="left")
@@ -257,6 +258,12 @@ def _choose_sets(atoms: pl.DataFrame, found: dict[str, pl.DataFrame]) -> pl.Data
         .first()
     )
     return atoms.join(estimates.select("rule", "set"), on=["rule", "set"], how="semi")
+
+
+def _rows_held(hits: pl.DataFrame) -> pl.Expr:
+    """How many rows a needle's hits stand for (a hit on a distinct value holds all its rows)."""
+    held = pl.col(ROW).list.len().sum() if isinstance(hits.schema[ROW], pl.List) else pl.len()
+    return held.cast(pl.Int64)
 
 
 def _everyones_rows(frame: pl.DataFrame, chosen: pl.DataFrame) -> list[pl.DataFrame]:
