@@ -52,6 +52,8 @@ def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]],
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
     with patch.object(distinct_values, "MIN_ROWS", 1), patch.object(distinct_values, "REPEAT_SHARE", 1.0):
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)  # searched and tested by value
+    with patch.object(prefilter, "SAMPLE_ROWS", 1):  # sets first judged on a sample of rows
+        assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
     _assert_filter_keeps_every_match(rules, frame, WINDOWS, simple)
     narrow = evaluate_candidates(rules, frame, source=WINDOWS, keep=["event_uid"])
     assert narrow.columns == ["event_uid", RULE_ID_COLUMN]
@@ -258,3 +260,30 @@ def test_a_rule_with_routes_is_searched_by_its_condition_before_its_event_ids() 
                               ("e2", "0b9e4a55-1111-4a5a-9a5a-0000000000ad"),
                               ("e2", "0b9e4a55-1111-4a5a-9a5a-0000000000ae"),
                               ("e3", "0b9e4a55-1111-4a5a-9a5a-0000000000ae")]
+
+
+def test_a_set_whose_literal_holds_in_most_rows_of_a_sample_is_not_searched() -> None:
+    """Two necessary sets, `common` in every row and `rare` in one: the sample shows `common`
+    cannot be the rarest, so it is never searched, and the candidates come from `rare`."""
+    rule = (
+        "title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000af\nlogsource: {product: windows, service: sysmon}\n"
+        "detection:\n  sel:\n    t1|contains: common\n    t2|contains: rare\n  condition: sel\n"
+    )
+    rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+    rows = 64
+    frame = pl.DataFrame({
+        "event_uid": [f"e{i}" for i in range(rows)], "source": [WINDOWS] * rows, "Channel": [SYSMON] * rows,
+        "EventID": [1] * rows, "t1": ["very common text"] * rows,
+        "t2": ["a rare one" if i == 40 else "plain" for i in range(rows)],
+    })
+    plans = prefilter.plan_rules(rules, atom_columns(frame.schema, WINDOWS), WINDOWS)
+    indexed = frame.with_row_index(prefilter.ROW)
+    atoms = prefilter._atom_table(plans)
+    with patch.object(prefilter, "SAMPLE_ROWS", 8):
+        searched = prefilter._likely_rarest(indexed, atoms)
+        pairs = prefilter.candidate_pairs(indexed, plans)
+    assert set(searched["needle"]) == {"rare"}
+    assert set(atoms["needle"]) >= {"common", "rare"}
+    assert pairs[prefilter.ROW].unique().to_list() == [40]
+    fast, simple = _both(rules, frame)
+    assert fast == simple == [("e40", "0b9e4a55-1111-4a5a-9a5a-0000000000af")]
