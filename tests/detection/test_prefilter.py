@@ -280,10 +280,37 @@ def test_a_set_whose_literal_holds_in_most_rows_of_a_sample_is_not_searched() ->
     indexed = frame.with_row_index(prefilter.ROW)
     atoms = prefilter._atom_table(plans)
     with patch.object(prefilter, "SAMPLE_ROWS", 8):
-        searched = prefilter._likely_rarest(indexed, atoms)
+        searched = prefilter._likely_rarest(indexed, atoms, [plan.scope for plan in plans])
         pairs = prefilter.candidate_pairs(indexed, plans)
     assert set(searched["needle"]) == {"rare"}
     assert set(atoms["needle"]) >= {"common", "rare"}
     assert pairs[prefilter.ROW].unique().to_list() == [40]
     fast, simple = _both(rules, frame)
     assert fast == simple == [("e40", "0b9e4a55-1111-4a5a-9a5a-0000000000af")]
+
+
+def test_a_long_column_is_searched_for_a_literal_only_where_its_rules_routes_allow() -> None:
+    """`adfind` is a keyword of a rule on the Application log: where it occurs in Sysmon
+    events it makes no candidate. A keyword rule on every Windows log searches every row."""
+    application = (
+        "title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000b0\nlogsource: {product: windows, service: application}\n"
+        "detection:\n  keywords: [adfind]\n  condition: keywords\n"
+    )
+    anywhere = (
+        "title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000b1\nlogsource: {product: windows}\n"
+        "detection:\n  keywords: ['sekurlsa::']\n  condition: keywords\n"
+    )
+    rules = list(compile_collection(SigmaCollection.from_yaml(application + "---\n" + anywhere)).rules)
+    channels = ["Application" if i % 10 == 0 else SYSMON for i in range(40)]
+    raws = [f'{{"n": {i}, "c": "{"ADFIND.exe" if i in (3, 10) else ""}{"SEKURLSA::x" if i in (5, 20) else ""}"}}'
+            for i in range(40)]
+    frame = pl.DataFrame({"event_uid": [f"e{i}" for i in range(40)], "source": [WINDOWS] * 40,
+                          "Channel": channels, "EventID": [1] * 40, "raw": raws})
+    plans = prefilter.plan_rules(rules, atom_columns(frame.schema, WINDOWS), WINDOWS)
+    assert [plan.scope for plan in plans] == [frozenset({("Channel", "text", "application")}), None]
+    with patch.object(prefilter, "SLICE_BYTES", 1):  # `raw` counts as long
+        pairs = prefilter.candidate_pairs(frame.with_row_index(prefilter.ROW), plans).unique().sort(prefilter.ROW, "rule")
+    assert pairs.rows() == [(5, 1), (10, 0), (20, 1)]  # not row 3: a Sysmon event
+    fast, simple = _both(rules, frame)
+    assert fast == simple == [("e10", "0b9e4a55-1111-4a5a-9a5a-0000000000b0"), ("e20", "0b9e4a55-1111-4a5a-9a5a-0000000000b1"),
+                              ("e5", "0b9e4a55-1111-4a5a-9a5a-0000000000b1")]

@@ -13,9 +13,10 @@ one whose atoms occur in the fewest rows, counted in that same pass (so `.exe` g
 rarer literal of the same rule), and its (row, rule) candidate pairs come from that set; each
 rule's exact expression then runs on its candidate rows only. A large frame's sets are first
 judged on a sample of its rows, and a set occurring in far more rows than its rule's rarest is
-not searched at all. Candidate rows are a superset of matching rows, so the result equals
-evaluating every rule on every row (`evaluate.evaluate`); a differential test holds the two
-paths together.
+not searched at all. A long column's literals (the raw JSON of every event) are searched only
+in the rows their rules' routes allow, behind a gate (`text_gate`). Candidate rows are a
+superset of matching rows, so the result equals evaluating every rule on every row
+(`evaluate.evaluate`); a differential test holds the two paths together.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import polars as pl
 from auditlake.detection import ir
 from auditlake.detection.atoms import MAX_SETS, RAW, Atoms, Columns, necessary_sets
 from auditlake.detection.compile import CompiledRule
-from auditlake.detection.distinct_values import split_merged_rows, values_repeat
+from auditlake.detection.distinct_values import merge_equal_rows, split_merged_rows, values_repeat
 from auditlake.detection.logsources import effective_field_map
+from auditlake.detection.text_gate import gate
 
 ROW = "__row"
 _PAIRS = {ROW: pl.UInt32, "rule": pl.UInt32}
@@ -42,6 +44,9 @@ class RulePlan:
 
     rule: CompiledRule
     sets: tuple[Atoms, ...] | None
+    scope: Atoms | None = None
+    """The route's own conditions as atoms (see `_route_atoms`), joined over the rule's routes:
+    the rule can only match rows holding one. None: no such atoms on some route."""
 
     @property
     def everywhere(self) -> bool:
@@ -50,7 +55,7 @@ class RulePlan:
 
 def plan_rules(rules: Sequence[CompiledRule], columns: Columns, source: str) -> list[RulePlan]:
     """Each rule's necessary sets on `source`'s columns."""
-    return [RulePlan(rule, _rule_sets(rule, columns, source)) for rule in rules]
+    return [RulePlan(rule, _rule_sets(rule, columns, source), _scope(rule, columns, source)) for rule in rules]
 
 
 def _rule_sets(rule: CompiledRule, columns: Columns, source: str) -> tuple[Atoms, ...] | None:
@@ -88,6 +93,13 @@ def _worth_searching(atoms: Atoms) -> bool:
         kind == "num" or (len(str(value).encode()) >= MIN_SEARCHED_BYTES and not (kind == "json" and column == RAW))
         for column, kind, value in atoms
     )
+
+
+def _scope(rule: CompiledRule, columns: Columns, source: str) -> Atoms | None:
+    routes = [_route_atoms(alt.conditions, columns) for alt in rule.routes if alt.source == source]
+    if not routes or any(route is None for route in routes):
+        return None
+    return frozenset().union(*routes)  # type: ignore[arg-type]
 
 
 def _route_atoms(conditions: Sequence[tuple[str, Sequence[object]]], columns: Columns) -> Atoms | None:
@@ -147,8 +159,9 @@ def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan]) -> pl.DataFr
     atoms = _atom_table(plans)
     if atoms.is_empty():
         return pl.DataFrame(schema=_PAIRS)
-    atoms = _likely_rarest(frame, atoms)
-    found = _occurrences(frame, atoms)
+    scopes = [plan.scope for plan in plans]
+    atoms = _likely_rarest(frame, atoms, scopes)
+    found = _occurrences(frame, atoms, scopes)
     chosen = _choose_sets(atoms, found)
     parts = [
         split_merged_rows(hits.join(chosen.filter(pl.col("column") == column), on="needle").select(ROW, "rule"), ROW)
@@ -171,14 +184,15 @@ def _atom_table(plans: Sequence[RulePlan]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[Atoms | None]) -> dict[str, pl.DataFrame]:
     """Per searched column, (row, needle) wherever an atom occurs (json atoms search `raw`);
     a column searched by distinct value gives the list of its rows instead of one row.
 
     All searches are collected together, so Polars runs them on every core. A column whose
     values repeat (programs, channels, most command lines) is searched once per distinct
     value; a long text column of mostly distinct values is searched in row slices, so it is
-    not left to one core while the others wait.
+    not left to one core while the others wait, and each of its literals only in the rows the
+    routes of the rules searching for it allow (`scopes`, by rule index), behind a gate.
     """
     searches = atoms.group_by("column", numeric=pl.col("kind") == "num").agg(pl.col("needle").unique().sort())
     columns: list[str] = []
@@ -192,19 +206,83 @@ def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame) -> dict[str, pl.DataF
             queries += [distinct.select(pl.col(ROW), needle_expr.alias("needle")) for needle_expr in parts]
             continue
         slices = _slices(frame, column)
-        gate = _gate(column, needles) if len(slices) > 1 and not numeric else None
-        for start, length in slices:
-            for needle_expr in parts:
-                query = frame.lazy().slice(start, length)
-                if gate is not None:
-                    query = query.filter(gate)
-                columns.append(column)
-                queries.append(query.select(pl.col(ROW), needle_expr.alias("needle")))
+        if len(slices) == 1 or numeric:
+            columns += [column] * len(parts)
+            queries += [frame.lazy().select(pl.col(ROW), needle_expr.alias("needle")) for needle_expr in parts]
+            continue
+        long_queries = _long_column_queries(frame, column, slices, _by_scope(atoms.filter(pl.col("column") == column), scopes))
+        columns += [column] * len(long_queries)
+        queries += long_queries
     found: dict[str, list[pl.DataFrame]] = {}
     for column, result in zip(columns, pl.collect_all(queries), strict=True):
         hits = result if result.schema["needle"] == pl.String else result.explode("needle")
         found.setdefault(column, []).append(hits.drop_nulls("needle"))
     return {column: pl.concat(parts) for column, parts in found.items()}
+
+
+def _by_scope(atoms: pl.DataFrame, scopes: Sequence[Atoms | None]) -> dict[Atoms | None, list[str]]:
+    """A column's needles grouped by the rows worth searching for them: the union of the
+    scopes of the rules searching for each (None, every row, when one has no scope)."""
+    grouped: dict[Atoms | None, list[str]] = {}
+    for needle, rules in atoms.group_by("needle").agg(pl.col("rule").unique()).sort("needle").iter_rows():
+        parts = [scopes[rule] for rule in rules]
+        scope = None if any(part is None for part in parts) else frozenset().union(*parts)
+        grouped.setdefault(scope, []).append(needle)
+    return grouped
+
+
+def _long_column_queries(
+    frame: pl.DataFrame, column: str, slices: list[tuple[int, int]], groups: dict[Atoms | None, list[str]]
+) -> list[pl.LazyFrame]:
+    """Searches of a long column: a scope's needles on its rows when they are few, the rest on
+    every row, slice by slice, behind a gate."""
+    everywhere, scoped = _scoped_rows(frame, column, groups)
+    queries = [
+        rows.lazy().select(pl.col(ROW), needle_expr.alias("needle"))
+        for rows, needles in scoped
+        for needle_expr in _text_searches(column, needles)
+    ]
+    if not everywhere:
+        return queries
+    first_pass = gate(column, everywhere, frame.select(column).gather_every(max(1, frame.height // GATE_SAMPLE_ROWS)))
+    for start, length in slices:
+        for needle_expr in _text_searches(column, everywhere):
+            query = frame.lazy().slice(start, length)
+            if first_pass is not None:
+                query = query.filter(first_pass)
+            queries.append(query.select(pl.col(ROW), needle_expr.alias("needle")))
+    return queries
+
+
+GATE_SAMPLE_ROWS = 1024
+"""Rows, evenly spread, on which a gate's pieces are tried before they are trusted."""
+SCOPED_SHARE = 0.25
+"""Largest share of a frame's rows a scope may hold to be searched on its own rows: beyond,
+copying them costs more than searching every row behind the shared gate."""
+
+
+def _scoped_rows(
+    frame: pl.DataFrame, column: str, groups: dict[Atoms | None, list[str]]
+) -> tuple[list[str], list[tuple[pl.DataFrame, list[str]]]]:
+    """The needles to search on every row, and (rows, needles) for scopes holding few rows."""
+    everywhere = list(groups.get(None, []))
+    scopes = [(scope, needles) for scope, needles in groups.items() if scope is not None]
+    if not scopes:
+        return everywhere, []
+    # Scopes test a route's EventID or Channel, whose values repeat: test each distinct one.
+    tested = list(dict.fromkeys(c for scope, _ in scopes for c, _, _ in scope))
+    distinct = merge_equal_rows(frame.select(ROW, *tested), tested, ROW)
+    masks = distinct.select(
+        pl.col(ROW), *(_set_test(scope).fill_null(False).alias(str(n)) for n, (scope, _) in enumerate(scopes))
+    )
+    scoped = []
+    for n, (_, needles) in enumerate(scopes):
+        rows = split_merged_rows(masks.filter(pl.col(str(n))).select(ROW), ROW).get_column(ROW).sort()
+        if rows.len() > SCOPED_SHARE * frame.height:
+            everywhere += needles
+        else:
+            scoped.append((frame.select(ROW, column).filter(pl.col(ROW).is_in(rows.implode())), needles))
+    return sorted(set(everywhere)), scoped
 
 
 SLICE_BYTES = 64 * 2**20
@@ -220,33 +298,6 @@ def _slices(frame: pl.DataFrame, column: str) -> list[tuple[int, int]]:
     return [(start, step) for start in range(0, frame.height, step)]
 
 
-GATE_NEEDLES = 1000
-"""Most literals a long column's gate regex is built from (beyond, the regex grows too big)."""
-
-
-def _gate(column: str, needles: list[str]) -> pl.Expr | None:
-    """A cheaper first pass over a long text column: the rows where some literal may occur.
-
-    A case-insensitive regex alternation skips text about twice as fast as the Aho-Corasick
-    extraction, which then runs only on the rows it keeps. Unicode case folding matches at
-    least what ASCII folding and lowercasing do for ASCII literals, so no row is lost; a
-    non-ASCII literal (matched on lowercased text) turns the gate off.
-    """
-    if len(needles) > GATE_NEEDLES or not all(n.isascii() for n in needles):
-        return None
-    return pl.col(column).str.contains("(?i)" + "|".join(map(_regex_literal, needles)))
-
-
-def _regex_literal(text: str) -> str:
-    """`text` as a regex matching itself: every character but letters and digits hex-escaped,
-    a spelling every regex dialect reads alike.
-
-    >>> _regex_literal("a.b c")
-    'a\\\\x{2E}b\\\\x{20}c'
-    """
-    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):X}}}" for c in text)
-
-
 SAMPLE_ROWS = 4096
 """Rows, evenly spread, searched first to tell which of a rule's sets could be its rarest."""
 SAMPLE_SLACK = 0.01
@@ -254,7 +305,7 @@ SAMPLE_SLACK = 0.01
 searched: a sample's counts are rough, and a wrong guess costs only speed."""
 
 
-def _likely_rarest(frame: pl.DataFrame, atoms: pl.DataFrame) -> pl.DataFrame:
+def _likely_rarest(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[Atoms | None]) -> pl.DataFrame:
     """The atoms of the sets that a sample of rows shows could be their rule's rarest.
 
     A set whose literal holds in most rows is then not searched at all: one such literal
@@ -264,7 +315,7 @@ def _likely_rarest(frame: pl.DataFrame, atoms: pl.DataFrame) -> pl.DataFrame:
     if frame.height < 4 * SAMPLE_ROWS:
         return atoms
     sample = frame.gather_every(frame.height // SAMPLE_ROWS)
-    rows = _set_rows(atoms, _occurrences(sample, atoms))
+    rows = _set_rows(atoms, _occurrences(sample, atoms, scopes))
     rarest = pl.col("rows").min().over("rule")
     likely = rows.filter(pl.col("rows") <= pl.max_horizontal(2 * rarest, rarest + SAMPLE_SLACK * sample.height))
     return atoms.join(likely.select("rule", "set"), on=["rule", "set"], how="semi")
