@@ -51,6 +51,7 @@ class Columns:
     opaque: frozenset[str] = frozenset()
     json_fallback: bool = False
     json_arrays: frozenset[str] = frozenset()
+    json_objects: frozenset[str] = frozenset()
 
     def dtype(self, name: str) -> pl.DataType | None:
         return None if name in self.opaque else self.schema.get(name)
@@ -66,7 +67,7 @@ class Columns:
         head = name.split(".", maxsplit=1)[0]
         if not self.json_fallback or name in self.schema or isinstance(self.schema.get(head), pl.Struct):
             return None
-        return json_text_column(name, self.schema, self.json_arrays)
+        return json_text_column(name, self.schema, self.json_arrays, self.json_objects)
 
 
 def necessary_sets(node: ir.Node, columns: Columns) -> list[Atoms]:

@@ -21,7 +21,12 @@ from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlate import evaluate_correlation
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.distinct_values import merge_equal_rows, split_merged_rows
-from auditlake.detection.logsources import effective_field_map, json_arrays, json_list_columns
+from auditlake.detection.logsources import (
+    effective_field_map,
+    json_arrays,
+    json_list_columns,
+    json_objects,
+)
 from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
 from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_rules
 from auditlake.detection.raw_json import array_prefix, json_path, json_text_column
@@ -63,7 +68,7 @@ def needed_columns(
             elif isinstance(schema.get(name.split(".", 1)[0]), pl.Struct):
                 names.add(name.split(".", 1)[0])  # read as a struct path
             elif source in RAW_JSON_SOURCES:
-                text = json_text_column(name, schema, json_arrays(source)) or "raw"
+                text = json_text_column(name, schema, json_arrays(source), json_objects(source)) or "raw"
                 names.add(text)  # `raw`, or the JSON column of the array it names a member of
     if needs_raw and "raw" in schema:
         names.add("raw")
@@ -79,13 +84,16 @@ def bind_options(source: str | None) -> BindOptions:
         json_fallback=source in RAW_JSON_SOURCES,
         json_list_columns=json_list_columns(source),
         json_arrays=json_arrays(source),
+        json_objects=json_objects(source),
     )
 
 
 def atom_columns(schema: Schema, source: str) -> Columns:
     """What the binder sees of `schema` on a partition of `source`, for finding atoms."""
     options = bind_options(source)
-    return Columns(pl.Schema(schema), options.json_list_columns, options.json_fallback, options.json_arrays)
+    return Columns(
+        pl.Schema(schema), options.json_list_columns, options.json_fallback, options.json_arrays, options.json_objects
+    )
 
 
 def rule_expressions(

@@ -124,6 +124,18 @@ def json_arrays(source: str) -> frozenset[str]:
     return JSON_ARRAYS.get(source, frozenset())
 
 
+JSON_OBJECTS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "aws.cloudtrail": frozenset({"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"}),
+})
+"""Columns holding an object of a source's raw record as its compact JSON text (see
+`sources.cloudtrail_batch.OBJECT_PATHS`): a rule's `responseElements.ConsoleLogin` is read
+from that column by path, not from the whole record."""
+
+
+def json_objects(source: str) -> frozenset[str]:
+    return JSON_OBJECTS.get(source, frozenset())
+
+
 def field_map_for(source: str) -> Mapping[str, str]:
     """Source-wide Sigma field → lake column renames (empty for an unknown source)."""
     return SOURCE_FIELD_MAPS.get(source, MappingProxyType({}))

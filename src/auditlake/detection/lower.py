@@ -59,7 +59,9 @@ class BindOptions:
     are searched (default: `raw`, else every String column). `json_list_columns`: text
     columns holding a JSON array, matched like list columns (any member). `json_arrays`: paths
     of the raw record that hold an array of objects (Okta's `target`), so `target.displayName`
-    read from raw is the list of its members' values, matched by any member.
+    read from raw is the list of its members' values, matched by any member. `json_objects`:
+    columns holding an object of the raw record as JSON text (CloudTrail's `responseElements`),
+    from which a field inside it is read instead of from `raw`.
     """
 
     source: str | None = None
@@ -67,6 +69,7 @@ class BindOptions:
     keyword_columns: tuple[str, ...] | None = None
     json_list_columns: frozenset[str] = frozenset()
     json_arrays: frozenset[str] = frozenset()
+    json_objects: frozenset[str] = frozenset()
 
 
 def lower(ir: Node, schema: Schema, options: BindOptions | None = None) -> Code:
@@ -143,13 +146,20 @@ class _Lowering:
         head, _, rest = field.partition(".")
         if rest and isinstance(self.schema.get(head), pl.Struct):
             return self._struct_path(head, rest.split("."))
-        text = json_text_column(field, self.schema, self.options.json_arrays) if self.options.json_fallback else None
+        return self._json_field(field) if self.options.json_fallback else None
+
+    def _json_field(self, field: str) -> tuple[Code, pl.DataType] | None:
+        """A field the schema lacks, read by path from the JSON text that holds it."""
+        options = self.options
+        text = json_text_column(field, self.schema, options.json_arrays, options.json_objects)
         if text is None:
             return None
-        array = array_prefix(field, self.options.json_arrays)
+        array = array_prefix(field, options.json_arrays)
         if array is not None:
             column = None if text == RAW_COLUMN else text
             return raw_members(array, field[len(array) + 1 :], column=column), pl.List(pl.String())
+        if text != RAW_COLUMN:  # the JSON object the field lies in
+            return pl_.col(text).str.json_path_match(json_path(field[len(text) + 1 :])), pl.String()
         return pl_.col(RAW_COLUMN).str.json_path_match(json_path(field)), pl.String()
 
     def _struct_path(self, head: str, path: list[str]) -> tuple[Code, pl.DataType] | None:

@@ -32,13 +32,26 @@ def array_prefix(field: str, arrays: frozenset[str]) -> str | None:
     return None
 
 
-def json_text_column(field: str, schema: Mapping[str, pl.DataType], arrays: frozenset[str]) -> str | None:
+def json_text_column(
+    field: str, schema: Mapping[str, pl.DataType], arrays: frozenset[str], objects: frozenset[str] = frozenset()
+) -> str | None:
     """The JSON text column a field the schema lacks is read from by path: the column of the
-    array it names a member field of, when the lake has one, else `raw`; None without either."""
+    array it names a member field of, or of the JSON object it lies in (`objects`: columns
+    holding a field of the record as JSON text), when the lake has one, else `raw`; None
+    without either. An object's own text holds the same values as the record, in a fraction
+    of the text."""
     array = array_prefix(field, arrays)
     if array is not None and schema.get(array) == pl.String:
         return array
+    head = object_prefix(field, objects) if array is None else None
+    if head is not None and schema.get(head) == pl.String:
+        return head
     return RAW_COLUMN if schema.get(RAW_COLUMN) == pl.String else None
+
+
+def object_prefix(field: str, objects: frozenset[str]) -> str | None:
+    """The object column `field` lies inside (`responseElements.ConsoleLogin`), if any."""
+    return next((o for o in sorted(objects) if field.startswith(o + ".")), None)
 
 
 def raw_members(array: str, rest: str, *, column: str | None = None) -> Code:

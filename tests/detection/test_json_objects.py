@@ -1,0 +1,91 @@
+"""Fields inside a JSON object column (CloudTrail's `responseElements`, `requestParameters`).
+
+The lake keeps such an object of the record as its own JSON text; a rule's
+`responseElements.ConsoleLogin` is read from that column by path rather than from the whole
+raw record, with the same result, escapes and absent objects included.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sigma.collection import SigmaCollection
+
+from auditlake.detection.compile import compile_collection
+from auditlake.detection.evaluate import (
+    RULE_ID_COLUMN,
+    evaluate,
+    evaluate_candidates,
+    needed_columns,
+)
+from auditlake.ingest import ingest
+from auditlake.lake.paths import LakePaths
+from auditlake.lake.scan import scan_events
+
+CLOUDTRAIL = "aws.cloudtrail"
+RULES = """
+title: Console sign-in failed
+id: 0b9e4a55-2222-4a5a-9a5a-000000000001
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    eventName: ConsoleLogin
+    responseElements.ConsoleLogin: Failure
+  condition: sel
+---
+title: Bucket named like a backup
+id: 0b9e4a55-2222-4a5a-9a5a-000000000002
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel:
+    requestParameters.bucketName|contains: backup
+  condition: sel
+"""
+
+
+def _record(uid: str, name: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.08", "eventID": uid, "eventTime": "2026-03-02T10:00:00Z", "eventName": name,
+        "eventSource": "signin.amazonaws.com", "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/ana", "userName": "ana"},
+        **fields,
+    }
+
+
+def _events(tmp_path: Path) -> tuple[pl.DataFrame, str]:
+    records = [
+        _record("failed", "ConsoleLogin", responseElements={"ConsoleLogin": "Failure"}),
+        _record("escaped", "ConsoleLogin", responseElements={"ConsoleLogin": "Failure", "note": "caf\u00e9"}),
+        _record("succeeded", "ConsoleLogin", responseElements={"ConsoleLogin": "Success"}),
+        _record("no-response", "ConsoleLogin", responseElements=None),
+        _record("backup", "CreateBucket", requestParameters={"bucketName": "Nightly-BACKUP-01", "x": 1}),
+        _record("other-bucket", "CreateBucket", requestParameters={"bucketName": "logs"}),
+    ]
+    lines = [json.dumps(r, ensure_ascii=r["eventID"] != "escaped") for r in records]
+    lines[1] = lines[1].replace('"Failure"', '"Fail\\u0075re"')  # the value spelled with an escape
+    path = tmp_path / "trail.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    lake = LakePaths.at(tmp_path / "lake")
+    assert not ingest([path], lake, source=CLOUDTRAIL, workers=1).quarantined
+    return scan_events(lake, sources=[CLOUDTRAIL]).collect(), CLOUDTRAIL
+
+
+def test_fields_inside_an_object_column_are_read_from_it_as_from_the_raw_record(tmp_path: Path) -> None:
+    events, source = _events(tmp_path)
+    assert events.schema["responseElements"] == pl.String
+    rules = list(compile_collection(SigmaCollection.from_yaml(RULES)).rules)
+    engine_read = needed_columns(rules, events.schema, source, keep=())
+    assert {"responseElements", "requestParameters"} <= set(engine_read)
+    assert "raw" not in engine_read  # the whole record is not needed for these rules
+    found = []
+    without_objects = events.drop("responseElements", "requestParameters")  # falls back on raw
+    for frame in (events, without_objects, events.select(needed_columns(rules, events.schema, source))):
+        for result in (evaluate(rules, frame.lazy(), source=source).collect(),
+                       evaluate_candidates(rules, frame, source=source)):
+            uids = dict(zip(events["event_uid"], events["raw"].str.json_path_match("$.eventID"), strict=True))
+            found.append({(uids[u], r[-1]) for u, r in zip(result["event_uid"], result[RULE_ID_COLUMN], strict=True)})
+    assert all(f == found[0] for f in found)
+    assert found[0] == {("failed", "1"), ("escaped", "1"), ("backup", "2")}
