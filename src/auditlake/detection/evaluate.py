@@ -69,7 +69,7 @@ def needed_columns(
                 names.add(name.split(".", 1)[0])  # read as a struct path
             elif source in RAW_JSON_SOURCES:
                 text = json_text_column(name, schema, json_arrays(source), json_objects(source)) or "raw"
-                names.add(text)  # `raw`, or the JSON column of the array it names a member of
+                names.add(text)  # `raw`, or the JSON column of the array or object it lies in
     if needs_raw and "raw" in schema:
         names.add("raw")
     return [n for n in schema if n in names]
