@@ -1,4 +1,4 @@
-"""Fields inside a JSON object column (CloudTrail's `responseElements`, `requestParameters`).
+"""Fields inside a JSON object column (CloudTrail's `responseElements`, Kubernetes' `requestObject`).
 
 The lake keeps such an object of the record as its own JSON text; a rule's
 `responseElements.ConsoleLogin` is read from that column by path rather than from the whole
@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 from sigma.collection import SigmaCollection
 
-from auditlake.detection.compile import compile_collection
+from auditlake.detection.compile import compile_collection, compile_rules
 from auditlake.detection.evaluate import (
     RULE_ID_COLUMN,
     evaluate,
@@ -89,3 +89,24 @@ def test_fields_inside_an_object_column_are_read_from_it_as_from_the_raw_record(
             found.append({(uids[u], r[-1]) for u, r in zip(result["event_uid"], result[RULE_ID_COLUMN], strict=True)})
     assert all(f == found[0] for f in found)
     assert found[0] == {("failed", "1"), ("escaped", "1"), ("backup", "2")}
+
+
+def test_kubernetes_request_objects_are_read_from_their_column(tmp_path: Path) -> None:
+    """The repository's cluster-admin binding rule, over its own labelled events."""
+    folder = Path(__file__).resolve().parents[2] / "rules" / "kubernetes"
+    rule_file = folder / "kubernetes_clusterrolebinding_cluster_admin.yml"
+    inputs = sorted((folder / rule_file.stem).glob("*.jsonl"))
+    path = tmp_path / "audit.jsonl"
+    path.write_text("".join(f.read_text() for f in inputs))
+    lake = LakePaths.at(tmp_path / "lake")
+    assert not ingest([path], lake, source="k8s.audit", workers=1).quarantined
+    events = scan_events(lake, sources=["k8s.audit"]).collect()
+    rules = list(compile_rules([rule_file]).rules)
+    assert "requestObject" in needed_columns(rules, events.schema, "k8s.audit", keep=())
+    found = []
+    for frame in (events, events.drop("requestObject", "responseObject", strict=False)):
+        for result in (evaluate(rules, frame.lazy(), source="k8s.audit").collect(),
+                       evaluate_candidates(rules, frame, source="k8s.audit")):
+            found.append(set(result["event_uid"]))
+    assert all(f == found[0] for f in found)
+    assert len(found[0]) == sum(1 for f in inputs if f.name.startswith("match_"))

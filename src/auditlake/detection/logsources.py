@@ -126,10 +126,11 @@ def json_arrays(source: str) -> frozenset[str]:
 
 JSON_OBJECTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "aws.cloudtrail": frozenset({"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"}),
+    "k8s.audit": frozenset({"requestObject", "responseObject"}),
 })
 """Columns holding an object of a source's raw record as its compact JSON text (see
-`sources.cloudtrail_batch.OBJECT_PATHS`): a rule's `responseElements.ConsoleLogin` is read
-from that column by path, not from the whole record."""
+`sources.cloudtrail_batch.OBJECT_PATHS`, `sources.fields.text`): a rule's
+`responseElements.ConsoleLogin` is read from that column by path, not from the whole record."""
 
 
 def json_objects(source: str) -> frozenset[str]:
