@@ -1,4 +1,5 @@
-"""Fields inside a JSON object column (CloudTrail's `responseElements`, Kubernetes' `requestObject`).
+"""Fields inside a JSON object column (CloudTrail's `responseElements`, Kubernetes'
+`requestObject`, GCP's `protoPayload.request`).
 
 The lake keeps such an object of the record as its own JSON text; a rule's
 `responseElements.ConsoleLogin` is read from that column by path rather than from the whole
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from sigma.collection import SigmaCollection
 
 from auditlake.detection.compile import compile_collection, compile_rules
@@ -91,22 +93,27 @@ def test_fields_inside_an_object_column_are_read_from_it_as_from_the_raw_record(
     assert found[0] == {("failed", "1"), ("escaped", "1"), ("backup", "2")}
 
 
-def test_kubernetes_request_objects_are_read_from_their_column(tmp_path: Path) -> None:
-    """The repository's cluster-admin binding rule, over its own labelled events."""
-    folder = Path(__file__).resolve().parents[2] / "rules" / "kubernetes"
-    rule_file = folder / "kubernetes_clusterrolebinding_cluster_admin.yml"
-    inputs = sorted((folder / rule_file.stem).glob("*.jsonl"))
+@pytest.mark.parametrize(("source", "rule_path", "objects"), [
+    ("k8s.audit", "kubernetes/kubernetes_clusterrolebinding_cluster_admin.yml", ("requestObject", "responseObject")),
+    ("gcp.audit", "gcp/gcp_logging_sink_deleted_or_disabled.yml", ("protoPayload.request", "protoPayload.response")),
+])
+def test_request_objects_are_read_from_their_column(
+    tmp_path: Path, source: str, rule_path: str, objects: tuple[str, ...]
+) -> None:
+    """A repository rule reading inside a request object, over its own labelled events."""
+    rule_file = Path(__file__).resolve().parents[2] / "rules" / rule_path
+    inputs = sorted(rule_file.with_suffix("").glob("*.jsonl"))
     path = tmp_path / "audit.jsonl"
     path.write_text("".join(f.read_text() for f in inputs))
     lake = LakePaths.at(tmp_path / "lake")
-    assert not ingest([path], lake, source="k8s.audit", workers=1).quarantined
-    events = scan_events(lake, sources=["k8s.audit"]).collect()
+    assert not ingest([path], lake, source=source, workers=1).quarantined
+    events = scan_events(lake, sources=[source]).collect()
     rules = list(compile_rules([rule_file]).rules)
-    assert "requestObject" in needed_columns(rules, events.schema, "k8s.audit", keep=())
+    assert objects[0] in needed_columns(rules, events.schema, source, keep=())
     found = []
-    for frame in (events, events.drop("requestObject", "responseObject", strict=False)):
-        for result in (evaluate(rules, frame.lazy(), source="k8s.audit").collect(),
-                       evaluate_candidates(rules, frame, source="k8s.audit")):
+    for frame in (events, events.drop(*objects, strict=False)):
+        for result in (evaluate(rules, frame.lazy(), source=source).collect(),
+                       evaluate_candidates(rules, frame, source=source)):
             found.append(set(result["event_uid"]))
     assert all(f == found[0] for f in found)
     assert len(found[0]) == sum(1 for f in inputs if f.name.startswith("match_"))

@@ -127,6 +127,9 @@ def json_arrays(source: str) -> frozenset[str]:
 JSON_OBJECTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "aws.cloudtrail": frozenset({"requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"}),
     "k8s.audit": frozenset({"requestObject", "responseObject"}),
+    "gcp.audit": frozenset({
+        "protoPayload.request", "protoPayload.response", "protoPayload.serviceData", "protoPayload.metadata",
+    }),
 })
 """Columns holding an object of a source's raw record as its compact JSON text (see
 `sources.cloudtrail_batch.OBJECT_PATHS`, `sources.fields.text`): a rule's
