@@ -24,14 +24,18 @@ MIN_ROWS = 2 * SAMPLE_ROWS
 """Frames smaller than this are worked row by row: the sample would be most of the frame."""
 
 
+def evenly_spread(frame: pl.DataFrame, rows: int) -> pl.DataFrame:
+    """About `rows` rows of `frame`, evenly spread (all of them when there are fewer)."""
+    return frame.gather_every(max(1, frame.height // rows))
+
+
 def values_repeat(values: pl.Series | pl.DataFrame, *, min_rows: int | None = None) -> bool:
     """Whether a column (or a combination of columns) holds few enough distinct values."""
-    height = values.len() if isinstance(values, pl.Series) else values.height
-    if height < max(MIN_ROWS if min_rows is None else min_rows, 1):
+    frame = values.to_frame() if isinstance(values, pl.Series) else values
+    if frame.height < max(MIN_ROWS if min_rows is None else min_rows, 1):
         return False
-    sample = values.gather_every(max(1, height // SAMPLE_ROWS))
-    distinct = sample.n_unique()
-    return distinct <= REPEAT_SHARE * (sample.len() if isinstance(sample, pl.Series) else sample.height)
+    sample = evenly_spread(frame, SAMPLE_ROWS)
+    return sample.n_unique() <= REPEAT_SHARE * sample.height
 
 
 def merge_equal_rows(

@@ -29,7 +29,12 @@ import polars as pl
 from auditlake.detection import ir
 from auditlake.detection.atoms import MAX_SETS, RAW, Atoms, Columns, necessary_sets
 from auditlake.detection.compile import CompiledRule
-from auditlake.detection.distinct_values import merge_equal_rows, split_merged_rows, values_repeat
+from auditlake.detection.distinct_values import (
+    evenly_spread,
+    merge_equal_rows,
+    split_merged_rows,
+    values_repeat,
+)
 from auditlake.detection.logsources import effective_field_map
 from auditlake.detection.text_gate import gate
 
@@ -199,20 +204,17 @@ def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[Atom
     queries: list[pl.LazyFrame] = []
     for column, numeric, needles in searches.sort("column", "numeric").iter_rows():
         repeats = values_repeat(frame.get_column(column))
-        parts = _numbers(column, needles) if numeric else _text_searches(column, needles, lowered=repeats)
-        if repeats:
-            distinct = frame.lazy().group_by(column).agg(pl.col(ROW))  # each value with its rows
-            columns += [column] * len(parts)
-            queries += [distinct.select(pl.col(ROW), needle_expr.alias("needle")) for needle_expr in parts]
-            continue
         slices = _slices(frame, column)
-        if len(slices) == 1 or numeric:
-            columns += [column] * len(parts)
-            queries += [frame.lazy().select(pl.col(ROW), needle_expr.alias("needle")) for needle_expr in parts]
-            continue
-        long_queries = _long_column_queries(frame, column, slices, _by_scope(atoms.filter(pl.col("column") == column), scopes))
-        columns += [column] * len(long_queries)
-        queries += long_queries
+        if repeats or numeric or len(slices) == 1:
+            parts = _numbers(column, needles) if numeric else _text_searches(column, needles, lowered=repeats)
+            # A repeating column is searched once per distinct value, with the rows holding it.
+            searched = frame.lazy().group_by(column).agg(pl.col(ROW)) if repeats else frame.lazy()
+            column_queries = [searched.select(pl.col(ROW), e.alias("needle")) for e in parts]
+        else:
+            groups = _by_scope(atoms.filter(pl.col("column") == column), scopes)
+            column_queries = _long_column_queries(frame, column, slices, groups)
+        columns += [column] * len(column_queries)
+        queries += column_queries
     found: dict[str, list[pl.DataFrame]] = {}
     for column, result in zip(columns, pl.collect_all(queries), strict=True):
         hits = result if result.schema["needle"] == pl.String else result.explode("needle")
@@ -244,7 +246,7 @@ def _long_column_queries(
     ]
     if not everywhere:
         return queries
-    first_pass = gate(column, everywhere, frame.select(column).gather_every(max(1, frame.height // GATE_SAMPLE_ROWS)))
+    first_pass = gate(column, everywhere, evenly_spread(frame.select(column), GATE_SAMPLE_ROWS))
     for start, length in slices:
         for needle_expr in _text_searches(column, everywhere):
             query = frame.lazy().slice(start, length)
@@ -314,7 +316,7 @@ def _likely_rarest(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[At
     """
     if frame.height < 4 * SAMPLE_ROWS:
         return atoms
-    sample = frame.gather_every(frame.height // SAMPLE_ROWS)
+    sample = evenly_spread(frame, SAMPLE_ROWS)
     rows = _set_rows(atoms, _occurrences(sample, atoms, scopes))
     rarest = pl.col("rows").min().over("rule")
     likely = rows.filter(pl.col("rows") <= pl.max_horizontal(2 * rarest, rarest + SAMPLE_SLACK * sample.height))
