@@ -238,9 +238,9 @@ def _process_rule(suffix: str, values: str) -> str:
 
 
 def test_a_rule_with_routes_is_searched_by_its_condition_before_its_event_ids() -> None:
-    """The routes' EventIDs hold every process creation: a rule's own literals (two bytes will
-    do) come first, joined over both routes, and the EventIDs stay as the last choice; a single
-    character is not searched at all."""
+    """The routes' EventIDs hold every process creation: a rule's own literals (a single
+    character will do) come first, joined over both routes, and the EventIDs stay as the last
+    choice."""
     yaml_text = "---\n".join([_process_rule("ad", "['~1\\', '^^']"), _process_rule("ae", "['^']")])
     rules = list(compile_collection(SigmaCollection.from_yaml(yaml_text)).rules)
     frame = pl.DataFrame({
@@ -251,10 +251,10 @@ def test_a_rule_with_routes_is_searched_by_its_condition_before_its_event_ids() 
     short, single = prefilter.plan_rules(rules, atom_columns(frame.schema, WINDOWS), WINDOWS)
     event_ids = frozenset({("EventID", "num", 1), ("EventID", "num", 4688)})
     assert short.sets == (frozenset({("CommandLine", "text", "~1\\"), ("CommandLine", "text", "^^")}), event_ids)
-    assert single.sets == (event_ids,)
+    assert single.sets == (frozenset({("CommandLine", "text", "^")}), event_ids)
     pairs = prefilter.candidate_pairs(frame.with_row_index(prefilter.ROW), [short, single])
     candidates = pairs.unique().sort(prefilter.ROW).group_by("rule", maintain_order=True).agg(prefilter.ROW)
-    assert dict(candidates.iter_rows()) == {0: [0, 2], 1: [0, 1, 2, 3]}
+    assert dict(candidates.iter_rows()) == {0: [0, 2], 1: [2, 3]}
     fast, simple = _both(rules, frame)
     assert fast == simple == [("e0", "0b9e4a55-1111-4a5a-9a5a-0000000000ad"),
                               ("e2", "0b9e4a55-1111-4a5a-9a5a-0000000000ad"),
@@ -287,6 +287,34 @@ def test_a_set_whose_literal_holds_in_most_rows_of_a_sample_is_not_searched() ->
     assert pairs[prefilter.ROW].unique().to_list() == [40]
     fast, simple = _both(rules, frame)
     assert fast == simple == [("e40", "0b9e4a55-1111-4a5a-9a5a-0000000000af")]
+
+
+def test_an_or_offers_each_alternatives_other_sets_joined_so_the_counts_can_pick_them() -> None:
+    """`1 of sel*`: the longer literal `commonplace` is the static first choice of `sel1`, yet
+    it holds in every row; the union of each alternative's second set (`rare`, `other`) is
+    offered too, and the hit counts pick it."""
+    rule = (
+        "title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000b1\nlogsource: {product: windows, service: sysmon}\n"
+        "detection:\n  sel1:\n    t1|contains: commonplace\n    t2|contains: rare\n"
+        "  sel2:\n    t3|contains: other\n  condition: 1 of sel*\n"
+    )
+    rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+    rows = 16
+    frame = pl.DataFrame({
+        "event_uid": [f"e{i}" for i in range(rows)], "source": [WINDOWS] * rows, "Channel": [SYSMON] * rows,
+        "EventID": [1] * rows, "t1": ["a commonplace text"] * rows,
+        "t2": ["rare" if i == 3 else "plain" for i in range(rows)],
+        "t3": ["other" if i == 9 else "plain" for i in range(rows)],
+    })
+    (plan,) = prefilter.plan_rules(rules, atom_columns(frame.schema, WINDOWS), WINDOWS)
+    assert plan.sets is not None
+    text = [{value for _, kind, value in atoms if kind == "text"} for atoms in plan.sets]
+    assert text[:2] == [{"commonplace", "other"}, {"rare", "other"}]
+    pairs = prefilter.candidate_pairs(frame.with_row_index(prefilter.ROW), [plan])
+    assert sorted(pairs[prefilter.ROW].unique().to_list()) == [3, 9]
+    fast, simple = _both(rules, frame)
+    assert fast == simple == [("e3", "0b9e4a55-1111-4a5a-9a5a-0000000000b1"),
+                              ("e9", "0b9e4a55-1111-4a5a-9a5a-0000000000b1")]
 
 
 def test_a_long_column_is_searched_for_a_literal_only_where_its_rules_routes_allow() -> None:

@@ -9,9 +9,10 @@ after a crash finds the same ids, and the store adds nothing twice.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -77,15 +78,18 @@ def alert_id(*parts: str) -> str:
     return digest[:32]
 
 
-def _alert_ids(rule_id: str, event_uids: list[str]) -> list[str]:
-    """`alert_id(rule_id, uid)` for each uid: the rule's prefix is hashed once and copied.
+def _alert_ids(rule_ids: list[str], event_uids: list[str]) -> list[str]:
+    """`alert_id(rule_id, uid)` for each pair: each rule's prefix is hashed once and copied.
 
-    >>> _alert_ids("rule-1", ["e1", "é2"]) == [alert_id("rule-1", "e1"), alert_id("rule-1", "é2")]
+    >>> _alert_ids(["rule-1", "rule-2"], ["e1", "é2"]) == [alert_id("rule-1", "e1"), alert_id("rule-2", "é2")]
     True
     """
-    prefix = hashlib.sha256(f"{rule_id}\x1f".encode())
+    prefixes: dict[str, Any] = {}
     ids = []
-    for uid in event_uids:
+    for rule_id, uid in zip(rule_ids, event_uids, strict=True):
+        prefix = prefixes.get(rule_id)
+        if prefix is None:
+            prefix = prefixes[rule_id] = hashlib.sha256(f"{rule_id}\x1f".encode())
         digest = prefix.copy()
         digest.update(uid.encode("utf-8"))
         ids.append(digest.hexdigest()[:32])
@@ -109,13 +113,16 @@ def evidence_frame(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def detection_alerts(rule: RuleInfo, evidence: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
-    """One alert per matched event (`evidence` as built by `evidence_frame`)."""
+def detection_alerts(rules: Mapping[str, RuleInfo], evidence: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
+    """One alert per matched (rule, event), in `evidence`'s order: `evidence` as built by
+    `evidence_frame`, with the matching rule's id in `rule_id`; `rules` maps each id to what
+    its alerts say of the rule. All rules at once: a frame per rule costs more than its rows."""
     if evidence.is_empty():
         return ALERT_SCHEMA.to_frame()
-    ids = _alert_ids(rule.id, evidence["event_uid"].to_list())
+    ids = _alert_ids(evidence["rule_id"].to_list(), evidence["event_uid"].to_list())
     frame = evidence.select(
         pl.Series("alert_id", ids, pl.String),
+        pl.col("rule_id"),
         pl.col("source"),
         pl.col("time").alias("first_evidence_at"),
         pl.col("time").alias("last_evidence_at"),
@@ -126,7 +133,9 @@ def detection_alerts(rule: RuleInfo, evidence: pl.DataFrame, run: RunInfo) -> pl
         pl.col("src_ip"),
         pl.col("target"),
     )
-    return _with_rule_and_run(frame, rule, run)
+    wanted = frame["rule_id"].unique().to_list()
+    described = _rule_columns([rules[rule_id] for rule_id in wanted])
+    return _with_run(frame.join(described, on="rule_id", how="left", maintain_order="left"), run)
 
 
 def correlation_alerts(
@@ -167,14 +176,30 @@ def correlation_alerts(
     return _with_rule_and_run(frame, rule, run)
 
 
+def _rule_columns(rules: Sequence[RuleInfo]) -> pl.DataFrame:
+    """What alerts say of each rule, one row per rule, keyed by `rule_id`."""
+    return pl.DataFrame(
+        {
+            "rule_id": [r.id for r in rules],
+            "rule_title": [r.title for r in rules],
+            "rule_kind": [r.kind for r in rules],
+            "level": [r.level for r in rules],
+            "tags": [list(r.tags) for r in rules],
+            "rule_author": [r.author for r in rules],
+        },
+        schema={name: ALERT_SCHEMA[name] for name in ("rule_id", "rule_title", "rule_kind", "level", "tags", "rule_author")},
+    )
+
+
 def _with_rule_and_run(frame: pl.DataFrame, rule: RuleInfo, run: RunInfo) -> pl.DataFrame:
+    described = frame.with_columns(pl.lit(rule.id, pl.String).alias("rule_id")).join(
+        _rule_columns([rule]), on="rule_id", how="left", maintain_order="left"
+    )
+    return _with_run(described, run)
+
+
+def _with_run(frame: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
     return frame.with_columns(
-        pl.lit(rule.id, pl.String).alias("rule_id"),
-        pl.lit(rule.title, pl.String).alias("rule_title"),
-        pl.lit(rule.kind, pl.String).alias("rule_kind"),
-        pl.lit(rule.level, pl.String).alias("level"),
-        pl.lit(list(rule.tags), dtype=pl.List(pl.String)).alias("tags"),
-        pl.lit(rule.author, pl.String).alias("rule_author"),
         pl.lit(run.created_at, UTC_MICROS).alias("created_at"),
         pl.lit(run.origin, pl.String).alias("origin"),
         pl.lit(run.run_id, pl.String).alias("run_id"),

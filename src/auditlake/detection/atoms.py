@@ -79,14 +79,27 @@ def necessary_sets(node: ir.Node, columns: Columns) -> list[Atoms]:
     if isinstance(node, ir.And):
         return best_sets(s for item in node.items for s in necessary_sets(item, columns))
     if isinstance(node, ir.Or):
-        union: set[Atom] = set()
-        for item in node.items:
-            sets = necessary_sets(item, columns)
-            if not sets:
-                return []
-            union |= sets[0]
-        return [frozenset(union)]
+        per_item = [necessary_sets(item, columns) for item in node.items]
+        return [] if not all(per_item) else or_unions(per_item)
     return []  # Not: nothing is necessary
+
+
+def or_unions(per_item: list[list[Atoms]]) -> list[Atoms]:
+    """Necessary sets of an OR (or of a rule's routes) from each alternative's sets: the k-th
+    set of every alternative (its last when it has fewer), joined, for each k.
+
+    The first union joins each alternative's most promising set by `quality`, which cannot
+    tell a common literal from a rare one of the same length; the others give the hit counts
+    of a sample something to choose from (`\\windows\\` in every image path, or
+    `\\..\\windows\\` on the command line).
+
+    >>> a, b, c = (frozenset({("c", "text", t)}) for t in "abc")
+    >>> [sorted(v for _, _, v in s) for s in or_unions([[a, b], [c]])]
+    [['a', 'c'], ['b', 'c']]
+    """
+    depth = min(MAX_SETS, max(len(sets) for sets in per_item))
+    unions = (frozenset().union(*(sets[min(k, len(sets) - 1)] for sets in per_item)) for k in range(depth))
+    return list(dict.fromkeys(unions))
 
 
 def necessary_atoms(node: ir.Node, columns: Columns) -> Atoms | None:

@@ -69,6 +69,10 @@ class CompiledRule:
     routes: tuple[Alternative, ...]
     output: bool = True
     """False for rules only referenced by correlations (`generate: false`)."""
+    _routed: dict[str | None, RoutedCondition] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """`routed` per source, made once: every batch of every run asks again."""
 
     @property
     def sources(self) -> frozenset[str]:
@@ -76,7 +80,30 @@ class CompiledRule:
 
     def routed(self, source: str | None = None) -> ir.Node:
         """The condition restricted to the rule's lake sources (or to `source` only)."""
-        return routed_condition(self.condition, self.routes, source)
+        return self._routed_condition(source).node
+
+    def reads(self, source: str | None = None) -> tuple[frozenset[str], bool]:
+        """The field names `routed(source)` reads, and whether it holds a keyword (which
+        reads the whole record)."""
+        routed = self._routed_condition(source)
+        return routed.fields, routed.has_keyword
+
+    def _routed_condition(self, source: str | None) -> RoutedCondition:
+        found = self._routed.get(source)
+        if found is None:
+            node = routed_condition(self.condition, self.routes, source)
+            has_keyword = any(isinstance(n, ir.Keyword) for n in ir.walk(node))
+            found = self._routed[source] = RoutedCondition(node, ir.fields(node), has_keyword)
+        return found
+
+
+@dataclass(frozen=True)
+class RoutedCondition:
+    """A rule's condition routed to a source, with what `CompiledRule.reads` tells of it."""
+
+    node: ir.Node
+    fields: frozenset[str]
+    has_keyword: bool
 
 
 @dataclass(frozen=True)

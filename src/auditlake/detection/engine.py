@@ -221,12 +221,8 @@ def _detect_source(
     if matched.is_empty():
         return pl.DataFrame()
     evidence = evidence_frame(matched).with_columns(matched[RULE_ID_COLUMN])
-    by_id = {rule.id: rule for rule in rules}
-    alerts = [
-        detection_alerts(_info(by_id[str(rule_id)]), rows.drop(RULE_ID_COLUMN), run)
-        for (rule_id,), rows in evidence.partition_by(RULE_ID_COLUMN, as_dict=True, maintain_order=True).items()
-    ]
-    return store.append(pl.concat(alerts), run_id=run.run_id) if alerts else pl.DataFrame()
+    alerts = detection_alerts({rule.id: _info(rule) for rule in rules}, evidence, run)
+    return store.append(alerts, run_id=run.run_id)
 
 
 def _info(rule: CompiledRule) -> RuleInfo:

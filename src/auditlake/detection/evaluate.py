@@ -60,9 +60,9 @@ def needed_columns(
     names: set[str] = {c for c in keep if c in schema}
     needs_raw = False
     for rule in rules:
-        node = rule.routed(source)
-        needs_raw |= any(isinstance(n, ir.Keyword) for n in ir.walk(node))
-        for name in ir.fields(node):
+        fields, has_keyword = rule.reads(source)
+        needs_raw |= has_keyword
+        for name in fields:
             if name in schema:
                 names.add(name)
             elif isinstance(schema.get(name.split(".", 1)[0]), pl.Struct):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from auditlake.detection import ir
-from auditlake.detection.atoms import MAX_SETS, RAW, Atoms, Columns, necessary_sets
+from auditlake.detection.atoms import MAX_SETS, RAW, Atoms, Columns, necessary_sets, or_unions
 from auditlake.detection.compile import CompiledRule
 from auditlake.detection.distinct_values import (
     evenly_spread,
@@ -80,24 +80,16 @@ def _rule_sets(rule: CompiledRule, columns: Columns, source: str) -> tuple[Atoms
     if not per_route:
         return (frozenset(),)  # no route to this source: matches nothing here
     # Routes are alternatives: one set of each, joined, is a necessary set of the rule.
-    depth = max(len(sets) for sets in per_route)
-    unions = (frozenset().union(*(sets[min(k, len(sets) - 1)] for sets in per_route)) for k in range(depth))
-    return tuple(dict.fromkeys(unions))
-
-
-MIN_SEARCHED_BYTES = 2
-"""Shortest literal searched beside a route's EventID: a single ASCII character holds in most
-rows and would make the search itself costly (a single emoji is four bytes and rare)."""
+    return tuple(or_unions(per_route))
 
 
 def _worth_searching(atoms: Atoms) -> bool:
-    """Whether a set may be searched when the route's EventID is there to fall back on: no
-    single characters, and no fields read by path from `raw` (their search costs more than it
-    would save; a keyword's literal searches `raw` anyway)."""
-    return all(
-        kind == "num" or (len(str(value).encode()) >= MIN_SEARCHED_BYTES and not (kind == "json" and column == RAW))
-        for column, kind, value in atoms
-    )
+    """Whether a set may be searched when the route's EventID is there to fall back on: not
+    when it reads fields by path from `raw` (their search costs more than it would save; a
+    keyword's literal searches `raw` anyway). A single character is: where it holds in most
+    rows, a large frame's sample shows it before it is searched (`_likely_rarest`), and
+    where it is rare (the backtick of obfuscated PowerShell) it spares a pass over every row."""
+    return not any(kind == "json" and column == RAW for column, kind, _ in atoms)
 
 
 def _scope(rule: CompiledRule, columns: Columns, source: str) -> Atoms | None:

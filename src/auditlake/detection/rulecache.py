@@ -38,7 +38,7 @@ from auditlake.detection.compile import (
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.logsources import route
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 @dataclasses.dataclass(frozen=True)
