@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from sigma.collection import SigmaCollection
 
+from auditlake.detection import ir
 from auditlake.detection.compile import compile_collection
 from auditlake.detection.ir import Node
 from auditlake.detection.lower import BindOptions, bind, render
@@ -719,3 +720,32 @@ def test_routed_rule_drops_other_sources() -> None:
     assert frame.with_row_index("_row").filter(windows)["_row"].to_list() == [0, 1]
     cloudtrail = bind(rule.routed(), frame.schema, BindOptions(source="aws.cloudtrail"))
     assert frame.filter(cloudtrail).height == 0
+
+
+def test_routes_whose_field_names_agree_share_one_copy_of_the_condition() -> None:
+    """Sysmon's and the Security log's process creations name `CommandLine` alike: the routed
+    rule tests it once, each route's Channel and EventID still paired (a Sysmon event with the
+    Security log's EventID matches neither); a rule on `Image` (`NewProcessName` in Security)
+    keeps one copy per route."""
+    text = RULE_TEMPLATE.replace("category: test", "product: windows\n  category: process_creation")
+    shared = compile_collection(SigmaCollection.from_yaml(text.format(
+        detection="  sel:\n    CommandLine|contains: 'whoami'\n  condition: sel"))).rules[0]
+    renamed = compile_collection(SigmaCollection.from_yaml(text.format(
+        detection="  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel"))).rules[0]
+
+    def leaves(node: ir.Node, field: str) -> int:
+        return sum(isinstance(n, ir.Leaf) and n.field == field for n in ir.walk(node))
+
+    assert leaves(shared.routed("windows.eventlog"), "CommandLine") == 1
+    assert leaves(renamed.routed("windows.eventlog"), "Image") == 1
+    assert leaves(renamed.routed("windows.eventlog"), "NewProcessName") == 1
+    sysmon, security = "Microsoft-Windows-Sysmon/Operational", "Security"
+    frame = pl.DataFrame({
+        "source": ["windows.eventlog"] * 5,
+        "Channel": [sysmon, security, sysmon, security, security],
+        "EventID": [1, 4688, 4688, 1, 4688],
+        "CommandLine": ["whoami /all"] * 4 + ["ipconfig"],
+    })
+    options = BindOptions(source="windows.eventlog")
+    expression = bind(shared.routed("windows.eventlog"), frame.schema, options)
+    assert frame.with_row_index("_row").filter(expression)["_row"].to_list() == [0, 1]

@@ -11,16 +11,23 @@ from auditlake.detection.logsources import Alternative, effective_field_map
 def routed_condition(
     condition: ir.Node, routes: Sequence[Alternative], source: str | None = None
 ) -> ir.Node:
-    """OR over the routes of (source, route conditions, condition in the route's field names)."""
-    branches: list[ir.Node] = []
+    """OR over the routes of (source, route conditions, condition in the route's field names).
+
+    Routes of one source whose field names leave the condition the same (Sysmon's and the
+    Security log's process creations, for a rule on `CommandLine`) share one copy of it, their
+    own conditions ORed: evaluated once per row instead of once per route.
+    """
+    shared: dict[tuple[str, ir.Node], list[ir.Node]] = {}
     for alt in routes:
         if source is not None and alt.source != source:
             continue
-        parts: list[ir.Node] = [ir.Leaf("source", "eq", (alt.source,), cased=True)]
-        parts += [_condition_leaf(column, values) for column, values in alt.conditions]
-        parts.append(ir.rename_fields(condition, effective_field_map(alt)))
-        branches.append(ir.all_of(parts))
-    return ir.any_of(branches)
+        renamed = ir.rename_fields(condition, effective_field_map(alt))
+        own = ir.all_of([_condition_leaf(column, values) for column, values in alt.conditions])
+        shared.setdefault((alt.source, renamed), []).append(own)
+    return ir.any_of([
+        ir.all_of([ir.Leaf("source", "eq", (name,), cased=True), ir.any_of(owns), renamed])
+        for (name, renamed), owns in shared.items()
+    ])
 
 
 def _condition_leaf(column: str, values: Sequence[str | int]) -> ir.Node:
