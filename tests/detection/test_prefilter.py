@@ -289,6 +289,43 @@ def test_a_set_whose_literal_holds_in_most_rows_of_a_sample_is_not_searched() ->
     assert fast == simple == [("e40", "0b9e4a55-1111-4a5a-9a5a-0000000000af")]
 
 
+def test_the_first_sampled_batch_decides_what_later_batches_of_the_same_rules_search() -> None:
+    """A sample is taken once per rules and schema: the second batch searches the sets the
+    first batch's sample chose (here `rare`, though `common` is now the rarer), and both
+    batches still give exactly the simple path's matches."""
+    rule = (
+        "title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000b2\nlogsource: {product: windows, service: sysmon}\n"
+        "detection:\n  sel:\n    t1|contains: common\n    t2|contains: rare\n  condition: sel\n"
+    )
+    rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+    rows = 64
+
+    def batch(t1: list[str], t2: list[str]) -> pl.DataFrame:
+        return pl.DataFrame({
+            "event_uid": [f"e{i}" for i in range(rows)], "source": [WINDOWS] * rows, "Channel": [SYSMON] * rows,
+            "EventID": [1] * rows, "t1": t1, "t2": t2,
+        })
+
+    first = batch(["common"] * rows, ["rare" if i == 40 else "plain" for i in range(rows)])
+    second = batch(["common" if i in (3, 7) else "plain" for i in range(rows)], ["rare"] * rows)
+    searched: list[set[str]] = []
+    occurrences = prefilter._occurrences
+
+    def recording(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Any) -> Any:
+        if frame.height == rows:  # the batch itself, not a sample of it
+            searched.append(set(atoms["needle"]))
+        return occurrences(frame, atoms, scopes)
+
+    with patch.object(prefilter, "SAMPLE_ROWS", 8), patch.object(prefilter, "_occurrences", recording), \
+            patch.object(prefilter, "_likely_rarest", wraps=prefilter._likely_rarest) as sampling:
+        found = [evaluate_candidates(rules, b, source=WINDOWS)["event_uid"].to_list() for b in (first, second)]
+    assert sampling.call_count == 1
+    assert searched == [{"rare"}, {"rare"}]
+    assert found == [["e40"], ["e3", "e7"]]
+    for frame, uids in zip((first, second), found, strict=True):
+        assert evaluate(rules, frame.lazy(), source=WINDOWS).collect()["event_uid"].to_list() == uids
+
+
 def test_an_or_offers_each_alternatives_other_sets_joined_so_the_counts_can_pick_them() -> None:
     """`1 of sel*`: the longer literal `commonplace` is the static first choice of `sel1`, yet
     it holds in every row; the union of each alternative's second set (`rare`, `other`) is

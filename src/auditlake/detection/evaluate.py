@@ -28,7 +28,7 @@ from auditlake.detection.logsources import (
     json_objects,
 )
 from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
-from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_rules
+from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_rules, searched_atoms
 from auditlake.detection.raw_json import array_prefix, json_path, json_text_column
 
 RULE_ID_COLUMN = "rule_id"
@@ -178,7 +178,8 @@ def evaluate_candidates(
     indexed = frame.with_row_index(ROW)
     output = indexed if keep is None else indexed.select(ROW, *[c for c in keep if c in schema])
     results: list[pl.DataFrame] = []
-    pairs = candidate_pairs(indexed, plans).group_by("rule").agg(pl.col(ROW).unique().sort()).sort("rule")
+    pairs = candidate_pairs(indexed, plans, prepared.searched(indexed))
+    pairs = pairs.group_by("rule").agg(pl.col(ROW).unique().sort()).sort("rule")
     broad = pairs.filter(pl.col(ROW).list.len() > BROAD_SHARE * frame.height)
     together = [p.rule for p in plans if p.everywhere] + [plans[i].rule for i in broad["rule"].to_list()]
     if together:  # one pass shares subexpressions and threads; no per-rule gathers
@@ -217,6 +218,17 @@ class _Prepared:
     source: str
     plans: list[RulePlan]
     _bound: dict[int, tuple[pl.Expr, list[str]]] = field(default_factory=dict)
+    _sampled: pl.DataFrame | None = None
+
+    def searched(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The atoms to search in `frame`: as the first batch large enough for a sample judged
+        them (a sample per batch cost 0.2 s of a 286k-event batch's 2.5), else all of them."""
+        if self._sampled is not None:
+            return self._sampled
+        atoms, sampled = searched_atoms(frame, self.plans)
+        if sampled:
+            self._sampled = atoms
+        return atoms
 
     def bound(self, index: int) -> tuple[pl.Expr, list[str]]:
         """Plan `index`'s rule as an expression on the schema, and the columns it reads."""

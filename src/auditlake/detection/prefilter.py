@@ -150,14 +150,15 @@ def _set_test(atoms: Atoms) -> pl.Expr:
     return pl.any_horizontal(tests)
 
 
-def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan]) -> pl.DataFrame:
+def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan], atoms: pl.DataFrame | None = None) -> pl.DataFrame:
     """(row, rule index) pairs where the atoms of the rule's chosen set occur, possibly
-    repeated; `frame` has a `ROW` column. Rules without sets are left out."""
-    atoms = _atom_table(plans)
+    repeated; `frame` has a `ROW` column. Rules without sets are left out. `atoms`: the
+    atoms to search, as `searched_atoms` gives them (for `frame` itself by default)."""
+    if atoms is None:
+        atoms, _ = searched_atoms(frame, plans)
     if atoms.is_empty():
         return pl.DataFrame(schema=_PAIRS)
     scopes = [plan.scope for plan in plans]
-    atoms = _likely_rarest(frame, atoms, scopes)
     found = _occurrences(frame, atoms, scopes)
     chosen = _choose_sets(atoms, found)
     parts = [
@@ -166,6 +167,20 @@ def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan]) -> pl.DataFr
     ]
     parts += _everyones_rows(frame, chosen)
     return pl.concat(parts) if parts else pl.DataFrame(schema=_PAIRS)
+
+
+def searched_atoms(frame: pl.DataFrame, plans: Sequence[RulePlan]) -> tuple[pl.DataFrame, bool]:
+    """The atoms of the plans' sets worth searching in `frame` (one row per rule, set and
+    atom), and whether a sample of its rows judged them (`_likely_rarest`).
+
+    A sampled answer may be reused for other batches of the same source and rules: it only
+    steers the search, and whichever sets are searched, each rule's candidates hold all its
+    matches.
+    """
+    atoms = _atom_table(plans)
+    if atoms.is_empty() or frame.height < 4 * SAMPLE_ROWS:
+        return atoms, False
+    return _likely_rarest(frame, atoms, [plan.scope for plan in plans]), True
 
 
 def _atom_table(plans: Sequence[RulePlan]) -> pl.DataFrame:
@@ -306,8 +321,6 @@ def _likely_rarest(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[At
     (`principal`, in every CloudTrail record's JSON) can cost more than the rest of the
     search, and it is never chosen while the rule has a rarer set.
     """
-    if frame.height < 4 * SAMPLE_ROWS:
-        return atoms
     sample = evenly_spread(frame, SAMPLE_ROWS)
     rows = _set_rows(atoms, _occurrences(sample, atoms, scopes))
     rarest = pl.col("rows").min().over("rule")
