@@ -202,6 +202,14 @@ def test_kelvin_sign_rows_stay_candidates(tmp_path: Path) -> None:
                           "EventID": [1, 1], "t1": ["\u212aelvin", "nothing"]})
     fast, simple = _both(list(ruleset.rules), frame)
     assert fast == simple == [("a", "0b9e4a55-1111-4a5a-9a5a-0000000000aa")]
+    plans = prefilter.plan_rules(list(ruleset.rules), atom_columns(frame.schema, WINDOWS), WINDOWS)
+    indexed, atoms = frame.with_row_index(prefilter.ROW), prefilter._atom_table(plans)
+    with patch.object(distinct_values, "MIN_ROWS", 1), patch.object(distinct_values, "REPEAT_SHARE", 1.0):
+        found, lowered = prefilter._occurrences(indexed, atoms, [None])
+    # searched in its lowercased text, the Kelvin sign's row is found by the search itself
+    assert "t1" in lowered and found["t1"].explode(prefilter.ROW)[prefilter.ROW].to_list() == [0]
+    assert prefilter._everyones_rows(indexed, atoms, lowered) == []
+    assert len(prefilter._everyones_rows(indexed, atoms, frozenset())) == 1
 
 
 def test_an_empty_frame_has_no_candidates_and_no_matches() -> None:

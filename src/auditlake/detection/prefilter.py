@@ -159,13 +159,13 @@ def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan], atoms: pl.Da
     if atoms.is_empty():
         return pl.DataFrame(schema=_PAIRS)
     scopes = [plan.scope for plan in plans]
-    found = _occurrences(frame, atoms, scopes)
+    found, exact = _occurrences(frame, atoms, scopes)
     chosen = _choose_sets(atoms, found)
     parts = [
         split_merged_rows(hits.join(chosen.filter(pl.col("column") == column), on="needle").select(ROW, "rule"), ROW)
         for column, hits in found.items()
     ]
-    parts += _everyones_rows(frame, chosen)
+    parts += _everyones_rows(frame, chosen, exact)
     return pl.concat(parts) if parts else pl.DataFrame(schema=_PAIRS)
 
 
@@ -196,9 +196,13 @@ def _atom_table(plans: Sequence[RulePlan]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[Atoms | None]) -> dict[str, pl.DataFrame]:
+def _occurrences(
+    frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[Atoms | None]
+) -> tuple[dict[str, pl.DataFrame], frozenset[str]]:
     """Per searched column, (row, needle) wherever an atom occurs (json atoms search `raw`);
-    a column searched by distinct value gives the list of its rows instead of one row.
+    a column searched by distinct value gives the list of its rows instead of one row. Also
+    the text columns searched in their lowercased text, whose hits are exact (no row of them
+    needs `_everyones_rows`).
 
     All searches are collected together, so Polars runs them on every core. A column whose
     values repeat (programs, channels, most command lines) is searched once per distinct
@@ -209,8 +213,11 @@ def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[Atom
     searches = atoms.group_by("column", numeric=pl.col("kind") == "num").agg(pl.col("needle").unique().sort())
     columns: list[str] = []
     queries: list[pl.LazyFrame] = []
+    lowered: set[str] = set()
     for column, numeric, needles in searches.sort("column", "numeric").iter_rows():
         repeats = values_repeat(frame.get_column(column))
+        if repeats and not numeric:
+            lowered.add(column)
         slices = _slices(frame, column)
         if repeats or numeric or len(slices) == 1:
             parts = _numbers(column, needles) if numeric else _text_searches(column, needles, lowered=repeats)
@@ -226,7 +233,7 @@ def _occurrences(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[Atom
     for column, result in zip(columns, pl.collect_all(queries), strict=True):
         hits = result if result.schema["needle"] == pl.String else result.explode("needle")
         found.setdefault(column, []).append(hits.drop_nulls("needle"))
-    return {column: pl.concat(parts) for column, parts in found.items()}
+    return {column: pl.concat(parts) for column, parts in found.items()}, frozenset(lowered)
 
 
 def _by_scope(atoms: pl.DataFrame, scopes: Sequence[Atoms | None]) -> dict[Atoms | None, list[str]]:
@@ -322,7 +329,7 @@ def _likely_rarest(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[At
     search, and it is never chosen while the rule has a rarer set.
     """
     sample = evenly_spread(frame, SAMPLE_ROWS)
-    rows = _set_rows(atoms, _occurrences(sample, atoms, scopes))
+    rows = _set_rows(atoms, _occurrences(sample, atoms, scopes)[0])
     rarest = pl.col("rows").min().over("rule")
     likely = rows.filter(pl.col("rows") <= pl.max_horizontal(2 * rarest, rarest + SAMPLE_SLACK * sample.height))
     return atoms.join(likely.select("rule", "set"), on=["rule", "set"], how="semi")
@@ -360,20 +367,21 @@ def _rows_held(hits: pl.DataFrame) -> pl.Expr:
     return held.cast(pl.Int64)
 
 
-def _everyones_rows(frame: pl.DataFrame, chosen: pl.DataFrame) -> list[pl.DataFrame]:
+def _everyones_rows(frame: pl.DataFrame, chosen: pl.DataFrame, lowered: frozenset[str]) -> list[pl.DataFrame]:
     """Rows no needle search can vouch for, paired with every rule that searched there.
 
     A JSON text may spell any character as a `\\u` escape, so a row whose JSON text (`raw`, or
     an array's column) holds one is a candidate of every rule whose chosen set searches that
     text for a JSON field's literal; rows whose text lowercases to ASCII from non-ASCII are
-    candidates of every text search there (see `_text_searches`).
+    candidates of every text search there (see `_text_searches`), unless the column was
+    searched in its lowercased text (`lowered`).
     """
     tests: list[tuple[pl.Expr, pl.DataFrame]] = []
     json_atoms = chosen.filter(pl.col("kind") == "json")
     for column in json_atoms["column"].unique().sort().to_list():
         rules = json_atoms.filter(pl.col("column") == column).select("rule").unique()
         tests.append((pl.col(column).str.contains("\\u", literal=True), rules))
-    text = chosen.filter(pl.col("kind") != "num")
+    text = chosen.filter((pl.col("kind") != "num") & ~pl.col("column").is_in(sorted(lowered)))
     for column in text["column"].unique().sort().to_list():
         rules = text.filter(pl.col("column") == column).select("rule").unique()
         tests.append((_lowers_to_ascii(pl.col(column)), rules))
