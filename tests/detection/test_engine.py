@@ -165,6 +165,37 @@ def test_progress_counts_events_up_to_the_total(
     assert ("correlations", summary.events_scanned, summary.events_scanned) in calls
 
 
+def test_alerts_built_beside_the_next_batch_are_all_stored_and_counted(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many small batches, each one's alerts built while the next is evaluated: the store holds
+    the same alerts as a run in one batch, and the summary counts every one of them."""
+    whole, batched = _lake(tmp_path, "whole"), _lake(tmp_path, "batched")
+    for lake in (whole, batched):
+        ingest(inputs[0] + inputs[1], lake, workers=1, batch_rows=50)
+    run_detection(whole, ruleset, digest="rules")
+    monkeypatch.setattr(engine, "BATCH_ROWS", 60)
+    built: list[int] = []
+    store_matches = engine._store_matches
+
+    def counting(*args: object) -> pl.DataFrame:
+        stored = store_matches(*args)  # type: ignore[arg-type]
+        built.append(stored.height)
+        return stored
+
+    monkeypatch.setattr(engine, "_store_matches", counting)
+    summary = run_detection(batched, ruleset, digest="rules")
+    stored = AlertStore(batched).scan().collect()
+    assert len(built) > 3 and sum(built) > 0
+    assert _alert_ids(batched) == _alert_ids(whole)
+    assert summary.new_alerts == stored.height
+    detections = stored.filter(pl.col("rule_kind") == "detection")
+    assert sum(built) == detections.height
+    assert sum(n for (_, title), n in summary.counts.items() if title == "Okta sign-in failure") == (
+        detections.filter(pl.col("rule_title") == "Okta sign-in failure").height
+    )
+
+
 def test_late_events_are_not_missed(ruleset: RuleSet, tmp_path: Path) -> None:
     lake = _lake(tmp_path, "lake")
     early = tmp_path / "early.jsonl"

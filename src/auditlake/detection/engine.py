@@ -21,6 +21,7 @@ import time as clock
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -147,17 +148,18 @@ def run_detection(
             total = sum(totals.values())
             report = progress or (lambda *_: None)
             read = 0
-            for source in routed:
-                report(source, read, total)
-                rules = [r for r in ruleset.rules if r.output and source in r.sources]
-                files = event_files(lake, sources=[source], start=since, end=until, commits=window)
-                for batch in _batches(files):
-                    frame = scan_files(lake, batch, start=since, end=until)
-                    summary.record(_detect_source(store, rules, frame, source, run))
-                    read = min(read + sum(f.rows for f in batch), total)
+            with _AlertBuilder(store, summary, run) as alerts:
+                for source in routed:
                     report(source, read, total)
-                summary.events_scanned += totals[source]
-                summary.sources.append(source)
+                    rules = [r for r in ruleset.rules if r.output and source in r.sources]
+                    files = event_files(lake, sources=[source], start=since, end=until, commits=window)
+                    for batch in _batches(files):
+                        frame = scan_files(lake, batch, start=since, end=until)
+                        alerts.add(rules, _source_matches(rules, frame, source))
+                        read = min(read + sum(f.rows for f in batch), total)
+                        report(source, read, total)
+                    summary.events_scanned += totals[source]
+                    summary.sources.append(source)
             if ruleset.correlations:
                 report("correlations", summary.events_scanned, summary.events_scanned)
                 summary.record(_correlate(store, lake, ruleset, window, newest, since, until, run, wanted))
@@ -208,21 +210,59 @@ def _batches(files: list[CommittedFile]) -> Iterable[list[CommittedFile]]:
         yield batch
 
 
-def _detect_source(
-    store: AlertStore, rules: list[CompiledRule], frame: pl.LazyFrame, source: str, run: RunInfo
-) -> pl.DataFrame:
-    """One batch of a source's events under all its rules; one alert per (rule, event)."""
+def _source_matches(rules: list[CompiledRule], frame: pl.LazyFrame, source: str) -> pl.DataFrame:
+    """One batch of a source's events under all its rules: one row per (event, matching rule),
+    with the evidence columns and the rule's id."""
     if not rules:
         return pl.DataFrame()
     schema = frame.collect_schema()
     columns = needed_columns(rules, schema, source)
     keep = [c for c in EVIDENCE_SOURCE_COLUMNS if c in columns]
-    matched = evaluate_candidates(rules, frame.select(columns).collect(), source=source, keep=keep)
+    return evaluate_candidates(rules, frame.select(columns).collect(), source=source, keep=keep)
+
+
+def _store_matches(store: AlertStore, rules: list[CompiledRule], matched: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
+    """The alerts of one batch's matches, stored; those new to the store."""
     if matched.is_empty():
         return pl.DataFrame()
     evidence = evidence_frame(matched).with_columns(matched[RULE_ID_COLUMN])
     alerts = detection_alerts({rule.id: _info(rule) for rule in rules}, evidence, run)
     return store.append(alerts, run_id=run.run_id)
+
+
+class _AlertBuilder:
+    """Builds and stores each batch's alerts in a thread while the next batch is evaluated.
+
+    Alert ids are sha256 digests made in Python (2.5M of them take about 1.5 s), and Polars
+    releases the interpreter while it evaluates: the two overlap. One batch is in the builder
+    at a time, so at most one batch's matches wait; batches are stored in order.
+    """
+
+    def __init__(self, store: AlertStore, summary: DetectSummary, run: RunInfo) -> None:
+        self._store, self._summary, self._run = store, summary, run
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="alert-build")
+        self._pending: Future[pl.DataFrame] | None = None
+
+    def __enter__(self) -> _AlertBuilder:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self._settle()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, rules: list[CompiledRule], matched: pl.DataFrame) -> None:
+        self._settle()
+        if not matched.is_empty():
+            self._pending = self._pool.submit(_store_matches, self._store, rules, matched, self._run)
+
+    def _settle(self) -> None:
+        """Wait for the batch in the builder; count its alerts (or raise its error)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._summary.record(pending.result())
 
 
 def _info(rule: CompiledRule) -> RuleInfo:
