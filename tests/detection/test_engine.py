@@ -196,6 +196,39 @@ def test_alerts_built_beside_the_next_batch_are_all_stored_and_counted(
     )
 
 
+def test_correlations_read_only_what_the_run_did_not(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's own read feeds correlations: a range reads just its look-back again, an
+    incremental run just the older commits' events of its span, and the alerts stay those of
+    one run over everything."""
+    lake = _lake(tmp_path, "lake")
+    ingest(inputs[0], lake, workers=1)
+    run_detection(lake, ruleset, digest="rules")
+    ingest(inputs[1], lake, workers=1)
+    calls: list[tuple[object, ...]] = []
+    matches = engine._correlation_matches
+
+    def recording(*args: object) -> pl.DataFrame:
+        calls.append(args[-2:])  # (span, commits)
+        return matches(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_correlation_matches", recording)
+    run_detection(lake, ruleset, digest="rules")  # incremental: the second day's commits
+    (span, commits), = calls
+    assert commits == engine.CommitRange(0, 1)  # the first ingest's commit, not the run's own
+    calls.clear()
+    day = START + timedelta(days=1)
+    run_detection(lake, ruleset, digest="rules", since=day, until=day + timedelta(days=1))
+    (span, commits), = calls
+    assert span == (day - lookback(ruleset), day)
+
+    whole = _lake(tmp_path, "whole")
+    ingest(inputs[0] + inputs[1], whole, workers=1)
+    run_detection(whole, ruleset, digest="rules")
+    assert _alert_ids(lake) == _alert_ids(whole)
+
+
 def test_late_events_are_not_missed(ruleset: RuleSet, tmp_path: Path) -> None:
     lake = _lake(tmp_path, "lake")
     early = tmp_path / "early.jsonl"

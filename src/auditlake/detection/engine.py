@@ -132,6 +132,9 @@ def run_detection(
         run = RunInfo((now or (lambda: datetime.now(UTC)))(), origin, uuid.uuid4().hex[:16])
         wanted = set(sources) if sources is not None else None
         routed = _sources_of(ruleset, wanted)
+        linked = correlated_rules(ruleset) if ruleset.correlations else []
+        # Sources only correlations read are scanned here too: each event is read once a run.
+        scanned = sorted({*routed, *_correlated_sources(ruleset, wanted)}) if linked else routed
         # Every event is read once per run, so the run's appends never repeat one another; only
         # alerts stored before the run can recur.
         store = AlertStore(lake, disjoint_appends=True, background=True)
@@ -144,25 +147,31 @@ def run_detection(
                 store=AlertStore(lake),  # for reading back; the run's writer is closed at its end
                 run_id=run.run_id,
             )
-            totals = {source: _rows(lake, source, window, since, until) for source in routed}
+            totals = {source: _rows(lake, source, window, since, until) for source in scanned}
             total = sum(totals.values())
             report = progress or (lambda *_: None)
             read = 0
+            correlating: list[pl.DataFrame] = []  # the correlated rules' matches, as correlations read them
             with _AlertBuilder(store, summary, run) as alerts:
-                for source in routed:
+                for source in scanned:
                     report(source, read, total)
                     rules = [r for r in ruleset.rules if r.output and source in r.sources]
+                    feeding = [r for r in linked if source in r.sources]
                     files = event_files(lake, sources=[source], start=since, end=until, commits=window)
                     for batch in _batches(files):
                         frame = scan_files(lake, batch, start=since, end=until)
-                        alerts.add(rules, _source_matches(rules, frame, source))
+                        matched, linked_matches = _source_matches(ruleset, rules, feeding, frame, source)
+                        alerts.add(rules, matched)
+                        if not linked_matches.is_empty():
+                            correlating.append(linked_matches)
                         read = min(read + sum(f.rows for f in batch), total)
                         report(source, read, total)
                     summary.events_scanned += totals[source]
                     summary.sources.append(source)
             if ruleset.correlations:
                 report("correlations", summary.events_scanned, summary.events_scanned)
-                summary.record(_correlate(store, lake, ruleset, window, newest, since, until, run, wanted))
+                seen = pl.concat(correlating, how="diagonal_relaxed") if correlating else pl.DataFrame()
+                summary.record(_correlate(store, lake, ruleset, window, since, until, run, wanted, seen))
             store.close()  # every alert durable before the watermark moves
             if incremental:
                 write_watermark(lake, digest, newest)
@@ -210,15 +219,26 @@ def _batches(files: list[CommittedFile]) -> Iterable[list[CommittedFile]]:
         yield batch
 
 
-def _source_matches(rules: list[CompiledRule], frame: pl.LazyFrame, source: str) -> pl.DataFrame:
-    """One batch of a source's events under all its rules: one row per (event, matching rule),
-    with the evidence columns and the rule's id."""
-    if not rules:
-        return pl.DataFrame()
+def _source_matches(
+    ruleset: RuleSet, rules: list[CompiledRule], feeding: list[CompiledRule], frame: pl.LazyFrame, source: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One batch of a source's events, read once, under its rules and under the rules its
+    correlations read (`feeding`): one row per (event, matching rule) with the rule's id, for
+    alerts (the evidence columns) and for correlations (`correlation_inputs`)."""
+    if not rules and not feeding:
+        return pl.DataFrame(), pl.DataFrame()
     schema = frame.collect_schema()
-    columns = needed_columns(rules, schema, source)
-    keep = [c for c in EVIDENCE_SOURCE_COLUMNS if c in columns]
-    return evaluate_candidates(rules, frame.select(columns).collect(), source=source, keep=keep)
+    columns = needed_columns([*rules, *feeding], schema, source)
+    read = _correlation_reads(ruleset, feeding, schema, source) if feeding else []
+    columns += [c for c in read if c not in columns]
+    events = frame.select(columns).collect()
+    evidence = [c for c in EVIDENCE_SOURCE_COLUMNS if c in columns]
+    matched = evaluate_candidates(rules, events, source=source, keep=evidence) if rules else pl.DataFrame()
+    if not feeding:
+        return matched, pl.DataFrame()
+    keep = list(dict.fromkeys((*evidence, *read)))
+    linked = evaluate_candidates(feeding, events, source=source, keep=keep)
+    return matched, correlation_inputs(ruleset, linked) if linked.height else pl.DataFrame()
 
 
 def _store_matches(store: AlertStore, rules: list[CompiledRule], matched: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
@@ -286,21 +306,34 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
     lake: LakePaths,
     ruleset: RuleSet,
     window: CommitRange,
-    newest: int,
     since: datetime | None,
     until: datetime | None,
     run: RunInfo,
     wanted: set[str] | None,
+    seen: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Correlation alerts: hits over the events the run's span needs, look-back included."""
+    """Correlation alerts: hits over the events the run's span needs, look-back included.
+
+    `seen` holds the correlated rules' matches among the events the run itself read; the rest
+    of the span is read here: a range's look-back before `since`, or, for an incremental run,
+    the span's events in the commits before the run's.
+    """
     rules = correlated_rules(ruleset)
     sources = _correlated_sources(ruleset, wanted)
     span = _correlation_span(lake, ruleset, sources, window, since, until)
     if span is None:
         return pl.DataFrame()
-    matched = _correlation_matches(lake, ruleset, rules, sources, span, newest)
-    if matched.is_empty():
+    incremental = since is None and until is None
+    if incremental:
+        rest = _correlation_matches(lake, ruleset, rules, sources, span, CommitRange(0, window.after))
+    elif since is not None:
+        rest = _correlation_matches(lake, ruleset, rules, sources, (span[0], since), window)
+    else:
+        rest = pl.DataFrame()  # the run read all of its span
+    parts = [part for part in (seen, rest) if not part.is_empty()]
+    if not parts:
         return pl.DataFrame()
+    matched = pl.concat(parts, how="diagonal_relaxed")
     results = correlate_matched(ruleset, matched)
     referenced = {k for plan in ruleset.correlations for k in plan.correlation_refs}
     kept: dict[str, pl.DataFrame] = {}
@@ -369,9 +402,10 @@ def _correlation_matches(  # noqa: PLR0917
     rules: list[CompiledRule],
     sources: list[str],
     span: tuple[datetime | None, datetime | None],
-    newest: int,
+    commits: CommitRange,
 ) -> pl.DataFrame:
-    """Events of the correlated rules in `span`, narrowed to what correlations and alerts read.
+    """Events of the correlated rules in `span` and `commits`, narrowed to what correlations
+    and alerts read.
 
     Read in batches, each rule on its candidate rows as in detection; a batch keeps only its
     matched events' evidence and correlation columns, so memory follows the matches, not the span.
@@ -379,15 +413,12 @@ def _correlation_matches(  # noqa: PLR0917
     parts = []
     for source in sources:
         relevant = [r for r in rules if source in r.sources]
-        wanted_columns = _correlation_columns(ruleset, relevant)
-        files = event_files(lake, sources=[source], start=span[0], end=span[1], commits=CommitRange(0, newest))
+        files = event_files(lake, sources=[source], start=span[0], end=span[1], commits=commits)
         for batch in _batches(files):
             frame = scan_files(lake, batch, start=span[0], end=span[1])
             schema = frame.collect_schema()
             columns = needed_columns(relevant, schema, source)
-            read = [c for c in schema.names() if c in wanted_columns]
-            if source in RAW_JSON_SOURCES and wanted_columns - set(schema.names()) and "raw" in schema:
-                read.append("raw")  # a group-by or value field read from the raw record by path
+            read = _correlation_reads(ruleset, relevant, schema, source)
             columns += [c for c in read if c not in columns]
             keep = [c for c in dict.fromkeys((*EVIDENCE_SOURCE_COLUMNS, *read)) if c in columns]
             likely = candidate_filter(plan_rules(relevant, atom_columns(schema, source), source))
@@ -397,6 +428,16 @@ def _correlation_matches(  # noqa: PLR0917
             if matched.height:
                 parts.append(correlation_inputs(ruleset, matched))
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+
+def _correlation_reads(ruleset: RuleSet, rules: list[CompiledRule], schema: pl.Schema, source: str) -> list[str]:
+    """The columns of `schema` correlations read from these rules' events; `raw` too when one
+    of them is a field no column holds (read from the raw record by path)."""
+    wanted = _correlation_columns(ruleset, rules)
+    read = [c for c in schema.names() if c in wanted]
+    if source in RAW_JSON_SOURCES and wanted - set(schema.names()) and "raw" in schema:
+        read.append("raw")
+    return read
 
 
 def _correlation_columns(ruleset: RuleSet, rules: list[CompiledRule]) -> set[str]:
