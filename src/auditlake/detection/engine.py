@@ -12,6 +12,11 @@ Two ways to choose events:
   only after every alert of the run is stored, so a run killed midway is redone in full and the
   alert store's id check keeps the result exact.
 
+Each event the run chooses is read once: the rules that correlations reference run in the same
+pass as the others, and the correlation step reads again only what lies outside the run's own
+events (the look-back before `since`; for an incremental run, the older commits in its span).
+Each batch's alerts are built in a thread while the next batch is evaluated.
+
 Only one detection run per lake at a time (a file lock); a second is refused with a message.
 """
 
