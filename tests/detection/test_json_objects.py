@@ -19,10 +19,12 @@ from sigma.collection import SigmaCollection
 from auditlake.detection.compile import compile_collection, compile_rules
 from auditlake.detection.evaluate import (
     RULE_ID_COLUMN,
+    LateColumns,
     evaluate,
     evaluate_candidates,
     needed_columns,
 )
+from auditlake.detection.prefilter import ROW
 from auditlake.ingest import ingest
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import scan_events
@@ -84,13 +86,31 @@ def test_fields_inside_an_object_column_are_read_from_it_as_from_the_raw_record(
     assert "raw" not in engine_read  # the whole record is not needed for these rules
     found = []
     without_objects = events.drop("responseElements", "requestParameters")  # falls back on raw
+    asked: list[list[int]] = []
+
+    def read_raw(rows: pl.Series | None) -> pl.DataFrame:  # `raw` read late, for the rows asked
+        numbered = without_objects.select("raw").with_row_index(ROW)
+        asked.append(numbered[ROW].to_list() if rows is None else rows.to_list())
+        return numbered if rows is None else numbered[rows]
+
+    late = LateColumns(pl.Schema({"raw": pl.String}), read_raw)
     for frame in (events, without_objects, events.select(needed_columns(rules, events.schema, source))):
-        for result in (evaluate(rules, frame.lazy(), source=source).collect(),
-                       evaluate_candidates(rules, frame, source=source)):
+        results = [evaluate(rules, frame.lazy(), source=source).collect(), evaluate_candidates(rules, frame, source=source)]
+        if "raw" in frame.columns:
+            results.append(evaluate_candidates(rules, frame.drop("raw"), source=source, late=late))
+        for result in results:
             uids = dict(zip(events["event_uid"], events["raw"].str.json_path_match("$.eventID"), strict=True))
             found.append({(uids[u], r[-1]) for u, r in zip(result["event_uid"], result[RULE_ID_COLUMN], strict=True)})
     assert all(f == found[0] for f in found)
     assert found[0] == {("failed", "1"), ("escaped", "1"), ("backup", "2")}
+    # Without the object columns a rule whose candidates come from a column (`eventName`)
+    # reads `raw` for those rows only; one searching `raw` itself reads it for every row.
+    assert asked == [list(range(events.height))]
+    sign_in = rules[:1]
+    asked.clear()
+    late_result = evaluate_candidates(sign_in, without_objects.drop("raw"), source=source, late=late)
+    assert late_result.equals(evaluate_candidates(sign_in, without_objects, source=source).drop("raw"))
+    assert asked == [events.with_row_index(ROW).filter(pl.col("eventName") == "ConsoleLogin")[ROW].to_list()]
 
 
 @pytest.mark.parametrize(("source", "rule_path", "objects"), [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -18,7 +19,13 @@ from tests.detection.test_differential_sqlite import TEXT_FIELDS, _events, _rule
 from auditlake.detection import distinct_values, ir, prefilter
 from auditlake.detection.atoms import Columns, necessary_atoms, regex_literal, wildcard_literal
 from auditlake.detection.compile import RuleSet, compile_collection, compile_rules
-from auditlake.detection.evaluate import RULE_ID_COLUMN, atom_columns, evaluate, evaluate_candidates
+from auditlake.detection.evaluate import (
+    RULE_ID_COLUMN,
+    LateColumns,
+    atom_columns,
+    evaluate,
+    evaluate_candidates,
+)
 from auditlake.detection.prefilter import ASCII_LOWERING
 from auditlake.ingest import ingest
 from auditlake.lake.paths import LakePaths
@@ -54,11 +61,25 @@ def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]],
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)  # searched and tested by value
     with patch.object(prefilter, "SAMPLE_ROWS", 1):  # sets first judged on a sample of rows
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
+    if "raw" in frame.columns:  # `raw` read afterwards, for the rows whose rules read it
+        late = LateColumns(pl.Schema({"raw": frame.schema["raw"]}), partial(_rows_of, frame.select("raw")))
+        assert evaluate_candidates(rules, frame.drop("raw"), source=WINDOWS, late=late).equals(fast.drop("raw"))
+        with patch.object(prefilter, "SAMPLE_ROWS", 1):
+            assert evaluate_candidates(rules, frame.drop("raw"), source=WINDOWS, late=late).equals(fast.drop("raw"))
     _assert_filter_keeps_every_match(rules, frame, WINDOWS, simple)
     narrow = evaluate_candidates(rules, frame, source=WINDOWS, keep=["event_uid"])
     assert narrow.columns == ["event_uid", RULE_ID_COLUMN]
     assert narrow.equals(fast.select("event_uid", RULE_ID_COLUMN))  # same rows, same order
     return _pairs(fast), _pairs(simple)
+
+
+def _rows_of(columns: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:
+    """`LateColumns.read` over a frame in memory; also checks it is asked in order."""
+    numbered = columns.with_row_index(prefilter.ROW)
+    if rows is None:
+        return numbered
+    assert rows.to_list() == sorted(set(rows.to_list()))
+    return numbered[rows]
 
 
 def _random_ruleset(

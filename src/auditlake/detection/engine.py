@@ -41,12 +41,14 @@ from auditlake.detection.alerts import (
     detection_alerts,
     evidence_frame,
 )
+from auditlake.detection.atoms import RAW
 from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.evaluate import (
     EVIDENCE_SOURCE_COLUMNS,
     RAW_JSON_SOURCES,
     RULE_ID_COLUMN,
+    LateColumns,
     atom_columns,
     correlate_matched,
     correlated_rules,
@@ -55,7 +57,7 @@ from auditlake.detection.evaluate import (
     needed_columns,
 )
 from auditlake.detection.logsources import effective_field_map
-from auditlake.detection.prefilter import candidate_filter, plan_rules
+from auditlake.detection.prefilter import ROW, candidate_filter, plan_rules
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.lake.commits import CommittedFile, read_commits
 from auditlake.lake.lock import FileLock
@@ -236,14 +238,27 @@ def _source_matches(
     columns = needed_columns([*rules, *feeding], schema, source)
     read = _correlation_reads(ruleset, feeding, schema, source) if feeding else []
     columns += [c for c in read if c not in columns]
-    events = frame.select(columns).collect()
+    # The raw record is read later, for the rows that need it, unless correlations keep it.
+    late = _late_raw(frame) if RAW in columns and RAW not in read else None
+    events = frame.select([c for c in columns if late is None or c not in late.schema]).collect()
     evidence = [c for c in EVIDENCE_SOURCE_COLUMNS if c in columns]
-    matched = evaluate_candidates(rules, events, source=source, keep=evidence) if rules else pl.DataFrame()
+    matched = evaluate_candidates(rules, events, source=source, keep=evidence, late=late) if rules else pl.DataFrame()
     if not feeding:
         return matched, pl.DataFrame()
     keep = list(dict.fromkeys((*evidence, *read)))
-    linked = evaluate_candidates(feeding, events, source=source, keep=keep)
+    linked = evaluate_candidates(feeding, events, source=source, keep=keep, late=late)
     return matched, correlation_inputs(ruleset, linked) if linked.height else pl.DataFrame()
+
+
+def _late_raw(frame: pl.LazyFrame) -> LateColumns:
+    """`raw` of the batch, read for given rows: a second scan, numbered as the first one."""
+    def read(rows: pl.Series | None) -> pl.DataFrame:
+        numbered = frame.with_row_index(ROW)
+        if rows is not None:
+            numbered = numbered.filter(pl.col(ROW).is_in(rows.implode()))
+        return numbered.select(ROW, RAW).collect()
+
+    return LateColumns(pl.Schema({RAW: frame.collect_schema()[RAW]}), read)
 
 
 def _store_matches(store: AlertStore, rules: list[CompiledRule], matched: pl.DataFrame, run: RunInfo) -> pl.DataFrame:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -162,24 +162,48 @@ BROAD_SHARE = 0.2
 the union of their candidates, in one pass, rather than one by one."""
 
 
+@dataclass(frozen=True)
+class LateColumns:
+    """Columns left out of a frame, read only for the rows some rule needs them on: the raw
+    record, which a few rules read a field of by path on their candidate rows, is most of a
+    batch's bytes."""
+
+    schema: pl.Schema
+    """Their names and types."""
+    read: Callable[[pl.Series | None], pl.DataFrame]
+    """Given sorted row positions of the frame (None: every row), those rows' `ROW` and
+    columns, in order."""
+
+
 def evaluate_candidates(
-    rules: Iterable[CompiledRule], frame: pl.DataFrame, *, source: str, keep: Sequence[str] | None = None
+    rules: Iterable[CompiledRule],
+    frame: pl.DataFrame,
+    *,
+    source: str,
+    keep: Sequence[str] | None = None,
+    late: LateColumns | None = None,
 ) -> pl.DataFrame:
     """`evaluate` for one source's events in memory, each rule run on its candidate rows only.
 
     Same rows and rule ids as `evaluate(rules, frame.lazy(), source=source)`, in row order;
     see `prefilter` for why and how candidates are found. `keep` limits the matched rows to
     those columns (all by default): a rule matching most rows then copies only what is needed.
+    `late` columns are read for the candidate rows of the rules that read them (for every row
+    when the candidate search itself needs them); `keep` must not name them.
     """
     rules = [r for r in rules if r.routes and source in r.sources]
-    schema = frame.schema
+    schema = pl.Schema({**frame.schema, **(late.schema if late else {})})
     prepared = _prepared(rules, schema, source)
     plans = prepared.plans
     indexed = frame.with_row_index(ROW)
-    output = indexed if keep is None else indexed.select(ROW, *[c for c in keep if c in schema])
+    output = indexed if keep is None else indexed.select(ROW, *[c for c in keep if c in frame.schema])
+    if late is not None and prepared.searches_any(late.schema):
+        indexed, late = _with_late(indexed, late, None), None
     results: list[pl.DataFrame] = []
     pairs = candidate_pairs(indexed, plans, prepared.searched(indexed))
     pairs = pairs.group_by("rule").agg(pl.col(ROW).unique().sort()).sort("rule")
+    if late is not None:
+        indexed = _with_late(indexed, late, _rows_reading(prepared, pairs, late.schema, frame.height))
     broad = pairs.filter(pl.col(ROW).list.len() > BROAD_SHARE * frame.height)
     together = [p.rule for p in plans if p.everywhere] + [plans[i].rule for i in broad["rule"].to_list()]
     if together:  # one pass shares subexpressions and threads; no per-rule gathers
@@ -208,6 +232,28 @@ def evaluate_candidates(
     return merged.sort(ROW, rank).drop(ROW)
 
 
+def _rows_reading(prepared: _Prepared, pairs: pl.DataFrame, columns: pl.Schema, height: int) -> pl.Series | None:
+    """The rows on which some rule reads one of `columns`: its candidates (every row, None,
+    for a rule without candidates to narrow it)."""
+    if any(plan.everywhere and set(prepared.bound(i)[1]) & set(columns) for i, plan in enumerate(prepared.plans)):
+        return None
+    reading = [i for i in pairs["rule"].to_list() if set(prepared.bound(i)[1]) & set(columns)]
+    rows = pairs.filter(pl.col("rule").is_in(reading))[ROW].explode()
+    return rows.unique().sort().cast(pl.UInt32) if rows.len() < height else None
+
+
+def _with_late(indexed: pl.DataFrame, late: LateColumns, rows: pl.Series | None) -> pl.DataFrame:
+    """`indexed` with the late columns, read for `rows` (all when None; null elsewhere)."""
+    if rows is None:
+        return indexed.with_columns(late.read(None).drop(ROW))
+    found = late.read(rows) if rows.len() else pl.DataFrame(schema={ROW: pl.UInt32, **late.schema})
+    positions = found.get_column(ROW)
+    return indexed.with_columns(
+        pl.Series(name, [], dtype).extend_constant(None, indexed.height).scatter(positions, found.get_column(name))
+        for name, dtype in late.schema.items()
+    )
+
+
 @dataclass
 class _Prepared:
     """What evaluating rules on one source's schema needs besides the rows: reused by every
@@ -219,6 +265,10 @@ class _Prepared:
     plans: list[RulePlan]
     _bound: dict[int, tuple[pl.Expr, list[str]]] = field(default_factory=dict)
     _sampled: pl.DataFrame | None = None
+
+    def searches_any(self, columns: pl.Schema) -> bool:
+        """Whether finding candidates may read one of `columns` (some set has an atom there)."""
+        return any(column in columns for plan in self.plans for atoms in plan.sets or () for column, _, _ in atoms)
 
     def searched(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The atoms to search in `frame`: as the first batch large enough for a sample judged
