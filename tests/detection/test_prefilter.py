@@ -61,6 +61,8 @@ def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]],
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)  # searched and tested by value
     with patch.object(prefilter, "SAMPLE_ROWS", 1):  # sets first judged on a sample of rows
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
+    with patch.object(prefilter, "MANY_NEEDLES", 1):  # every column searched in its lowercased text
+        assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
     if "raw" in frame.columns:  # `raw` read afterwards, for the rows whose rules read it
         late = LateColumns(pl.Schema({"raw": frame.schema["raw"]}), partial(_rows_of, frame.select("raw")))
         assert evaluate_candidates(rules, frame.drop("raw"), source=WINDOWS, late=late).equals(fast.drop("raw"))
