@@ -293,20 +293,31 @@ def test_a_rule_with_routes_is_searched_by_its_condition_before_its_event_ids() 
                               ("e3", "0b9e4a55-1111-4a5a-9a5a-0000000000ae")]
 
 
+def _sysmon_rules(suffix: str, detection: str) -> list[Any]:
+    """One Sysmon rule with this id suffix and detection block (YAML lines under `detection:`)."""
+    rule = (
+        f"title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000{suffix}\nlogsource: {{product: windows, service: sysmon}}\n"
+        f"detection:\n{detection}"
+    )
+    return list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+
+
+def _sysmon_frame(rows: int, **columns: list[str]) -> pl.DataFrame:
+    """`rows` Sysmon process creations (`e0`, `e1`, ...) with these text columns."""
+    return pl.DataFrame({
+        "event_uid": [f"e{i}" for i in range(rows)], "source": [WINDOWS] * rows, "Channel": [SYSMON] * rows,
+        "EventID": [1] * rows, **columns,
+    })
+
+
 def test_a_set_whose_literal_holds_in_most_rows_of_a_sample_is_not_searched() -> None:
     """Two necessary sets, `common` in every row and `rare` in one: the sample shows `common`
     cannot be the rarest, so it is never searched, and the candidates come from `rare`."""
-    rule = (
-        "title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000af\nlogsource: {product: windows, service: sysmon}\n"
-        "detection:\n  sel:\n    t1|contains: common\n    t2|contains: rare\n  condition: sel\n"
-    )
-    rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+    rules = _sysmon_rules("af", "  sel:\n    t1|contains: common\n    t2|contains: rare\n  condition: sel\n")
     rows = 64
-    frame = pl.DataFrame({
-        "event_uid": [f"e{i}" for i in range(rows)], "source": [WINDOWS] * rows, "Channel": [SYSMON] * rows,
-        "EventID": [1] * rows, "t1": ["very common text"] * rows,
-        "t2": ["a rare one" if i == 40 else "plain" for i in range(rows)],
-    })
+    frame = _sysmon_frame(
+        rows, t1=["very common text"] * rows, t2=["a rare one" if i == 40 else "plain" for i in range(rows)]
+    )
     plans = prefilter.plan_rules(rules, atom_columns(frame.schema, WINDOWS), WINDOWS)
     indexed = frame.with_row_index(prefilter.ROW)
     atoms = prefilter._atom_table(plans)
@@ -324,21 +335,10 @@ def test_the_first_sampled_batch_decides_what_later_batches_of_the_same_rules_se
     """A sample is taken once per rules and schema: the second batch searches the sets the
     first batch's sample chose (here `rare`, though `common` is now the rarer), and both
     batches still give exactly the simple path's matches."""
-    rule = (
-        "title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000b2\nlogsource: {product: windows, service: sysmon}\n"
-        "detection:\n  sel:\n    t1|contains: common\n    t2|contains: rare\n  condition: sel\n"
-    )
-    rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+    rules = _sysmon_rules("b2", "  sel:\n    t1|contains: common\n    t2|contains: rare\n  condition: sel\n")
     rows = 64
-
-    def batch(t1: list[str], t2: list[str]) -> pl.DataFrame:
-        return pl.DataFrame({
-            "event_uid": [f"e{i}" for i in range(rows)], "source": [WINDOWS] * rows, "Channel": [SYSMON] * rows,
-            "EventID": [1] * rows, "t1": t1, "t2": t2,
-        })
-
-    first = batch(["common"] * rows, ["rare" if i == 40 else "plain" for i in range(rows)])
-    second = batch(["common" if i in (3, 7) else "plain" for i in range(rows)], ["rare"] * rows)
+    first = _sysmon_frame(rows, t1=["common"] * rows, t2=["rare" if i == 40 else "plain" for i in range(rows)])
+    second = _sysmon_frame(rows, t1=["common" if i in (3, 7) else "plain" for i in range(rows)], t2=["rare"] * rows)
     searched: list[set[str]] = []
     occurrences = prefilter._occurrences
 
@@ -361,19 +361,15 @@ def test_an_or_offers_each_alternatives_other_sets_joined_so_the_counts_can_pick
     """`1 of sel*`: the longer literal `commonplace` is the static first choice of `sel1`, yet
     it holds in every row; the union of each alternative's second set (`rare`, `other`) is
     offered too, and the hit counts pick it."""
-    rule = (
-        "title: t\nid: 0b9e4a55-1111-4a5a-9a5a-0000000000b1\nlogsource: {product: windows, service: sysmon}\n"
-        "detection:\n  sel1:\n    t1|contains: commonplace\n    t2|contains: rare\n"
+    rules = _sysmon_rules("b1", (
+        "  sel1:\n    t1|contains: commonplace\n    t2|contains: rare\n"
         "  sel2:\n    t3|contains: other\n  condition: 1 of sel*\n"
-    )
-    rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+    ))
     rows = 16
-    frame = pl.DataFrame({
-        "event_uid": [f"e{i}" for i in range(rows)], "source": [WINDOWS] * rows, "Channel": [SYSMON] * rows,
-        "EventID": [1] * rows, "t1": ["a commonplace text"] * rows,
-        "t2": ["rare" if i == 3 else "plain" for i in range(rows)],
-        "t3": ["other" if i == 9 else "plain" for i in range(rows)],
-    })
+    frame = _sysmon_frame(
+        rows, t1=["a commonplace text"] * rows, t2=["rare" if i == 3 else "plain" for i in range(rows)],
+        t3=["other" if i == 9 else "plain" for i in range(rows)],
+    )
     (plan,) = prefilter.plan_rules(rules, atom_columns(frame.schema, WINDOWS), WINDOWS)
     assert plan.sets is not None
     text = [{value for _, kind, value in atoms if kind == "text"} for atoms in plan.sets]
