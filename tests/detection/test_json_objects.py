@@ -111,6 +111,9 @@ def test_fields_inside_an_object_column_are_read_from_it_as_from_the_raw_record(
     late_result = evaluate_candidates(sign_in, without_objects.drop("raw"), source=source, late=late)
     assert late_result.equals(evaluate_candidates(sign_in, without_objects, source=source).drop("raw"))
     assert asked == [events.with_row_index(ROW).filter(pl.col("eventName") == "ConsoleLogin")[ROW].to_list()]
+    short = LateColumns(late.schema, lambda rows: read_raw(rows).head(1))  # a read that loses rows
+    with pytest.raises(ValueError, match="late columns came back for 1 of the 4 rows"):
+        evaluate_candidates(sign_in, without_objects.drop("raw"), source=source, late=short)
 
 
 @pytest.mark.parametrize(("source", "rule_path", "objects"), [

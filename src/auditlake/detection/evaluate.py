@@ -248,6 +248,8 @@ def _with_late(indexed: pl.DataFrame, late: LateColumns, rows: pl.Series | None)
         return indexed.with_columns(late.read(None).drop(ROW))
     found = late.read(rows) if rows.len() else pl.DataFrame(schema={ROW: pl.UInt32, **late.schema})
     positions = found.get_column(ROW)
+    if not positions.equals(rows, check_names=False, check_dtypes=False):
+        raise ValueError(f"late columns came back for {found.height} of the {rows.len()} rows asked for")
     return indexed.with_columns(
         pl.Series(name, [], dtype).extend_constant(None, indexed.height).scatter(positions, found.get_column(name))
         for name, dtype in late.schema.items()
