@@ -455,8 +455,8 @@ def _correlation_reads(ruleset: RuleSet, rules: list[CompiledRule], schema: pl.S
     of them is a field no column holds (read from the raw record by path)."""
     wanted = _correlation_columns(ruleset, rules)
     read = [c for c in schema.names() if c in wanted]
-    if source in RAW_JSON_SOURCES and wanted - set(schema.names()) and "raw" in schema:
-        read.append("raw")
+    if source in RAW_JSON_SOURCES and wanted - set(schema.names()) and RAW in schema:
+        read.append(RAW)
     return read
 
 
