@@ -46,6 +46,9 @@ def merge_equal_rows(
     computed from `columns` alone holds for a merged row exactly when it holds for each of
     the rows merged into it."""
     columns = [c for c in columns if c != row]
+    # Most callers hand over a rule's few candidate rows: answer those before any Polars call.
+    if frame.height < max(MIN_ROWS if min_rows is None else min_rows, 1):
+        return frame
     if not columns or not all(_groupable(frame.schema[c]) for c in columns):
         return frame
     if not values_repeat(frame.select(columns), min_rows=min_rows):

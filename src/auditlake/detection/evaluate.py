@@ -199,11 +199,11 @@ def evaluate_candidates(
     output = indexed if keep is None else indexed.select(ROW, *[c for c in keep if c in frame.schema])
     if late is not None and prepared.searches_any(late.schema):
         indexed, late = _with_late(indexed, late, None), None
-    results: list[pl.DataFrame] = []
     pairs = candidate_pairs(indexed, plans, prepared.searched(indexed))
     pairs = pairs.group_by("rule").agg(pl.col(ROW).unique().sort()).sort("rule")
     if late is not None:
         indexed = _with_late(indexed, late, _rows_reading(prepared, pairs, late.schema, frame.height))
+    found: list[pl.DataFrame] = []  # (ROW, the matching rule's position in `rules`)
     broad = pairs.filter(pl.col(ROW).list.len() > BROAD_SHARE * frame.height)
     together = [p.rule for p in plans if p.everywhere] + [plans[i].rule for i in broad["rule"].to_list()]
     if together:  # one pass shares subexpressions and threads; no per-rule gathers
@@ -212,24 +212,31 @@ def evaluate_candidates(
         subset = indexed.select(ROW, *reads) if rows is None else indexed.select(ROW, *reads)[rows]
         subset = merge_equal_rows(subset, reads, ROW)
         matched = _evaluate_one(together, subset.lazy(), schema, source).select(ROW, RULE_ID_COLUMN).collect()
-        results.append(output.join(split_merged_rows(matched, ROW), on=ROW, how="inner"))
+        position = {rule.id: n for n, rule in enumerate(rules)}
+        rank = pl.col(RULE_ID_COLUMN).replace_strict(position, return_dtype=pl.UInt32).alias(_RANK)
+        found.append(split_merged_rows(matched, ROW).select(ROW, rank))
 
-    def run(index: int, rows: pl.Series) -> pl.DataFrame:
+    def run(index: int, rows: pl.Series) -> pl.Series:
         expression, reads = prepared.bound(index)
         candidates = merge_equal_rows(indexed.select(ROW, *reads)[rows], reads, ROW)
-        hits = split_merged_rows(candidates.filter(expression).select(ROW), ROW).get_column(ROW)
-        return output[hits].with_columns(pl.lit(plans[index].rule.id, pl.String).alias(RULE_ID_COLUMN))
+        return split_merged_rows(candidates.filter(expression).select(ROW), ROW).get_column(ROW)
 
     narrow = pairs.filter(pl.col(ROW).list.len() <= BROAD_SHARE * frame.height)
     # Polars releases the GIL while it filters, so rules run side by side on every core.
     with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-        results += [r for r in pool.map(run, narrow["rule"], narrow[ROW]) if r.height]
-    if not results:
+        hits = list(pool.map(run, narrow["rule"], narrow[ROW]))
+    if hits:  # the rows of every rule at once: a frame per rule cost more than its filter
+        counts = pl.Series([h.len() for h in hits], dtype=pl.UInt32)
+        ranks = narrow.select(pl.col("rule").cast(pl.UInt32).repeat_by(counts).explode().alias(_RANK))
+        found.append(ranks.select(pl.concat(hits).alias(ROW), _RANK))
+    if not any(part.height for part in found):
         return output.head(0).drop(ROW).with_columns(pl.lit(None, pl.String).alias(RULE_ID_COLUMN))
-    order = {rule.id: position for position, rule in enumerate(rules)}
-    merged = pl.concat(results, how="vertical_relaxed")
-    rank = pl.col(RULE_ID_COLUMN).replace_strict(order, return_dtype=pl.UInt32)
-    return merged.sort(ROW, rank).drop(ROW)
+    matches = pl.concat(found).sort(ROW, _RANK)
+    ids = pl.Series(RULE_ID_COLUMN, [rule.id for rule in rules], pl.String).gather(matches.get_column(_RANK))
+    return output[matches.get_column(ROW)].drop(ROW).with_columns(ids)
+
+
+_RANK = "__rank"
 
 
 def _rows_reading(prepared: _Prepared, pairs: pl.DataFrame, columns: pl.Schema, height: int) -> pl.Series | None:
