@@ -17,7 +17,7 @@ from auditlake.detection.alerts import ORIGINS
 from auditlake.detection.compile import RuleSet, compile_rules, rule_files
 from auditlake.detection.engine import DetectSummary, run_detection
 from auditlake.detection.placeholders import load_placeholders
-from auditlake.detection.rulecache import compile_rules_cached
+from auditlake.detection.rulecache import compile_rules_cached, frozen_for_the_run
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError
 from auditlake.lake import LakePaths
@@ -94,8 +94,8 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
         placeholders = load_placeholders(config_path(config))
     except AuditlakeError as exc:
         raise click.UsageError(str(exc)) from exc
-    ruleset = (compile_rules(files, placeholders=placeholders) if no_cache
-               else compile_rules_cached(files, placeholders=placeholders))
+    ruleset = frozen_for_the_run(compile_rules(files, placeholders=placeholders) if no_cache
+                                 else compile_rules_cached(files, placeholders=placeholders))
     _warn_failures(ruleset)
     incremental = start is None and end is None
     try:

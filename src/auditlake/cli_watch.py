@@ -14,7 +14,7 @@ import orjson
 
 from auditlake.cli_detect import DEFAULT_RULES, rule_files_of
 from auditlake.detection.placeholders import load_placeholders
-from auditlake.detection.rulecache import compile_rules_cached
+from auditlake.detection.rulecache import compile_rules_cached, frozen_for_the_run
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError, UnknownSourceError
 from auditlake.lake import LakePaths
@@ -75,7 +75,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
         placeholders = load_placeholders(config_path(config))
     except AuditlakeError as exc:
         raise click.UsageError(str(exc)) from exc
-    ruleset = compile_rules_cached(files, placeholders=placeholders)
+    ruleset = frozen_for_the_run(compile_rules_cached(files, placeholders=placeholders))
     for failure in ruleset.failures:
         click.echo(f"warning: rule {failure.path or failure.title} not compiled ({failure.reason}): "
                    f"{failure.message}", err=True)

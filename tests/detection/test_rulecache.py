@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -107,3 +109,43 @@ def test_references_across_files_compile_together(rules: Path, tmp_path: Path, m
     assert calls == [["corr.yml", "one.yml", "r2.yml", "r3.yml"]]
     assert ruleset.correlations[0].rules == ("rule_1",)
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_loading_runs_no_collection_and_leaves_the_collector_as_it_was(
+    rules: Path, tmp_path: Path, enabled: bool
+) -> None:
+    cache = tmp_path / "cache"
+    rulecache.compile_rules_cached([rules], cache_dir=cache)
+    collections: list[str] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        collections.append(phase)
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    gc.callbacks.append(count)
+    try:
+        real_load = rulecache._load
+
+        def load_and_allocate(path: Path) -> object:
+            garbage = [[] for _ in range(5 * gc.get_threshold()[0])]  # enough to trigger gen0
+            del garbage
+            return real_load(path)
+
+        with patch.object(rulecache, "_load", load_and_allocate):
+            loaded = rulecache.compile_rules_cached([rules], cache_dir=cache)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.callbacks.remove(count)
+        (gc.enable if was else gc.disable)()
+    assert loaded.rules and collections == []
+
+
+def test_a_command_freezes_what_its_rules_made() -> None:
+    plain = compile_rules([])
+    try:
+        assert rulecache.frozen_for_the_run(plain) is plain
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -17,12 +17,14 @@ be as trusted as the code (it is the user's own).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import importlib.metadata
 import json
 import os
 import pickle
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -72,10 +74,11 @@ def compile_rules_cached(
     salt = _salt(placeholders)
     keys = {f: _key(f, salt) for f in files}
     entries: dict[Path, _Entry] = {}
-    for file, key in keys.items():
-        entry = _load(folder / f"{key}.pickle")
-        if entry is not None:
-            entries[file] = entry
+    with _collection_paused():
+        for file, key in keys.items():
+            entry = _load(folder / f"{key}.pickle")
+            if entry is not None:
+                entries[file] = entry
     missing = [f for f in files if f not in entries]
     if missing:
         fresh = _split(compile_rules(missing, placeholders=placeholders), missing)
@@ -83,6 +86,31 @@ def compile_rules_cached(
             _store(folder / f"{keys[file]}.pickle", entry)
         entries.update(fresh)
     return _merge(entries[f] for f in files)
+
+
+def frozen_for_the_run(ruleset: RuleSet) -> RuleSet:
+    """`ruleset`, with every object alive now (the rules among them) kept out of the cycle
+    collector's walks for the rest of the process (`gc.freeze`).
+
+    A command's rules live as long as its process, and every full collection would walk their
+    hundreds of thousands of objects again: 0.16 s of a 1M-event run of the Windows rules.
+    Objects still die when their last reference goes; only cycles among them are left.
+    """
+    gc.freeze()
+    return ruleset
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Unpickling thousands of rules makes objects by the hundred thousand, none of them
+    garbage: collections meanwhile would walk them in vain (0.1 s of a 0.6 s load)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _salt(placeholders: Mapping[str, Sequence[str]] | None) -> bytes:
