@@ -504,6 +504,22 @@ def test_time_parts_on_text_read_offsets_as_utc_and_skip_garbage() -> None:
     assert matches(sel("t|hour: 14"), frame) == [0, 2]
 
 
+def test_time_parts_on_text_read_each_row_in_its_own_spelling() -> None:
+    spellings = [
+        "2024-03-05T14:30:00Z",
+        "2024-03-05 14:30:00",
+        "2024-03-05T14:30:00.1234567Z",
+        "2024-03-05T16:30:00+02:00",
+        "2024-03-05 15:30:00.5+0100",
+        "2024-03-05T14:30:00",
+    ]
+    # A row's verdict is its own, whichever spelling comes first in the frame.
+    for first in range(len(spellings)):
+        frame = pl.DataFrame({"t": [*spellings[first:], *spellings[:first], "2024-03-06", "14:30"]})
+        assert matches(sel("t|hour: 14"), frame) == list(range(len(spellings)))
+        assert matches(sel("t|day: 6"), frame) == [len(spellings)]  # a date alone is its midnight
+
+
 def test_time_parts_on_a_date_column() -> None:
     frame = pl.DataFrame({"t": [dt.date(2024, 3, 5), dt.date(2023, 12, 31)]})
     assert matches(sel("t|day: 31"), frame) == [1]

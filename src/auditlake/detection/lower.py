@@ -463,5 +463,27 @@ def _time_part(expr: Code, dtype: pl.DataType, part: str) -> Code:
     elif isinstance(dtype, pl.Datetime | pl.Date):
         moment = expr
     else:
-        moment = _as_text(expr, dtype).str.to_datetime(strict=False, time_zone="UTC")
+        moment = _text_moment(_as_text(expr, dtype))
     return getattr(moment.dt, part)()
+
+
+_TEXT_MOMENTS = (
+    ("%Y-%m-%dT%H:%M:%S%.f%#z", True),
+    ("%Y-%m-%d %H:%M:%S%.f%#z", True),
+    ("%Y-%m-%dT%H:%M:%S%.f", False),
+    ("%Y-%m-%d %H:%M:%S%.f", False),
+    ("%Y-%m-%d", False),
+)
+"""ISO 8601 spellings a text timestamp is read in (`Z` or an offset, `T` or a space, any
+fraction of a second, or a date alone), and whether the spelling names its offset."""
+
+
+def _text_moment(text: Code) -> Code:
+    """The moment a text names, each row in its own spelling of `_TEXT_MOMENTS`, in UTC (a
+    text naming no offset is taken as UTC); null when none fits. Polars' inference would read
+    every row in the first row's spelling, so a row's verdict would depend on its neighbours."""
+    parts = []
+    for spelling, names_offset in _TEXT_MOMENTS:
+        parsed = text.str.to_datetime(spelling, strict=False, time_unit="us")
+        parts.append(parsed if names_offset else parsed.dt.replace_time_zone("UTC"))
+    return pl_.coalesce(*parts)
