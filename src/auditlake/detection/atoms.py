@@ -22,6 +22,7 @@ import re
 import re._parser as _regex_parser  # the stdlib's own regex parser: literal runs, no guessing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 import polars as pl
 
@@ -112,9 +113,9 @@ def best_sets(sets: Iterable[Atoms]) -> list[Atoms]:
     """The most promising sets: those as good as the best by `quality`'s first two criteria
     (no short literals when long ones exist, columns before raw), searching for the others
     would cost more than it could save."""
-    ranked = sorted(dict.fromkeys(sets), key=quality, reverse=True)
-    tier = quality(ranked[0])[:2] if ranked else None
-    return [s for s in ranked if quality(s)[:2] == tier][:MAX_SETS]
+    ranked = sorted(((quality(s), s) for s in dict.fromkeys(sets)), key=itemgetter(0), reverse=True)
+    tier = ranked[0][0][:2] if ranked else None
+    return [s for q, s in ranked if q[:2] == tier][:MAX_SETS]
 
 
 def _leaf_sets(leaf: ir.Leaf, columns: Columns) -> list[Atoms]:

@@ -65,10 +65,14 @@ def plan_rules(rules: Sequence[CompiledRule], columns: Columns, source: str) -> 
 
 def _rule_sets(rule: CompiledRule, columns: Columns, source: str) -> tuple[Atoms, ...] | None:
     per_route: list[list[Atoms]] = []
+    found: dict[ir.Node, list[Atoms]] = {}  # routes whose field names leave the condition the same
     for alt in rule.routes:
         if alt.source != source:
             continue
-        sets = necessary_sets(ir.rename_fields(rule.condition, effective_field_map(alt)), columns)
+        renamed = ir.rename_fields(rule.condition, effective_field_map(alt))
+        if renamed not in found:
+            found[renamed] = necessary_sets(renamed, columns)
+        sets = found[renamed]
         route = _route_atoms(alt.conditions, columns)
         if route is not None:
             # The route's EventID is cheap to find but holds most rows of its channel: offer it
