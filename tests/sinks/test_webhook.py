@@ -83,6 +83,24 @@ def test_giving_up_after_max_attempts(receiver: Receiver) -> None:
     assert time.monotonic() - started < 1.0
 
 
+def test_after_a_failed_batch_a_try_is_one_request_until_one_goes_out(receiver: Receiver) -> None:
+    receiver.status = 503
+    sink = _sink(receiver.url)
+    with pytest.raises(SinkError, match=r"\(after 4 attempts\)"):
+        sink.send(Batch("b", ALERTS), threading.Event())
+    for _ in range(2):  # still down: one request per try, however many retries are allowed
+        with pytest.raises(SinkError, match=r"\(after 1 attempt; it had failed at the last try too\)"):
+            sink.send(Batch("b", ALERTS), threading.Event())
+    assert receiver.requests == 6 and not receiver.counts
+    receiver.status = None
+    sink.send(Batch("b", ALERTS), threading.Event())
+    assert receiver.exactly_once() == {"id-0", "id-1", "id-2"}
+    receiver.status, receiver.requests = 503, 0  # down again after a success: full retries
+    with pytest.raises(SinkError, match=r"\(after 4 attempts\)"):
+        sink.send(Batch("c", ALERTS), threading.Event())
+    assert receiver.requests == 4
+
+
 def test_an_unreachable_receiver_is_retried() -> None:
     down = Receiver().start()
     down.stop()  # the port is known and nothing listens on it

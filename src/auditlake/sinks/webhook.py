@@ -21,7 +21,9 @@ up to `max_attempts` times with exponential backoff (`backoff_s`, doubling, capp
 step; a `Retry-After` in seconds is honoured up to the cap). Other answers (4xx, redirects) are
 not retried now: the request would fail the same way. Either way the batch stays in the spool
 and is tried again on the next delivery, so nothing is dropped; fix the receiver and it goes
-out. Delivery is at least once: a receiver should deduplicate by `alert_id` (or `batch_id`).
+out. Once a batch has failed, later tries make one request each until one succeeds: the
+delivery already spaces them (`pause_after`), and a receiver that does not answer would
+otherwise hold every delivery round (a `watch` round included) for `max_attempts` timeouts. Delivery is at least once: a receiver should deduplicate by `alert_id` (or `batch_id`).
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ class WebhookSink(Sink):
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
         self._jitter = jitter
+        self._down = False
+        """The last batch failed and none has gone out since: the next try is one request."""
         handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
         if _is_loopback(url):  # a local receiver is never reached through a proxy
             handlers.append(urllib.request.ProxyHandler({}))
@@ -117,20 +121,24 @@ class WebhookSink(Sink):
 
     def send(self, batch: Batch, stop: threading.Event) -> None:
         outcome = _Outcome(ok=False, error="not attempted")
-        for attempt in range(1, self.max_attempts + 1):
+        attempts = 1 if self._down else self.max_attempts
+        for attempt in range(1, attempts + 1):
             if stop.is_set():
                 raise SinkError("stopped before the batch was delivered")
             outcome = self._post(batch)
             if outcome.ok:
+                self._down = False
                 return
             if outcome.status == TOO_LARGE and len(batch.alerts) > 1:
                 self._send_halves(batch, stop)
                 return
-            if not outcome.retryable or attempt == self.max_attempts:
+            if not outcome.retryable or attempt == attempts:
                 break
             if stop.wait(self.delay(attempt, outcome.retry_after)):
                 raise SinkError("stopped before the batch was delivered")
-        raise SinkError(f"{outcome.error} (after {attempt} attempt{'s' if attempt > 1 else ''})")
+        still = "; it had failed at the last try too" if self._down else ""
+        self._down = True
+        raise SinkError(f"{outcome.error} (after {attempt} attempt{'s' if attempt > 1 else ''}{still})")
 
     def _send_halves(self, batch: Batch, stop: threading.Event) -> None:
         """A batch the receiver finds too large, as two requests. If the second fails, the whole
