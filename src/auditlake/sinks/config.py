@@ -18,7 +18,7 @@ name = "soc"
 url = "https://soc.example.com/hooks/auditlake"
 secret_env = "AUDITLAKE_WEBHOOK_SECRET"   # or: secret = "..." (keeps the secret in the file)
 # timeout_s = 10.0              # per request
-# max_attempts = 5              # requests per delivery try before the batch waits in the spool
+# max_attempts = 5              # requests per delivery try (one while the receiver stays down)
 # backoff_s = 0.5               # first retry delay; doubles per attempt, with jitter
 # backoff_max_s = 30.0          # cap of one delay, and of the pause while the receiver is down
 # batch_size = 100              # alerts per request (1: one alert per request)
