@@ -32,7 +32,7 @@ def evenly_spread(frame: pl.DataFrame, rows: int) -> pl.DataFrame:
 def values_repeat(values: pl.Series | pl.DataFrame, *, min_rows: int | None = None) -> bool:
     """Whether a column (or a combination of columns) holds few enough distinct values."""
     frame = values.to_frame() if isinstance(values, pl.Series) else values
-    if frame.height < max(MIN_ROWS if min_rows is None else min_rows, 1):
+    if _too_small(frame, min_rows):
         return False
     sample = evenly_spread(frame, SAMPLE_ROWS)
     return sample.n_unique() <= REPEAT_SHARE * sample.height
@@ -47,7 +47,7 @@ def merge_equal_rows(
     the rows merged into it."""
     columns = [c for c in columns if c != row]
     # Most callers hand over a rule's few candidate rows: answer those before any Polars call.
-    if frame.height < max(MIN_ROWS if min_rows is None else min_rows, 1):
+    if _too_small(frame, min_rows):
         return frame
     if not columns or not all(_groupable(frame.schema[c]) for c in columns):
         return frame
@@ -59,6 +59,11 @@ def merge_equal_rows(
 def split_merged_rows(frame: pl.DataFrame, row: str) -> pl.DataFrame:
     """One row per `row` id again (a frame that was not merged is returned as it is)."""
     return frame.explode(row) if isinstance(frame.schema[row], pl.List) else frame
+
+
+def _too_small(frame: pl.DataFrame, min_rows: int | None) -> bool:
+    """Whether `frame` has too few rows to be worth sampling for repeats."""
+    return frame.height < max(MIN_ROWS if min_rows is None else min_rows, 1)
 
 
 def _groupable(dtype: pl.DataType) -> bool:

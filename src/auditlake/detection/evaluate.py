@@ -32,6 +32,8 @@ from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_r
 from auditlake.detection.raw_json import array_prefix, json_path, json_text_column
 
 RULE_ID_COLUMN = "rule_id"
+_RANK = "__rank"
+"""A matched rule's position in the rules evaluated, to order matches as `evaluate` does."""
 
 RAW_JSON_SOURCES = frozenset(
     {"aws.cloudtrail", "okta.system", "github.audit", "gcp.audit", "k8s.audit", "gateway.teleport"}
@@ -234,9 +236,6 @@ def evaluate_candidates(
     matches = pl.concat(found).sort(ROW, _RANK)
     ids = pl.Series(RULE_ID_COLUMN, [rule.id for rule in rules], pl.String).gather(matches.get_column(_RANK))
     return output[matches.get_column(ROW)].drop(ROW).with_columns(ids)
-
-
-_RANK = "__rank"
 
 
 def _rows_reading(prepared: _Prepared, pairs: pl.DataFrame, columns: pl.Schema, height: int) -> pl.Series | None:

@@ -23,7 +23,8 @@ not retried now: the request would fail the same way. Either way the batch stays
 and is tried again on the next delivery, so nothing is dropped; fix the receiver and it goes
 out. Once a batch has failed, later tries make one request each until one succeeds: the
 delivery already spaces them (`pause_after`), and a receiver that does not answer would
-otherwise hold every delivery round (a `watch` round included) for `max_attempts` timeouts. Delivery is at least once: a receiver should deduplicate by `alert_id` (or `batch_id`).
+otherwise hold every delivery round (a `watch` round included) for `max_attempts` timeouts.
+Delivery is at least once: a receiver should deduplicate by `alert_id` (or `batch_id`).
 """
 
 from __future__ import annotations
