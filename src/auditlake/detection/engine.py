@@ -273,9 +273,11 @@ def _store_matches(store: AlertStore, rules: list[CompiledRule], matched: pl.Dat
 class _AlertBuilder:
     """Builds and stores each batch's alerts in a thread while the next batch is evaluated.
 
-    Alert ids are sha256 digests made in Python (2.5M of them take about 1.5 s), and Polars
-    releases the interpreter while it evaluates: the two overlap. One batch is in the builder
-    at a time, so at most one batch's matches wait; batches are stored in order.
+    Building, deduplicating and writing a batch's alerts is native work (Polars and Parquet)
+    that overlaps the next batch's evaluation; 2.5M alerts of one rule take seconds. Keep
+    Python loops out of it: one holding the interpreter stalls every Polars call of the
+    evaluating thread. One batch is in the builder at a time, so at most one batch's matches
+    wait; batches are stored in order.
     """
 
     def __init__(self, store: AlertStore, summary: DetectSummary, run: RunInfo) -> None:
