@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from tests.sinks.helpers import made_up_alerts
 
@@ -30,7 +31,7 @@ def test_background_appends_are_durable_after_close_and_in_order(tmp_path: Path)
 
 
 def test_a_failed_background_write_is_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def full_disk(table: pa.Table, path: Path) -> str:
+    def full_disk(table: pa.Table, path: Path, **_: object) -> str:
         raise OSError("disk full")
 
     monkeypatch.setattr(alert_store, "write_parquet", full_disk)
@@ -58,3 +59,16 @@ def test_disjoint_appends_are_checked_only_against_earlier_files(tmp_path: Path)
     run = AlertStore(lake, disjoint_appends=True)
     assert run.append(made_up_alerts(15, run="2" * 16), run_id="2" * 16).height == 5
     assert set(run.stored_like(made_up_alerts(15))) == set(made_up_alerts(10)["alert_id"])
+
+
+def test_alert_files_keep_statistics_of_the_columns_readers_prune_by(tmp_path: Path) -> None:
+    lake = LakePaths.at(tmp_path / "lake")
+    AlertStore(lake).append(made_up_alerts(10, run=RUN), run_id=RUN)
+    (file,) = AlertStore(lake).files()
+    row_group = pq.ParquetFile(file).metadata.row_group(0)
+    with_statistics = {
+        row_group.column(i).path_in_schema
+        for i in range(row_group.num_columns)
+        if row_group.column(i).statistics is not None and row_group.column(i).statistics.has_min_max
+    }
+    assert with_statistics == set(alert_store.PRUNING_COLUMNS)

@@ -1,7 +1,7 @@
 """Writing one Parquet data file the way the lake wants it, and durably.
 
-zstd, row groups of about 128k rows, statistics on, and no dictionary encoding on `raw` (it is
-unique per row, so a dictionary only costs). The file is fsynced before anyone may rename it.
+zstd, row groups of about 128k rows, statistics on (or on the columns given), and no dictionary
+encoding on columns unique per row (`raw`, ids), where a dictionary only costs. The file is fsynced before anyone may rename it.
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 128 * 1024
-NO_DICTIONARY = frozenset({"raw", "event_hash", "event_uid", "ext"})
+NO_DICTIONARY = frozenset({"raw", "event_hash", "event_uid", "ext", "alert_id", "event_uids"})
 MAX_PARALLEL_FILES = 2
 """Files of one commit written side by side. Encoding and zstd run outside the GIL, so a
 commit of several partitions (days) takes the time of its largest file, not of all of them:
 the last commit of an ingest runs alone, and the next batch waits for each commit."""
 
 
-def write_parquet(table: pa.Table, path: Path) -> str:
-    """Write `table` to `path`, fsync it, and return the file's SHA-256 hex digest."""
+def write_parquet(table: pa.Table, path: Path, *, statistics: bool | Sequence[str] = True) -> str:
+    """Write `table` to `path`, fsync it, and return the file's SHA-256 hex digest.
+    `statistics`: every column's min/max (True), or only those of the columns named."""
     path.parent.mkdir(parents=True, exist_ok=True)
     dictionary = [n for n in table.column_names if n not in NO_DICTIONARY]
     pq.write_table(
@@ -33,7 +34,7 @@ def write_parquet(table: pa.Table, path: Path) -> str:
         compression="zstd",
         row_group_size=ROW_GROUP_ROWS,
         use_dictionary=dictionary,
-        write_statistics=True,
+        write_statistics=statistics if isinstance(statistics, bool) else list(statistics),
     )
     digest = hashlib.sha256()
     with path.open("rb") as handle:
