@@ -72,3 +72,13 @@ def test_alert_files_keep_statistics_of_the_columns_readers_prune_by(tmp_path: P
         if row_group.column(i).statistics is not None and row_group.column(i).statistics.has_min_max
     }
     assert with_statistics == set(alert_store.PRUNING_COLUMNS)
+
+
+def test_an_alert_repeated_within_one_append_is_stored_once_as_first_given(tmp_path: Path) -> None:
+    lake = LakePaths.at(tmp_path / "lake")
+    alerts = made_up_alerts(4, run=RUN)
+    again = alerts.head(2).with_columns(actor=pl.lit("someone else"))
+    fresh = AlertStore(lake, disjoint_appends=True).append(pl.concat([alerts, again]), run_id=RUN)
+    assert fresh["alert_id"].to_list() == alerts["alert_id"].to_list()
+    stored = AlertStore(lake).read(AlertStore(lake).files())
+    assert stored["actor"].to_list() == alerts["actor"].to_list()
