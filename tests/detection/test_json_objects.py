@@ -16,7 +16,9 @@ import polars as pl
 import pytest
 from sigma.collection import SigmaCollection
 
+from auditlake.detection import engine
 from auditlake.detection.compile import compile_collection, compile_rules
+from auditlake.detection.engine import with_absent_paths
 from auditlake.detection.evaluate import (
     RULE_ID_COLUMN,
     LateColumns,
@@ -140,3 +142,44 @@ def test_request_objects_are_read_from_their_column(
             found.append(set(result["event_uid"]))
     assert all(f == found[0] for f in found)
     assert len(found[0]) == sum(1 for f in inputs if f.name.startswith("match_"))
+
+
+def test_a_complete_path_no_file_has_is_read_as_absent_not_from_raw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kubernetes events of an audit policy that leaves request bodies out: no file has a
+    `requestObject` column, and a rule reading it needs no `raw`."""
+    rule = """
+title: Privileged container requested
+id: 0b9e4a55-2222-4a5a-9a5a-000000000003
+logsource: {product: kubernetes, service: audit}
+detection:
+  sel:
+    requestObject|contains: '"privileged":true'
+  condition: sel
+"""
+    events = [
+        {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": f"a-{n}", "stage": "ResponseComplete",
+         "verb": "create", "requestURI": "/api/v1/namespaces/default/pods", "level": "Metadata",
+         "user": {"username": "ana"}, "objectRef": {"resource": "pods", "namespace": "default"},
+         "requestReceivedTimestamp": "2026-03-02T10:00:00Z", "stageTimestamp": "2026-03-02T10:00:01Z",
+         "annotations": {"note": '"privileged":true'}}
+        for n in range(3)
+    ]
+    path = tmp_path / "audit.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    lake = LakePaths.at(tmp_path / "lake")
+    ingest([path], lake, source="k8s.audit", workers=1)
+    frame = scan_events(lake, sources=["k8s.audit"])
+    assert "requestObject" not in frame.collect_schema()
+    rules = list(compile_collection(SigmaCollection.from_yaml(rule)).rules)
+    assert "raw" in needed_columns(rules, frame.collect_schema(), "k8s.audit")  # looked for in raw
+    completed = with_absent_paths(frame, "k8s.audit")
+    assert completed.collect_schema()["requestObject"] == pl.String
+    assert "raw" not in needed_columns(rules, completed.collect_schema(), "k8s.audit")
+    for lazy in (frame, completed):
+        assert evaluate(rules, lazy, source="k8s.audit").collect().is_empty()
+    assert with_absent_paths(frame, "no.such.source") is frame
+    late_reads: list[str] = []
+    monkeypatch.setattr(engine, "_late_raw", lambda lazy: late_reads.append("raw"))
+    summary = engine.run_detection(lake, compile_collection(SigmaCollection.from_yaml(rule)), digest="d")
+    assert summary.events_scanned == 3 and late_reads == []  # the detection run reads no raw either
+    assert with_absent_paths(frame.drop("raw"), "k8s.audit").collect_schema() == frame.drop("raw").collect_schema()

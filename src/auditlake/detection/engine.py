@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
+import pyarrow as pa
 
 from auditlake.detection.alert_store import AlertStore
 from auditlake.detection.alerts import (
@@ -59,10 +60,12 @@ from auditlake.detection.evaluate import (
 from auditlake.detection.logsources import effective_field_map
 from auditlake.detection.prefilter import ROW, candidate_filter, plan_rules
 from auditlake.detection.watermarks import read_watermark, write_watermark
+from auditlake.errors import UnknownSourceError
 from auditlake.lake.commits import CommittedFile, read_commits
 from auditlake.lake.lock import FileLock
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import CommitRange, committed_files, event_files, scan_files
+from auditlake.sources.registry import lookup
 
 Progress = Callable[[str, int, int], None]
 """Called with (what, events done, events in all) before each source, after each batch, before
@@ -234,6 +237,7 @@ def _source_matches(
     alerts (the evidence columns) and for correlations (`correlation_inputs`)."""
     if not rules and not feeding:
         return pl.DataFrame(), pl.DataFrame()
+    frame = with_absent_paths(frame, source)
     schema = frame.collect_schema()
     columns = needed_columns([*rules, *feeding], schema, source)
     read = _correlation_reads(ruleset, feeding, schema, source) if feeding else []
@@ -248,6 +252,23 @@ def _source_matches(
     keep = list(dict.fromkeys((*evidence, *read)))
     linked = evaluate_candidates(feeding, events, source=source, keep=keep, late=late)
     return matched, correlation_inputs(ruleset, linked) if linked.height else pl.DataFrame()
+
+
+def with_absent_paths(frame: pl.LazyFrame, source: str) -> pl.LazyFrame:
+    """`frame` with a column of nulls for each of its source's complete paths that no file
+    of the batch has (`SourceSpec.complete_paths`): rules read nothing there, where they would
+    otherwise look for the field in every row's `raw` (Kubernetes' `requestObject` in a lake
+    whose audit policy leaves request bodies out)."""
+    try:
+        spec = lookup(source)
+    except UnknownSourceError:
+        return frame
+    schema = frame.collect_schema()
+    absent = sorted(p for p in spec.complete_paths if p not in schema)
+    if not absent or RAW not in schema:
+        return frame
+    typed = pl.DataFrame(pa.schema([(p, spec.native_types.get(p, pa.string())) for p in absent]).empty_table())
+    return frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in typed.schema.items())
 
 
 def _late_raw(frame: pl.LazyFrame) -> LateColumns:

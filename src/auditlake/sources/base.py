@@ -44,6 +44,7 @@ class SourceSpec:
     - `native_types` overrides the string type of native columns (e.g. Windows `EventID`).
     - `batch(frames)`, optional, is a vectorized fast path equal in result to `normalize` on
       the frames it accepts; the frames it declines go through `normalize` one by one.
+    - `complete_paths`: see below.
     """
 
     name: str
@@ -56,6 +57,10 @@ class SourceSpec:
     native_types: Mapping[str, pa.DataType] = field(default_factory=dict)
     parser_version: str = "1"
     batch: Callable[[Sequence[Frame]], BatchResult] | None = None
+    complete_paths: frozenset[str] = frozenset()
+    """Dotted paths of the record, as `raw` holds it, that ingest writes as a column of that
+    name whenever the record has a value there: a file without the column has no value there
+    in any row, so a reader need not look for it in `raw`."""
 
 
 @dataclass(frozen=True, slots=True)

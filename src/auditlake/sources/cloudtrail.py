@@ -159,5 +159,6 @@ SPEC = SourceSpec(
     normalize=normalize,
     detect=detect,
     aliases=("cloudtrail", "aws"),
+    complete_paths=frozenset(NATIVE_PATHS),
     batch=cloudtrail_batch.batch,
 )

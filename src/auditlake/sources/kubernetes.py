@@ -274,4 +274,5 @@ SPEC = SourceSpec(
     normalize=normalize,
     detect=detect,
     aliases=("kubernetes", "k8s"),
+    complete_paths=frozenset(NATIVE_PATHS),
 )
