@@ -263,6 +263,8 @@ def with_absent_paths(frame: pl.LazyFrame, source: str) -> pl.LazyFrame:
         spec = lookup(source)
     except UnknownSourceError:
         return frame
+    if not spec.complete_paths:
+        return frame
     schema = frame.collect_schema()
     absent = sorted(p for p in spec.complete_paths if p not in schema)
     if not absent or RAW not in schema:
