@@ -11,7 +11,13 @@ import pytest
 from auditlake.detection import correlation_plan
 from auditlake.detection.compile import compile_rules
 from auditlake.detection.correlation_plan import Comparison, Operator
-from auditlake.detection.evaluate import RULE_ID_COLUMN, evaluate, evaluate_correlations, explain
+from auditlake.detection.evaluate import (
+    RULE_ID_COLUMN,
+    correlate_matched,
+    evaluate,
+    evaluate_correlations,
+    explain,
+)
 from auditlake.detection.rendering import PLAN_NAMES, plan_source
 
 FAILED_LOGIN = """\
@@ -150,6 +156,18 @@ def test_correlations_and_chains(rules_dir: Path) -> None:
     assert brute["event_uids"].to_list()[0] == ["okta-bob-0", "okta-bob-1", "okta-bob-2"]
     chained = results["33333333-3333-4333-8333-333333333333"]
     assert chained.height == 1 and chained["actor.alternateId"].item() == "bob"
+
+
+def test_a_correlation_counts_only_the_matches_of_the_rules_it_names(rules_dir: Path) -> None:
+    ruleset = compile_rules([rules_dir])
+    # Two failures for bob, and a CloudTrail rule's match with bob's name between them.
+    events = [_okta(0, "bob"), _cloudtrail(0.5, "StopLogging"), _okta(1, "bob")]
+    matched = evaluate(ruleset.rules, pl.DataFrame(events).lazy()).collect()
+    assert set(matched[RULE_ID_COLUMN]) == {"11111111-1111-4111-8111-111111111111", "44444444-4444-4444-8444-444444444444"}
+    assert correlate_matched(ruleset, matched)["brute_force"].is_empty()
+    third = evaluate(ruleset.rules, pl.DataFrame([_okta(2, "bob")]).lazy()).collect()
+    hits = correlate_matched(ruleset, pl.concat([matched, third]))["brute_force"]
+    assert hits["event_uids"].to_list() == [["okta-bob-0", "okta-bob-1", "okta-bob-2"]]
 
 
 def test_explain_names_the_selections(rules_dir: Path) -> None:

@@ -348,6 +348,10 @@ def correlate_matched(ruleset: RuleSet, matched: pl.DataFrame) -> dict[str, pl.D
         if plan.id:
             plans.setdefault(plan.id, plan)
     results: dict[str, pl.DataFrame] = {}
+    # Each rule's rows, split off in one pass: a filter per referenced rule read every row again.
+    by_rule = {
+        key[0]: rows for key, rows in matched.partition_by(RULE_ID_COLUMN, as_dict=True).items()
+    } if RULE_ID_COLUMN in matched.columns else {}
 
     def hits(plan: CorrelationPlan) -> pl.DataFrame:
         if plan.key not in results:
@@ -357,7 +361,7 @@ def correlate_matched(ruleset: RuleSet, matched: pl.DataFrame) -> dict[str, pl.D
                     inputs[key] = hits(plans[key])
                 elif key in rules:
                     rule = rules[key]
-                    rows = matched.filter(pl.col(RULE_ID_COLUMN) == rule.id)
+                    rows = by_rule.get(rule.id, matched.head(0))
                     inputs[key] = rows.select(_present(rows, plan.required_columns(key), rule))
                 else:
                     raise KeyError(f"correlation {plan.key}: no rule {key!r} in the rule set")
