@@ -1,7 +1,8 @@
 """Writing one Parquet data file the way the lake wants it, and durably.
 
 zstd, row groups of about 128k rows, statistics on (or on the columns given), and no dictionary
-encoding on columns unique per row (`raw`, ids), where a dictionary only costs. The file is fsynced before anyone may rename it.
+encoding on columns unique per row (`raw`, ids), where a dictionary only costs. The file is
+fsynced before anyone may rename it.
 """
 
 from __future__ import annotations
