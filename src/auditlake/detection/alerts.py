@@ -105,14 +105,14 @@ def event_alert_id(rule_id: str, event_uid: str) -> str:
 def event_alert_ids(rule_ids: pl.Series, event_uids: pl.Series) -> pl.Series:
     """`event_alert_id` of each (rule, event) pair, built in Polars: only the rare event ids
     that are not plain are hashed in Python."""
-    pairs = pl.DataFrame({"rule_id": rule_ids, "event_uid": event_uids.fill_null("")})
-    keys = {rule_id: _rule_key(rule_id) for rule_id in pairs["rule_id"].unique().to_list()}
-    plain = pl.col("event_uid").str.contains(PLAIN_EVENT_UID)
-    odd = pairs.filter(~plain)["event_uid"].unique().to_list()
-    digests = {uid: _uid_digest(uid) for uid in odd}
+    uid = event_uids.fill_null("")
+    plain = uid.str.contains(PLAIN_EVENT_UID)  # the regex runs once, for both uses below
+    pairs = pl.DataFrame({"rule_id": rule_ids, "event_uid": uid, "plain": plain})
+    keys = {rule_id: _rule_key(rule_id) for rule_id in rule_ids.unique().to_list()}
+    digests = {u: _uid_digest(u) for u in uid.filter(~plain).unique().to_list()}
     key = pl.col("rule_id").replace_strict(keys, return_dtype=pl.String)
     hashed = pl.col("event_uid").replace_strict(digests, default=None, return_dtype=pl.String)
-    ids = pl.when(plain).then(pl.concat_str(key, pl.lit(":"), pl.col("event_uid")))
+    ids = pl.when(pl.col("plain")).then(pl.concat_str(key, pl.lit(":"), pl.col("event_uid")))
     return pairs.select(ids.otherwise(pl.concat_str(key, pl.lit("#"), hashed)).alias("alert_id")).to_series()
 
 

@@ -65,6 +65,7 @@ from auditlake.lake.commits import CommittedFile, read_commits
 from auditlake.lake.lock import FileLock
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import CommitRange, committed_files, event_files, scan_files
+from auditlake.schema import NATIVE_TYPE
 from auditlake.sources.registry import lookup
 
 Progress = Callable[[str, int, int], None]
@@ -269,7 +270,7 @@ def with_absent_paths(frame: pl.LazyFrame, source: str) -> pl.LazyFrame:
     absent = sorted(p for p in spec.complete_paths if p not in schema)
     if not absent or RAW not in schema:
         return frame
-    typed = pl.DataFrame(pa.schema([(p, spec.native_types.get(p, pa.string())) for p in absent]).empty_table())
+    typed = pl.DataFrame(pa.schema([(p, spec.native_types.get(p, NATIVE_TYPE)) for p in absent]).empty_table())
     return frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in typed.schema.items())
 
 
