@@ -247,11 +247,16 @@ def _source_matches(
     late = _late_raw(frame) if RAW in columns and RAW not in read else None
     events = frame.select([c for c in columns if late is None or c not in late.schema]).collect()
     evidence = [c for c in EVIDENCE_SOURCE_COLUMNS if c in columns]
-    matched = evaluate_candidates(rules, events, source=source, keep=evidence, late=late) if rules else pl.DataFrame()
     if not feeding:
-        return matched, pl.DataFrame()
+        return evaluate_candidates(rules, events, source=source, keep=evidence, late=late), pl.DataFrame()
+    # One candidate search and one evaluation for both kinds: a second pass over the batch for
+    # the rules correlations read cost a tenth of a cloud run.
+    both = list({id(rule): rule for rule in (*rules, *feeding)}.values())
     keep = list(dict.fromkeys((*evidence, *read)))
-    linked = evaluate_candidates(feeding, events, source=source, keep=keep, late=late)
+    found = evaluate_candidates(both, events, source=source, keep=keep, late=late)
+    rule_id = pl.col(RULE_ID_COLUMN)
+    matched = found.filter(rule_id.is_in([r.id for r in rules])).select(*evidence, RULE_ID_COLUMN)
+    linked = found.filter(rule_id.is_in([r.id for r in feeding]))
     return matched, correlation_inputs(ruleset, linked) if linked.height else pl.DataFrame()
 
 
