@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,9 @@ class CompiledRule:
     )
     """`routed` per source, made once: every batch of every run asks again."""
 
-    @property
+    @cached_property
     def sources(self) -> frozenset[str]:
+        """The lake sources the rule routes to (asked of every rule for every batch)."""
         return frozenset(alt.source for alt in self.routes)
 
     def routed(self, source: str | None = None) -> ir.Node:
