@@ -58,7 +58,8 @@ def rule_files_of(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--origin", type=click.Choice(ORIGINS), default=None,
               help="Recorded on each alert.  [default: realtime for incremental runs, else replay]")
 @click.option("--no-cache", is_flag=True,
-              help="Compile every rule afresh instead of reusing unchanged files' compiled rules.")
+              help="Compile and plan every rule afresh instead of reusing unchanged files' compiled "
+                   "rules and their plans.")
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), envvar="AUDITLAKE_CONFIG",
               default=None, show_default="$AUDITLAKE_CONFIG or ./auditlake.toml if present",
               help="Sinks the new alerts are delivered to (see auditlake.example.toml).")

@@ -70,6 +70,10 @@ class CompiledRule:
     routes: tuple[Alternative, ...]
     output: bool = True
     """False for rules only referenced by correlations (`generate: false`)."""
+    fingerprint: str | None = field(default=None, compare=False)
+    """Names the rule's content for caches of what is derived from it (`plancache`): its rule
+    file's cache key and its place in the file, set by `rulecache`; None when compiled
+    uncached (nothing derived from it is then kept)."""
     _routed: dict[str | None, RoutedCondition] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

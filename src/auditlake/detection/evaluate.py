@@ -28,7 +28,8 @@ from auditlake.detection.logsources import (
     json_objects,
 )
 from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
-from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, plan_rules, searched_atoms
+from auditlake.detection.plancache import planned
+from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, searched_atoms
 from auditlake.detection.raw_json import array_prefix, json_path, json_text_column
 
 RULE_ID_COLUMN = "rule_id"
@@ -308,7 +309,7 @@ def _prepared(rules: list[CompiledRule], schema: Schema, source: str) -> _Prepar
         return _PREPARED[key]
     columns = atom_columns(schema, source)
     # The entry holds the rules, so their ids in the key cannot be reused by other objects.
-    entry = _Prepared(rules, schema, source, plan_rules(rules, columns, source))
+    entry = _Prepared(rules, schema, source, planned(rules, columns, source))
     _PREPARED[key] = entry
     while len(_PREPARED) > PREPARED_KEPT:
         _PREPARED.popitem(last=False)

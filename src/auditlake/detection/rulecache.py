@@ -40,7 +40,7 @@ from auditlake.detection.compile import (
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.logsources import route
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +85,7 @@ def compile_rules_cached(
         for file, entry in fresh.items():
             _store(folder / f"{keys[file]}.pickle", entry)
         entries.update(fresh)
-    return _merge(entries[f] for f in files)
+    return _merge(_ready(entries[f], keys[f]) for f in files)
 
 
 def frozen_for_the_run(ruleset: RuleSet) -> RuleSet:
@@ -131,15 +131,24 @@ def _load(path: Path) -> _Entry | None:
             entry = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return None  # absent or unreadable: recompile, never fail because of the cache
-    if not isinstance(entry, _Entry):
-        return None
-    routed = tuple(dataclasses.replace(r, routes=route(*r.logsource)) for r in entry.rules)
-    return dataclasses.replace(entry, rules=routed)
+    return entry if isinstance(entry, _Entry) else None
+
+
+def _ready(entry: _Entry, key: str) -> _Entry:
+    """The entry's rules routed (routes are not stored: they come from the routing table) and
+    named by their file's key and their place in it, so what is derived from a rule (its
+    plan, `plancache`) may be cached under that name."""
+    rules = tuple(
+        dataclasses.replace(r, routes=route(*r.logsource), fingerprint=f"{key}:{n}") for n, r in enumerate(entry.rules)
+    )
+    return dataclasses.replace(entry, rules=rules)
 
 
 def _store(path: Path, entry: _Entry) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    bare = dataclasses.replace(entry, rules=tuple(dataclasses.replace(r, routes=()) for r in entry.rules))
+    bare = dataclasses.replace(
+        entry, rules=tuple(dataclasses.replace(r, routes=(), fingerprint=None) for r in entry.rules)
+    )
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
     with temporary.open("wb") as handle:
         os.fchmod(handle.fileno(), 0o600)
