@@ -122,3 +122,27 @@ def test_only_the_most_recently_used_entries_are_kept(tmp_path: Path, monkeypatc
     kept = {p.stem for p in (tmp_path / "plans").glob("*.pickle")}
     newest = {plancache.plan_key(rules, atom_columns(s, SOURCE), SOURCE) for s in schemas[-3:]}
     assert kept == newest
+
+
+def test_a_read_only_cache_is_still_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = _rules(REPO_RULES, tmp_path)
+    columns = atom_columns(SCHEMA, SOURCE)
+    plancache.planned(rules, columns, SOURCE, cache_dir=tmp_path)
+
+    def read_only(*_: object, **__: object) -> None:
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(plancache.os, "utime", read_only)
+    monkeypatch.setattr(plancache, "plan_rules", read_only)  # served from the cache, or this fails
+    assert _plain(plancache.planned(rules, columns, SOURCE, cache_dir=tmp_path)) == _plain(
+        plan_rules(rules, columns, SOURCE)
+    )
+
+
+def test_a_cache_that_cannot_be_written_only_costs_planning(tmp_path: Path) -> None:
+    rules = _rules(REPO_RULES, tmp_path / "rules-cache")
+    columns = atom_columns(SCHEMA, SOURCE)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    plans = plancache.planned(rules, columns, SOURCE, cache_dir=blocked)
+    assert _plain(plans) == _plain(plan_rules(rules, columns, SOURCE))

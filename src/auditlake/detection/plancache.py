@@ -16,6 +16,7 @@ error.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import os
@@ -93,7 +94,8 @@ def _load(path: Path, count: int) -> Stored | None:
             gc.enable()
     if not isinstance(stored, list) or len(stored) != count:
         return None
-    os.utime(path)  # recently used: kept by `_prune`
+    with contextlib.suppress(OSError):  # a cache that cannot be written is still read
+        os.utime(path)  # recently used: kept by `_prune`
     return stored
 
 
