@@ -151,3 +151,11 @@ def test_a_command_freezes_what_its_rules_made() -> None:
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_cache_that_cannot_be_written_only_costs_compiling(rules: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    ruleset = rulecache.compile_rules_cached([rules], cache_dir=blocked)
+    assert len(ruleset.rules) == 3 and len(ruleset.correlations) == 1
+    assert blocked.read_text() == "a file where the cache folder would be"

@@ -100,15 +100,17 @@ def _load(path: Path, count: int) -> Stored | None:
 
 
 def _store(path: Path, stored: Stored) -> None:
+    """Keep plans; a cache that cannot be written costs the next run its planning, nothing else."""
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
         with temporary.open("wb") as handle:
             os.fchmod(handle.fileno(), 0o600)
             pickle.dump(stored, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, path)
     except OSError:
-        pass  # a cache that cannot be written costs the next run its planning, nothing else
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def _prune(folder: Path) -> None:

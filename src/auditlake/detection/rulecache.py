@@ -16,6 +16,7 @@ be as trusted as the code (it is the user's own).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -145,15 +146,21 @@ def _ready(entry: _Entry, key: str) -> _Entry:
 
 
 def _store(path: Path, entry: _Entry) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Keep a file's compiled rules; a cache that cannot be written (a read-only home in a
+    container) only costs the next run this file's compilation."""
     bare = dataclasses.replace(
         entry, rules=tuple(dataclasses.replace(r, routes=(), fingerprint=None) for r in entry.rules)
     )
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    with temporary.open("wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        pickle.dump(bare, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with temporary.open("wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            pickle.dump(bare, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def _split(ruleset: RuleSet, files: list[Path]) -> dict[Path, _Entry]:
