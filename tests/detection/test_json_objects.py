@@ -9,6 +9,7 @@ raw record, with the same result, escapes and absent objects included.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,34 @@ detection:
     summary = engine.run_detection(lake, compile_collection(SigmaCollection.from_yaml(rule)), digest="d")
     assert summary.events_scanned == 3 and late_reads == []  # the detection run reads no raw either
     assert with_absent_paths(frame.drop("raw"), "k8s.audit").collect_schema() == frame.drop("raw").collect_schema()
+
+    # The correlation step's read of the look-back before a range reads no raw either.
+    correlated = rule.replace("title: Privileged container requested", "title: Privileged container requested\nname: privileged")
+    correlated += """---
+title: Privileged containers in a burst
+id: 0b9e4a55-2222-4a5a-9a5a-000000000004
+correlation:
+  type: event_count
+  rules: [privileged]
+  group-by: [user.username]
+  timespan: 1h
+  condition: {gte: 2}
+"""
+    ruleset = compile_collection(SigmaCollection.from_yaml(correlated))
+    reads: list[list[str]] = []
+    looked_back: list[object] = []
+    real_needed, real_lookback = engine.needed_columns, engine._correlation_matches
+
+    def needed(*args: Any, **kwargs: Any) -> list[str]:
+        reads.append(real_needed(*args, **kwargs))
+        return reads[-1]
+
+    def lookback(*args: Any) -> pl.DataFrame:
+        looked_back.append(args)
+        return real_lookback(*args)
+
+    monkeypatch.setattr(engine, "needed_columns", needed)
+    monkeypatch.setattr(engine, "_correlation_matches", lookback)
+    since = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)  # the events lie in the look-back
+    engine.run_detection(lake, ruleset, digest="c", since=since, until=since + timedelta(hours=1))
+    assert looked_back and reads and not any("raw" in columns for columns in reads)

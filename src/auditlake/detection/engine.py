@@ -466,7 +466,7 @@ def _correlation_matches(  # noqa: PLR0917
         relevant = [r for r in rules if source in r.sources]
         files = event_files(lake, sources=[source], start=span[0], end=span[1], commits=commits)
         for batch in _batches(files):
-            frame = scan_files(lake, batch, start=span[0], end=span[1])
+            frame = with_absent_paths(scan_files(lake, batch, start=span[0], end=span[1]), source)
             schema = frame.collect_schema()
             columns = needed_columns(relevant, schema, source)
             read = _correlation_reads(ruleset, relevant, schema, source)
