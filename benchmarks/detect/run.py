@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from auditlake.detection.logsources import route
+from auditlake.entry import configure_process
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -412,6 +413,8 @@ def source_tree(package: str) -> str:
 
 
 def main() -> None:
+    # Every process measured here, the baselines too, allocates as the `auditlake` command does.
+    configure_process()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="Windows events to generate")
     parser.add_argument("--scale", type=float, default=22.0,

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from auditlake.entry import configure_process
+
 WEEK_START = datetime(2026, 3, 2, tzinfo=UTC)
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -136,6 +138,8 @@ def measure(
 
 
 def main() -> None:
+    # Every process measured here, the baselines too, allocates as the `auditlake` command does.
+    configure_process()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000, help="smallest input, in records")
     parser.add_argument("--growth", type=str, default="1,3,9",

@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from auditlake.entry import configure_process
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SECRET = "bench-secret"
@@ -229,6 +231,8 @@ def _p95(values: list[float]) -> float:
 
 
 def main() -> None:
+    # Every process measured here, the baselines too, allocates as the `auditlake` command does.
+    configure_process()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=20, help="files dropped per watch case")
     parser.add_argument("--records", type=int, default=1000, help="events per file")

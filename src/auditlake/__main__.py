@@ -1,5 +1,5 @@
 """`python -m auditlake` is the `auditlake` command."""
 
-from auditlake.cli import main
+from auditlake.entry import main
 
 main()
