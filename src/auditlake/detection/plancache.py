@@ -17,10 +17,8 @@ error.
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import os
-import pickle
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -28,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from auditlake.detection.atoms import Atoms, Columns
+from auditlake.detection.cache_files import collection_paused, load, store
 from auditlake.detection.compile import CompiledRule
 from auditlake.detection.prefilter import RulePlan, plan_rules
 from auditlake.detection.rulecache import default_cache_dir
@@ -53,7 +52,7 @@ def planned(
     if stored is not None:
         return [RulePlan(rule, sets, scope) for rule, (sets, scope) in zip(rules, stored, strict=True)]
     plans = plan_rules(rules, columns, source)
-    _store(path, [(plan.sets, plan.scope) for plan in plans])
+    store(path, [(plan.sets, plan.scope) for plan in plans])
     _prune(folder)
     return plans
 
@@ -82,35 +81,13 @@ def _code_digest() -> str:
 
 
 def _load(path: Path, count: int) -> Stored | None:
-    enabled = gc.isenabled()
-    gc.disable()  # thousands of small sets, none of them garbage: a collection would walk them in vain
-    try:
-        with path.open("rb") as handle:
-            stored = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
-        return None
-    finally:
-        if enabled:
-            gc.enable()
+    with collection_paused():  # thousands of small sets, none of them garbage
+        stored = load(path)
     if not isinstance(stored, list) or len(stored) != count:
         return None
     with contextlib.suppress(OSError):  # a cache that cannot be written is still read
         os.utime(path)  # recently used: kept by `_prune`
     return stored
-
-
-def _store(path: Path, stored: Stored) -> None:
-    """Keep plans; a cache that cannot be written costs the next run its planning, nothing else."""
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with temporary.open("wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            pickle.dump(stored, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
 
 
 def _prune(folder: Path) -> None:

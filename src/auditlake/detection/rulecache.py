@@ -16,20 +16,18 @@ be as trusted as the code (it is the user's own).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gc
 import hashlib
 import importlib.metadata
 import json
 import os
-import pickle
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import yaml
 
+from auditlake.detection.cache_files import collection_paused, load, store
 from auditlake.detection.compile import (
     CompiledRule,
     CompileFailure,
@@ -75,7 +73,7 @@ def compile_rules_cached(
     salt = _salt(placeholders)
     keys = {f: _key(f, salt) for f in files}
     entries: dict[Path, _Entry] = {}
-    with _collection_paused():
+    with collection_paused():
         for file, key in keys.items():
             entry = _load(folder / f"{key}.pickle")
             if entry is not None:
@@ -101,19 +99,6 @@ def frozen_for_the_run(ruleset: RuleSet) -> RuleSet:
     return ruleset
 
 
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Unpickling thousands of rules makes objects by the hundred thousand, none of them
-    garbage: collections meanwhile would walk them in vain (0.1 s of a 0.6 s load)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _salt(placeholders: Mapping[str, Sequence[str]] | None) -> bytes:
     versions = [importlib.metadata.version(p) for p in ("auditlake", "pysigma", "polars")]
     body = {"format": CACHE_FORMAT, "versions": versions, "placeholders": placeholders or {}}
@@ -127,11 +112,7 @@ def _key(file: Path, salt: bytes) -> str:
 
 
 def _load(path: Path) -> _Entry | None:
-    try:
-        with path.open("rb") as handle:
-            entry = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        return None  # absent or unreadable: recompile, never fail because of the cache
+    entry = load(path)  # absent or unreadable: recompile, never fail because of the cache
     return entry if isinstance(entry, _Entry) else None
 
 
@@ -146,21 +127,10 @@ def _ready(entry: _Entry, key: str) -> _Entry:
 
 
 def _store(path: Path, entry: _Entry) -> None:
-    """Keep a file's compiled rules; a cache that cannot be written (a read-only home in a
-    container) only costs the next run this file's compilation."""
     bare = dataclasses.replace(
         entry, rules=tuple(dataclasses.replace(r, routes=(), fingerprint=None) for r in entry.rules)
     )
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with temporary.open("wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            pickle.dump(bare, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
+    store(path, bare)
 
 
 def _split(ruleset: RuleSet, files: list[Path]) -> dict[Path, _Entry]:
