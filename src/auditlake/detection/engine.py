@@ -58,7 +58,8 @@ from auditlake.detection.evaluate import (
     needed_columns,
 )
 from auditlake.detection.logsources import effective_field_map
-from auditlake.detection.prefilter import ROW, candidate_filter, plan_rules
+from auditlake.detection.plancache import planned
+from auditlake.detection.prefilter import ROW, candidate_filter
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.errors import UnknownSourceError
 from auditlake.lake.commits import CommittedFile, read_commits
@@ -472,7 +473,7 @@ def _correlation_matches(  # noqa: PLR0917
             read = _correlation_reads(ruleset, relevant, schema, source)
             columns += [c for c in read if c not in columns]
             keep = [c for c in dict.fromkeys((*EVIDENCE_SOURCE_COLUMNS, *read)) if c in columns]
-            likely = candidate_filter(plan_rules(relevant, atom_columns(schema, source), source))
+            likely = candidate_filter(planned(relevant, atom_columns(schema, source), source))
             if likely is not None:  # few rules: only their candidate rows have `raw` decoded
                 frame = frame.filter(likely)
             matched = evaluate_candidates(relevant, frame.select(columns).collect(), source=source, keep=keep)
