@@ -5,8 +5,9 @@ escapes, null and empty values, negations, several selections) run over random e
 engines; the matched event ids must be identical. SQLite is made to agree with Sigma where it
 can (`collate_nocase`, a Python `REGEXP`), and the generators avoid the documented, allowed
 differences: SQLite folds case for ASCII only (non-ASCII letters appear in lower case only),
-its CIDR is a textual prefix (addresses are always valid dotted quads), it has no keywords,
-and Python's `re` reads `$` before a trailing newline (patterns never use `$`).
+its CIDR is a textual prefix (addresses are always valid dotted quads) and it has no keywords.
+Its `REGEXP` is Python's `re`, which also takes `$` before a trailing newline; the Polars side
+(Rust's regex) takes it at the end of the text only, so the function reads `$` as `\\Z`.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def _sqlite_matches(rule_yaml: str, events: list[dict[str, Any]]) -> set[int]:
     query = sqliteBackend(collate_nocase=True).convert(SigmaCollection.from_yaml(rule_yaml))[0]
     connection = sqlite3.connect(":memory:")
     connection.create_function(
-        "regexp", 2, lambda pattern, value: None if value is None else re.search(pattern, str(value)) is not None
+        "regexp", 2, lambda pattern, value: None if value is None else re.search(_end_of_text(pattern), str(value)) is not None
     )
     columns = [*TEXT_FIELDS, ABSENT_FIELD, IP_FIELD]
     connection.execute(
@@ -198,6 +199,12 @@ def _sqlite_matches(rule_yaml: str, events: list[dict[str, Any]]) -> set[int]:
         connection.execute(f"INSERT INTO logs VALUES ({', '.join('?' * len(row))})", row)
     sql = query.replace("SELECT * FROM logs", "SELECT id FROM logs", 1)
     return {row[0] for row in connection.execute(sql)}
+
+
+def _end_of_text(pattern: str) -> str:
+    """`pattern` with `$` as the end of the text: `\\Z` in Python (the patterns drawn here have
+    no escaped `$`)."""
+    return pattern.replace("$", "\\Z")
 
 
 def _polars_matches(rule_yaml: str, events: list[dict[str, Any]]) -> set[int]:
