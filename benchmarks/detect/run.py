@@ -100,10 +100,12 @@ def phase(label, function):
     return wrapper
 
 # Internal steps timed when the engine has them (names change as it evolves; absent ones are
-# skipped). Batches read and evaluated include rule evaluation; alerts are built (and stored)
-# in a thread that overlaps the next batch, so those two add up to more than the detection.
+# skipped). Batches evaluated include rule evaluation; a batch may be read in a thread while the
+# one before is evaluated, and alerts are built (and stored) in a thread that overlaps the next
+# batch, so the phases add up to more than the detection.
 report["phases"] = {}
-for owner, name, label in ((engine, "_source_matches", "batches read and evaluated"),
+for owner, name, label in ((engine, "_read_batch", "batches read"),
+                           (engine, "_source_matches", "batches evaluated"),
                            (engine, "evaluate_candidates", "rule evaluation"),
                            (engine, "_store_matches", "alerts built and stored"),
                            (alert_store.AlertStore, "append", "alert store"),
@@ -380,7 +382,7 @@ def tables(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-PHASE_ORDER = ["batches read and evaluated", "rule evaluation", "alerts built and stored", "alert store", "correlations"]
+PHASE_ORDER = ["batches read", "batches evaluated", "rule evaluation", "alerts built and stored", "alert store", "correlations"]
 """The probe's nested phases, outermost first (see PROBE)."""
 
 

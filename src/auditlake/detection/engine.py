@@ -15,7 +15,8 @@ Two ways to choose events:
 Each event the run chooses is read once: the rules that correlations reference run in the same
 pass as the others, and the correlation step reads again only what lies outside the run's own
 events (the look-back before `since`; for an incremental run, the older commits in its span).
-Each batch's alerts are built in a thread while the next batch is evaluated.
+Each batch's alerts are built in a thread while the next batch is evaluated, and the batch after
+is read while this one is, when memory allows (`read_ahead`).
 
 Only one detection run per lake at a time (a file lock); a second is refused with a message.
 """
@@ -60,6 +61,7 @@ from auditlake.detection.evaluate import (
 from auditlake.detection.logsources import effective_field_map
 from auditlake.detection.plancache import planned
 from auditlake.detection.prefilter import ROW, candidate_filter
+from auditlake.detection.read_ahead import read_ahead
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.errors import UnknownSourceError
 from auditlake.lake.commits import CommittedFile, read_commits
@@ -159,27 +161,13 @@ def run_detection(
                 store=AlertStore(lake),  # for reading back; the run's writer is closed at its end
                 run_id=run.run_id,
             )
-            totals = {source: _rows(lake, source, window, since, until) for source in scanned}
-            total = sum(totals.values())
+            total = sum(_rows(lake, source, window, since, until) for source in scanned)
             report = progress or (lambda *_: None)
-            read = 0
-            correlating: list[pl.DataFrame] = []  # the correlated rules' matches, as correlations read them
+            scan = _Scan(lake, ruleset, linked, window, since, until)
             with _AlertBuilder(store, summary, run) as alerts:
-                for source in scanned:
-                    report(source, read, total)
-                    rules = [r for r in ruleset.rules if r.output and source in r.sources]
-                    feeding = [r for r in linked if source in r.sources]
-                    files = event_files(lake, sources=[source], start=since, end=until, commits=window)
-                    for batch in _batches(files):
-                        frame = scan_files(lake, batch, start=since, end=until)
-                        matched, linked_matches = _source_matches(ruleset, rules, feeding, frame, source)
-                        alerts.add(rules, matched)
-                        if not linked_matches.is_empty():
-                            correlating.append(linked_matches)
-                        read = min(read + sum(f.rows for f in batch), total)
-                        report(source, read, total)
-                    summary.events_scanned += totals[source]
-                    summary.sources.append(source)
+                correlating = scan.evaluate(scanned, alerts, report, total)
+            summary.events_scanned = total
+            summary.sources = list(scanned)
             if ruleset.correlations:
                 report("correlations", summary.events_scanned, summary.events_scanned)
                 seen = pl.concat(correlating, how="diagonal_relaxed") if correlating else pl.DataFrame()
@@ -192,6 +180,51 @@ def run_detection(
             store.close()  # also when the run fails: a write under way ends before the lock is let go
     summary.elapsed_s = clock.monotonic() - started
     return summary
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """The batches a run reads: the routed sources' files in its commits and time range."""
+
+    lake: LakePaths
+    ruleset: RuleSet
+    linked: list[CompiledRule]
+    """The rules correlations read."""
+    window: CommitRange
+    since: datetime | None
+    until: datetime | None
+
+    def evaluate(
+        self, sources: list[str], alerts: _AlertBuilder, report: Progress, total: int
+    ) -> list[pl.DataFrame]:
+        """Every batch of `sources` evaluated, its alerts handed to `alerts`; the matches of
+        the rules correlations read, as they read them."""
+        rules = {s: [r for r in self.ruleset.rules if r.output and s in r.sources] for s in sources}
+        feeding = {s: [r for r in self.linked if s in r.sources] for s in sources}
+        work = [(source, batch) for source in sources for batch in _batches(self._files(source))]
+
+        def read(item: tuple[str, list[CommittedFile]]) -> _Batch | None:
+            source, batch = item
+            frame = scan_files(self.lake, batch, start=self.since, end=self.until)
+            return _read_batch(self.ruleset, rules[source], feeding[source], frame, source)
+
+        correlating: list[pl.DataFrame] = []
+        done, current = 0, None
+        for (source, batch), events in read_ahead(work, read, _Batch.size):
+            if source != current:
+                report(source, done, total)
+                current = source
+            matched, linked_matches = _source_matches(self.ruleset, rules[source], feeding[source], events)
+            alerts.add(rules[source], matched)
+            if not linked_matches.is_empty():
+                correlating.append(linked_matches)
+            done = min(done + sum(f.rows for f in batch), total)
+            report(source, done, total)
+            del events, matched, linked_matches  # freed before the next batch is read
+        return correlating
+
+    def _files(self, source: str) -> list[CommittedFile]:
+        return event_files(self.lake, sources=[source], start=self.since, end=self.until, commits=self.window)
 
 
 def _sources_of(ruleset: RuleSet, wanted: set[str] | None) -> list[str]:
@@ -231,29 +264,58 @@ def _batches(files: list[CommittedFile]) -> Iterable[list[CommittedFile]]:
         yield batch
 
 
-def _source_matches(
+@dataclass(frozen=True)
+class _Batch:
+    """One batch of a source's events as read for its rules and correlations."""
+
+    source: str
+    events: pl.DataFrame
+    """The columns the rules and correlations read, `raw` left out when it is read late."""
+    late: LateColumns | None
+    evidence: list[str]
+    """The evidence columns alerts are built from."""
+    correlated: list[str]
+    """The columns correlations read."""
+
+    @staticmethod
+    def size(batch: _Batch | None) -> int:
+        return int(batch.events.estimated_size()) if batch is not None else 0
+
+
+def _read_batch(
     ruleset: RuleSet, rules: list[CompiledRule], feeding: list[CompiledRule], frame: pl.LazyFrame, source: str
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One batch of a source's events, read once, under its rules and under the rules its
-    correlations read (`feeding`): one row per (event, matching rule) with the rule's id, for
-    alerts (the evidence columns) and for correlations (`correlation_inputs`)."""
+) -> _Batch | None:
+    """What the source's rules (`rules`) and the rules its correlations read (`feeding`) need
+    of a batch, read once (None when no rule reads the source)."""
     if not rules and not feeding:
-        return pl.DataFrame(), pl.DataFrame()
+        return None
     frame = with_absent_paths(frame, source)
     schema = frame.collect_schema()
     columns = needed_columns([*rules, *feeding], schema, source)
-    read = _correlation_reads(ruleset, feeding, schema, source) if feeding else []
-    columns += [c for c in read if c not in columns]
+    correlated = _correlation_reads(ruleset, feeding, schema, source) if feeding else []
+    columns += [c for c in correlated if c not in columns]
     # The raw record is read later, for the rows that need it, unless correlations keep it.
-    late = _late_raw(frame) if RAW in columns and RAW not in read else None
+    late = _late_raw(frame) if RAW in columns and RAW not in correlated else None
     events = frame.select([c for c in columns if late is None or c not in late.schema]).collect()
     evidence = [c for c in EVIDENCE_SOURCE_COLUMNS if c in columns]
+    return _Batch(source, events, late, evidence, correlated)
+
+
+def _source_matches(
+    ruleset: RuleSet, rules: list[CompiledRule], feeding: list[CompiledRule], batch: _Batch | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A batch under its source's rules and under the rules its correlations read (`feeding`):
+    one row per (event, matching rule) with the rule's id, for alerts (the evidence columns)
+    and for correlations (`correlation_inputs`)."""
+    if batch is None:
+        return pl.DataFrame(), pl.DataFrame()
+    events, late, evidence, source = batch.events, batch.late, batch.evidence, batch.source
     if not feeding:
         return evaluate_candidates(rules, events, source=source, keep=evidence, late=late), pl.DataFrame()
     # One candidate search and one evaluation for both kinds: a second pass over the batch for
     # the rules correlations read cost a tenth of a cloud run.
     both = list({id(rule): rule for rule in (*rules, *feeding)}.values())
-    keep = list(dict.fromkeys((*evidence, *read)))
+    keep = list(dict.fromkeys((*evidence, *batch.correlated)))
     found = evaluate_candidates(both, events, source=source, keep=keep, late=late)
     rule_id = pl.col(RULE_ID_COLUMN)
     matched = found.filter(rule_id.is_in([r.id for r in rules])).select(*evidence, RULE_ID_COLUMN)
