@@ -227,8 +227,7 @@ def test_kelvin_sign_rows_stay_candidates(tmp_path: Path) -> None:
     assert fast == simple == [("a", "0b9e4a55-1111-4a5a-9a5a-0000000000aa")]
     plans = prefilter.plan_rules(list(ruleset.rules), atom_columns(frame.schema, WINDOWS), WINDOWS)
     indexed, atoms = frame.with_row_index(prefilter.ROW), prefilter._atom_table(plans)
-    with patch.object(distinct_values, "MIN_ROWS", 1), patch.object(distinct_values, "REPEAT_SHARE", 1.0):
-        found, lowered = prefilter._occurrences(indexed, atoms, [None])
+    found, lowered = prefilter._occurrences(indexed, atoms, [None], {"t1": True})  # searched by distinct value
     # searched in its lowercased text, the Kelvin sign's row is found by the search itself
     assert "t1" in lowered and found["t1"].explode(prefilter.ROW)[prefilter.ROW].to_list() == [0]
     assert prefilter._everyones_rows(indexed, atoms, lowered) == []
@@ -342,10 +341,10 @@ def test_the_first_sampled_batch_decides_what_later_batches_of_the_same_rules_se
     searched: list[set[str]] = []
     occurrences = prefilter._occurrences
 
-    def recording(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Any) -> Any:
+    def recording(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Any, repeating: dict[str, bool]) -> Any:
         if frame.height == rows:  # the batch itself, not a sample of it
             searched.append(set(atoms["needle"]))
-        return occurrences(frame, atoms, scopes)
+        return occurrences(frame, atoms, scopes, repeating)
 
     with patch.object(prefilter, "SAMPLE_ROWS", 8), patch.object(prefilter, "_occurrences", recording), \
             patch.object(prefilter, "_likely_rarest", wraps=prefilter._likely_rarest) as sampling:
@@ -355,6 +354,32 @@ def test_the_first_sampled_batch_decides_what_later_batches_of_the_same_rules_se
     assert found == [["e40"], ["e3", "e7"]]
     for frame, uids in zip((first, second), found, strict=True):
         assert evaluate(rules, frame.lazy(), source=WINDOWS).collect()["event_uid"].to_list() == uids
+
+
+def test_whether_a_columns_values_repeat_is_judged_once_and_a_wrong_judgement_changes_no_pair() -> None:
+    """The first batch large enough to judge tells whether a searched column's values repeat
+    (searched once per distinct value) or not (row by row); later batches reuse the answer.
+    Whatever the answer, right or wrong for the batch at hand, the pairs are the same."""
+    rules = _sysmon_rules("b3", "  sel:\n    t1|contains: needle\n  condition: sel\n")
+    rows = 2 * distinct_values.MIN_ROWS
+    few = _sysmon_frame(rows, t1=["a needle" if i % 7 == 0 else "plain" for i in range(rows)])
+    many = _sysmon_frame(rows, t1=[f"{i} needle" if i % 5 == 0 else f"{i} plain" for i in range(rows)])
+    small = _sysmon_frame(64, t1=["a needle"] * 64)
+    plans = prefilter.plan_rules(rules, atom_columns(few.schema, WINDOWS), WINDOWS)
+
+    def pairs(frame: pl.DataFrame, repeating: dict[str, bool]) -> set[tuple[int, int]]:
+        found = prefilter.candidate_pairs(frame.with_row_index(prefilter.ROW), plans, repeating=repeating)
+        return set(found.select(prefilter.ROW, "rule").iter_rows())
+
+    for frame, repeats in ((few, True), (many, False)):
+        judged: dict[str, bool] = {}
+        expected = pairs(frame, judged)
+        assert judged == {"t1": repeats}
+        assert {row for row, _ in expected} == {i for i, text in enumerate(frame["t1"]) if "needle" in text}
+        assert pairs(frame, {"t1": not repeats}) == pairs(frame, {"t1": repeats}) == expected
+    judged = {}
+    pairs(small, judged)
+    assert judged == {}  # too few rows to judge: the next batch judges
 
 
 def test_an_or_offers_each_alternatives_other_sets_joined_so_the_counts_can_pick_them() -> None:

@@ -373,7 +373,9 @@ def _with_distinct_counts(events: pl.DataFrame, span: int) -> pl.DataFrame:
         )
         running = (
             marks.sort(_G, "__k")
-            .with_columns(pl.col("__d").cum_sum().over(_G).alias(f"__dc_{name}"))
+            # Each occurrence's +1 and -1 fall in its own group, so a group's marks sum to zero
+            # and one running sum over the frame, sorted by group, starts each group at zero.
+            .with_columns(pl.col("__d").cum_sum().alias(f"__dc_{name}"))
             # Stable, so the last of equal keys (the one asof picks) carries their full sum.
             .sort("__k", maintain_order=True)
             .drop("__d")

@@ -202,7 +202,7 @@ def evaluate_candidates(
     output = indexed if keep is None else indexed.select(ROW, *[c for c in keep if c in frame.schema])
     if late is not None and prepared.searches_any(late.schema):
         indexed, late = _with_late(indexed, late, None), None
-    pairs = candidate_pairs(indexed, plans, prepared.searched(indexed))
+    pairs = candidate_pairs(indexed, plans, prepared.searched(indexed), prepared.repeating)
     pairs = pairs.group_by("rule").agg(pl.col(ROW).unique().sort()).sort("rule")
     if late is not None:
         indexed = _with_late(indexed, late, _rows_reading(prepared, pairs, late.schema, frame.height))
@@ -274,6 +274,8 @@ class _Prepared:
     plans: list[RulePlan]
     _bound: dict[int, tuple[pl.Expr, list[str]]] = field(default_factory=dict)
     _sampled: pl.DataFrame | None = None
+    repeating: dict[str, bool] = field(default_factory=dict)
+    """Whether each searched column's values repeat, as the first large batch showed."""
 
     def searches_any(self, columns: pl.Schema) -> bool:
         """Whether finding candidates may read one of `columns` (some set has an atom there)."""

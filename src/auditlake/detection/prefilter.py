@@ -30,6 +30,7 @@ from auditlake.detection import ir
 from auditlake.detection.atoms import MAX_SETS, RAW, Atoms, Columns, necessary_sets, or_unions
 from auditlake.detection.compile import CompiledRule
 from auditlake.detection.distinct_values import (
+    MIN_ROWS,
     evenly_spread,
     merge_equal_rows,
     split_merged_rows,
@@ -154,16 +155,23 @@ def _set_test(atoms: Atoms) -> pl.Expr:
     return pl.any_horizontal(tests)
 
 
-def candidate_pairs(frame: pl.DataFrame, plans: Sequence[RulePlan], atoms: pl.DataFrame | None = None) -> pl.DataFrame:
+def candidate_pairs(
+    frame: pl.DataFrame,
+    plans: Sequence[RulePlan],
+    atoms: pl.DataFrame | None = None,
+    repeating: dict[str, bool] | None = None,
+) -> pl.DataFrame:
     """(row, rule index) pairs where the atoms of the rule's chosen set occur, possibly
     repeated; `frame` has a `ROW` column. Rules without sets are left out. `atoms`: the
-    atoms to search, as `searched_atoms` gives them (for `frame` itself by default)."""
+    atoms to search, as `searched_atoms` gives them (for `frame` itself by default).
+    `repeating`: whether each searched column's values repeat, judged on an earlier batch of
+    the same source, reused and filled in (see `_occurrences`)."""
     if atoms is None:
         atoms, _ = searched_atoms(frame, plans)
     if atoms.is_empty():
         return pl.DataFrame(schema=_PAIRS)
     scopes = [plan.scope for plan in plans]
-    found, exact = _occurrences(frame, atoms, scopes)
+    found, exact = _occurrences(frame, atoms, scopes, {} if repeating is None else repeating)
     chosen = _choose_sets(atoms, found)
     parts = [
         split_merged_rows(hits.join(chosen.filter(pl.col("column") == column), on="needle").select(ROW, "rule"), ROW)
@@ -201,12 +209,16 @@ def _atom_table(plans: Sequence[RulePlan]) -> pl.DataFrame:
 
 
 def _occurrences(
-    frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[Atoms | None]
+    frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[Atoms | None], repeating: dict[str, bool]
 ) -> tuple[dict[str, pl.DataFrame], frozenset[str]]:
     """Per searched column, (row, needle) wherever an atom occurs (json atoms search `raw`);
     a column searched by distinct value gives the list of its rows instead of one row. Also
     the text columns searched in their lowercased text, whose hits are exact (no row of them
     needs `_everyones_rows`).
+
+    Whether a column's values repeat is looked up in `repeating`, else judged on `frame` and
+    kept there when the frame is large enough to judge: the batches of one source hold the
+    same kinds of values, and a wrong guess costs only speed, never a hit.
 
     All searches are collected together, so Polars runs them on every core. A column whose
     values repeat (programs, channels, most command lines) is searched once per distinct
@@ -219,7 +231,11 @@ def _occurrences(
     queries: list[pl.LazyFrame] = []
     lowered: set[str] = set()
     for column, numeric, needles in searches.sort("column", "numeric").iter_rows():
-        repeats = values_repeat(frame.get_column(column))
+        repeats = repeating.get(column)
+        if repeats is None:
+            repeats = values_repeat(frame.get_column(column))
+            if frame.height >= MIN_ROWS:
+                repeating[column] = repeats
         slices = _slices(frame, column)
         if repeats or numeric or len(slices) == 1:
             lowering = not numeric and (repeats or len(needles) >= MANY_NEEDLES)
@@ -341,7 +357,7 @@ def _likely_rarest(frame: pl.DataFrame, atoms: pl.DataFrame, scopes: Sequence[At
     search, and it is never chosen while the rule has a rarer set.
     """
     sample = evenly_spread(frame, SAMPLE_ROWS)
-    rows = _set_rows(atoms, _occurrences(sample, atoms, scopes)[0])
+    rows = _set_rows(atoms, _occurrences(sample, atoms, scopes, {})[0])
     rarest = pl.col("rows").min().over("rule")
     likely = rows.filter(pl.col("rows") <= pl.max_horizontal(2 * rarest, rarest + SAMPLE_SLACK * sample.height))
     return atoms.join(likely.select("rule", "set"), on=["rule", "set"], how="semi")
