@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections import defaultdict
 
 import pytest
 
@@ -19,6 +20,7 @@ class Reads:
         self.log: list[tuple[str, int, str]] = []
         self.fail_on = fail_on
         self.lock = threading.Lock()
+        self.read_done: defaultdict[int, threading.Event] = defaultdict(threading.Event)
 
     def __call__(self, item: int) -> int:
         time.sleep(0.01)  # a read long enough for the caller to be seen working beside it
@@ -26,6 +28,7 @@ class Reads:
             raise OSError(f"file of batch {item} is gone")
         with self.lock:
             self.log.append(("read", item, threading.current_thread().name))
+            self.read_done[item].set()
         return item * 10
 
     def note(self, step: str, item: int) -> None:
@@ -33,11 +36,16 @@ class Reads:
             self.log.append((step, item, threading.current_thread().name))
 
 
-def _consume(reads: Reads, items: list[int], **options: object) -> list[tuple[int, int]]:
+def _consume(reads: Reads, items: list[int], *, early_from: int | None = None, **options: object) -> list[tuple[int, int]]:
+    """Work on each item; from `early_from` on, until the next item's read has happened (a read
+    made early ends while the caller still works; one made in turn would time out here)."""
     out = []
     for item, value in read_ahead(items, reads, lambda value: value, **options):  # type: ignore[arg-type]
         reads.note("start", item)
-        time.sleep(0.03)
+        if early_from is not None and early_from <= item < items[-1]:
+            reads.read_done[item + 1].wait(timeout=10)
+        else:
+            time.sleep(0.03)
         reads.note("end", item)
         out.append((item, value))
     return out
@@ -45,12 +53,13 @@ def _consume(reads: Reads, items: list[int], **options: object) -> list[tuple[in
 
 def test_with_room_the_next_item_is_read_in_a_thread_while_the_caller_works() -> None:
     reads = Reads()
-    assert _consume(reads, [1, 2, 3, 4], peak=lambda: 0) == [(1, 10), (2, 20), (3, 30), (4, 40)]
+    assert _consume(reads, [1, 2, 3, 4], early_from=2, peak=lambda: 0) == [(1, 10), (2, 20), (3, 30), (4, 40)]
     threads = {item: thread for step, item, thread in reads.log if step == "read"}
     assert threads[1] == threads[2] == threading.current_thread().name  # nothing early before one is done
     assert threads[3].startswith("read-ahead") and threads[4].startswith("read-ahead")
     order = [(step, item) for step, item, _ in reads.log]
     assert order.index(("read", 3)) < order.index(("end", 2))  # read while item 2 was worked on
+    assert order.index(("read", 4)) < order.index(("end", 3))
 
 
 def test_without_room_every_item_is_read_when_its_turn_comes() -> None:
