@@ -19,29 +19,40 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**clean, **env}, check=True)
 
 
-def _decay_after(setup: str, **env: str) -> str:
-    """jemalloc's dirty decay as Polars' allocator reports it, after `setup` runs first."""
+def _allocator_options(setup: str, **env: str) -> dict[str, str]:
+    """jemalloc's options as Polars' allocator reports them, after `setup` runs first."""
     code = (
         f"import os\n{setup}\n"
         f"os.environ['{ALLOCATOR_VARIABLE}'] = ','.join(filter(None, [os.environ.get('{ALLOCATOR_VARIABLE}'), "
         "'stats_print:true']))\n"
         "import polars as pl\npl.DataFrame({'a': [1]}).sum()\n"
     )
-    lines = _python(code, **env).stderr.splitlines()
-    return next(line.split(":", 1)[1].split("(")[0].strip() for line in lines if "opt.dirty_decay_ms" in line)
+    options = {}
+    for line in _python(code, **env).stderr.splitlines():
+        name, _, value = line.strip().partition(":")
+        if name.startswith("opt."):
+            options[name.removeprefix("opt.")] = value.split("(")[0].strip()
+    return options
+
+
+def _settings(text: str) -> dict[str, str]:
+    return dict(item.split(":", 1) for item in text.split(","))
 
 
 def test_the_entry_sets_polars_allocator_before_polars_loads() -> None:
     assert _python("import sys, auditlake.entry; print('polars' in sys.modules)").stdout.strip() == "False"
     configured = "from auditlake.entry import configure_process\nconfigure_process()"
-    expected = ALLOCATOR_SETTINGS.split("dirty_decay_ms:")[1]
-    assert _decay_after(configured) == expected
-    assert _decay_after("") != expected  # without it, Polars' own setting: the test can fail
+    options, default = _allocator_options(configured), _allocator_options("")
+    for name, value in _settings(ALLOCATOR_SETTINGS).items():
+        assert options[name] == value
+        assert default[name] != value  # without it, Polars' own setting: the test can fail
 
 
 def test_a_users_own_setting_wins() -> None:
     configured = "from auditlake.entry import configure_process\nconfigure_process()"
-    assert _decay_after(configured, **{ALLOCATOR_VARIABLE: "dirty_decay_ms:2500"}) == "2500"
+    options = _allocator_options(configured, **{ALLOCATOR_VARIABLE: "dirty_decay_ms:2500"})
+    assert options["dirty_decay_ms"] == "2500"
+    assert options["narenas"] != _settings(ALLOCATOR_SETTINGS)["narenas"]
 
 
 def test_the_command_and_python_m_go_through_the_entry() -> None:

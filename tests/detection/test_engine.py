@@ -3,6 +3,7 @@ ranges; idempotence; late events; a crash midway; one run at a time."""
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import weakref
@@ -536,3 +537,42 @@ def test_batches_read_in_turn_are_freed_before_the_next_is_read(
     monkeypatch.setattr(engine, "_read_batch", reading)
     summary = run_detection(lake, ruleset, digest="rules")
     assert len(earlier) > 3 and summary.new_alerts > 0
+
+
+def test_the_collector_pauses_during_a_batch_only(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches are evaluated with the cycle collector off, and it is on again between batches,
+    after the run and after a run that failed midway."""
+    lake = _lake(tmp_path, "lake")
+    ingest(inputs[0], lake, workers=1, batch_rows=50)
+    monkeypatch.setattr(engine, "BATCH_ROWS", 60)
+    source_matches = engine._source_matches
+    seen: list[bool] = []
+
+    def evaluating(*args: object) -> object:
+        seen.append(gc.isenabled())
+        return source_matches(*args)  # type: ignore[arg-type]
+
+    def reading(*args: object) -> object:
+        seen.append(gc.isenabled())
+        return read_batch(*args)  # type: ignore[arg-type]
+
+    read_batch = engine._read_batch
+    monkeypatch.setattr(engine, "_source_matches", evaluating)
+    monkeypatch.setattr(engine, "_read_batch", reading)
+    monkeypatch.setattr(read_ahead, "MEMORY_BUDGET", 0)  # reads in turn, between batches
+    assert gc.isenabled()
+    run_detection(lake, ruleset, digest="rules")
+    assert gc.isenabled()
+    assert len(seen) > 4 and seen == [True, False] * (len(seen) // 2)
+
+    def failing(*args: object) -> object:
+        raise RuntimeError("evaluation failed")
+
+    other = _lake(tmp_path, "other")
+    ingest(inputs[0], other, workers=1, batch_rows=50)
+    monkeypatch.setattr(engine, "_source_matches", failing)
+    with pytest.raises(RuntimeError, match="evaluation failed"):
+        run_detection(other, ruleset, digest="rules")
+    assert gc.isenabled()

@@ -44,8 +44,9 @@ def store(path: Path, value: object) -> None:
 
 @contextmanager
 def collection_paused() -> Iterator[None]:
-    """Unpickling thousands of rules or plans makes objects by the hundred thousand, none of
-    them garbage: collections meanwhile would walk them in vain (0.1 s of a 0.6 s load)."""
+    """The cycle collector off for a while. Unpickling thousands of rules or plans makes
+    objects by the hundred thousand, none of them garbage: collections meanwhile would walk
+    them in vain (0.1 s of a 0.6 s load)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -23,6 +23,7 @@ Only one detection run per lake at a time (a file lock); a second is refused wit
 
 from __future__ import annotations
 
+import gc
 import time as clock
 import uuid
 from collections import Counter
@@ -44,6 +45,7 @@ from auditlake.detection.alerts import (
     evidence_frame,
 )
 from auditlake.detection.atoms import RAW
+from auditlake.detection.cache_files import collection_paused
 from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.evaluate import (
@@ -214,13 +216,17 @@ class _Scan:
             if source != current:
                 report(source, done, total)
                 current = source
-            matched, linked_matches = _source_matches(self.ruleset, rules[source], feeding[source], events)
+            # Evaluating a batch makes Python objects by the ten thousand (expressions, plans,
+            # frames), none of them garbage cycles: collections meanwhile walk them in vain.
+            with collection_paused():
+                matched, linked_matches = _source_matches(self.ruleset, rules[source], feeding[source], events)
             alerts.add(rules[source], matched)
             if not linked_matches.is_empty():
                 correlating.append(linked_matches)
             done = min(done + sum(f.rows for f in batch), total)
             report(source, done, total)
             del events, matched, linked_matches  # freed before the next batch is read
+            gc.collect(1)  # whatever cycles the batch left, before they can pile up
         return correlating
 
     def _files(self, source: str) -> list[CommittedFile]:
