@@ -88,16 +88,17 @@ def _random_ruleset(
     events: list[dict[str, Any]], data: st.DataObject, logsource: dict[str, str], *, keywords: bool
 ) -> RuleSet:
     """Three random rules on `logsource` whose values are mostly pieces of the events' values;
-    with `keywords`, some also OR in a keyword search."""
+    with `keywords`, some also OR or AND in a keyword search."""
     pool = {f: sorted({e[f] for e in events if e[f]}) for f in TEXT_FIELDS}
     documents = []
     for number in range(3):
         rule = data.draw(_rules(pool))
         rule["id"] = f"0b9e4a55-1111-4a5a-9a5a-00000000000{number}"
         rule["logsource"] = logsource
-        if keywords and data.draw(st.booleans()):  # a keyword search in raw, ORed in
+        if keywords and data.draw(st.booleans()):  # a keyword search in raw, ORed or ANDed in
             rule["detection"]["keywords"] = [data.draw(st.sampled_from(["ab", "A(B", "\\\\", "é中", "x*y"]))]
-            rule["detection"]["condition"] = f"({rule['detection']['condition']}) or keywords"
+            joined = data.draw(st.sampled_from(["or", "and"]))
+            rule["detection"]["condition"] = f"({rule['detection']['condition']}) {joined} keywords"
         documents.append(yaml.safe_dump(rule, allow_unicode=True))
     ruleset = compile_collection(SigmaCollection.from_yaml("---\n".join(documents)))
     assert ruleset.failures == ()
@@ -431,3 +432,39 @@ def test_a_long_column_is_searched_for_a_literal_only_where_its_rules_routes_all
     fast, simple = _both(rules, frame)
     assert fast == simple == [("e10", "0b9e4a55-1111-4a5a-9a5a-0000000000b0"), ("e20", "0b9e4a55-1111-4a5a-9a5a-0000000000b1"),
                               ("e5", "0b9e4a55-1111-4a5a-9a5a-0000000000b1")]
+
+
+def test_a_keyword_beside_a_column_selection_has_raw_read_only_for_the_selections_rows() -> None:
+    """A rule ANDing a keyword to a selection on a column could take its candidates from
+    either; with `raw` read late, they come from the column, and `raw` is read for those rows
+    alone, not for the search."""
+    rule = """
+title: Break-glass pod
+id: 0b9e4a55-2222-4a5a-9a5a-000000000001
+logsource: {product: windows, service: sysmon}
+detection:
+  selection: {Image|endswith: '\\kubectl.exe'}
+  keywords: ['break-glass']
+  condition: selection and keywords
+"""
+    ruleset = compile_collection(SigmaCollection.from_yaml(rule))
+    images = ["C:\\kubectl.exe" if i % 10 == 0 else "C:\\notepad.exe" for i in range(40)]
+    frame = pl.DataFrame({
+        "event_uid": [f"e{i}" for i in range(40)],
+        "source": WINDOWS,
+        "Channel": SYSMON,
+        "EventID": 1,
+        "Image": images,
+        "raw": [json.dumps({"Image": image, "note": "break-glass" if i % 4 == 0 else "-"}) for i, image in enumerate(images)],
+    })
+    asked: list[list[int] | None] = []
+
+    def read_raw(rows: pl.Series | None) -> pl.DataFrame:
+        asked.append(None if rows is None else rows.to_list())
+        return _rows_of(frame.select("raw"), rows)
+
+    late = LateColumns(pl.Schema({"raw": pl.String}), read_raw)
+    found = evaluate_candidates(list(ruleset.rules), frame.drop("raw"), source=WINDOWS, late=late)
+    assert asked == [[0, 10, 20, 30]]  # the kubectl rows, where the keyword is then tested
+    assert found["event_uid"].to_list() == ["e0", "e20"]
+    assert _pairs(found) == _pairs(evaluate(list(ruleset.rules), frame.lazy(), source=WINDOWS).collect())

@@ -11,7 +11,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -196,7 +196,7 @@ def evaluate_candidates(
     """
     rules = [r for r in rules if r.routes and source in r.sources]
     schema = pl.Schema({**frame.schema, **(late.schema if late else {})})
-    prepared = _prepared(rules, schema, source)
+    prepared = _prepared(rules, schema, source, frozenset(late.schema) if late else frozenset())
     plans = prepared.plans
     indexed = frame.with_row_index(ROW)
     output = indexed if keep is None else indexed.select(ROW, *[c for c in keep if c in frame.schema])
@@ -304,18 +304,29 @@ _PREPARED: OrderedDict[tuple[object, ...], _Prepared] = OrderedDict()
 PREPARED_KEPT = 8
 
 
-def _prepared(rules: list[CompiledRule], schema: Schema, source: str) -> _Prepared:
-    key = (source, tuple(id(r) for r in rules), tuple((n, str(d)) for n, d in schema.items()))
+def _prepared(rules: list[CompiledRule], schema: Schema, source: str, late: frozenset[str]) -> _Prepared:
+    key = (source, tuple(id(r) for r in rules), tuple((n, str(d)) for n, d in schema.items()), late)
     if key in _PREPARED:
         _PREPARED.move_to_end(key)
         return _PREPARED[key]
     columns = atom_columns(schema, source)
+    plans = [_sparing(plan, late) for plan in planned(rules, columns, source)]
     # The entry holds the rules, so their ids in the key cannot be reused by other objects.
-    entry = _Prepared(rules, schema, source, planned(rules, columns, source))
+    entry = _Prepared(rules, schema, source, plans)
     _PREPARED[key] = entry
     while len(_PREPARED) > PREPARED_KEPT:
         _PREPARED.popitem(last=False)
     return entry
+
+
+def _sparing(plan: RulePlan, late: frozenset[str]) -> RulePlan:
+    """`plan` without the sets that search a late column, when it has others: a set searched
+    in `raw` has every row's `raw` read for the search (a GCP rule's keyword beside its
+    `methodName`), where the rule's candidates from another set need it on their rows only."""
+    if not late or not plan.sets:
+        return plan
+    kept = tuple(atoms for atoms in plan.sets if not any(column in late for column, _, _ in atoms))
+    return replace(plan, sets=kept) if kept and len(kept) < len(plan.sets) else plan
 
 
 def _no_matches(frame: pl.LazyFrame) -> pl.LazyFrame:
