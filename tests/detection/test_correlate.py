@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 import polars as pl
 import pytest
@@ -22,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from auditlake.detection import correlate
 from auditlake.detection.correlate import evaluate_correlation, output_schema
 from auditlake.detection.correlation_plan import (
     And,
@@ -407,6 +409,17 @@ def test_matches_reference(scenario: Scenario) -> None:
         evaluate_correlation(scenario.plan, scenario.matches),
         reference(scenario.plan, scenario.matches),
     )
+
+
+@PROPERTY
+@given(scenarios(types=[CorrelationType.VALUE_COUNT]))
+def test_distinct_counts_by_join_match_reference(scenario: Scenario) -> None:
+    """value_count's fallback for (group, time) keys too wide to pack into one integer."""
+    with patch.object(correlate, "PACKED_KEY_BITS", 0):
+        assert_same(
+            evaluate_correlation(scenario.plan, scenario.matches),
+            reference(scenario.plan, scenario.matches),
+        )
 
 
 @pytest.mark.parametrize("ctype", list(CorrelationType))

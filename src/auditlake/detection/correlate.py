@@ -348,8 +348,53 @@ def _with_bounds(events: pl.DataFrame, window: str) -> pl.DataFrame:
     )
 
 
+PACKED_KEY_BITS = 62
+"""Bits a (group, time) key may take when packed into one Int64 (with room for the search)."""
+
+
 def _with_distinct_counts(events: pl.DataFrame, span: int) -> pl.DataFrame:
     """Distinct values per window: `__dc_right` over `(t - span, t]`, `__dc_none` over `(t - span, t)`.
+
+    The covering intervals of `_with_distinct_counts_joined` below, counted by binary search:
+    with group and time packed into one sorted integer key, the intervals covering `t` are
+    those started by `t` less those stopped by `t`, since a group's intervals start and stop in
+    the group (the counts of earlier groups cancel). Each event's counts are two searches in
+    each of three sorted arrays, with no sort of the marks and no join: 0.19 -> 0.08 s for 244k
+    Okta sign-ins. When the key could overflow (millions of groups over a long span), the join.
+    """
+    if events.is_empty():
+        return _with_distinct_counts_joined(events, span)
+    low, high, groups = events.select(
+        pl.col("__t").min().alias("low"), pl.col("__t").max().alias("high"), pl.col(_G).max().cast(pl.Int64)
+    ).row(0)
+    width = (high - low + span + 1).bit_length()
+    if (groups + 1) << width >= 1 << PACKED_KEY_BITS:
+        return _with_distinct_counts_joined(events, span)
+    same_value = (pl.col(_G).shift(-1) == pl.col(_G)) & (pl.col("__x").shift(-1) == pl.col("__x"))
+    following = pl.when(same_value).then(pl.col("__t").shift(-1))
+
+    def key(time: pl.Expr) -> pl.Expr:
+        return pl.col(_G).cast(pl.Int64) * (1 << width) + (time - low)
+
+    occurrences = events.select(_G, "__x", "__t").unique().sort(_G, "__x", "__t")
+    starts, stops_right, stops_none = (
+        occurrences.select(key(time)).to_series().sort()
+        for time in (
+            pl.col("__t"),
+            pl.min_horizontal(following, pl.col("__t") + span),
+            pl.min_horizontal(following, pl.col("__t") + span - 1),
+        )
+    )
+    at = events.select(key(pl.col("__t"))).to_series()
+    # Covering t in (t - span, t]: started at r <= t, stopped at or before t otherwise.
+    right = starts.search_sorted(at, side="right") - stops_right.search_sorted(at, side="right")
+    # In (t - span, t): started at r < t, not stopped before t (see the joined version).
+    none = starts.search_sorted(at, side="left") - stops_none.search_sorted(at, side="left")
+    return events.with_columns(right.cast(pl.Int64).alias("__dc_right"), none.cast(pl.Int64).alias("__dc_none"))
+
+
+def _with_distinct_counts_joined(events: pl.DataFrame, span: int) -> pl.DataFrame:
+    """`_with_distinct_counts` by running sums and as-of joins, for keys too wide to pack.
 
     A value is in `(t - span, t]` iff its latest occurrence `r <= t` has `r > t - span`: each
     occurrence covers `t` in `[r, min(next r, r + span))`, and the distinct count is the number of
