@@ -468,3 +468,17 @@ detection:
     assert asked == [[0, 10, 20, 30]]  # the kubectl rows, where the keyword is then tested
     assert found["event_uid"].to_list() == ["e0", "e20"]
     assert _pairs(found) == _pairs(evaluate(list(ruleset.rules), frame.lazy(), source=WINDOWS).collect())
+
+    # Beside a rule of keywords alone (and its route's Channel, which holds every row here),
+    # `raw` is read for the search anyway, and the first rule keeps its keyword set: it may be
+    # the rarer one.
+    keywords_only = rule.replace("0b9e4a55-2222-4a5a-9a5a-000000000001", "0b9e4a55-2222-4a5a-9a5a-000000000002")
+    keywords_only = keywords_only.replace("condition: selection and keywords", "condition: keywords")
+    both = list(compile_collection(SigmaCollection.from_yaml(rule + "---\n" + keywords_only)).rules)
+    asked.clear()
+    with patch.object(prefilter, "_choose_sets", wraps=prefilter._choose_sets) as choose:
+        found = evaluate_candidates(both, frame.drop("raw"), source=WINDOWS, late=late)
+    assert asked == [None]
+    searched = choose.call_args.args[0]
+    assert searched.filter(pl.col("rule") == 0)["column"].unique().sort().to_list() == ["Channel", "Image", "raw"]
+    assert _pairs(found) == _pairs(evaluate(both, frame.lazy(), source=WINDOWS).collect())

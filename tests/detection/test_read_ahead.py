@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from auditlake.detection.read_ahead import HEADROOM, read_ahead
+from auditlake.detection.read_ahead import HEADROOM, MARGIN, MEMORY_BUDGET, read_ahead
 
 
 class Reads:
@@ -119,3 +119,15 @@ def test_without_room_a_batch_is_freed_before_the_next_is_read() -> None:
         seen.append((number, batch.number))
         del batch
     assert seen == [(1, 1), (2, 2), (3, 3)] and all(ref() is None for ref in alive)
+
+
+def test_by_default_a_margin_of_the_budget_is_kept_back() -> None:
+    """A peak that leaves room for the next batch only by eating into the margin reads in
+    turn; one that leaves room beside the margin reads ahead."""
+    size = 20  # the value of item 2, the one in hand when item 3 may be read ahead
+    whole = MEMORY_BUDGET - HEADROOM * size  # room within the whole budget, not beside the margin
+    for peak, early in ((whole, False), (whole - MARGIN + 1, False), (whole - MARGIN, True)):
+        reads = Reads()
+        _consume(reads, [1, 2, 3], early_from=2 if early else None, peak=lambda peak=peak: peak)
+        threads = [thread for step, _, thread in reads.log if step == "read"]
+        assert threads[2].startswith("read-ahead") is early

@@ -310,7 +310,7 @@ def _prepared(rules: list[CompiledRule], schema: Schema, source: str, late: froz
         _PREPARED.move_to_end(key)
         return _PREPARED[key]
     columns = atom_columns(schema, source)
-    plans = [_sparing(plan, late) for plan in planned(rules, columns, source)]
+    plans = _sparing(planned(rules, columns, source), late)
     # The entry holds the rules, so their ids in the key cannot be reused by other objects.
     entry = _Prepared(rules, schema, source, plans)
     _PREPARED[key] = entry
@@ -319,14 +319,25 @@ def _prepared(rules: list[CompiledRule], schema: Schema, source: str, late: froz
     return entry
 
 
-def _sparing(plan: RulePlan, late: frozenset[str]) -> RulePlan:
-    """`plan` without the sets that search a late column, when it has others: a set searched
-    in `raw` has every row's `raw` read for the search (a GCP rule's keyword beside its
-    `methodName`), where the rule's candidates from another set need it on their rows only."""
-    if not late or not plan.sets:
-        return plan
-    kept = tuple(atoms for atoms in plan.sets if not any(column in late for column, _, _ in atoms))
-    return replace(plan, sets=kept) if kept and len(kept) < len(plan.sets) else plan
+def _sparing(plans: list[RulePlan], late: frozenset[str]) -> list[RulePlan]:
+    """`plans` without the sets that search a late column, when every rule searching one has
+    a set of its own condition elsewhere: a set searched in `raw` has every row's `raw` read
+    for the search (a GCP rule's keyword beside its `methodName`), where candidates from
+    another set need it on their rows only. Otherwise `raw` is read for the search anyway, and
+    each rule keeps all its sets: a route's Channel or EventID holds most rows of a source,
+    where the keyword beside it may be rare (Windows keyword rules)."""
+    if not late:
+        return plans
+    spared = []
+    for plan in plans:
+        kept = tuple(atoms for atoms in plan.sets or () if not any(column in late for column, _, _ in atoms))
+        if not plan.sets or len(kept) == len(plan.sets):
+            spared.append(plan)
+        elif any(plan.scope is None or not atoms <= plan.scope for atoms in kept):
+            spared.append(replace(plan, sets=kept))
+        else:
+            return plans
+    return spared
 
 
 def _no_matches(frame: pl.LazyFrame) -> pl.LazyFrame:

@@ -7,7 +7,7 @@ costs a second batch in memory, which a run whose evaluation already fills most 
 cannot afford (2,800 Windows rules over 285k events peak at 1.5-1.9 GiB; reading ahead there
 took it past 2 GiB). So the choice is made batch by batch from the process's peak memory so
 far: the next batch is read early only while that peak, plus `HEADROOM` times the size of the
-batch in hand, stays within `MEMORY_BUDGET`. Nothing is read early before one batch has been
+batch in hand, stays within `MEMORY_BUDGET` less a `MARGIN`. Nothing is read early before one batch has been
 evaluated, since only its peak tells what evaluating costs.
 
 >>> [item for item, _ in read_ahead([1, 2, 3], lambda n: n * 10, lambda v: v, peak=lambda: 0)]
@@ -27,6 +27,12 @@ Value = TypeVar("Value")
 
 MEMORY_BUDGET = 2 * 2**30
 """Peak resident memory a detection run keeps within, whatever the lake's size."""
+MARGIN = 2**28
+"""Budget kept back from reading ahead: a process's peak RSS varies from run to run with the
+pages the allocator keeps (the same Windows run's peak after its first batch: 1.2-1.5 GiB over
+a dozen runs), so a plan that fills the budget to the last megabyte can overshoot it. With the
+whole budget, 2,800 Windows rules at 1.23 GiB after their first batch (1.23 + 4 x 0.19 GiB:
+53 MiB to spare) read ahead, and the run peaked at 1.76-1.88 GiB."""
 HEADROOM = 4
 """Memory to leave for a batch read early, in multiples of the in-memory size of the batch in
 hand: its columns, the Parquet pages and buffers its decoding holds, and what its evaluation
@@ -49,11 +55,12 @@ def read_ahead(
     peak: Callable[[], int] | None = None,
 ) -> Iterator[tuple[Item, Value]]:
     """Each item with `read(item)`, in order; while the caller works on one, the next is read
-    in a thread when `peak() + HEADROOM * size(value)` is within `budget` (`peak_rss` and
-    `MEMORY_BUDGET` by default) and the caller has finished at least one item. A failed read
-    raises here, in the caller's order. Nothing here holds a value once the caller asks for the
-    next one, so a caller that lets go of it keeps one batch in memory, not two."""
-    budget = MEMORY_BUDGET if budget is None else budget
+    in a thread when `peak() + HEADROOM * size(value)` is within `budget` (`peak_rss`, and
+    `MEMORY_BUDGET` less `MARGIN`, by default) and the caller has finished at least one item.
+    A failed read raises here, in the caller's order. Nothing here holds a value once the
+    caller asks for the next one, so a caller that lets go of it keeps one batch in memory,
+    not two."""
+    budget = MEMORY_BUDGET - MARGIN if budget is None else budget
     peak = peak or peak_rss
     pool = ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
     pending: Future[Value] | None = None
