@@ -16,7 +16,8 @@ anew by others, so each arena held its own three seconds of freed pages. Over a 
 alternated runs of each, peak RSS: the Windows detection benchmark's run 1.49-1.68 GiB with
 one arena, 1.47-1.99 GiB with the default (within 2 GiB by a hair); the cloud run 0.90-0.98
 against 1.02-1.21 GiB; CloudTrail ingest 0.82-0.92 against 0.95-0.98 GiB; times the same
-within the machine's noise.
+within the machine's noise. It narrows the spread, it does not bound it: later Windows runs
+with one arena still reached 1.87 GiB now and then.
 
 Only the command sets this: a notebook that imports auditlake keeps its own allocator
 settings. An `_RJEM_MALLOC_CONF` already in the environment wins.

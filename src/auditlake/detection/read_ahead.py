@@ -7,8 +7,8 @@ costs a second batch in memory, which a run whose evaluation already fills most 
 cannot afford (2,800 Windows rules over 285k events peak at 1.5-1.9 GiB; reading ahead there
 took it past 2 GiB). So the choice is made batch by batch from the process's peak memory so
 far: the next batch is read early only while that peak, plus `HEADROOM` times the size of the
-batch in hand, stays within `MEMORY_BUDGET` less a `MARGIN`. Nothing is read early before one batch has been
-evaluated, since only its peak tells what evaluating costs.
+batch in hand, stays within `MEMORY_BUDGET` less a `MARGIN`. Nothing is read early before one
+batch has been evaluated, since only its peak tells what evaluating costs.
 
 >>> [item for item, _ in read_ahead([1, 2, 3], lambda n: n * 10, lambda v: v, peak=lambda: 0)]
 [1, 2, 3]
