@@ -365,6 +365,8 @@ def test_whether_a_columns_values_repeat_is_judged_once_and_a_wrong_judgement_ch
     rows = 2 * distinct_values.MIN_ROWS
     few = _sysmon_frame(rows, t1=["a needle" if i % 7 == 0 else "plain" for i in range(rows)])
     many = _sysmon_frame(rows, t1=[f"{i} needle" if i % 5 == 0 else f"{i} plain" for i in range(rows)])
+    # a field of another event type: null in most rows, which hold no atom and are not grouped
+    sparse = _sysmon_frame(rows, t1=["a needle" if i % 9 == 0 else None for i in range(rows)])  # type: ignore[misc]
     small = _sysmon_frame(64, t1=["a needle"] * 64)
     plans = prefilter.plan_rules(rules, atom_columns(few.schema, WINDOWS), WINDOWS)
 
@@ -372,11 +374,11 @@ def test_whether_a_columns_values_repeat_is_judged_once_and_a_wrong_judgement_ch
         found = prefilter.candidate_pairs(frame.with_row_index(prefilter.ROW), plans, repeating=repeating)
         return set(found.select(prefilter.ROW, "rule").iter_rows())
 
-    for frame, repeats in ((few, True), (many, False)):
+    for frame, repeats in ((few, True), (many, False), (sparse, True)):
         judged: dict[str, bool] = {}
         expected = pairs(frame, judged)
         assert judged == {"t1": repeats}
-        assert {row for row, _ in expected} == {i for i, text in enumerate(frame["t1"]) if "needle" in text}
+        assert {row for row, _ in expected} == {i for i, text in enumerate(frame["t1"]) if text and "needle" in text}
         assert pairs(frame, {"t1": not repeats}) == pairs(frame, {"t1": repeats}) == expected
     judged = {}
     pairs(small, judged)

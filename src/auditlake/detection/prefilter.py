@@ -242,8 +242,10 @@ def _occurrences(
             if lowering:
                 lowered.add(column)
             parts = _numbers(column, needles) if numeric else _text_searches(column, needles, lowered=lowering)
-            # A repeating column is searched once per distinct value, with the rows holding it.
-            searched = frame.lazy().group_by(column).agg(pl.col(ROW)) if repeats else frame.lazy()
+            # A repeating column is searched once per distinct value, with the rows holding it;
+            # a null holds no atom, and most of a Windows column's rows are null (the field
+            # belongs to other event types), so those rows are not grouped at all.
+            searched = _distinct_values(frame, column) if repeats else frame.lazy()
             column_queries = [searched.select(pl.col(ROW), e.alias("needle")) for e in parts]
         else:
             groups = _by_scope(atoms.filter(pl.col("column") == column), scopes)
@@ -255,6 +257,11 @@ def _occurrences(
         hits = result if result.schema["needle"] == pl.String else result.explode("needle")
         found.setdefault(column, []).append(hits.drop_nulls("needle"))
     return {column: pl.concat(parts) for column, parts in found.items()}, frozenset(lowered)
+
+
+def _distinct_values(frame: pl.DataFrame, column: str) -> pl.LazyFrame:
+    """Each non-null value of `column` once, with the list of rows holding it."""
+    return frame.lazy().filter(pl.col(column).is_not_null()).group_by(column).agg(pl.col(ROW))
 
 
 MANY_NEEDLES = 2000
