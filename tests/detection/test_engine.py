@@ -9,6 +9,7 @@ import threading
 import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -140,12 +141,23 @@ def test_one_run_daily_runs_and_ranges_agree(inputs: dict[int, list[Path]], rule
     assert "burst-3" in {uid for uids in burst["event_uids"].to_list() for uid in uids}
 
 
-def test_rerunning_adds_nothing(inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path) -> None:
+def test_rerunning_adds_nothing(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lake = _lake(tmp_path, "lake")
     ingest(inputs[0] + inputs[1], lake, workers=1)
     first = run_detection(lake, ruleset, digest="rules")
     again = run_detection(lake, ruleset, digest="rules")
+    built: list[int] = []  # evidence rows detection alerts are built from, per batch
+    build = engine.detection_alerts
+
+    def counting(rules: Any, evidence: pl.DataFrame, run: Any) -> pl.DataFrame:
+        built.append(evidence.height)
+        return build(rules, evidence, run)
+
+    monkeypatch.setattr(engine, "detection_alerts", counting)
     replay = run_detection(lake, ruleset, digest="rules", since=START, until=START + timedelta(days=5))
+    assert built and not any(built)  # the replay's alerts were all stored: none was built
     assert first.alerts.height > 0
     assert again.events_scanned == 0 and again.alerts.height == 0
     assert replay.events_scanned > 0 and replay.alerts.height == 0
@@ -262,11 +274,11 @@ def test_a_run_killed_midway_is_redone_exactly(
     original = AlertStore.append
     calls = []
 
-    def append_then_die(self: AlertStore, alerts: pl.DataFrame, *, run_id: str) -> pl.DataFrame:
+    def append_then_die(self: AlertStore, alerts: pl.DataFrame, *, run_id: str, **options: bool) -> pl.DataFrame:
         calls.append(run_id)
         if len(calls) == 2:  # the first batch of alerts is stored, the rest never is
             raise KeyboardInterrupt
-        return original(self, alerts, run_id=run_id)
+        return original(self, alerts, run_id=run_id, **options)
 
     monkeypatch.setattr(AlertStore, "append", append_then_die)
     with pytest.raises(KeyboardInterrupt):
@@ -443,12 +455,12 @@ from auditlake.cli import main
 original = AlertStore.append
 calls = []
 
-def append_then_die(self, alerts, *, run_id):
+def append_then_die(self, alerts, *, run_id, **options):
     calls.append(run_id)
     if len(calls) == 2:  # the first batch of alerts is stored, then the process is killed
         self.flush()
         os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, alerts, run_id=run_id)
+    return original(self, alerts, run_id=run_id, **options)
 
 AlertStore.append = append_then_die
 sys.exit(main(sys.argv[1:]))

@@ -93,15 +93,21 @@ class AlertStore:
         matching = stored.filter(pl.col("rule_id").is_in(rules) & in_range).select("alert_id")
         return matching.collect().get_column("alert_id")
 
-    def append(self, alerts: pl.DataFrame, *, run_id: str) -> pl.DataFrame:
+    def unstored(self, alerts: pl.DataFrame) -> pl.DataFrame:
+        """`alerts` without those already stored. Only `alert_id`, `rule_id` and
+        `first_evidence_at` are read, so the alerts to be can be checked before they are built."""
+        known = self.stored_like(alerts).implode()
+        return alerts.filter(~pl.col("alert_id").is_in(known))
+
+    def append(self, alerts: pl.DataFrame, *, run_id: str, unstored: bool = False) -> pl.DataFrame:
         """Store the alerts not stored yet; returns exactly those. They are durable on return,
-        or (with `background`) once `flush` returns."""
+        or (with `background`) once `flush` returns. `unstored`: the caller has just taken
+        `alerts` from `unstored`, so they are not looked up again."""
         # Counting distinct ids is a third of the cost of dropping repeats, and a run's
         # batches seldom repeat one: drop them only when there are some.
         repeats = alerts.get_column("alert_id").n_unique() < alerts.height
         candidates = alerts.unique("alert_id", keep="first", maintain_order=True) if repeats else alerts
-        known = self.stored_like(candidates).implode()
-        fresh = candidates.filter(~pl.col("alert_id").is_in(known))
+        fresh = candidates if unstored else self.unstored(candidates)
         if fresh.is_empty():
             return fresh
         self.folder.mkdir(parents=True, exist_ok=True)

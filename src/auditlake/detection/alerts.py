@@ -143,12 +143,14 @@ def evidence_frame(events: pl.DataFrame) -> pl.DataFrame:
 
 def detection_alerts(rules: Mapping[str, RuleInfo], evidence: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
     """One alert per matched (rule, event), in `evidence`'s order: `evidence` as built by
-    `evidence_frame`, with the matching rule's id in `rule_id`; `rules` maps each id to what
-    its alerts say of the rule. All rules at once: a frame per rule costs more than its rows."""
+    `evidence_frame`, with the matching rule's id in `rule_id` (and the alert's id in
+    `alert_id`, when `with_alert_ids` gave it one); `rules` maps each id to what its alerts
+    say of the rule. All rules at once: a frame per rule costs more than its rows."""
     if evidence.is_empty():
         return ALERT_SCHEMA.to_frame()
+    given = "alert_id" in evidence.columns
     frame = evidence.select(
-        event_alert_ids(evidence["rule_id"], evidence["event_uid"]),
+        pl.col("alert_id") if given else event_alert_ids(evidence["rule_id"], evidence["event_uid"]),
         pl.col("rule_id"),
         pl.col("source"),
         pl.col("time").alias("first_evidence_at"),
@@ -163,6 +165,14 @@ def detection_alerts(rules: Mapping[str, RuleInfo], evidence: pl.DataFrame, run:
     wanted = frame["rule_id"].unique().to_list()
     described = _rule_columns([rules[rule_id] for rule_id in wanted])
     return _with_run(frame.join(described, on="rule_id", how="left", maintain_order="left"), run)
+
+
+def with_alert_ids(evidence: pl.DataFrame) -> pl.DataFrame:
+    """`evidence` (see `detection_alerts`) with each alert's id, and its first evidence time
+    under the alert's column name: what `AlertStore.unstored` reads, before any alert is built."""
+    return evidence.with_columns(
+        event_alert_ids(evidence["rule_id"], evidence["event_uid"]), pl.col("time").alias("first_evidence_at")
+    )
 
 
 def correlation_alerts(

@@ -43,6 +43,7 @@ from auditlake.detection.alerts import (
     correlation_alerts,
     detection_alerts,
     evidence_frame,
+    with_alert_ids,
 )
 from auditlake.detection.atoms import RAW
 from auditlake.detection.cache_files import collection_paused
@@ -363,9 +364,11 @@ def _store_matches(store: AlertStore, rules: list[CompiledRule], matched: pl.Dat
     """The alerts of one batch's matches, stored; those new to the store."""
     if matched.is_empty():
         return pl.DataFrame()
-    evidence = evidence_frame(matched).with_columns(matched[RULE_ID_COLUMN])
+    evidence = with_alert_ids(evidence_frame(matched).with_columns(matched[RULE_ID_COLUMN]))
+    # Alerts stored before (a re-run over the same range) are dropped before they are built.
+    evidence = store.unstored(evidence)
     alerts = detection_alerts({rule.id: _info(rule) for rule in rules}, evidence, run)
-    return store.append(alerts, run_id=run.run_id)
+    return store.append(alerts, run_id=run.run_id, unstored=True)
 
 
 class _AlertBuilder:
