@@ -95,7 +95,8 @@ class AlertStore:
 
     def unstored(self, alerts: pl.DataFrame) -> pl.DataFrame:
         """`alerts` without those already stored. Only `alert_id`, `rule_id` and
-        `first_evidence_at` are read, so the alerts to be can be checked before they are built."""
+        `first_evidence_at` are read, so a batch's alerts can be checked before they are built
+        (`alerts.with_alert_ids`)."""
         known = self.stored_like(alerts).implode()
         return alerts.filter(~pl.col("alert_id").is_in(known))
 
