@@ -64,7 +64,7 @@ from auditlake.detection.evaluate import (
 from auditlake.detection.logsources import effective_field_map
 from auditlake.detection.plancache import planned
 from auditlake.detection.prefilter import ROW, candidate_filter
-from auditlake.detection.read_ahead import read_ahead
+from auditlake.detection.read_ahead import estimated_bytes, read_ahead
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.errors import UnknownSourceError
 from auditlake.lake.commits import CommittedFile, read_commits
@@ -286,7 +286,7 @@ class _Batch:
 
     @staticmethod
     def size(batch: _Batch | None) -> int:
-        return int(batch.events.estimated_size()) if batch is not None else 0
+        return estimated_bytes(batch.events) if batch is not None else 0
 
 
 def _read_batch(
