@@ -61,10 +61,11 @@ from auditlake.detection.evaluate import (
     evaluate_candidates,
     needed_columns,
 )
+from auditlake.detection.frame_size import estimated_bytes
 from auditlake.detection.logsources import effective_field_map
 from auditlake.detection.plancache import planned
 from auditlake.detection.prefilter import ROW, candidate_filter
-from auditlake.detection.read_ahead import estimated_bytes, read_ahead
+from auditlake.detection.read_ahead import read_ahead
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.errors import UnknownSourceError
 from auditlake.lake.commits import CommittedFile, read_commits

@@ -36,6 +36,7 @@ from auditlake.detection.distinct_values import (
     split_merged_rows,
     values_repeat,
 )
+from auditlake.detection.frame_size import estimated_bytes
 from auditlake.detection.logsources import effective_field_map
 from auditlake.detection.text_gate import gate
 
@@ -343,7 +344,7 @@ SLICE_BYTES = 64 * 2**20
 def _slices(frame: pl.DataFrame, column: str) -> list[tuple[int, int]]:
     if frame.height == 0:
         return [(0, 0)]
-    size = frame.get_column(column).estimated_size() if frame.schema[column] == pl.String else 0
+    size = estimated_bytes(frame.get_column(column)) if frame.schema[column] == pl.String else 0
     count = max(1, min(8, int(size) // SLICE_BYTES))
     step = -(-frame.height // count)
     return [(start, step) for start in range(0, frame.height, step)]

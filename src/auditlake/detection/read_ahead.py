@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-import polars as pl
-
 Item = TypeVar("Item")
 Value = TypeVar("Value")
 
@@ -40,31 +38,6 @@ HEADROOM = 4
 hand: its columns, the Parquet pages and buffers its decoding holds, and what its evaluation
 adds to the peak beyond the previous batch's (reading every Windows batch ahead added
 0.3-0.5 GB to the peak for batches of 190 MiB: 1.5-2.5x)."""
-
-
-SAMPLE_ROWS = 4096
-"""Rows at each end of a frame that `estimated_bytes` measures."""
-
-
-def estimated_bytes(frame: pl.DataFrame) -> int:
-    """About the in-memory size of `frame`, from its first and last `SAMPLE_ROWS` rows.
-
-    Polars' `estimated_size` costs about 1 ms per text column of 300k rows: 45-65 ms for a
-    CloudTrail batch of 74 columns, paid by the evaluating thread once per batch. Two slices cost under a millisecond; the larger of their sizes per row stands for
-    the whole frame (within a few percent on the benchmarks' batches, where `HEADROOM` is a
-    factor of four). A frame of up to twice the sample is measured whole.
-
-    >>> frame = pl.DataFrame({"a": ["x" * 100] * 10_000 + ["y"] * 10_000})
-    >>> estimated_bytes(frame) >= frame.estimated_size()
-    True
-    """
-    rows = frame.height
-    if rows <= 2 * SAMPLE_ROWS:
-        return int(frame.estimated_size())
-    per_row = max(
-        frame.head(SAMPLE_ROWS).estimated_size(), frame.tail(SAMPLE_ROWS).estimated_size()
-    ) / SAMPLE_ROWS
-    return int(per_row * rows)
 
 
 def peak_rss() -> int:
