@@ -212,7 +212,7 @@ def evaluate_candidates(
     if together:  # one pass shares subexpressions and threads; no per-rule gathers
         rows = None if len(together) > broad.height else broad[ROW].explode().unique().sort()
         reads = needed_columns(together, schema, source, keep=())
-        subset = indexed.select(ROW, *reads) if rows is None else indexed.select(ROW, *reads)[rows]
+        subset = indexed.select(ROW, *reads) if rows is None else indexed[rows, [ROW, *reads]]
         subset = merge_equal_rows(subset, reads, ROW)
         matched = _evaluate_one(together, subset.lazy(), schema, source).select(ROW, RULE_ID_COLUMN).collect()
         position = {rule.id: n for n, rule in enumerate(rules)}
@@ -220,9 +220,12 @@ def evaluate_candidates(
         found.append(split_merged_rows(matched, ROW).select(ROW, rank))
 
     def run(index: int, rows: pl.Series) -> pl.Series:
+        # Each Polars call costs a plan (about 0.3 ms), more than a few rows' work: the rows
+        # and columns are taken in one call and the hits read off the filtered frame.
         expression, reads = prepared.bound(index)
-        candidates = merge_equal_rows(indexed.select(ROW, *reads)[rows], reads, ROW)
-        return split_merged_rows(candidates.filter(expression).select(ROW), ROW).get_column(ROW)
+        candidates = merge_equal_rows(indexed[rows, [ROW, *reads]], reads, ROW)
+        hits = candidates.filter(expression).get_column(ROW)
+        return hits.explode() if isinstance(hits.dtype, pl.List) else hits
 
     narrow = pairs.filter(pl.col(ROW).list.len() <= BROAD_SHARE * frame.height)
     # Polars releases the GIL while it filters, so rules run side by side on every core.
