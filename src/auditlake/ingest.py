@@ -32,7 +32,13 @@ from auditlake.workers import ChunkPool
 
 DEFAULT_BATCH_ROWS = 100_000
 CHUNK_FRAMES = 8_192
-"""Frames per unit of parallel work: large enough to amortise hand-off, small enough to stream."""
+"""Frames per unit of parallel work for a per-record source: large enough to amortise hand-off,
+small enough to stream."""
+BATCH_CHUNK_FRAMES = 16_384
+"""Frames per unit of work for a source with a vectorized path (`SourceSpec.batch`). Such a
+chunk costs about 30 ms of query planning whatever its size (its 40-odd Polars calls), 3.7 µs a
+record at 8,192 records: CloudTrail ingest of 300k records, six alternations, is 6% faster
+with chunks twice as large, for about 200 MiB more at peak."""
 Progress = Callable[[str, int], None]
 """Called with (input name, records read so far in it)."""
 
@@ -99,7 +105,7 @@ def ingest(
     with LakeWriter(lake, now=now or (lambda: datetime.now(UTC))) as writer, \
             Committer(writer, partial(_count, summary), background=count > 1) as committer, \
             ChunkPool(count) as pool:
-        for spec, name, frames in _chunks(paths, source, summary, min(CHUNK_FRAMES, batch_rows)):
+        for spec, name, frames in _chunks(paths, source, summary, batch_rows):
             for chunk in pool.submit(spec, name, frames):
                 batch = _take(committer, batch, chunk, summary, batch_rows, progress)
         for chunk in pool.drain():
@@ -109,14 +115,16 @@ def ingest(
 
 
 def _chunks(
-    paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, size: int
+    paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, batch_rows: int
 ) -> Iterator[tuple[SourceSpec, str, Sequence[Frame]]]:
-    """Each input's frames in chunks of `size`, with the source that reads them."""
+    """Each input's frames in chunks, with the source that reads them: `BATCH_CHUNK_FRAMES`
+    for a source with a vectorized path, else `CHUNK_FRAMES`, and never over `batch_rows`."""
     for path in expand_inputs(paths):
         spec = _resolve(source, path, summary)
         if spec is None:
             continue
         summary.inputs += 1
+        size = min(CHUNK_FRAMES if spec.batch is None else BATCH_CHUNK_FRAMES, batch_rows)
         try:
             for frames in frame_chunks(spec.frames(path), size):
                 yield spec, path.name, frames
