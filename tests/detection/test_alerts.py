@@ -16,7 +16,6 @@ from auditlake.detection.alerts import (
     event_alert_id,
     event_alert_ids,
     evidence_frame,
-    with_alert_ids,
 )
 
 RUN = RunInfo(datetime(2026, 3, 9, tzinfo=UTC), "replay", "run-1")
@@ -52,18 +51,6 @@ def test_each_alert_carries_its_own_rules_description_and_a_stable_id() -> None:
     ]
     assert set(alerts["run_id"]) == {"run-1"} and set(alerts["origin"]) == {"replay"}
     assert alerts["created_at"].to_list() == [RUN.created_at] * 4
-
-
-def test_alert_ids_given_beforehand_are_the_ids_the_alerts_get() -> None:
-    """`with_alert_ids` names the alerts before they are built (so stored ones can be left
-    out); building from it gives the same alerts as building from the evidence alone."""
-    evidence = with_alert_ids(_evidence())
-    pairs = (("r1", "e1"), ("r2", "e1"), ("r1", "e2"), ("r2", "e3"))
-    assert evidence["alert_id"].to_list() == [event_alert_id(rule, uid) for rule, uid in pairs]
-    assert evidence["first_evidence_at"].equals(evidence["time"], check_names=False)
-    assert detection_alerts(RULES, evidence, RUN).equals(detection_alerts(RULES, _evidence(), RUN))
-    given = evidence.with_columns(pl.lit("given").alias("alert_id"))
-    assert detection_alerts(RULES, given, RUN)["alert_id"].to_list() == ["given"] * 4
 
 
 def test_no_evidence_gives_no_alerts() -> None:

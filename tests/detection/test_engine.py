@@ -7,6 +7,7 @@ import gc
 import json
 import threading
 import weakref
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from auditlake.detection import engine, read_ahead
+from auditlake.detection import alert_store, engine, read_ahead
 from auditlake.detection.alert_store import AlertStore
 from auditlake.detection.compile import RuleSet, compile_rules
 from auditlake.detection.engine import lookback, run_detection
@@ -148,16 +149,22 @@ def test_rerunning_adds_nothing(
     ingest(inputs[0] + inputs[1], lake, workers=1)
     first = run_detection(lake, ruleset, digest="rules")
     again = run_detection(lake, ruleset, digest="rules")
-    built: list[int] = []  # evidence rows detection alerts are built from, per batch
-    build = engine.detection_alerts
+    matched: list[int] = []  # matches per batch, and rows written per stored file
+    written: list[int] = []
+    rows_of, table_of = alert_store.detection_rows, alert_store.detection_table
 
-    def counting(rules: Any, evidence: pl.DataFrame, run: Any) -> pl.DataFrame:
-        built.append(evidence.height)
-        return build(rules, evidence, run)
+    def rows(evidence: pl.DataFrame) -> pl.DataFrame:
+        matched.append(evidence.height)
+        return rows_of(evidence)
 
-    monkeypatch.setattr(engine, "detection_alerts", counting)
+    def table(rows: pl.DataFrame, *args: Any) -> Any:
+        written.append(rows.height)
+        return table_of(rows, *args)
+
+    monkeypatch.setattr(alert_store, "detection_rows", rows)
+    monkeypatch.setattr(alert_store, "detection_table", table)
     replay = run_detection(lake, ruleset, digest="rules", since=START, until=START + timedelta(days=5))
-    assert built and not any(built)  # the replay's alerts were all stored: none was built
+    assert any(matched) and not written  # the replay's matches were all stored: none was written
     assert first.alerts.height > 0
     assert again.events_scanned == 0 and again.alerts.height == 0
     assert replay.events_scanned > 0 and replay.alerts.height == 0
@@ -193,9 +200,9 @@ def test_alerts_built_beside_the_next_batch_are_all_stored_and_counted(
     built: list[int] = []
     store_matches = engine._store_matches
 
-    def counting(*args: object) -> pl.DataFrame:
+    def counting(*args: object) -> Counter[tuple[str, str]]:
         stored = store_matches(*args)  # type: ignore[arg-type]
-        built.append(stored.height)
+        built.append(sum(stored.values()))
         return stored
 
     monkeypatch.setattr(engine, "_store_matches", counting)
@@ -271,19 +278,19 @@ def test_a_run_killed_midway_is_redone_exactly(
         ingest([p for day in inputs.values() for p in day], lake, workers=1)
     run_detection(reference, ruleset, digest="rules")
 
-    original = AlertStore.append
+    original = AlertStore._store
     calls = []
 
-    def append_then_die(self: AlertStore, alerts: pl.DataFrame, *, run_id: str, **options: bool) -> pl.DataFrame:
-        calls.append(run_id)
-        if len(calls) == 2:  # the first batch of alerts is stored, the rest never is
+    def store_then_die(self: AlertStore, *args: Any) -> None:
+        calls.append(args)
+        if len(calls) == 2:  # the first file of alerts is stored, the rest never is
             raise KeyboardInterrupt
-        return original(self, alerts, run_id=run_id, **options)
+        original(self, *args)
 
-    monkeypatch.setattr(AlertStore, "append", append_then_die)
+    monkeypatch.setattr(AlertStore, "_store", store_then_die)
     with pytest.raises(KeyboardInterrupt):
         run_detection(crashed, ruleset, digest="rules")
-    monkeypatch.setattr(AlertStore, "append", original)
+    monkeypatch.setattr(AlertStore, "_store", original)
     assert 0 < len(_alert_ids(crashed)) < len(_alert_ids(reference))
 
     run_detection(crashed, ruleset, digest="rules")
@@ -452,17 +459,17 @@ import os, signal, sys
 from auditlake.detection.alert_store import AlertStore
 from auditlake.cli import main
 
-original = AlertStore.append
+original = AlertStore._store
 calls = []
 
-def append_then_die(self, alerts, *, run_id, **options):
-    calls.append(run_id)
-    if len(calls) == 2:  # the first batch of alerts is stored, then the process is killed
+def store_then_die(self, *args):
+    calls.append(args)
+    if len(calls) == 2:  # the first file of alerts is stored, then the process is killed
         self.flush()
         os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, alerts, run_id=run_id, **options)
+    original(self, *args)
 
-AlertStore.append = append_then_die
+AlertStore._store = store_then_die
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -2,19 +2,27 @@
 
 Each file is written whole under a temporary name, fsynced and renamed into place, so a reader
 or a crash never sees part of one. Appending skips alerts whose id is already stored: re-runs
-and resumed runs add nothing twice.
+and resumed runs add nothing twice. A detection run's matches are stored in the detection
+layout, correlation alerts in the full one (`alert_files`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from auditlake.detection.alerts import ALERT_SCHEMA
+from auditlake.detection.alert_files import (
+    DETECTION_SCHEMA,
+    detection_rows,
+    detection_table,
+    scan_alert_files,
+)
+from auditlake.detection.alerts import ALERT_SCHEMA, RuleInfo, RunInfo
 from auditlake.lake.commits import fsync_dir
 from auditlake.lake.parquet import write_parquet
 from auditlake.lake.paths import LakePaths
@@ -24,10 +32,7 @@ PRUNING_COLUMNS = ("rule_id", "level", "source", "first_evidence_at", "last_evid
 time); the others' are not written: min and max of unique ids skip nothing and cost a quarter
 of writing a detection's alerts."""
 
-
-def scan_alert_files(files: list[Path]) -> pl.LazyFrame:
-    """Alert files as one frame of `ALERT_SCHEMA` (columns older files lack are null)."""
-    return pl.scan_parquet([str(f) for f in files], schema=ALERT_SCHEMA, missing_columns="insert")
+__all__ = ["PRUNING_COLUMNS", "AlertStore", "scan_alert_files"]
 
 
 class AlertStore:
@@ -61,56 +66,82 @@ class AlertStore:
         return sorted(self.folder.glob(f"part-{run_id}-*.parquet")) if self.folder.is_dir() else []
 
     def read(self, files: list[Path]) -> pl.DataFrame:
-        if not files:
-            return ALERT_SCHEMA.to_frame()
         return scan_alert_files(files).collect()
 
     def scan(self) -> pl.LazyFrame:
         """Every stored alert."""
-        files = self.files()
-        if not files:
-            return ALERT_SCHEMA.to_frame().lazy()
-        return scan_alert_files(files)
+        return scan_alert_files(self.files())
 
     def stored_like(self, alerts: pl.DataFrame) -> pl.Series:
         """Ids of stored alerts that could be among `alerts` (see the class docstring)."""
+        return self._like(alerts).select("alert_id").collect().get_column("alert_id")
+
+    def _lookup_files(self) -> list[Path]:
+        """The files an append looks its alerts up in (see the class docstring)."""
         if self.disjoint_appends:
             if self._earlier is None:
                 self._earlier = self.files()
-            files = self._earlier
-        else:
-            self.flush()
-            files = self.files()
+            return self._earlier
+        self.flush()
+        return self.files()
+
+    def _like(self, alerts: pl.DataFrame) -> pl.LazyFrame:
+        """The stored alerts that could be among `alerts`: of their rules and time range."""
+        files = self._lookup_files()
         if not files or alerts.is_empty():
-            return pl.Series("alert_id", [], pl.String)
+            return ALERT_SCHEMA.to_frame().lazy()
         first = pl.col("first_evidence_at")
         low, high = alerts.select(first.min().alias("low"), first.max().alias("high")).row(0)
         in_range = first.is_null()
         if low is not None and high is not None:
             in_range = in_range | first.is_between(low, high)
         rules = alerts["rule_id"].unique().implode()
-        stored = scan_alert_files(files)
-        matching = stored.filter(pl.col("rule_id").is_in(rules) & in_range).select("alert_id")
-        return matching.collect().get_column("alert_id")
+        return scan_alert_files(files).filter(pl.col("rule_id").is_in(rules) & in_range)
 
     def unstored(self, alerts: pl.DataFrame) -> pl.DataFrame:
         """`alerts` without those already stored. Only `alert_id`, `rule_id` and
-        `first_evidence_at` are read, so a batch's alerts can be checked before they are built
-        (`alerts.with_alert_ids`)."""
+        `first_evidence_at` are read."""
         known = self.stored_like(alerts).implode()
         return alerts.filter(~pl.col("alert_id").is_in(known))
 
-    def append(self, alerts: pl.DataFrame, *, run_id: str, unstored: bool = False) -> pl.DataFrame:
-        """Store the alerts not stored yet; returns exactly those. They are durable on return,
-        or (with `background`) once `flush` returns. `unstored`: the caller has just taken
-        `alerts` from `unstored`, so they are not looked up again."""
+    def append(self, alerts: pl.DataFrame, *, run_id: str) -> pl.DataFrame:
+        """Store the alerts (`ALERT_SCHEMA`) not stored yet, in the full layout; returns exactly
+        those. They are durable on return, or (with `background`) once `flush` returns."""
         # Counting distinct ids is a third of the cost of dropping repeats, and a run's
         # batches seldom repeat one: drop them only when there are some.
         repeats = alerts.get_column("alert_id").n_unique() < alerts.height
         candidates = alerts.unique("alert_id", keep="first", maintain_order=True) if repeats else alerts
-        fresh = candidates if unstored else self.unstored(candidates)
+        fresh = self.unstored(candidates)
         if fresh.is_empty():
             return fresh
+        self._store(fresh.to_arrow(), run_id, PRUNING_COLUMNS)
+        return fresh
+
+    def append_detections(self, evidence: pl.DataFrame, rules: Mapping[str, RuleInfo], run: RunInfo) -> pl.DataFrame:
+        """Store a detection run's matches not stored yet, in the detection layout: `evidence`
+        as `alerts.evidence_frame` builds it with the matching rule's id in `rule_id`, `rules`
+        describing each rule. Returns those stored, as `detection_rows` gives them; durable
+        as after `append`.
+
+        A detection alert is (rule, event): a match is new unless an alert of its rule on an
+        event of its id is stored, or given earlier in `evidence` (the first one is kept).
+        """
+        rows = detection_rows(evidence)
+        pair = pl.struct("rule_id", "event_uid")
+        if rows.select(pair.is_duplicated().any()).item():
+            rows = rows.filter(pair.is_first_distinct())
+        if self._lookup_files():
+            stored = self._like(rows).select("rule_id", pl.col("event_uids").list.first().alias("event_uid"))
+            pairs = ["rule_id", "event_uid"]
+            rows = rows.join(stored.collect(), on=pairs, how="anti", nulls_equal=True, maintain_order="left")
+        if rows.is_empty():
+            return rows
+        statistics = [c for c in PRUNING_COLUMNS if c in DETECTION_SCHEMA]
+        self._store(detection_table(rows, rules, run), run.run_id, statistics)
+        return rows
+
+    def _store(self, table: pa.Table, run_id: str, statistics: Sequence[str]) -> None:
+        """Write `table` as the run's next file (in the background when asked)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         if self._number is None:
             self._number = len(self.files())
@@ -118,14 +149,13 @@ class AlertStore:
         final = self.lake.inside(self.folder / f"part-{run_id}-{number:05d}.parquet")
         self.flush()
         if self._writer is None:
-            self._write(fresh.to_arrow(), final)
+            self._write(table, final, statistics)
         else:
-            self._pending = self._writer.submit(self._write, fresh.to_arrow(), final)
-        return fresh
+            self._pending = self._writer.submit(self._write, table, final, statistics)
 
-    def _write(self, table: pa.Table, final: Path) -> None:
+    def _write(self, table: pa.Table, final: Path, statistics: Sequence[str]) -> None:
         temporary = self.folder / f".{final.name}.tmp"
-        write_parquet(table, temporary, statistics=PRUNING_COLUMNS)
+        write_parquet(table, temporary, statistics=statistics)
         os.replace(temporary, final)
         fsync_dir(self.folder)
 

@@ -98,8 +98,8 @@ def event_alert_id(rule_id: str, event_uid: str) -> str:
     'dc1c69af7701c40b#a03f1d611645eb53ad16c1af546ca079'
     """
     if re.fullmatch(PLAIN_EVENT_UID, event_uid):
-        return f"{_rule_key(rule_id)}:{event_uid}"
-    return f"{_rule_key(rule_id)}#{_uid_digest(event_uid)}"
+        return f"{rule_key(rule_id)}:{event_uid}"
+    return f"{rule_key(rule_id)}#{_uid_digest(event_uid)}"
 
 
 def event_alert_ids(rule_ids: pl.Series, event_uids: pl.Series) -> pl.Series:
@@ -108,7 +108,7 @@ def event_alert_ids(rule_ids: pl.Series, event_uids: pl.Series) -> pl.Series:
     uid = event_uids.fill_null("")
     plain = uid.str.contains(PLAIN_EVENT_UID)  # the regex runs once, for both uses below
     pairs = pl.DataFrame({"rule_id": rule_ids, "event_uid": uid, "plain": plain})
-    keys = {rule_id: _rule_key(rule_id) for rule_id in rule_ids.unique().to_list()}
+    keys = {rule_id: rule_key(rule_id) for rule_id in rule_ids.unique().to_list()}
     digests = {u: _uid_digest(u) for u in uid.filter(~plain).unique().to_list()}
     key = pl.col("rule_id").replace_strict(keys, return_dtype=pl.String)
     hashed = pl.col("event_uid").replace_strict(digests, default=None, return_dtype=pl.String)
@@ -116,7 +116,8 @@ def event_alert_ids(rule_ids: pl.Series, event_uids: pl.Series) -> pl.Series:
     return pairs.select(ids.otherwise(pl.concat_str(key, pl.lit("#"), hashed)).alias("alert_id")).to_series()
 
 
-def _rule_key(rule_id: str) -> str:
+def rule_key(rule_id: str) -> str:
+    """What stands for the rule in the ids of its detection alerts."""
     return hashlib.sha256(rule_id.encode("utf-8")).hexdigest()[:RULE_KEY_CHARS]
 
 
@@ -143,14 +144,13 @@ def evidence_frame(events: pl.DataFrame) -> pl.DataFrame:
 
 def detection_alerts(rules: Mapping[str, RuleInfo], evidence: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
     """One alert per matched (rule, event), in `evidence`'s order: `evidence` as built by
-    `evidence_frame`, with the matching rule's id in `rule_id` (and the alert's id in
-    `alert_id`, when `with_alert_ids` gave it one); `rules` maps each id to what its alerts
-    say of the rule. All rules at once: a frame per rule costs more than its rows."""
+    `evidence_frame`, with the matching rule's id in `rule_id`; `rules` maps each id to what
+    its alerts say of the rule. What a detection run stores is these alerts, in the compact
+    layout of `alert_files` (this is the plain form it is tested against)."""
     if evidence.is_empty():
         return ALERT_SCHEMA.to_frame()
-    given = "alert_id" in evidence.columns
     frame = evidence.select(
-        pl.col("alert_id") if given else event_alert_ids(evidence["rule_id"], evidence["event_uid"]),
+        event_alert_ids(evidence["rule_id"], evidence["event_uid"]),
         pl.col("rule_id"),
         pl.col("source"),
         pl.col("time").alias("first_evidence_at"),
@@ -165,14 +165,6 @@ def detection_alerts(rules: Mapping[str, RuleInfo], evidence: pl.DataFrame, run:
     wanted = frame["rule_id"].unique().to_list()
     described = _rule_columns([rules[rule_id] for rule_id in wanted])
     return _with_run(frame.join(described, on="rule_id", how="left", maintain_order="left"), run)
-
-
-def with_alert_ids(evidence: pl.DataFrame) -> pl.DataFrame:
-    """`evidence` (see `detection_alerts`) with each alert's id, and its first evidence time
-    under the alert's column name: what `AlertStore.unstored` reads, before any alert is built."""
-    return evidence.with_columns(
-        event_alert_ids(evidence["rule_id"], evidence["event_uid"]), pl.col("time").alias("first_evidence_at")
-    )
 
 
 def correlation_alerts(

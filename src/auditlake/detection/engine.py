@@ -41,9 +41,7 @@ from auditlake.detection.alerts import (
     RuleInfo,
     RunInfo,
     correlation_alerts,
-    detection_alerts,
     evidence_frame,
-    with_alert_ids,
 )
 from auditlake.detection.atoms import RAW
 from auditlake.detection.cache_files import collection_paused
@@ -119,12 +117,18 @@ class DetectSummary:
             counts.update(str(v) for v in batch[column].to_list())
         return counts
 
-    def record(self, stored: pl.DataFrame) -> None:
-        if stored.is_empty():
-            return
-        self.new_alerts += stored.height
-        for level, title, n in stored.group_by("level", "rule_title").len().iter_rows():
-            self.counts[(str(level), str(title))] += n
+    def record(self, counts: Counter[tuple[str, str]]) -> None:
+        """Count new alerts, by (level, rule title)."""
+        self.new_alerts += sum(counts.values())
+        self.counts.update(counts)
+
+
+def _counts(alerts: pl.DataFrame) -> Counter[tuple[str, str]]:
+    """Alerts (`ALERT_SCHEMA`) by (level, rule title)."""
+    if alerts.is_empty():
+        return Counter()
+    grouped = alerts.group_by("level", "rule_title").len().iter_rows()
+    return Counter({(str(level), str(title)): n for level, title, n in grouped})
 
 
 def run_detection(
@@ -175,7 +179,7 @@ def run_detection(
             if ruleset.correlations:
                 report("correlations", summary.events_scanned, summary.events_scanned)
                 seen = pl.concat(correlating, how="diagonal_relaxed") if correlating else pl.DataFrame()
-                summary.record(_correlate(store, lake, ruleset, window, since, until, run, wanted, seen))
+                summary.record(_counts(_correlate(store, lake, ruleset, window, since, until, run, wanted, seen)))
             store.close()  # every alert durable before the watermark moves
             if incremental:
                 write_watermark(lake, digest, newest)
@@ -361,15 +365,19 @@ def _late_raw(frame: pl.LazyFrame) -> LateColumns:
     return LateColumns(pl.Schema({RAW: frame.collect_schema()[RAW]}), read)
 
 
-def _store_matches(store: AlertStore, rules: list[CompiledRule], matched: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
-    """The alerts of one batch's matches, stored; those new to the store."""
+def _store_matches(
+    store: AlertStore, rules: list[CompiledRule], matched: pl.DataFrame, run: RunInfo
+) -> Counter[tuple[str, str]]:
+    """Store the alerts of one batch's matches; those new to the store, by (level, title)."""
     if matched.is_empty():
-        return pl.DataFrame()
-    evidence = with_alert_ids(evidence_frame(matched).with_columns(matched[RULE_ID_COLUMN]))
-    # Alerts stored before (a re-run over the same range) are dropped before they are built.
-    evidence = store.unstored(evidence)
-    alerts = detection_alerts({rule.id: _info(rule) for rule in rules}, evidence, run)
-    return store.append(alerts, run_id=run.run_id, unstored=True)
+        return Counter()
+    described = {rule.id: _info(rule) for rule in rules}
+    stored = store.append_detections(evidence_frame(matched).with_columns(matched[RULE_ID_COLUMN]), described, run)
+    by_rule = stored.group_by("rule_id").len().iter_rows()
+    counts: Counter[tuple[str, str]] = Counter()
+    for rule_id, n in by_rule:
+        counts[(str(described[rule_id].level), described[rule_id].title)] += n
+    return counts
 
 
 class _AlertBuilder:
@@ -385,7 +393,7 @@ class _AlertBuilder:
     def __init__(self, store: AlertStore, summary: DetectSummary, run: RunInfo) -> None:
         self._store, self._summary, self._run = store, summary, run
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="alert-build")
-        self._pending: Future[pl.DataFrame] | None = None
+        self._pending: Future[Counter[tuple[str, str]]] | None = None
 
     def __enter__(self) -> _AlertBuilder:
         return self
