@@ -17,6 +17,7 @@ layout of the files they came from.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -173,19 +174,24 @@ class _Description:
         ]
 
 
-_DESCRIPTIONS: dict[tuple[str, int, int], _Description | None] = {}
+_DESCRIPTIONS: OrderedDict[tuple[str, int, int], _Description | None] = OrderedDict()
 """Descriptions read, by path, modification time and size: a stored alert file never changes
 (it is written whole under a new name), and an alert lookup reads the same files batch after
 batch."""
+DESCRIPTIONS_KEPT = 4096
 
 
 def _description(path: Path) -> _Description | None:
     """A detection-layout file's description; None for a full-layout file."""
     status = path.stat()
     key = (str(path), status.st_mtime_ns, status.st_size)
-    if key not in _DESCRIPTIONS:
-        _DESCRIPTIONS[key] = _read_description(path)
-    return _DESCRIPTIONS[key]
+    if key in _DESCRIPTIONS:
+        _DESCRIPTIONS.move_to_end(key)
+        return _DESCRIPTIONS[key]
+    described = _DESCRIPTIONS[key] = _read_description(path)
+    while len(_DESCRIPTIONS) > DESCRIPTIONS_KEPT:
+        _DESCRIPTIONS.popitem(last=False)
+    return described
 
 
 def _read_description(path: Path) -> _Description | None:
