@@ -108,7 +108,7 @@ for owner, name, label in ((engine, "_read_batch", "batches read"),
                            (engine, "_source_matches", "batches evaluated"),
                            (engine, "evaluate_candidates", "rule evaluation"),
                            (engine, "_store_matches", "alerts built and stored"),
-                           (alert_store.AlertStore, "append", "alert store"),
+                           (alert_store.AlertStore, "_write", "alert files written"),
                            (engine, "_correlate", "correlations")):
     if hasattr(owner, name):
         setattr(owner, name, phase(label, getattr(owner, name)))
@@ -382,7 +382,7 @@ def tables(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-PHASE_ORDER = ["batches read", "batches evaluated", "rule evaluation", "alerts built and stored", "alert store", "correlations"]
+PHASE_ORDER = ["batches read", "batches evaluated", "rule evaluation", "alerts built and stored", "alert files written", "correlations"]
 """The probe's nested phases, outermost first (see PROBE)."""
 
 
