@@ -16,6 +16,8 @@ import pytest
 import yaml
 
 from auditlake.detection import logsources
+from auditlake.detection.compile import compile_rules
+from auditlake.detection.evaluate import RULE_ID_COLUMN, evaluate_candidates
 from auditlake.detection.logsources import (
     AUDITD,
     WINDOWS,
@@ -257,6 +259,27 @@ CLOUDTRAIL_EXTRA = {  # a failed call: the samples hold none, so no errorCode co
     "eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "errorCode": "AccessDenied",
     "errorMessage": "not authorized", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a"},
 }
+K8S_EXTRA = [  # pods created with a host path volume and with added capabilities: no sample has a pod spec
+    {
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse", "stage": "ResponseComplete",
+        "auditID": f"pod-{n}", "requestURI": "/api/v1/namespaces/default/pods", "verb": "create",
+        "user": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
+        "sourceIPs": ["192.0.2.7"], "userAgent": "kubectl/v1.29.0",
+        "objectRef": {"resource": "pods", "namespace": "default", "name": f"pod-{n}", "apiVersion": "v1"},
+        "responseStatus": {"metadata": {}, "code": 201},
+        "requestObject": {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": f"pod-{n}"}, "spec": spec},
+        "requestReceivedTimestamp": f"2024-05-01T10:00:0{n}.000000Z",
+        "stageTimestamp": f"2024-05-01T10:00:0{n}.100000Z",
+    }
+    for n, spec in enumerate([
+        {"volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "root", "hostPath": {"path": "/", "type": "Directory"}}],
+         "containers": [{"name": "shell", "image": "busybox"}]},
+        {"containers": [{"name": "app", "image": "nginx"},
+                        {"name": "sidecar", "image": "busybox",
+                         "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}]},
+        {"volumes": [{"name": "tmp", "emptyDir": {}}], "containers": [{"name": "app", "image": "nginx"}]},
+    ])
+]
 WINDOWS_EXTRA = [
     {"Event": {"System": {
         "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}}, "EventID": 4688,
@@ -291,9 +314,10 @@ def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> LakePaths:
     (tmp / "windows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in WINDOWS_EXTRA))
     (tmp / "audit.log").write_text(AUDITD_EXTRA)
     (tmp / "trail.jsonl").write_text(json.dumps(CLOUDTRAIL_EXTRA) + "\n")
+    (tmp / "pods.jsonl").write_text("".join(json.dumps(r) + "\n" for r in K8S_EXTRA))
     lake = LakePaths.at(tmp / "lake")
     extra = {"windows.eventlog": [tmp / "windows.jsonl"], "linux.auditd": [tmp / "audit.log"],
-             "aws.cloudtrail": [tmp / "trail.jsonl"]}
+             "aws.cloudtrail": [tmp / "trail.jsonl"], "k8s.audit": [tmp / "pods.jsonl"]}
     for source, folder in SAMPLE_DIRS.items():
         ingest([SOURCE_DATA / folder, *extra.get(source, [])], lake, source=source, workers=1)
     return lake
@@ -407,8 +431,9 @@ def _rule_fields(rule: Mapping[str, Any]) -> set[str]:
 
 UNRESOLVED = {
     # SigmaHQ rule fields that no column holds for the source: they go to the compiler's
-    # JSON-path lookup in `raw` (nested request/response data, arrays of objects) or, for
-    # auditd (not JSON), match nothing.
+    # JSON-path lookup in the JSON text holding them, `raw` or an object's column (nested
+    # request/response data, arrays of objects, a pod's spec) or, for auditd (not JSON),
+    # match nothing.
     "aws.cloudtrail": {
         "additionalEventData.MFAUsed", "requestParameters.attribute",
         "requestParameters.containerDefinitions.command", "requestParameters.enable",
@@ -455,3 +480,15 @@ def test_auditd_syscall_names_the_rules_test_are_named_by_the_source(
     # Raw (not enriched) logs carry only the number; the source names it from its x86_64 table.
     # `socket` (41) is missing there, so the AF_ALG rule needs enriched logs until it is added.
     assert tested and tested - set(auditd.SYSCALLS_X86_64.values()) == {"socket"}
+
+
+def test_sigmahq_pod_rules_read_the_pod_spec_the_request_carries(sample_lake: LakePaths, shared_data: Path) -> None:
+    """`hostPath` and `capabilities` name fields of a created pod's spec (`requestObject`)."""
+    folder = shared_data / "sigmahq" / "rules" / "application" / "kubernetes" / "audit"
+    ruleset = compile_rules([folder / "kubernetes_audit_hostpath_mount.yml",
+                             folder / "kubernetes_audit_privileged_pod_creation.yml"])
+    events = scan_events(sample_lake, sources=["k8s.audit"]).collect()
+    matched = evaluate_candidates(ruleset.rules, events, source="k8s.audit")
+    titles = {rule.id: rule.title for rule in ruleset.rules}
+    found = {(titles[r], uid) for r, uid in zip(matched[RULE_ID_COLUMN], matched["event_uid"], strict=True)}
+    assert found == {("Container With A hostPath Mount Created", "pod-0"), ("Privileged Container Deployed", "pod-1")}

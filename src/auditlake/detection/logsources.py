@@ -87,7 +87,13 @@ SOURCE_FIELD_MAPS: Mapping[str, Mapping[str, str]] = MappingProxyType({
         "data.protoPayload.authorizationInfo.permission": "protoPayload.authorizationInfo.permission",
         "data.protoPayload.authorizationInfo.granted": "protoPayload.authorizationInfo.granted",
     }),
-    "k8s.audit": MappingProxyType({"apiGroup": "objectRef.apiGroup"}),
+    "k8s.audit": MappingProxyType({
+        "apiGroup": "objectRef.apiGroup",
+        # Sigma's Kubernetes rules name a pod's volumes and capabilities as flat fields; in an
+        # audit event they lie in the pod spec the request carries (regular containers only).
+        "hostPath": "requestObject.spec.volumes.hostPath",
+        "capabilities": "requestObject.spec.containers.securityContext.capabilities",
+    }),
     AUDITD: MappingProxyType({
         # A lake row is a whole event (SYSCALL, EXECVE, CWD, PATH, ... records); Sigma's
         # `type` and `name` test one record, so they read the per-record lists.
@@ -115,6 +121,7 @@ them must match any member, e.g. `col.str.json_decode(pl.List(pl.String))` then
 JSON_ARRAYS: Mapping[str, frozenset[str]] = MappingProxyType({
     "okta.system": frozenset({"target"}),
     "gcp.audit": frozenset({"protoPayload.authorizationInfo"}),
+    "k8s.audit": frozenset({"requestObject.spec.volumes", "requestObject.spec.containers"}),
 })
 """Paths of a source's raw record that hold an array of objects: a rule's `target.displayName`
 means any member's `displayName` (Sigma writes no index)."""

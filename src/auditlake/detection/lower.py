@@ -156,8 +156,7 @@ class _Lowering:
             return None
         array = array_prefix(field, options.json_arrays)
         if array is not None:
-            column = None if text == RAW_COLUMN else text
-            return raw_members(array, field[len(array) + 1 :], column=column), pl.List(pl.String())
+            return raw_members(array, field[len(array) + 1 :], column=text), pl.List(pl.String())
         if text != RAW_COLUMN:  # the JSON object the field lies in
             return pl_.col(text).str.json_path_match(json_path(field[len(text) + 1 :])), pl.String()
         return pl_.col(RAW_COLUMN).str.json_path_match(json_path(field)), pl.String()

@@ -43,7 +43,7 @@ def json_text_column(
     array = array_prefix(field, arrays)
     if array is not None and schema.get(array) == pl.String:
         return array
-    head = object_prefix(field, objects) if array is None else None
+    head = object_prefix(array or field, objects)
     if head is not None and schema.get(head) == pl.String:
         return head
     return RAW_COLUMN if schema.get(RAW_COLUMN) == pl.String else None
@@ -54,17 +54,16 @@ def object_prefix(field: str, objects: frozenset[str]) -> str | None:
     return next((o for o in sorted(objects) if field.startswith(o + ".")), None)
 
 
-def raw_members(array: str, rest: str, *, column: str | None = None) -> Code:
+def raw_members(array: str, rest: str, *, column: str = RAW_COLUMN) -> Code:
     """The values of `rest` in each member of the raw record's `array` (or in `array` itself
     when a record holds one object there), as a list; null when none has a value, so that a
-    null test and `exists` read the field as absent. With `column`, the array's own JSON text
-    column is read instead of the whole record (the same values, a fraction of the text)."""
-    if column is not None:
-        paths = [json_path(f"{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(rest)]
-        text = pl_.col(column)
-    else:
-        paths = [json_path(f"{array}.{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(f"{array}.{rest}")]
-        text = pl_.col(RAW_COLUMN)
+    null test and `exists` read the field as absent. `column` is the JSON text read: the whole
+    record, the array's own column, or that of an object the array lies in (the same values,
+    in a fraction of the text)."""
+    inner = array if column == RAW_COLUMN else array[len(column) + 1 :]
+    prefix = f"{inner}." if inner else ""
+    paths = [json_path(f"{prefix}{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(f"{prefix}{rest}")]
+    text = pl_.col(column)
     values = pl_.concat_list(*(text.str.json_path_match(p) for p in paths)).list.drop_nulls()
     return pl_.when(binop(">", values.list.len(), 0)).then(values)
 
