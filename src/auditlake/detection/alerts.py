@@ -145,7 +145,7 @@ def evidence_frame(events: pl.DataFrame) -> pl.DataFrame:
 def detection_alerts(rules: Mapping[str, RuleInfo], evidence: pl.DataFrame, run: RunInfo) -> pl.DataFrame:
     """One alert per matched (rule, event), in `evidence`'s order: `evidence` as built by
     `evidence_frame`, with the matching rule's id in `rule_id`; `rules` maps each id to what
-    its alerts say of the rule. What a detection run stores is these alerts, in the compact
+    its alerts say of the rule. What a detection run stores is these alerts, in the detection
     layout of `alert_files` (this is the plain form it is tested against)."""
     if evidence.is_empty():
         return ALERT_SCHEMA.to_frame()
