@@ -74,7 +74,7 @@ class AlertStore:
 
     def stored_like(self, alerts: pl.DataFrame) -> pl.Series:
         """Ids of stored alerts that could be among `alerts` (see the class docstring)."""
-        return self._like(alerts).select("alert_id").collect().get_column("alert_id")
+        return self._like(alerts, self._lookup_files()).select("alert_id").collect().get_column("alert_id")
 
     def _lookup_files(self) -> list[Path]:
         """The files an append looks its alerts up in (see the class docstring)."""
@@ -85,9 +85,10 @@ class AlertStore:
         self.flush()
         return self.files()
 
-    def _like(self, alerts: pl.DataFrame) -> pl.LazyFrame:
-        """The stored alerts that could be among `alerts`: of their rules and time range."""
-        files = self._lookup_files()
+    @staticmethod
+    def _like(alerts: pl.DataFrame, files: list[Path]) -> pl.LazyFrame:
+        """The alerts stored in `files` that could be among `alerts`: of their rules and time
+        range."""
         if not files or alerts.is_empty():
             return ALERT_SCHEMA.to_frame().lazy()
         first = pl.col("first_evidence_at")
@@ -132,8 +133,9 @@ class AlertStore:
         hashed = pl.col("event_uid").hash(7) + pl.col("rule_id").hash(11) * 3
         if rows.select(hashed.n_unique()).item() < rows.height:
             rows = rows.filter(pl.struct("rule_id", "event_uid").is_first_distinct())
-        if self._lookup_files():
-            stored = self._like(rows).select("rule_id", pl.col("event_uids").list.first().alias("event_uid"))
+        files = self._lookup_files()
+        if files:
+            stored = self._like(rows, files).select("rule_id", pl.col("event_uids").list.first().alias("event_uid"))
             pairs = ["rule_id", "event_uid"]
             rows = rows.join(stored.collect(), on=pairs, how="anti", nulls_equal=True, maintain_order="left")
         if rows.is_empty():
