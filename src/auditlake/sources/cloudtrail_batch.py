@@ -1,24 +1,22 @@
 """AWS CloudTrail's batch path: `cloudtrail.normalize` as Polars expressions over a chunk.
 
-The per-record path reads about ten thousand records a second; this one reads a chunk with one
-`pl.read_ndjson` and maps it with expressions, equal in result to `normalize` + `complete_row`
-on every row it keeps: the same table `rows_to_table` would make, byte for byte. It keeps only
-rows it can vouch for; the caller sends the declined ones through `normalize`, for the exact
-row or rejection reason. Declined are rows that `normalize` might reject or where Polars reads
-a scalar field differently from `fields.text`:
+The per-record path reads about ten thousand records a second; this one reads a chunk's native
+fields as text in one native pass (`json_paths`) and maps them with expressions, equal in
+result to `normalize` + `complete_row` on every row it keeps: the same table `rows_to_table`
+would make, byte for byte. It keeps only rows it can vouch for; the caller sends the declined
+ones through `normalize`, for the exact row or rejection reason. Declined are rows that
+`normalize` might reject or where the text of a scalar field may differ from `fields.text`:
 
 - no `eventName`, or an `eventTime` not of the form `YYYY-MM-DD[T ]HH:MM:SS[.f{1,9}][Z]` within
   1970..2200 (other forms are left to `timeparse.parse_time`);
-- an object or array in a scalar native field, or a float under the key of one at any depth
-  (Polars writes objects with spaces and `1.0` as `1`); with escapes in the record, any float;
+- a float under the key of a scalar native field at any depth (with escapes in the record,
+  any float), or, in a record with a float or an escaped control character, an object or array
+  in a scalar native field: DuckDB spells those two its own way (`json_paths`);
 - a `resources[0]` whose fields `_target` would not return as text.
 
-Object-valued native columns (`requestParameters`, ...) must equal simdjson's compact JSON.
-Polars writes them as `{"a": 1, "b": [2]}`; squeezing out `", "` and `": "` gives the compact
-text unless a string inside holds such a pair (then the text is compacted outside strings), a
-number is a float or an object has over 32 keys (Polars reorders those; in both cases the text
-must occur verbatim in the record) or the record has escapes (Polars does not write them back).
-In the last case, and where a check fails, those columns alone come from simdjson.
+Object-valued native columns (`requestParameters`, ...) are DuckDB's compact JSON, which equals
+simdjson's except for those two spellings: in a record holding either, those columns alone
+come from simdjson.
 
 >>> frames = [
 ...     Frame(b'{"eventName":"GetObject","eventTime":"2024-05-01T09:15:00Z",'
@@ -32,7 +30,6 @@ In the last case, and where a check fails, those columns alone come from simdjso
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,13 +41,7 @@ from auditlake.schema import CANONICAL, NATIVE_TYPE, STORED_COLUMNS
 from auditlake.sources.base import BatchResult, Frame
 from auditlake.sources.chunking import raws
 from auditlake.sources.fields import JsonObject, load_json_object, text
-from auditlake.sources.ndjson_batch import (
-    FRAME_COLUMN,
-    base_columns,
-    decode,
-    path_column,
-    paths_schema,
-)
+from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
 from auditlake.sources.timeparse import EARLIEST, LATEST, to_micros
 
 OBJECT_PATHS: tuple[str, ...] = (
@@ -85,14 +76,12 @@ _FLOAT_TOKENS = (
 )
 """The end of a JSON float somewhere in the record, with a fraction or with only an exponent
 (or, harmlessly, something like it inside a string). Two searches beat one alternation."""
-_FLOAT_IN_TEXT = r"[:,\[]-?[0-9]+\."
+_CONTROL_ESCAPE = r"\\u00[01]"
+"""An escaped control character somewhere in the record (or, harmlessly, something like it)."""
 _RENDERED_CONTAINER = r'^(?:\{[}"]|\[[\]\[{"0-9tfn-])'
-"""How Polars' text of an object or array starts; `[S3Console/0.4, ...]` is a string."""
-_NUMBER_LIKE = r"^-?[0-9]"
+"""How the text of an object or array starts; `[S3Console/0.4, ...]` is a string."""
 _FLAT_FIRST = r'^\[(\{(?:"[^"]*":"[^"]*"(?:,"[^"]*":"[^"]*")*)?\})'
 """`resources[0]` when it is an object of string values only, from a compact text."""
-MAX_ORDERED_KEYS = 32
-"""Polars (simd-json) renders an object with more keys in hash order, repeated keys merged."""
 
 
 def batch(frames: Sequence[Frame]) -> BatchResult:
@@ -100,12 +89,8 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     from auditlake.sources import cloudtrail  # cloudtrail imports this module for its SPEC
 
     paths = cloudtrail.NATIVE_PATHS
-    df, declined = decode(frames, paths_schema(paths))
-    base, refused = base_columns(frames, df[FRAME_COLUMN].to_list(), cloudtrail.SPEC)
-    if refused:
-        df = df.filter(~pl.col(FRAME_COLUMN).is_in(refused))
-    work = _read(df, base, paths)
-    work = _settle(work, paths)
+    texts, base, declined = decode(frames, paths, cloudtrail.SPEC)
+    work = _settle(_read(texts, base), paths)
     work = work.with_columns(_is_ip=_is_ip(work["sourceIPAddress"], cloudtrail))
     work = _exact_objects(work, frames)
     keep = ~work["_decline"]
@@ -116,7 +101,7 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
         base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
     dropped = work.filter(~keep)[FRAME_COLUMN].to_list()
     table = _table(canonical, natives, base)
-    result = BatchResult(table, sorted(declined + refused + dropped))
+    result = BatchResult(table, sorted(declined + dropped))
     accounted = table.num_rows + len(result.declined)
     if accounted != len(frames):
         raise SourceParseError(
@@ -127,100 +112,21 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     return result
 
 
-def _read(df: pl.DataFrame, base: Mapping[str, pa.Array], paths: Sequence[str]) -> pl.DataFrame:
-    """Flat dotted columns, `raw`, the object texts squeezed and the per-row flags."""
-    scalars = [p for p in paths if p not in OBJECT_PATHS]
+def _read(texts: pl.DataFrame, base: Mapping[str, pa.Array]) -> pl.DataFrame:
+    """The texts with `raw`, the event hash in hex and the per-row flags."""
     raw = pl.col("raw")
-    frame = df.with_columns(
+    floaty = pl.any_horizontal(raw.str.contains(token) for token in _FLOAT_TOKENS)
+    return texts.with_columns(
         raw=pl.Series(base["raw"]),
         _hash_hex=pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex"),
-    ).lazy()
-    frame = frame.select(
-        FRAME_COLUMN, "raw", "_hash_hex", *[path_column(p) for p in scalars],
-        *[pl.col(k).alias(f"_r_{k}") for k in OBJECT_PATHS],
     ).with_columns(
-        _escaped=raw.str.contains("\\", literal=True),
-        _spaced=_pairs(raw) > _pairs(pl.col("userAgent")) + _pairs(pl.col("errorMessage")),
-        _floaty=pl.any_horizontal(raw.str.contains(token) for token in _FLOAT_TOKENS),
-        _shape=pl.any_horizontal(pl.col(p).str.contains(_RENDERED_CONTAINER) for p in scalars),
+        _floaty=floaty,
+        _respelled=floaty | raw.str.contains(_CONTROL_ESCAPE),
         _time=_time_common(),
-        **{f"_c_{k}": _starts_container(pl.col(f"_r_{k}")) for k in OBJECT_PATHS},
-        **{
-            f"_small_{k}": pl.col(f"_r_{k}").str.count_matches('":') <= MAX_ORDERED_KEYS
-            for k in OBJECT_PATHS
-        },
-    )
-    plain = ~pl.col("_escaped") & ~pl.col("_spaced") & ~pl.col("_floaty")
-    return frame.with_columns(
-        **{k: _squeezed(k) for k in OBJECT_PATHS},
-        **{f"_ok_{k}": _vouched(k, plain) for k in OBJECT_PATHS},
-        **{name: pl.lit(None, pl.String) for name in ("_first", *_DERIVED)},
+        _shape=pl.lit(False),
         _scalar_float=pl.lit(False),
-    ).collect().rechunk()  # one chunk per column keeps the row-subset steps below cheap
-
-
-def _pairs(value: pl.Expr) -> pl.Expr:
-    """How often `", "` and `": "` occur in a text (0 for null).
-
-    A record holding more of them than its `userAgent` and `errorMessage` (where browsers and
-    AWS put them) may hold them inside an object column, whose squeezed text is then unsure.
-    """
-    return value.str.count_matches("[,:] ").fill_null(0)
-
-
-def _starts_container(value: pl.Expr) -> pl.Expr:
-    return value.str.starts_with("{") | value.str.starts_with("[")
-
-
-def _squeezed(name: str) -> pl.Expr:
-    """Polars' text of an object or array without the spaces it puts after `,` and `:`.
-
-    Exact unless a string inside holds `", "` or `": "` too (`_compacted` is exact then).
-    """
-    value = pl.col(f"_r_{name}")
-    squeezed = value.str.replace_all(", ", ",", literal=True)
-    squeezed = squeezed.str.replace_all(": ", ":", literal=True)
-    return pl.when(pl.col(f"_c_{name}")).then(squeezed).otherwise(value)
-
-
-def _compacted(name: str) -> pl.Expr:
-    """Polars' text without any space outside strings: exact for a record without escapes,
-    whose strings then hold no quote. Slower than `_squeezed`, so kept for the rows needing it.
-
-    Split at the quotes, the even pieces are outside strings.
-    """
-    pieces = pl.col(f"_r_{name}").str.split('"')
-    outside = pl.int_range(pl.len()) % 2 == 0
-    squeezed = pl.when(outside).then(pl.element().str.replace_all(" ", "", literal=True))
-    return pieces.list.eval(squeezed.otherwise(pl.element())).list.join('"')
-
-
-def _vouched(name: str, plain: pl.Expr) -> pl.Expr:
-    """Where the text of an object column equals `fields.text` for sure, before any check.
-
-    A scalar is Polars' text unless it could be a number. A squeezed object is exact when the
-    record has no escape, no `", "` or `": "` and no float anywhere, and the text has at most
-    32 keys: Polars keeps a larger object in a hash map, losing key order and repeated keys.
-    Without escapes, `":` occurs in the text exactly once per key.
-    """
-    value = pl.col(f"_r_{name}")
-    return value.is_null() | pl.when(pl.col(f"_c_{name}")).then(
-        plain & pl.col(f"_small_{name}")
-    ).otherwise(~value.str.contains(_NUMBER_LIKE))
-
-
-def _verbatim(name: str) -> pl.Expr:
-    """The squeezed text occurs right after the record's only `"<name>":`, with no float in it.
-
-    Then it is the record's own compact text, which simdjson reproduces: a float Polars
-    respells (`1.0` as `1`) would not be found, and one it keeps is refused (`1e-05`).
-    """
-    raw, value, key = pl.col("raw"), pl.col(name), f'"{name}":'
-    return (
-        ~value.str.contains(_FLOAT_IN_TEXT)
-        & (raw.str.count_matches(re.escape(key)) == 1)
-        & raw.str.contains(pl.lit(key) + value, literal=True)
-    )
+        **{name: pl.lit(None, pl.String) for name in ("_first", *_DERIVED)},
+    ).rechunk()  # one chunk per column keeps the row-subset steps below cheap
 
 
 def _first() -> pl.Expr:
@@ -243,50 +149,25 @@ def _targets() -> dict[str, pl.Expr]:
 
 def _settle(work: pl.DataFrame, paths: Sequence[str]) -> pl.DataFrame:
     """Checks needed on few rows, run on those rows only; then the decline and simdjson flags."""
-    scalar_keys = sorted({p.rsplit(".", 1)[-1] for p in paths if p not in OBJECT_PATHS})
+    scalars = [p for p in paths if p not in OBJECT_PATHS]
+    scalar_keys = sorted({p.rsplit(".", 1)[-1] for p in scalars})
     scalar_float = rf'"(?:{"|".join(scalar_keys)})"\s*:\s*-?[0-9]+[.eE]'
-    event_time = pl.col("eventTime")
+    event_time, raw = pl.col("eventTime"), pl.col("raw")
     other_form = pl.col("_time").is_null() & event_time.str.contains(TIME_TEXT)
     work = _on_rows(work, other_form, **_time_general())
     # a key written with escapes escapes the pattern: with escapes, any float declines the row
-    float_key = pl.col("_escaped") | pl.col("raw").str.contains(scalar_float)
+    float_key = raw.str.contains("\\", literal=True) | raw.str.contains(scalar_float)
     work = _on_rows(work, pl.col("_floaty"), _scalar_float=float_key)
-    work = _settle_objects(work).with_columns(_decline=_declined())
+    shape = pl.any_horizontal(pl.col(p).str.contains(_RENDERED_CONTAINER) for p in scalars)
+    work = _on_rows(work, pl.col("_respelled"), _shape=shape.fill_null(False))
+    work = work.with_columns(_decline=_declined())
     work = _on_rows(work, pl.col("resources").str.starts_with("[{"), _first=_first())
     work = _on_rows(work, pl.col("_first").is_not_null(), **_targets())
     for where, column in _members():
         work = _on_rows(work, ~pl.col("_decline") & where, **column)
-    return work.with_columns(_exact=~pl.col("_decline") & (_unvouched() | _repeated()))
-
-
-def _settle_objects(work: pl.DataFrame) -> pl.DataFrame:
-    """Vouch for the object texts of records with `", "` or `": "` in strings, or a float.
-
-    The first are compacted outside strings instead of squeezed, which is exact without floats;
-    with floats, or with over 32 keys (which Polars may reorder or merge), the text must then be
-    found verbatim in the record. Records with escapes are left to simdjson.
-    """
-    def open_(k: str) -> pl.Expr:
-        return pl.col(f"_c_{k}") & pl.col(f"_small_{k}") & ~pl.col(f"_ok_{k}")
-
-    unescaped, floaty = ~pl.col("_escaped"), pl.col("_floaty")
-    work = _on_rows(
-        work,
-        unescaped & pl.col("_spaced") & pl.any_horizontal(open_(k) for k in OBJECT_PATHS),
-        **{k: pl.when(open_(k)).then(_compacted(k)).otherwise(pl.col(k)) for k in OBJECT_PATHS},
-        **{f"_ok_{k}": pl.col(f"_ok_{k}") | (open_(k) & ~floaty) for k in OBJECT_PATHS},
-    )
-    def unsure(k: str) -> pl.Expr:
-        return pl.col(f"_c_{k}") & ~pl.col(f"_ok_{k}")
-
-    return _on_rows(
-        work,
-        unescaped & pl.any_horizontal(unsure(k) for k in OBJECT_PATHS),
-        **{
-            f"_ok_{k}": pl.col(f"_ok_{k}") | (unsure(k) & _verbatim(k)).fill_null(False)
-            for k in OBJECT_PATHS
-        },
-    )
+    objects = pl.any_horizontal(pl.col(k).is_not_null() for k in OBJECT_PATHS)
+    respelled = pl.col("_respelled") & objects
+    return work.with_columns(_exact=~pl.col("_decline") & (respelled | _repeated()))
 
 
 def _on_rows(work: pl.DataFrame, where: pl.Expr, /, **columns: pl.Expr) -> pl.DataFrame:
@@ -328,7 +209,7 @@ def _in_range(moment: pl.Expr) -> pl.Expr:
 
 
 def _declined() -> pl.Expr:
-    """Rows `normalize` may reject or read differently from Polars (module docstring)."""
+    """Rows `normalize` may reject or read differently (module docstring)."""
     return (
         ~_truthy(pl.col("eventName"))
         | pl.col("_time").is_null()
@@ -352,20 +233,16 @@ def _members() -> list[tuple[pl.Expr, dict[str, pl.Expr]]]:
 
 
 def _is_object(column: str) -> pl.Expr:
-    """The column's vouched-for text is a JSON object."""
-    return (pl.col(f"_ok_{column}") & pl.col(column).str.starts_with("{")).fill_null(False)
+    """The column's text is a JSON object (rows respelled by DuckDB are redone by simdjson)."""
+    return pl.col(column).str.starts_with("{").fill_null(False)
 
 
 def _member(column: str, key: str) -> pl.Expr:
     return pl.col(column).str.json_path_match(f"$.{key}")
 
 
-def _unvouched() -> pl.Expr:
-    return ~pl.all_horizontal(pl.col(f"_ok_{k}") for k in OBJECT_PATHS)
-
-
 def _repeated() -> pl.Expr:
-    """Keys read from the squeezed texts that occur twice (simdjson takes the first, JSONPath
+    """Keys read from the object texts that occur twice (simdjson takes the first, JSONPath
     and a Python dict the last), or a `resources[0]` too complex for the flat pattern."""
     first = pl.col("_first")
     twice = [first.str.count_matches(f'"{k}":') > 1 for k in ("type", "ARN", "arn")]

@@ -1,0 +1,135 @@
+"""Dotted paths of many JSON records read as text in one native pass (DuckDB's `from_json`).
+
+A batch path needs a chunk's native fields as text, spelled as the per-record path spells
+them (`fields.text`). DuckDB parses each record once (yyjson) and writes every value back as
+that function does: strings as they are, integers and booleans in JSON spelling, objects and
+arrays as compact JSON with their keys in written order and repeated keys kept. A path under a
+value that is not an object reads as null, as `fields.get` walks only objects; of repeated
+keys the first counts, as in simdjson. Two spellings differ, and callers must check for them
+(`cloudtrail_batch` sends such rows to simdjson):
+
+- floats: `1e-05` comes back as `0.00001`, `1e+20` as `100000000000000000000.0`;
+- control characters escaped as `\\u00XX` with a letter: DuckDB writes `\\u001F`, simdjson
+  `\\u001f`.
+
+Records must be JSON objects simdjson loads (DuckDB also takes `NaN` and trailing commas). A
+record DuckDB still refuses reads as nulls and is reported, so the caller can decline it.
+
+>>> records = pa.array(['{"a": {"b": [1, true]}, "c": {"d": 2}}', '{"a": "s"}'], pa.large_string())
+>>> frame, refused = read_paths(records, ["a.b", "c"])
+>>> frame.rows(), refused
+([('[1,true]', '{"d":2}'), (None, None)], [])
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    import duckdb
+
+_CONNECTIONS = threading.local()
+_TABLE = "records"
+
+
+def read_paths(records: pa.Array, paths: Sequence[str]) -> tuple[pl.DataFrame, list[int]]:
+    """Each path of each record as text (a column per path, named by it, a row per record),
+    and the positions of records DuckDB refuses, whose rows are null. No path may lie under
+    another (`a` and `a.b`)."""
+    if not len(records):
+        return _nulls(paths, 0), []
+    query = _query(tuple(paths))
+    frame = _read(records, query)
+    if frame is not None:
+        return frame, []
+    parts: list[pl.DataFrame] = []
+    refused: list[int] = []
+    _bisect(records, query, paths, 0, (parts, refused))
+    return pl.concat(parts), refused
+
+
+def _read(records: pa.Array, query: str) -> pl.DataFrame | None:
+    import duckdb  # here, not at the top: every command imports the sources, few read JSON
+
+    connection = _connection()
+    connection.register(_TABLE, pa.table({"raw": records}))
+    try:
+        table = connection.sql(query).to_arrow_table()
+    except duckdb.Error:
+        return None
+    finally:
+        connection.unregister(_TABLE)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _bisect(
+    records: pa.Array,
+    query: str,
+    paths: Sequence[str],
+    offset: int,
+    out: tuple[list[pl.DataFrame], list[int]],
+) -> None:
+    """Read `records` in halves until the refused ones are isolated (their rows null)."""
+    parts, refused = out
+    frame = _read(records, query)
+    if frame is not None:
+        parts.append(frame)
+    elif len(records) == 1:
+        parts.append(_nulls(paths, 1))
+        refused.append(offset)
+    else:
+        middle = len(records) // 2
+        _bisect(records.slice(0, middle), query, paths, offset, out)
+        _bisect(records.slice(middle), query, paths, offset + middle, out)
+
+
+def _nulls(paths: Sequence[str], count: int) -> pl.DataFrame:
+    return pl.DataFrame({path: pl.Series(path, [None] * count, pl.String) for path in paths})
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """This thread's connection: one DuckDB thread each, as the callers run side by side."""
+    import duckdb
+
+    connection = getattr(_CONNECTIONS, "connection", None)
+    if connection is None:
+        connection = duckdb.connect(config={"threads": 1})
+        _CONNECTIONS.connection = connection
+    return connection
+
+
+_QUERIES: dict[tuple[str, ...], str] = {}
+
+
+def _query(paths: tuple[str, ...]) -> str:
+    if paths not in _QUERIES:
+        tree: dict[str, Any] = {}
+        for path in paths:
+            *parents, leaf = path.split(".")
+            node = tree
+            for key in parents:
+                node = node.setdefault(key, {})
+                if not isinstance(node, dict):
+                    raise ValueError(f"{path!r} lies under another path")
+            if leaf in node:
+                raise ValueError(f"another path lies under {path!r}, or it is repeated")
+            node[leaf] = "VARCHAR"
+        structure = json.dumps(tree).replace("'", "''")
+        columns = ", ".join(
+            "j" + "".join(f".{_quoted(key)}" for key in path.split(".")) + f" AS {_quoted(path)}"
+            for path in paths
+        )
+        _QUERIES[paths] = f"SELECT {columns} FROM (SELECT from_json(raw, '{structure}') AS j FROM {_TABLE})"
+    return _QUERIES[paths]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
