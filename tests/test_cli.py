@@ -106,3 +106,20 @@ def test_quarantine_lists_reasons_and_records(tmp_path):
 def test_quarantine_of_clean_lake(tmp_path):
     result = CliRunner().invoke(main, ["quarantine", "--lake", str(tmp_path / "lake")])
     assert result.exit_code == 0 and "Nothing is quarantined" in result.stdout
+
+
+def test_commands_of_other_modules_are_listed_and_loaded_when_asked_for():
+    import subprocess
+    import sys
+
+    from auditlake.cli import LAZY_COMMANDS
+
+    listed = CliRunner().invoke(main, ["--help"]).output
+    assert all(f"  {name} " in listed for name in LAZY_COMMANDS)
+    for name in LAZY_COMMANDS:
+        result = CliRunner().invoke(main, [name, "--help"])
+        assert result.exit_code == 0 and f"Usage: main {name}" in result.output
+    # a fresh interpreter: importing the command for an ingest loads no rule compiler
+    probe = "import sys, auditlake.cli; print(sorted(m for m in sys.modules if m.startswith(('sigma', 'auditlake.detection'))))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

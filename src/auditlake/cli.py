@@ -12,6 +12,7 @@ Exit codes:
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
@@ -56,7 +57,30 @@ def _lake_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
     )
 
 
-@click.group(help=__doc__, context_settings={"help_option_names": ["-h", "--help"]})
+LAZY_COMMANDS = {
+    "detect": "auditlake.cli_detect:cmd_detect",
+    "watch": "auditlake.cli_watch:cmd_watch",
+    "rules": "auditlake.cli_rules:rules",
+}
+"""Commands defined in other modules, as `module:attribute`, imported when first asked for."""
+
+
+class _LazyGroup(click.Group):
+    """A group whose `LAZY_COMMANDS` are imported when first asked for: detection's load
+    pySigma and the rule compiler (a third of a second), which an ingest run never uses."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            module, name = LAZY_COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), name)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, help=__doc__, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="auditlake")
 def main() -> None:
     pass
@@ -216,16 +240,3 @@ def cmd_sources(as_json: bool) -> None:
         click.echo(orjson.dumps(rows).decode())
     else:
         print_sources(rows)
-
-
-def _register_commands() -> None:
-    from auditlake.cli_detect import cmd_detect
-    from auditlake.cli_rules import rules
-    from auditlake.cli_watch import cmd_watch
-
-    main.add_command(cmd_detect)
-    main.add_command(cmd_watch)
-    main.add_command(rules)
-
-
-_register_commands()

@@ -96,7 +96,8 @@ def _nulls(paths: Sequence[str], count: int) -> pl.DataFrame:
 
 
 def _connection() -> duckdb.DuckDBPyConnection:
-    """This thread's connection: one DuckDB thread each, as the callers run side by side."""
+    """This thread's connection, to a database of its own: queries run on the calling thread
+    alone (`threads` 1), as the callers run side by side, one per core."""
     import duckdb
 
     connection = getattr(_CONNECTIONS, "connection", None)
