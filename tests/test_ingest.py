@@ -9,7 +9,6 @@ import pytest
 
 from auditlake.errors import UnknownSourceError
 from auditlake.ingest import (
-    BATCH_CHUNK_FRAMES,
     CHUNK_FRAMES,
     IngestSummary,
     _chunks,
@@ -138,10 +137,8 @@ def test_input_failing_midway_keeps_what_was_read_and_says_so(tmp_path):
     assert all("Input/output error" in e for e in summary.errors)
 
 
-def test_a_vectorized_source_is_converted_in_larger_chunks_than_a_per_record_one(tmp_path):
-    """A chunk of a vectorized source pays a fixed cost of query planning, so it is made
-    larger; a per-record source keeps smaller ones; neither exceeds the batch."""
-    trails = _write_jsonl(tmp_path / "trail.jsonl", [_trail(i) for i in range(BATCH_CHUNK_FRAMES + 5)])
+def test_inputs_are_converted_in_chunks_no_larger_than_the_batch(tmp_path):
+    trails = _write_jsonl(tmp_path / "trail.jsonl", [_trail(i) for i in range(CHUNK_FRAMES + 5)])
     okta = tmp_path / "okta.jsonl"
     line = (Path(__file__).parent / "sources" / "data" / "okta" / "system_log.jsonl").read_bytes().splitlines()[0]
     okta.write_bytes(b"\n".join([line] * (CHUNK_FRAMES + 5)) + b"\n")
@@ -149,6 +146,6 @@ def test_a_vectorized_source_is_converted_in_larger_chunks_than_a_per_record_one
     def sizes(path: Path, source: str, batch_rows: int = 1_000_000) -> list[int]:
         return [len(frames) for _, _, frames in _chunks([path], source, IngestSummary(), batch_rows)]
 
-    assert sizes(trails, "cloudtrail") == [BATCH_CHUNK_FRAMES, 5]
+    assert sizes(trails, "cloudtrail") == [CHUNK_FRAMES, 5]
     assert sizes(okta, "okta") == [CHUNK_FRAMES, 5]
     assert sizes(trails, "cloudtrail", batch_rows=1000)[:2] == [1000, 1000]

@@ -32,13 +32,10 @@ from auditlake.workers import ChunkPool
 
 DEFAULT_BATCH_ROWS = 100_000
 CHUNK_FRAMES = 8_192
-"""Frames per unit of parallel work for a per-record source: large enough to amortise hand-off,
-small enough to stream."""
-BATCH_CHUNK_FRAMES = 16_384
-"""Frames per unit of work for a source with a vectorized path (`SourceSpec.batch`). Such a
-chunk costs about 30 ms of query planning whatever its size (its 40-odd Polars calls), 3.7 µs a
-record at 8,192 records: CloudTrail ingest of 300k records, six alternations, is 6% faster
-with chunks twice as large, for about 200 MiB more at peak."""
+"""Frames per unit of parallel work: large enough to amortise hand-off, small enough to stream.
+CloudTrail's vectorized path converts chunks of 8,192, 16,384 or 32,768 records at the same
+speed; each doubling holds about 200 MiB more at peak."""
+
 Progress = Callable[[str, int], None]
 """Called with (input name, records read so far in it)."""
 
@@ -117,14 +114,14 @@ def ingest(
 def _chunks(
     paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, batch_rows: int
 ) -> Iterator[tuple[SourceSpec, str, Sequence[Frame]]]:
-    """Each input's frames in chunks, with the source that reads them: `BATCH_CHUNK_FRAMES`
-    for a source with a vectorized path, else `CHUNK_FRAMES`, and never over `batch_rows`."""
+    """Each input's frames in chunks of `CHUNK_FRAMES` (never over `batch_rows`), with the
+    source that reads them."""
     for path in expand_inputs(paths):
         spec = _resolve(source, path, summary)
         if spec is None:
             continue
         summary.inputs += 1
-        size = min(CHUNK_FRAMES if spec.batch is None else BATCH_CHUNK_FRAMES, batch_rows)
+        size = min(CHUNK_FRAMES, batch_rows)
         try:
             for frames in frame_chunks(spec.frames(path), size):
                 yield spec, path.name, frames
