@@ -8,7 +8,9 @@ value that is not an object reads as null, as `fields.get` walks only objects; o
 keys the first counts, as in simdjson. Two spellings differ, and callers must check for them
 (`cloudtrail_batch` sends such rows to simdjson):
 
-- floats: `1e-05` comes back as `0.00001`, `1e+20` as `100000000000000000000.0`;
+- floats: `1e-05` comes back as `0.00001`, `1e+20` as `100000000000000000000.0`, and where
+  DuckDB writes the shortest digits that read back as the float (`19.37561`) simdjson may
+  write seventeen (`19.375610000000002`);
 - control characters escaped as `\\u00XX` with a letter: DuckDB writes `\\u001F`, simdjson
   `\\u001f`.
 
