@@ -65,9 +65,10 @@ def _event(**fields: Any) -> dict[str, Any]:
     return event
 
 
-def _line(event: Any, *, compact: bool = True, ascii_only: bool = False) -> bytes:
+def _line(event: Any, *, compact: bool = True, ascii_only: bool = False, indent: int | None = None) -> bytes:
+    """The event serialized: compact, with spaces after separators, or pretty-printed."""
     separators = (",", ":") if compact else (", ", ": ")
-    return json.dumps(event, separators=separators, ensure_ascii=ascii_only).encode()
+    return json.dumps(event, separators=separators, ensure_ascii=ascii_only, indent=indent).encode()
 
 
 def _frames(raws: Sequence[bytes]) -> list[Frame]:
@@ -187,6 +188,21 @@ def test_object_columns_are_byte_equal_to_simdjson(fields: dict[str, Any]) -> No
         assert table.num_rows == 1
 
 
+def test_pretty_printed_records_are_read_in_the_batch() -> None:
+    """A record spanning lines (a pretty-printed `{"Records": [...]}` file's) is read like a
+    compact one, floats and escapes before a line break included."""
+    events = [
+        _event(),
+        _event(additionalEventData={"x": [1e-05]}),  # a float's only neighbour a line break
+        _event(additionalEventData={"x": 19.37561}),
+        _event(requestParameters={"s": "a\\b\u001f", "n": [1, {"k": None}]}),
+    ]
+    frames = _frames([_line(e, compact=False, indent=2) for e in events])
+    assert all(b"\n" in frame.raw for frame in frames)
+    table = assert_batch_equals_per_record(frames)
+    assert table.num_rows == 4
+
+
 _NESTED_MANY_KEYS = {"items": [{f"k{i:02d}": i for i in range(20)}, {f"j{i:02d}": "v" for i in range(20)}]}
 
 
@@ -259,7 +275,9 @@ def test_keys_written_with_escapes_read_as_simdjson_reads_them() -> None:
 def test_invalid_json_and_utf8_are_declined() -> None:
     good = _line(_event())
     frames = _frames([
-        good[:-5], b"[1, 2]", b"", b'{"eventName": "x",\n"eventTime": "2024-01-01T00:00:00Z"}',
+        good[:-5], b"[1, 2]", b"",
+        # DuckDB reads these two; simdjson, and so the per-record path, does not
+        good[:-1] + b',"x": NaN}', good[:-1] + b',}',
         good.replace(b"finance", b"fin\xffance"), good.replace(b'"REQ1"', b"123456789012345678901234"),
         good.replace(b'"REQ1"', b'"\\ud800"'), b"\xef\xbb\xbf" + good,
     ])
@@ -388,7 +406,8 @@ _events = st.fixed_dictionaries(
 def _raws(draw: st.DrawFn) -> bytes:
     """One frame's bytes: a serialized event, sometimes damaged or oddly written."""
     event = draw(_events)
-    raw = _line(event, compact=draw(st.booleans()), ascii_only=draw(st.booleans()))
+    indent = draw(st.sampled_from([None, None, None, 2]))
+    raw = _line(event, compact=draw(st.booleans()), ascii_only=draw(st.booleans()), indent=indent)
     damage = draw(st.sampled_from(
         ["none"] * 12 + ["truncate", "bad-utf8", "duplicate", "garbage", "array", "newline", "escaped-key"]
     ))

@@ -74,20 +74,21 @@ def test_records_duckdb_refuses_are_declined_exactly(monkeypatch: pytest.MonkeyP
     assert base["raw"].to_pylist() == [raws[i].decode() for i in (1, 2, 3, 4, 6, 7, 8)]
 
 
-def test_frames_that_are_not_one_object_line_are_declined_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frames_that_are_not_one_object_are_declined_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ndjson_batch, "MAX_RECORD_BYTES", 100)
     frames = [
         Frame(_good(0), "f:0"),
-        Frame(b'{"name": "a",\n"n": 1}', "f:1"),  # spans lines: would split into two records
+        Frame(b'{"name": "a",\n"n": 1}', "f:1"),  # spans lines, as in a pretty-printed file
         Frame(b'[{"name": "a"}]', "f:2"),
         Frame(b"", "f:3"),
         Frame(_good(4), "f:4", error="input ends early"),
         Frame(b'{"name": "' + b"x" * 100 + b'"}', "f:5"),
         Frame(b' {"name": "a"}', "f:6"),
     ]
-    assert [readable(f) for f in frames] == [True, False, False, False, False, False, False]
+    assert [readable(f) for f in frames] == [True, True, False, False, False, False, False]
     texts, _, declined = decode(frames, PATHS, cloudtrail.SPEC)
-    assert (texts[FRAME_COLUMN].to_list(), declined) == ([0], [1, 2, 3, 4, 5, 6])
+    assert (texts[FRAME_COLUMN].to_list(), declined) == ([0, 1], [2, 3, 4, 5, 6])
+    assert texts["name"].to_list() == ["n0", "a"]
 
 
 def test_no_frames_give_an_empty_frame() -> None:

@@ -71,8 +71,8 @@ IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
 0..255 without leading zeros."""
 
 _FLOAT_TOKENS = (
-    r"\.[0-9]+(?:[eE][+-]?[0-9]+)?[ \t\r]*[,\]}]",
-    r"[0-9][eE][+-]?[0-9]+[ \t\r]*[,\]}]",
+    r"\.[0-9]+(?:[eE][+-]?[0-9]+)?[ \t\r\n]*[,\]}]",
+    r"[0-9][eE][+-]?[0-9]+[ \t\r\n]*[,\]}]",
 )
 """The end of a JSON float somewhere in the record, with a fraction or with only an exponent
 (or, harmlessly, something like it inside a string). Two searches beat one alternation."""

@@ -40,21 +40,15 @@ FRAME_COLUMN = "_frame"
 
 
 def readable(frame: Frame) -> bool:
-    """Whether a frame can go into a JSON-Lines buffer as exactly one line.
-
-    A frame with a framing error, an oversized one, one that is not a JSON object or one that
-    spans lines is left to the per-record path, which knows the exact reason to give.
+    """Whether a frame may be decoded in a batch: a frame with a framing error, an oversized
+    one or one that is not a JSON object is left to the per-record path, which knows the exact
+    reason to give. A record may span lines (a pretty-printed file's).
 
     >>> [readable(Frame(r, "f")) for r in (b'{"a": 1}', b'[1]', b'{"a":\\n1}', b'')]
-    [True, False, False, False]
+    [True, False, True, False]
     """
     raw = frame.raw
-    return (
-        frame.error is None
-        and len(raw) <= MAX_RECORD_BYTES
-        and raw[:1] == b"{"
-        and b"\n" not in raw
-    )
+    return frame.error is None and len(raw) <= MAX_RECORD_BYTES and raw[:1] == b"{"
 
 
 def decode(
@@ -101,9 +95,9 @@ def _readable_indices(frames: Sequence[Frame]) -> tuple[list[int], list[int]]:
 def _all_readable(frames: Sequence[Frame]) -> bool:
     """Whether a `LineChunk`'s records are all `readable`, checked without making frames.
 
-    Its frames are error-free, non-empty and hold no line break: only the first byte and the
-    size are left to check, in passes that make no frame. The first bytes are gathered into
-    one `bytes` and counted there.
+    Its frames are error-free and non-empty: only the first byte and the size are left to
+    check, in passes that make no frame. The first bytes are gathered into one `bytes` and
+    counted there.
     """
     if not isinstance(frames, LineChunk) or not frames.raws:
         return False
