@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditlake.sources import framing
 from auditlake.sources.base import Frame
@@ -375,3 +377,65 @@ def test_read_head_is_bounded(tmp_path: Path) -> None:
 
     assert read_head(path, 15) == b"012345678901234"
     assert read_head(path) == b"0123456789" * 10
+
+
+# --- arrays on one line, split in one go ------------------------------------------------------
+
+_keys = st.sampled_from(["eventVersion", "a", "b", "é"])
+_strings = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(['},{"eventVersion":', "}, {", "]", "\\", '"', "\n", "\u2028"]),
+)
+_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), _strings),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=3)),
+    max_leaves=8,
+)
+_records = st.dictionaries(_keys, _values, max_size=4).map(lambda d: {"eventVersion": "1.08", **d})
+
+
+def _chunked(path: Path, size: int) -> list[Frame]:
+    return [frame for chunk in json_frames(path).chunks(size) for frame in chunk]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(_records, max_size=8),
+    st.sampled_from(["[", '{"Records":[', ' { "Records" : [ ', "\n["]),
+    st.sampled_from([",", ", "]),
+    st.booleans(),
+    st.sampled_from([b"", b"x", b'{"eventVersion":NaN}', b'{"other":1}', b"\xff"]),
+)
+def test_arrays_split_in_one_go_frame_as_record_by_record(
+    tmp_path: Path, records: list[dict[str, object]], opening: str, comma: str, gz: bool, odd: bytes
+) -> None:
+    """`one_line_members` gives exactly `_stream_frames`' frames, or leaves the input to it."""
+    texts = [json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode() for r in records]
+    if odd:
+        texts.insert(len(texts) // 2, odd)
+    closing = "]" if opening.strip().startswith("[") else "]}"
+    data = opening.encode() + comma.encode().join(texts) + closing.encode() + b"\n"
+    path = _write(tmp_path, "delivery.json", data, gz=gz)
+    expected = list(framing._stream_frames(path))
+    for size in (1, 3, 1000):
+        assert _chunked(path, size) == expected
+    members = framing.one_line_members(path)
+    if members is not None:
+        assert members == [frame.raw for frame in expected]
+
+
+def test_a_cloudtrail_delivery_file_is_split_in_one_go(tmp_path: Path) -> None:
+    records = [
+        {"eventVersion": "1.08", "eventName": "A", "resources": [{"eventVersion": "x"}, {"eventVersion": "y"}]},
+        {"eventVersion": "1.08", "eventName": "B", "note": '},{"eventVersion":'},
+        {"eventVersion": "1.08", "eventName": "C"},
+    ]
+    data = b'{"Records":[' + b",".join(json.dumps(r, separators=(",", ":")).encode() for r in records) + b"]}"
+    path = _write(tmp_path, "delivery.json.gz", data, gz=True)
+    members = framing.one_line_members(path)
+    assert members is not None and [json.loads(m)["eventName"] for m in members] == ["A", "B", "C"]
+    assert _chunked(path, 2) == list(framing._stream_frames(path))
+    # written over several lines, or with members of another first key: left to the stream
+    assert framing.one_line_members(_write(tmp_path, "a.json", _array(RECORDS))) is None
+    mixed = b"[" + b",".join([*RECORDS, b'{"zz": 1}']).replace(b" ", b"") + b"]"
+    assert framing.one_line_members(_write(tmp_path, "b.json", mixed)) is None

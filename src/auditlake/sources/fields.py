@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -68,6 +68,15 @@ def load_json_object(raw: bytes) -> Any:
     if not isinstance(doc, JsonObject):
         raise RecordError(f"record is {json_kind(doc)}, not a JSON object")
     return doc
+
+
+def loads_as_object(parse: Callable[[bytes], Any], raw: bytes) -> bool:
+    """Whether simdjson (`parse`, a parser's bound method, reused for speed) loads `raw` as a
+    JSON object, as the per-record path needs it to."""
+    try:
+        return type(parse(raw)) is simdjson.Object  # the document dies here, freeing the parser
+    except (ValueError, RuntimeError):  # RuntimeError: an integer beyond 64 bits
+        return False
 
 
 def json_kind(value: Any) -> str:

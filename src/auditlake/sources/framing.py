@@ -24,8 +24,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+import simdjson
+
 from auditlake.sources.base import Frame
 from auditlake.sources.chunking import LineChunk, frame_chunks
+from auditlake.sources.fields import loads_as_object
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 4 << 20
@@ -90,10 +93,17 @@ class JsonFrames(Iterator[Frame]):
         return next(self._frames)
 
     def chunks(self, size: int) -> Iterator[Sequence[Frame]]:
-        """The frames in chunks of `size`; JSON Lines are split a block at a time."""
+        """The frames in chunks of `size`; JSON Lines are split a block at a time, an array of
+        records on one line (CloudTrail's delivery files) in one go."""
         framer = _framer(self.path)
         if framer is _line_frames:
             return _line_chunks(self.path, size)
+        if framer is _stream_frames:
+            members = one_line_members(self.path)
+            if members is not None:
+                name = self.path.name
+                return (LineChunk(name, members[k : k + size], [1] * len(members[k : k + size]))
+                        for k in range(0, len(members), size))
         return frame_chunks(framer(self.path), size)
 
 
@@ -252,6 +262,73 @@ class _TextStream:
         while self.fill():
             pass
         return self.advance(len(self.text))
+
+
+MAX_WHOLE_BYTES = 64 << 20
+"""Largest input (decompressed) `one_line_members` reads whole; larger ones stream."""
+_OPENING = re.compile(rb'[ \t\r]*(?:(\[)|\{[ \t\r]*"Records"[ \t\r]*:[ \t\r]*\[)[ \t\r]*')
+_CLOSING = re.compile(rb'[ \t\r]*\][ \t\r]*(\}?)[ \t\r\n]*')
+_FIRST_KEY = re.compile(rb'\{"([^"\\]*)":')
+
+
+def one_line_members(path: Path) -> list[bytes] | None:
+    """The objects of an array input written on one line (`[...]` or CloudTrail's
+    `{"Records": [...]}`), exactly as `_stream_frames` frames them, found without decoding.
+
+    The array is split before each `{"<key>":` that follows `},`, where `<key>` is the first
+    key of the first object (CloudTrail's `eventVersion`); outside strings only, since a quote
+    inside a string is escaped. Every piece must then load in simdjson as one object: a split
+    inside a record (an object of the same first key nested in an array) leaves two pieces
+    that do not, and Python's decoder, which `_stream_frames` uses, reads all JSON simdjson
+    does, ending each object where simdjson does. Otherwise (records over several lines,
+    members that are not objects or start with another key, anything simdjson refuses, an
+    oversized or damaged input) None: the input is left to `_stream_frames`.
+    """
+    with open_input(path) as handle:
+        data, error = _read_upto(handle, MAX_WHOLE_BYTES + 1)
+    if error is not None or len(data) > MAX_WHOLE_BYTES:
+        return None
+    opening = _OPENING.match(data)
+    end = data.rfind(b"]")
+    closing = _CLOSING.fullmatch(data, end) if opening is not None and end >= 0 else None
+    if opening is None or closing is None or (opening[1] is None) != (closing[1] == b"}"):
+        return None  # (a bare array has no closing brace, a Records wrapper one)
+    start = opening.end()
+    while end > start and data[end - 1] in b" \t\r":
+        end -= 1
+    if data.find(b"\n", start, end) >= 0:
+        return None
+    if start == end:
+        return []
+    first = _FIRST_KEY.match(data, start)
+    if first is None:
+        return None
+    return _split_members(data, start, end, b'},{"' + first[1] + b'":')
+
+
+MAX_RECORD_TEXT = 1 << 20
+"""Longest text taken for one record before `one_line_members` gives up."""
+
+
+def _split_members(data: bytes, start: int, end: int, separator: bytes) -> list[bytes] | None:
+    """`data[start:end]` cut after the `}` of each `separator`, into texts that each load as
+    one object; a cut inside a record (its texts do not load) is undone, up to
+    `MAX_RECORD_TEXT`."""
+    parse = simdjson.Parser().parse
+    members: list[bytes] = []
+    cut = start
+    while start < end:
+        found = data.find(separator, cut, end)
+        stop = end if found < 0 else found + 1
+        record = data[start:stop]
+        if loads_as_object(parse, record):
+            members.append(record)
+            start = cut = stop + 1
+        elif found < 0 or stop - start > MAX_RECORD_TEXT:
+            return None
+        else:  # cut at an object of the same first key nested in the record's arrays
+            cut = stop
+    return members
 
 
 def _stream_frames(path: Path) -> Iterator[Frame]:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from itertools import accumulate, compress
 from operator import itemgetter
-from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -31,6 +30,7 @@ import simdjson
 
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.chunking import LineChunk, raws
+from auditlake.sources.fields import loads_as_object
 from auditlake.sources.json_paths import read_paths
 from auditlake.sources.records import MAX_RECORD_BYTES, Rejected, Skipped, normalize_frames
 from auditlake.sources.table import rows_to_table
@@ -108,14 +108,6 @@ def _all_readable(frames: Sequence[Frame]) -> bool:
     )
 
 
-def _loads_object(parse: Callable[[bytes], Any], raw: bytes) -> bool:
-    """Whether simdjson loads `raw` as a JSON object, as the per-record path needs it to."""
-    try:
-        return type(parse(raw)) is simdjson.Object  # the document dies here, freeing the parser
-    except (ValueError, RuntimeError):  # RuntimeError: an integer beyond 64 bits
-        return False
-
-
 def base_columns(
     frames: Sequence[Frame], indices: Sequence[int], spec: SourceSpec
 ) -> tuple[dict[str, pa.Array], list[int]]:
@@ -161,7 +153,7 @@ def _loadable(
     """
     lines = raws(frames)
     picked = lines if len(indices) == len(lines) else [lines[i] for i in indices]
-    loads = list(map(partial(_loads_object, simdjson.Parser().parse), picked))
+    loads = list(map(partial(loads_as_object, simdjson.Parser().parse), picked))
     sha256 = hashlib.sha256
     if all(loads):
         return picked, [sha256(raw).digest() for raw in picked], []
