@@ -69,7 +69,21 @@ def _read(records: pa.Array, query: str) -> pl.DataFrame | None:
         connection.unregister(_TABLE)
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return frame
+    columns: dict[str, pl.Series] = {}
+    _flatten(frame.get_column("j"), "", columns)
+    return pl.DataFrame([columns[path] for path in _PATHS[query]])
+
+
+def _flatten(struct: pl.Series, prefix: str, into: dict[str, pl.Series]) -> None:
+    """The text fields of a struct column, nested ones too, named by their dotted paths (one
+    eager call per field: an expression per path would cost a plan)."""
+    for field in struct.struct.fields:
+        values = struct.struct.field(field)
+        name = f"{prefix}{field}"
+        if isinstance(values.dtype, pl.Struct):
+            _flatten(values, f"{name}.", into)
+        else:
+            into[name] = values.alias(name)
 
 
 def _bisect(
@@ -126,13 +140,11 @@ def _query(paths: tuple[str, ...]) -> str:
                 raise ValueError(f"another path lies under {path!r}, or it is repeated")
             node[leaf] = "VARCHAR"
         structure = json.dumps(tree).replace("'", "''")
-        columns = ", ".join(
-            "j" + "".join(f".{_quoted(key)}" for key in path.split(".")) + f" AS {_quoted(path)}"
-            for path in paths
-        )
-        _QUERIES[paths] = f"SELECT {columns} FROM (SELECT from_json(raw, '{structure}') AS j FROM {_TABLE})"
+        # One struct column, its fields taken out by Polars: DuckDB binds a query of 37
+        # columns in about 10 ms, of one in 4 (a chunk of 8,192 records reads in 40 ms).
+        query = f"SELECT from_json(raw, '{structure}') AS j FROM {_TABLE}"
+        _QUERIES[paths], _PATHS[query] = query, paths
     return _QUERIES[paths]
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_PATHS: dict[str, tuple[str, ...]] = {}
