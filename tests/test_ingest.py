@@ -149,3 +149,30 @@ def test_inputs_are_converted_in_chunks_no_larger_than_the_batch(tmp_path):
     assert sizes(trails, "cloudtrail") == [CHUNK_FRAMES, 5]
     assert sizes(okta, "okta") == [CHUNK_FRAMES, 5]
     assert sizes(trails, "cloudtrail", batch_rows=1000)[:2] == [1000, 1000]
+
+
+def test_small_inputs_of_a_vectorized_source_are_converted_together(tmp_path):
+    """CloudTrail's delivery files hold a few hundred records each: they are joined into one
+    chunk, and each rejected record is still quarantined under its own input and line."""
+    folder = tmp_path / "deliveries"
+    folder.mkdir()
+    for k in range(5):
+        records = [json.dumps(_trail(10 * k + i)) for i in range(3)] + ['{"eventVersion": "1.08", "eventName": "X"}']
+        body = '{"Records":[' + ",".join(records) + "]}"
+        (folder / f"part:{k}.json.gz").write_bytes(gzip.compress(body.encode()))
+    okta = (Path(__file__).parent / "sources" / "data" / "okta" / "system_log.jsonl").read_bytes().splitlines()[0]
+    (folder / "z-okta.jsonl").write_bytes(okta + b"\n")
+
+    chunks = list(_chunks([folder], "auto", IngestSummary(), 1_000_000))
+    assert [(spec.name, name, len(frames)) for spec, name, frames in chunks] == [
+        ("aws.cloudtrail", "part:4.json.gz", 20), ("okta.system", "z-okta.jsonl", 1),
+    ]
+    assert [f.location for f in chunks[0][2]][:5] == ["part:0.json.gz:1"] * 4 + ["part:1.json.gz:1"]
+
+    lake = LakePaths.at(tmp_path / "lake")
+    summary = ingest([folder], lake)
+    assert summary.added == 16
+    quarantined = scan_quarantine(lake).collect().sort("input")
+    assert quarantined["input"].to_list() == [f"part:{k}.json.gz" for k in range(5)]
+    assert set(quarantined["location"]) == {f"part:{k}.json.gz:1" for k in range(5)}
+    assert ingest([folder], lake).already_quarantined == 5  # the same entries, found again

@@ -26,7 +26,7 @@ from auditlake.lake.quarantine import QuarantineEntry
 from auditlake.lake.writer import CommitResult
 from auditlake.sources import registry
 from auditlake.sources.base import Frame, SourceSpec
-from auditlake.sources.chunking import frame_chunks
+from auditlake.sources.chunking import LineChunk, frame_chunks
 from auditlake.sources.convert import Chunk
 from auditlake.workers import ChunkPool
 
@@ -115,18 +115,56 @@ def _chunks(
     paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, batch_rows: int
 ) -> Iterator[tuple[SourceSpec, str, Sequence[Frame]]]:
     """Each input's frames in chunks of `CHUNK_FRAMES` (never over `batch_rows`), with the
-    source that reads them."""
+    source that reads them and the input's name; for a source with a vectorized path, the
+    records of small inputs in turn are joined into one chunk (see `_joined`)."""
+    size = min(CHUNK_FRAMES, batch_rows)
+    return _joined(_input_chunks(paths, source, summary, size), size)
+
+
+def _input_chunks(
+    paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, size: int
+) -> Iterator[tuple[SourceSpec, str, Sequence[Frame]]]:
     for path in expand_inputs(paths):
         spec = _resolve(source, path, summary)
         if spec is None:
             continue
         summary.inputs += 1
-        size = min(CHUNK_FRAMES, batch_rows)
         try:
             for frames in frame_chunks(spec.frames(path), size):
                 yield spec, path.name, frames
         except OSError as exc:  # unreadable input: what was read is kept, the rest reported
             summary.errors.append(f"{path}: {exc.strerror or exc}")
+
+
+def _joined(
+    chunks: Iterable[tuple[SourceSpec, str, Sequence[Frame]]], size: int
+) -> Iterator[tuple[SourceSpec, str, Sequence[Frame]]]:
+    """`chunks`, those of a vectorized source's small inputs joined up to `size` records.
+
+    A chunk costs a vectorized path tens of milliseconds whatever its size (its queries are
+    planned each time), more than its records when they are a few hundred: CloudTrail delivers
+    a file every five minutes per region, each of a few hundred records. A joined chunk keeps
+    every frame located in its own input (`LineChunk.join`), and is named by its last input.
+    """
+    waiting: list[LineChunk] = []
+    waiting_for: SourceSpec | None = None
+    for spec, name, frames in chunks:
+        small = isinstance(frames, LineChunk) and len(frames) < size and spec.batch is not None
+        room = spec is waiting_for and sum(map(len, waiting)) + len(frames) <= size
+        if waiting and waiting_for is not None and not (small and room):
+            yield waiting_for, _last_input(waiting), LineChunk.join(waiting)
+            waiting = []
+        if small and isinstance(frames, LineChunk):
+            waiting.append(frames)
+            waiting_for = spec
+        else:
+            yield spec, name, frames
+    if waiting and waiting_for is not None:
+        yield waiting_for, _last_input(waiting), LineChunk.join(waiting)
+
+
+def _last_input(chunks: Sequence[LineChunk]) -> str:
+    return chunks[-1].inputs()[-1][1]
 
 
 def _take(  # noqa: PLR0917 - the loop's whole state, kept flat on purpose
@@ -139,7 +177,8 @@ def _take(  # noqa: PLR0917 - the loop's whole state, kept flat on purpose
     for skipped in chunk.skipped:
         summary.skipped[(chunk.source, skipped.reason)] += 1
     for bad in chunk.rejected:
-        batch.rejected.append(QuarantineEntry(bad.source, name, bad.location, bad.reason, bad.raw))
+        entry = QuarantineEntry(bad.source, bad.input or name, bad.location, bad.reason, bad.raw)
+        batch.rejected.append(entry)
         summary.quarantined[(bad.source, bad.reason)] += 1
     if chunk.table is not None and chunk.table.num_rows:
         batch.tables.setdefault(chunk.source, []).append(chunk.table)

@@ -145,3 +145,23 @@ def test_line_chunks_slice_and_pickle_as_frames() -> None:
     assert chunk[-1] == Frame(b"[]", "f:5")
     again = pickle.loads(pickle.dumps(chunk))
     assert isinstance(again, LineChunk) and list(again) == list(chunk)
+
+
+def test_a_joined_chunk_locates_every_frame_in_its_own_input() -> None:
+    parts = [
+        LineChunk("a:1.json", [b"{}", b"{ }"], [1, 1]),
+        LineChunk("b.json", [b'{"b":1}'], [7]),
+        LineChunk("c.json", [b"{1}", b"{2}", b"{3}"], [2, 3, 4]),
+    ]
+    joined = LineChunk.join(parts)
+    expected = [frame for part in parts for frame in part]
+    assert list(joined) == expected
+    assert [joined[i] for i in range(len(joined))] == expected
+    assert [joined[i] for i in range(-len(joined), 0)] == expected
+    assert raws(joined) == [frame.raw for frame in expected]
+    assert joined.inputs() == [(0, "a:1.json"), (2, "b.json"), (3, "c.json")]
+    for start in range(len(expected) + 1):
+        for stop in range(start, len(expected) + 1):
+            assert list(joined[start:stop]) == expected[start:stop]
+    assert list(pickle.loads(pickle.dumps(joined))) == expected
+    assert list(LineChunk.join([joined[:3], joined[3:]])) == expected

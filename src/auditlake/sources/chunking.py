@@ -15,6 +15,8 @@ sequence of frames, each made only if asked for. Vectorized paths take the bytes
 
 from __future__ import annotations
 
+import itertools
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, overload, runtime_checkable
 
@@ -22,14 +24,47 @@ from auditlake.sources.base import Frame
 
 
 class LineChunk(Sequence[Frame]):
-    """Error-free frames of one input: `raws[i]` found on line `numbers[i]` of `name`."""
+    """Error-free frames of one input: `raws[i]` found on line `numbers[i]` of `name`; or of
+    several (`join`), the records of each following those of the one before."""
 
-    __slots__ = ("name", "numbers", "raws")
+    __slots__ = ("name", "numbers", "parts", "raws")
 
-    def __init__(self, name: str, raws: list[bytes], numbers: Sequence[int]) -> None:
+    def __init__(
+        self,
+        name: str,
+        raws: list[bytes],
+        numbers: Sequence[int],
+        parts: tuple[tuple[int, str], ...] = (),
+    ) -> None:
         self.name = name
         self.raws = raws
         self.numbers = numbers
+        self.parts = parts
+        """(first record, input name) of each input after the first, in order."""
+
+    @staticmethod
+    def join(chunks: Sequence[LineChunk]) -> LineChunk:
+        """One chunk of the records of `chunks`, each frame still located in its own input."""
+        raws: list[bytes] = []
+        numbers: list[int] = []
+        parts: list[tuple[int, str]] = []
+        for chunk in chunks:
+            parts += [(len(raws) + first, name) for first, name in chunk.inputs()]
+            raws += chunk.raws
+            numbers += chunk.numbers
+        first = parts.pop(0)[1] if parts else ""
+        return LineChunk(first, raws, numbers, tuple(parts))
+
+    def inputs(self) -> list[tuple[int, str]]:
+        """(first record, input name) of each input of the chunk."""
+        return [(0, self.name), *self.parts]
+
+    def _name(self, index: int) -> str:
+        if not self.parts:
+            return self.name
+        firsts = [first for first, _ in self.parts]
+        part = bisect_right(firsts, index % len(self.raws))
+        return self.name if part == 0 else self.parts[part - 1][1]
 
     def __len__(self) -> int:
         return len(self.raws)
@@ -40,16 +75,22 @@ class LineChunk(Sequence[Frame]):
     def __getitem__(self, index: slice) -> LineChunk: ...
     def __getitem__(self, index: int | slice) -> Frame | LineChunk:
         if isinstance(index, slice):
-            return LineChunk(self.name, self.raws[index], self.numbers[index])
-        return Frame(self.raws[index], f"{self.name}:{self.numbers[index]}")
+            start, stop, step = index.indices(len(self.raws))
+            if step != 1:
+                raise ValueError("a LineChunk is sliced in one piece")
+            name = self._name(start) if start < len(self.raws) else self.name
+            later = tuple((first - start, n) for first, n in self.parts if start < first < stop)
+            return LineChunk(name, self.raws[start:stop], self.numbers[start:stop], later)
+        return Frame(self.raws[index], f"{self._name(index)}:{self.numbers[index]}")
 
     def __iter__(self) -> Iterator[Frame]:
-        name = self.name
-        for raw, number in zip(self.raws, self.numbers, strict=True):
-            yield Frame(raw, f"{name}:{number}")
+        bounds = [*self.inputs(), (len(self.raws), "")]
+        for (first, name), (end, _) in itertools.pairwise(bounds):
+            for raw, number in zip(self.raws[first:end], self.numbers[first:end], strict=True):
+                yield Frame(raw, f"{name}:{number}")
 
-    def __reduce__(self) -> tuple[type[LineChunk], tuple[str, list[bytes], Sequence[int]]]:
-        return LineChunk, (self.name, self.raws, self.numbers)
+    def __reduce__(self) -> tuple[type[LineChunk], tuple[object, ...]]:
+        return LineChunk, (self.name, self.raws, self.numbers, self.parts)
 
 
 def raws(frames: Sequence[Frame]) -> list[bytes]:

@@ -8,12 +8,13 @@ records, the skipped ones), so chunks can be converted in any process and commit
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 
 from auditlake.errors import SourceParseError
 from auditlake.sources.base import Frame, Row, SourceSpec
+from auditlake.sources.chunking import LineChunk
 from auditlake.sources.records import Rejected, Skipped, normalize_frames
 from auditlake.sources.table import rows_to_table
 
@@ -36,6 +37,7 @@ class Chunk:
 def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
     """Normalize `frames` with `spec`: the fast path where it has one, record by record else."""
     chunk = Chunk(spec.name, records=len(frames))
+    joined = isinstance(frames, LineChunk) and bool(frames.parts)
     tables: list[pa.Table] = []
     if spec.batch is not None:
         result = spec.batch(frames)
@@ -43,32 +45,41 @@ def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
             tables.append(result.table)
         frames = [frames[i] for i in result.declined]
     rows: list[Row] = []
-    for item in normalize_frames(spec, frames):
+    locations: list[str] = []
+    for frame, item in zip(frames, normalize_frames(spec, frames), strict=True):
         if isinstance(item, Rejected):
-            chunk.rejected.append(item)
+            chunk.rejected.append(_located(item) if joined else item)
         elif isinstance(item, Skipped):
             chunk.skipped.append(item)
         else:
             rows.append(item)
+            locations.append(frame.location)
     if rows:
-        tables.append(_rows_table(rows, spec, chunk))
+        tables.append(_rows_table(rows, locations, spec, chunk))
+        if joined:
+            chunk.rejected = [_located(item) for item in chunk.rejected]
     chunk.table = _concat(tables)
     return chunk
 
 
-def _rows_table(rows: list[Row], spec: SourceSpec, chunk: Chunk) -> pa.Table:
+def _located(item: Rejected) -> Rejected:
+    """`item` with its input, read off its location (`<input>:<line>`, as `LineChunk` makes)."""
+    return replace(item, input=item.location.rpartition(":")[0])
+
+
+def _rows_table(rows: list[Row], locations: list[str], spec: SourceSpec, chunk: Chunk) -> pa.Table:
     """Rows to Arrow; a row whose values do not fit the schema is rejected, not fatal."""
     try:
         return rows_to_table(rows, spec.native_types)
     except SourceParseError:
         good: list[Row] = []
-        for row in rows:
+        for row, location in zip(rows, locations, strict=True):
             try:
                 rows_to_table([row], spec.native_types)
             except SourceParseError as exc:
                 reason = f"{spec.name} parser produced a bad value: {exc.message}"
                 raw = str(row.get("raw", "")).encode("utf-8", "surrogateescape")
-                chunk.rejected.append(Rejected(raw, str(row.get("event_uid")), reason, spec.name))
+                chunk.rejected.append(Rejected(raw, location, reason, spec.name))
             else:
                 good.append(row)
         return rows_to_table(good, spec.native_types)

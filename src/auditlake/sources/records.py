@@ -34,6 +34,8 @@ class Rejected:
     location: str
     reason: str
     source: str
+    input: str | None = None
+    """The input it came from, when its chunk joined several (else the chunk's own input)."""
 
 
 @dataclass(frozen=True, slots=True)
