@@ -1,4 +1,5 @@
-"""Ingest throughput and peak memory for CloudTrail JSON Lines and Windows JSON.
+"""Ingest throughput and peak memory for CloudTrail JSON Lines, CloudTrail delivery files and
+Windows JSON.
 
 Each case writes a synthetic input, then runs `auditlake ingest` in a fresh subprocess and
 reads its wall time and peak RSS. In the same run it measures a baseline on the same file:
@@ -6,7 +7,8 @@ Polars' multi-threaded `read_ndjson` of the whole input (parse only, no lake), s
 is a ratio that survives a noisy shared machine. Memory boundedness is shown by ingesting
 inputs of two sizes: peak RSS must stay flat while the input grows.
 
-Usage: python benchmarks/ingest/run.py [--records N] [--growth 1,3,9] [--cases cloudtrail,windows]
+Usage: python benchmarks/ingest/run.py [--records N] [--growth 1,3,9]
+       [--cases cloudtrail,deliveries,windows]
        [--out DIR]
 Prints a Markdown table (paste it into benchmarks/README.md) and writes results.json.
 """
@@ -14,6 +16,7 @@ Prints a Markdown table (paste it into benchmarks/README.md) and writes results.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -73,6 +76,26 @@ def windows_lines(count: int, path: Path) -> None:
             system["Computer"] = f"ws-{i % 400:04d}.corp.example"
             system["TimeCreated"] = {"#attributes": {"SystemTime": _moment(i, count).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
             out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+DELIVERY_RECORDS = 500
+"""Records per CloudTrail delivery file: a trail writes a file every five minutes per region,
+of a few hundred records on a busy account."""
+
+
+def cloudtrail_deliveries(lines: Path, folder: Path) -> None:
+    """The records of `lines` as CloudTrail delivers them: gzipped `{"Records": [...]}` files
+    on one line, `eventVersion` first."""
+    folder.mkdir(parents=True)
+    records: list[str] = []
+    with lines.open() as source:
+        for line in source:
+            record = json.loads(line)
+            record = {"eventVersion": record.pop("eventVersion", "1.08"), **record}
+            records.append(json.dumps(record, separators=(",", ":")))
+    for n, start in enumerate(range(0, len(records), DELIVERY_RECORDS)):
+        body = '{"Records":[' + ",".join(records[start : start + DELIVERY_RECORDS]) + "]}"
+        (folder / f"{n:05d}.json.gz").write_bytes(gzip.compress(body.encode(), compresslevel=6))
 
 
 PEAK_PROBE = (
@@ -137,6 +160,28 @@ def measure(
     return rows
 
 
+def measure_deliveries(sizes: list[int], out: Path) -> list[dict]:
+    """The CloudTrail case's records in delivery files; the baseline reads their JSON Lines."""
+    rows = []
+    for size in sizes:
+        lines = out / f"cloudtrail-{size}.jsonl"
+        if not lines.exists():
+            cloudtrail_lines(size, lines)
+        folder = out / f"cloudtrail-deliveries-{size}"
+        if not folder.exists():
+            cloudtrail_deliveries(lines, folder)
+        ingest = run_ingest(folder, out / "lake-cloudtrail-deliveries", "aws.cloudtrail")
+        base = baseline_read(lines, BASELINE_FIELDS["cloudtrail"])
+        mib = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+        rows.append({
+            "case": f"cloudtrail delivery files ({DELIVERY_RECORDS} records, gzip)", "records": size,
+            "input_mib": mib, "ingest_per_s": ingest["per_s"], "peak_rss_mib": ingest["peak_rss_mib"],
+            "baseline_per_s": base["per_s"], "ratio_to_baseline": ingest["per_s"] / base["per_s"],
+        })
+        print(f"  deliveries {size:,}: {ingest['per_s']:,.0f} rec/s, peak {ingest['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+    return rows
+
+
 def main() -> None:
     # Every process measured here, the baselines too, allocates as the `auditlake` command does.
     configure_process()
@@ -145,7 +190,7 @@ def main() -> None:
     parser.add_argument("--growth", type=str, default="1,3,9",
                         help="input sizes as multiples of --records (peak RSS must stay flat)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "ingest")
-    parser.add_argument("--cases", type=str, default="cloudtrail,windows",
+    parser.add_argument("--cases", type=str, default="cloudtrail,deliveries,windows",
                         help="which cases to run, comma-separated (to iterate on one faster)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -155,6 +200,8 @@ def main() -> None:
     if "cloudtrail" in cases:
         sizes = [args.records * g for g in growth]
         rows += measure("cloudtrail", cloudtrail_lines, "aws.cloudtrail", sizes, args.out)
+    if "deliveries" in cases:
+        rows += measure_deliveries([args.records * growth[min(1, len(growth) - 1)]], args.out)
     if "windows" in cases:
         sizes = [args.records * g // 2 for g in growth[:2]]
         rows += measure("windows", windows_lines, "windows.eventlog", sizes, args.out)
