@@ -48,7 +48,7 @@ def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
     locations: list[str] = []
     for frame, item in zip(frames, normalize_frames(spec, frames), strict=True):
         if isinstance(item, Rejected):
-            chunk.rejected.append(_located(item) if joined else item)
+            chunk.rejected.append(item)
         elif isinstance(item, Skipped):
             chunk.skipped.append(item)
         else:
@@ -56,8 +56,8 @@ def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
             locations.append(frame.location)
     if rows:
         tables.append(_rows_table(rows, locations, spec, chunk))
-        if joined:
-            chunk.rejected = [_located(item) for item in chunk.rejected]
+    if joined:  # its records come from several inputs: say which, for the quarantine
+        chunk.rejected = [_located(item) for item in chunk.rejected]
     chunk.table = _concat(tables)
     return chunk
 
