@@ -148,15 +148,16 @@ def _joined(
     """
     waiting: list[LineChunk] = []
     waiting_for: SourceSpec | None = None
+    held = 0  # records in `waiting`
     for spec, name, frames in chunks:
         small = isinstance(frames, LineChunk) and len(frames) < size and spec.batch is not None
-        room = spec is waiting_for and sum(map(len, waiting)) + len(frames) <= size
+        room = spec is waiting_for and held + len(frames) <= size
         if waiting and waiting_for is not None and not (small and room):
             yield waiting_for, _last_input(waiting), LineChunk.join(waiting)
-            waiting = []
+            waiting, held = [], 0
         if small and isinstance(frames, LineChunk):
             waiting.append(frames)
-            waiting_for = spec
+            waiting_for, held = spec, held + len(frames)
         else:
             yield spec, name, frames
     if waiting and waiting_for is not None:

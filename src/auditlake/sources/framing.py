@@ -100,10 +100,9 @@ class JsonFrames(Iterator[Frame]):
             return _line_chunks(self.path, size)
         if framer is _stream_frames:
             members = one_line_members(self.path)
-            if members is not None:
-                name = self.path.name
-                return (LineChunk(name, members[k : k + size], [1] * len(members[k : k + size]))
-                        for k in range(0, len(members), size))
+            if members is not None:  # all on line 1
+                parts = (members[k : k + size] for k in range(0, len(members), size))
+                return (LineChunk(self.path.name, part, [1] * len(part)) for part in parts)
         return frame_chunks(framer(self.path), size)
 
 
