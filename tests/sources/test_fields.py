@@ -6,12 +6,18 @@ needs from that document before any other parse.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+import simdjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditlake.errors import RecordError
 from auditlake.sources.fields import (
+    SCANNED_KEYS,
+    JsonObject,
     flatten_all,
     flatten_paths,
     get,
@@ -20,6 +26,8 @@ from auditlake.sources.fields import (
     json_kind,
     load_json,
     load_json_object,
+    member,
+    object_view,
     require,
     require_str,
     scalar_text,
@@ -271,3 +279,89 @@ def test_scalar_text_refuses_objects_and_arrays() -> None:
         scalar_text(doc, "user.home")
     with pytest.raises(RecordError, match=r"^user\.groups is an array, expected a string$"):
         scalar_text(doc, "user.groups")
+
+
+# The readers look keys up without asking simdjson for missing ones (`member`) and walk many
+# paths as one tree (`flatten_paths`); these tests hold them to the plain walk, one path at a
+# time with simdjson's own `get`, on objects small and large, with repeated and missing keys.
+
+_KEYS = st.sampled_from(["a", "b", "c", "d"]) | st.builds(lambda n: f"k{n}", st.integers(0, SCANNED_KEYS + 4))
+_SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=4)
+
+
+def _object_text(draw_pairs: list[tuple[str, str]]) -> str:
+    return "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in draw_pairs) + "}"
+
+
+def _objects(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """Objects of a few keys, or of about `SCANNED_KEYS`, on both sides of the limit."""
+    pairs = st.tuples(_KEYS, values)
+    few = st.lists(pairs, max_size=4)
+    many = st.lists(pairs, min_size=SCANNED_KEYS - 1, max_size=SCANNED_KEYS + 4)
+    return (few | many).map(_object_text)
+
+
+_JSON_TEXT = st.recursive(
+    _SCALARS.map(json.dumps),
+    lambda inner: st.lists(inner, max_size=3).map(lambda items: "[" + ",".join(items) + "]") | _objects(inner),
+    max_leaves=40,
+)
+_DOCUMENT = _objects(_JSON_TEXT)
+_PATHS = st.lists(st.lists(_KEYS, min_size=1, max_size=3).map(".".join), max_size=12, unique=True)
+
+
+def _plain_get(doc: Any, path: str) -> Any:
+    value = doc
+    for key in path.split("."):
+        if not isinstance(value, JsonObject):
+            return None
+        value = value.get(key)
+        if value is None:
+            return None
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_DOCUMENT, paths=_PATHS)
+def test_readers_equal_the_plain_walk(document: str, paths: list[str]) -> None:
+    doc = simdjson.Parser().parse(document.encode())
+    expected = {p: text(_plain_get(doc, p)) for p in paths}
+    present = {p: v for p, v in expected.items() if v is not None}
+
+    flattened = flatten_paths(doc, paths)
+    assert flattened == present
+    assert list(flattened) == list(present)  # in the order of `paths`
+    assert flatten_paths(object_view(doc), paths) == present
+    for path in paths:
+        assert get_text(doc, path) == expected[path]
+        assert get_text(object_view(doc), path) == expected[path]
+        plain, read = _plain_get(doc, path), get(doc, path)
+        if isinstance(plain, simdjson.Array):
+            assert read == plain.as_list()
+        else:
+            assert text(read) == text(plain)
+
+
+def test_member_reads_the_first_of_repeated_keys_and_nothing_from_non_objects() -> None:
+    doc = load_json(b'{"a": 1, "b": {"c": 2}, "a": 3, "l": [1]}')
+
+    assert member(doc, "a") == 1
+    assert member(doc, "zz") is None
+    assert member(doc["l"], "a") is None
+    assert member("text", "a") is None
+    assert object_view(doc)["a"] == 1
+    assert text(object_view(doc)["b"]) == '{"c":2}'
+
+
+@pytest.mark.parametrize("size", [SCANNED_KEYS - 1, SCANNED_KEYS, SCANNED_KEYS + 1, 3 * SCANNED_KEYS])
+def test_member_on_objects_around_the_scanned_size(size: int) -> None:
+    keys = [f"k{n}" for n in range(size)]
+    doc = load_json(json.dumps({"o": {key: n for n, key in enumerate(keys)}}).encode())
+    inner = doc["o"]
+
+    assert [member(inner, key) for key in keys] == list(range(size))
+    assert member(inner, "missing") is None
+    assert get(doc, f"o.{keys[-1]}") == size - 1
+    assert flatten_paths(doc, [f"o.{keys[-1]}", "o.missing", f"o.{keys[0]}"]) == {
+        f"o.{keys[-1]}": str(size - 1), f"o.{keys[0]}": "0"
+    }

@@ -26,6 +26,7 @@ from auditlake.sources.fields import (
     get,
     get_text,
     load_json_object,
+    object_view,
     require_str,
     scalar_text,
     text,
@@ -84,7 +85,7 @@ def detect(record: Mapping[str, Any]) -> bool:
 
 
 def normalize(frame: Frame) -> Row:
-    doc = load_json_object(frame.raw)
+    doc = object_view(load_json_object(frame.raw))
     action = require_str(doc, "action")
     actor = scalar_text(doc, "actor")
     row: Row = _natives(doc)

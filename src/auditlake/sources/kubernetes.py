@@ -31,6 +31,7 @@ from auditlake.sources.fields import (
     get,
     json_kind,
     load_json_object,
+    object_view,
     require,
     text,
 )
@@ -99,7 +100,7 @@ def detect(record: Mapping[str, Any]) -> bool:
 
 
 def normalize(frame: Frame) -> Row:
-    doc = load_json_object(frame.raw)
+    doc = object_view(load_json_object(frame.raw))
     _check_structure(doc)
     _check_stage(_string(doc, "stage"))
     when = parse_time(get(doc, "requestReceivedTimestamp"), what="requestReceivedTimestamp")
@@ -228,8 +229,8 @@ def _status_code(doc: Any) -> int | None:
 
 
 def _annotations(doc: Any) -> Any:
-    annotations = doc.get("annotations")
-    return annotations if annotations is not None else {}
+    annotations = doc.get("annotations")  # an object when present (`_check_structure`)
+    return object_view(annotations) if annotations is not None else {}
 
 
 def _annotation_columns(doc: Any) -> Row:
