@@ -21,7 +21,15 @@ from auditlake.schema import is_canonical
 from auditlake.sources import windows_events as events
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.evtx_frames import evtx_frames, sniff
-from auditlake.sources.fields import JsonArray, JsonObject, json_kind, load_json_object, text
+from auditlake.sources.fields import (
+    JsonArray,
+    JsonObject,
+    json_kind,
+    load_json_object,
+    member,
+    object_view,
+    text,
+)
 from auditlake.sources.framing import json_frames, read_head
 from auditlake.sources.timeparse import parse_time
 
@@ -90,8 +98,10 @@ def normalize(frame: Frame) -> Row:
     >>> row["time"].isoformat()
     '2024-01-01T00:00:00.123456+00:00'
     """
-    event = _event(load_json_object(frame.raw))
-    system = _object(event.get("System"), "Event.System", required=True)
+    # Read through dicts of their keys: `UserData` and most `<element>_attributes` are absent,
+    # and a missing key costs simdjson an exception (see `fields.SCANNED_KEYS`).
+    event = object_view(_event(load_json_object(frame.raw)))
+    system = object_view(_object(event.get("System"), "Event.System", required=True))
     event_id = _event_id(system.get("EventID"))
     row: Row = system_fields(system)
     row.update((k, v) for k, v in event_data_fields(event).items() if k not in row)
@@ -180,15 +190,12 @@ def _attribute(parent: Any, element: str, name: str) -> Any:
         value = _own_attribute(node, name)
         if value is not None:
             return value
-    separate = parent.get(f"{element}_attributes")
-    return separate.get(name) if isinstance(separate, JsonObject) else None
+    return member(parent.get(f"{element}_attributes"), name)
 
 
 def _own_attribute(node: Any, name: str) -> Any:
-    attributes = node.get("#attributes")
-    if isinstance(attributes, JsonObject) and attributes.get(name) is not None:
-        return attributes.get(name)
-    return node.get(f"@{name}")
+    value = member(member(node, "#attributes"), name)
+    return value if value is not None else member(node, f"@{name}")
 
 
 def event_data_fields(event: Any) -> dict[str, str]:
