@@ -163,6 +163,31 @@ def test_security_events_map_to_canonical_columns() -> None:
         "admin", "group", "Administrators", "S-1-5-32-544")
 
 
+_SPELLED_SYSTEM = {
+    "evtx_dump": {"Provider": {"#attributes": {"Name": "P", "Guid": "{G}"}},
+                  "Execution": {"#attributes": {"ProcessID": 4, "ThreadID": 8}}},
+    "xmltodict": {"Provider": {"@Name": "P", "@Guid": "{G}"}, "Execution": {"@ProcessID": 4, "@ThreadID": 8}},
+    "separate": {"Provider": None, "Provider_attributes": {"Name": "P", "Guid": "{G}"},
+                 "Execution_attributes": {"ProcessID": 4, "ThreadID": 8}},
+    "mixed": {"Provider": {"#attributes": {"Name": "P"}, "@Guid": "{G}", "@Name": "not this"},
+              "Execution": {"#attributes": {"ProcessID": 4}}, "Execution_attributes": {"ThreadID": 8}},
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(_SPELLED_SYSTEM))
+def test_system_attributes_read_in_every_json_spelling_of_xml(spelling: str) -> None:
+    system = {"EventID": {"#attributes": {"Qualifiers": 0}, "#text": 4688}, "Channel": "Security",
+              "Computer": "h1", "EventRecordID": 7, "Correlation": None,
+              "TimeCreated": {"#attributes": {"SystemTime": "2024-01-01T00:00:00Z"}}, **_SPELLED_SYSTEM[spelling]}
+    raw = json.dumps({"Event": {"System": system, "EventData": {"NewProcessName": "cmd.exe"}}}).encode()
+
+    row = windows.normalize(Frame(raw, "f:1"))
+
+    assert (row["Provider_Name"], row["Provider_Guid"]) == ("P", "{G}")
+    assert (row["ProcessID"], row["ThreadID"], row["EventID"]) == ("4", "8", 4688)
+    assert "Correlation_ActivityID" not in row and "Provider_EventSourceName" not in row
+
+
 def test_sysmon_fields_are_flat_and_canonical_names_are_never_shadowed() -> None:
     rows, rejected = ingest(DATA / "sysmon_concatenated.json")
     assert rejected == []

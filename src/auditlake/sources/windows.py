@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import simdjson
 
 from auditlake.errors import RecordError
 from auditlake.schema import is_canonical
@@ -165,32 +166,42 @@ def _domain(computer: str | None) -> str | None:
 def system_fields(system: Any) -> Row:
     """The `System` element as flat native columns (text), absent fields left out."""
     out: Row = {}
-    for column, element, attribute in SYSTEM_FIELDS:
-        if attribute is None:
-            value = _element_text(system.get(element))
-        else:
-            value = _attribute(system, element, attribute)
-        rendered = text(value)
-        if rendered is not None:
-            out[column] = rendered
+    for element, fields in _SYSTEM_ELEMENTS:
+        node = system.get(element)
+        if isinstance(node, simdjson.Object):
+            node = object_view(node)  # read once for all of its attributes
+        attributes = _attributes(node)
+        for column, attribute in fields:
+            if attribute is None:
+                value = _element_text(node)
+            else:
+                value = attributes.get(attribute) if attributes is not None else None
+                if value is None and isinstance(node, JsonObject):
+                    value = node.get(f"@{attribute}")
+                if value is None:
+                    value = member(system.get(f"{element}_attributes"), attribute)
+            rendered = text(value)
+            if rendered is not None:
+                out[column] = rendered
     return out
+
+
+def _attributes(node: Any) -> dict[str, Any] | None:
+    """evtx_dump's `{"#attributes": {...}}` of an element, as a dict (None without one)."""
+    attributes = member(node, "#attributes")
+    return object_view(attributes) if isinstance(attributes, JsonObject) else None
+
+
+_SYSTEM_ELEMENTS: tuple[tuple[str, tuple[tuple[str, str | None], ...]], ...] = tuple(
+    (element, tuple((c, a) for c, e, a in SYSTEM_FIELDS if e == element))
+    for element in dict.fromkeys(e for _, e, _ in SYSTEM_FIELDS)
+)
+"""`SYSTEM_FIELDS` by System child: (child, ((column, attribute or None), ...))."""
 
 
 def _element_text(value: Any) -> Any:
     """An element's value: itself, or its `#text` when it also carries attributes."""
     return value.get("#text") if isinstance(value, JsonObject) else value
-
-
-def _attribute(parent: Any, element: str, name: str) -> Any:
-    """Attribute `name` of `parent[element]` in any of the JSON spellings of XML attributes:
-    evtx_dump's `{"#attributes": {...}}`, xmltodict's `@name`, or `<element>_attributes`.
-    """
-    node = parent.get(element)
-    if isinstance(node, JsonObject):
-        value = _own_attribute(node, name)
-        if value is not None:
-            return value
-    return member(parent.get(f"{element}_attributes"), name)
 
 
 def _own_attribute(node: Any, name: str) -> Any:
