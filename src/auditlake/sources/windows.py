@@ -10,7 +10,7 @@ JSON export gets the same `event_uid` (computer, channel, record id), so they de
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from auditlake.errors import RecordError
 from auditlake.schema import is_canonical
 from auditlake.sources import windows_events as events
 from auditlake.sources.base import Frame, Row, SourceSpec
+from auditlake.sources.chunking import frame_chunks
 from auditlake.sources.evtx_frames import evtx_frames, sniff
 from auditlake.sources.fields import (
     JsonArray,
@@ -70,18 +71,37 @@ def detect(record: Mapping[str, Any]) -> bool:
     return isinstance(system, JsonObject) and system.get("EventID") is not None
 
 
-def frames(path: Path) -> Iterator[Frame]:
+def frames(path: Path) -> WindowsFrames:
     """EVTX by its magic bytes, anything else as JSON; a `.evtx` name without the magic is
-    reported once rather than read as lines of binary garbage.
-    """
-    head = read_head(path, len(b"ElfFile\x00"))
-    if sniff(head):
-        yield from evtx_frames(path)
-    elif path.suffix.lower() == ".evtx":
-        reason = f"not an EVTX file: starts with {head!r} instead of b'ElfFile\\x00'"
-        yield Frame(head, f"{path.name}:header", error=reason)
-    else:
-        yield from json_frames(path)
+    reported once rather than read as lines of binary garbage. Read when first iterated."""
+    return WindowsFrames(path)
+
+
+class WindowsFrames(Iterator[Frame]):
+    """The frames of one Windows input, one by one or (`chunks`) in chunks: JSON Lines are
+    split in bulk, as `framing.JsonFrames` splits them, instead of a frame at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._frames: Iterator[Frame] | None = None
+
+    def __next__(self) -> Frame:
+        if self._frames is None:
+            self._frames = self._framed()
+        return next(self._frames)
+
+    def chunks(self, size: int) -> Iterator[Sequence[Frame]]:
+        """The same frames, in order, in chunks of `size`."""
+        return frame_chunks(self._framed(), size)
+
+    def _framed(self) -> Iterator[Frame]:
+        head = read_head(self.path, len(b"ElfFile\x00"))
+        if sniff(head):
+            return evtx_frames(self.path)
+        if self.path.suffix.lower() == ".evtx":
+            reason = f"not an EVTX file: starts with {head!r} instead of b'ElfFile\\x00'"
+            return iter([Frame(head, f"{self.path.name}:header", error=reason)])
+        return json_frames(self.path)
 
 
 def normalize(frame: Frame) -> Row:
