@@ -28,6 +28,7 @@ from auditlake.sources.fields import (
     load_json_object,
     member,
     object_view,
+    path_views,
     require,
     require_str,
     scalar_text,
@@ -321,7 +322,7 @@ def _plain_get(doc: Any, path: str) -> Any:
     return value
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(document=_DOCUMENT, paths=_PATHS)
 def test_readers_equal_the_plain_walk(document: str, paths: list[str]) -> None:
     doc = simdjson.Parser().parse(document.encode())
@@ -332,9 +333,12 @@ def test_readers_equal_the_plain_walk(document: str, paths: list[str]) -> None:
     assert flattened == present
     assert list(flattened) == list(present)  # in the order of `paths`
     assert flatten_paths(object_view(doc), paths) == present
+    views = path_views(doc, paths)
+    assert flatten_paths(views, paths) == present
     for path in paths:
         assert get_text(doc, path) == expected[path]
         assert get_text(object_view(doc), path) == expected[path]
+        assert get_text(views, path) == expected[path]
         plain, read = _plain_get(doc, path), get(doc, path)
         if isinstance(plain, simdjson.Array):
             assert read == plain.as_list()

@@ -18,7 +18,7 @@ from auditlake.sources.fields import (
     get_text,
     ip_or_host,
     load_json_object,
-    object_view,
+    path_views,
     require,
     text,
 )
@@ -61,7 +61,7 @@ def detect(record: Mapping[str, Any]) -> bool:
 
 
 def normalize(frame: Frame) -> Row:
-    doc = object_view(load_json_object(frame.raw))
+    doc = path_views(load_json_object(frame.raw), NATIVE_PATHS)
     event_name = require(get_text(doc, "eventName"), "eventName")
     event_source = get_text(doc, "eventSource")
     error_code = get_text(doc, "errorCode")

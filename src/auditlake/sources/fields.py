@@ -161,6 +161,24 @@ def object_view(obj: Any) -> dict[str, Any]:
     return {key: obj.get(key) for key in obj}
 
 
+def path_views(obj: Any, paths: Sequence[str]) -> Any:
+    """`obj` with each object on the way to `paths` (but not at one of them) read into a dict
+    of its keys (`object_view`), as `obj` itself is: a source reads those objects' members
+    again and again, and a missing one costs simdjson an exception. The objects at the paths
+    stay as they are, so their text is unchanged; read only the paths' values through the
+    result, never the text of an object on the way."""
+    return _views(obj, _path_tree(tuple(paths)))
+
+
+def _views(obj: Any, tree: PathTree) -> Any:
+    view = dict(obj) if isinstance(obj, dict) else object_view(obj)
+    for key, (path, below) in tree.items():
+        value = view.get(key)
+        if below and path is None and isinstance(value, JsonObject):
+            view[key] = _views(value, below)
+    return view
+
+
 def text(value: Any) -> str | None:
     """A value as text: strings as they are, numbers and booleans in JSON spelling, objects
     and arrays as compact JSON, null as None.

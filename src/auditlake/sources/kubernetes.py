@@ -32,6 +32,7 @@ from auditlake.sources.fields import (
     json_kind,
     load_json_object,
     object_view,
+    path_views,
     require,
     text,
 )
@@ -100,7 +101,7 @@ def detect(record: Mapping[str, Any]) -> bool:
 
 
 def normalize(frame: Frame) -> Row:
-    doc = object_view(load_json_object(frame.raw))
+    doc = path_views(load_json_object(frame.raw), NATIVE_PATHS)
     _check_structure(doc)
     _check_stage(_string(doc, "stage"))
     when = parse_time(get(doc, "requestReceivedTimestamp"), what="requestReceivedTimestamp")

@@ -27,6 +27,7 @@ from auditlake.sources.fields import (
     get,
     json_kind,
     load_json_object,
+    path_views,
     require_str,
     scalar_text,
     text,
@@ -123,7 +124,7 @@ def detect(record: Mapping[str, Any]) -> bool:
 
 
 def normalize(frame: Frame) -> Row:
-    view = _top_level(load_json_object(frame.raw))
+    view = path_views(_top_level(load_json_object(frame.raw)), NATIVE_PATHS)
     event_type = require_str(view, "eventType")
     row: Row = flatten_paths(view, NATIVE_PATHS)
     row.update({alias: row[name] for alias, name in LOWERCASE_ALIASES.items() if name in row})
