@@ -1,6 +1,6 @@
 """AWS CloudTrail's batch path: `cloudtrail.normalize` as Polars expressions over a chunk.
 
-The per-record path reads about ten thousand records a second; this one reads a chunk's native
+The per-record path spends about 50 µs of Python a record; this one reads a chunk's native
 fields as text in one native pass (`json_paths`) and maps them with expressions, equal in
 result to `normalize` + `complete_row` on every row it keeps: the same table `rows_to_table`
 would make, byte for byte. It keeps only rows it can vouch for; the caller sends the declined
