@@ -1,5 +1,6 @@
-"""Ingest throughput and peak memory for CloudTrail JSON Lines, CloudTrail delivery files and
-Windows JSON.
+"""Ingest throughput and peak memory for CloudTrail JSON Lines, CloudTrail delivery files,
+Windows JSON and a day of the synthetic organisation's Okta, GitHub, Google Cloud and
+Kubernetes logs.
 
 Each case writes a synthetic input, then runs `auditlake ingest` in a fresh subprocess and
 reads its wall time and peak RSS. In the same run it measures a baseline on the same file:
@@ -8,7 +9,7 @@ is a ratio that survives a noisy shared machine. Memory boundedness is shown by 
 inputs of two sizes: peak RSS must stay flat while the input grows.
 
 Usage: python benchmarks/ingest/run.py [--records N] [--growth 1,3,9]
-       [--cases cloudtrail,deliveries,windows]
+       [--cases cloudtrail,deliveries,windows,sources]
        [--out DIR]
 Prints a Markdown table (paste it into benchmarks/README.md) and writes results.json.
 """
@@ -124,7 +125,14 @@ def run_ingest(data: Path, lake: Path, source: str) -> dict[str, float]:
             "peak_rss_mib": peak_kib / 1024}
 
 
-BASELINE_FIELDS = {"cloudtrail": ["eventTime", "eventName", "userIdentity"], "windows": ["Event"]}
+BASELINE_FIELDS = {
+    "cloudtrail": ["eventTime", "eventName", "userIdentity"], "windows": ["Event"],
+    "okta.system": ["eventType", "published", "actor"], "github.audit": ["action", "actor"],
+    "gcp.audit": ["logName", "insertId", "protoPayload"], "k8s.audit": ["auditID", "verb", "user"],
+}
+SOURCES_SCALE = 22
+"""The synthetic organisation's scale for the sources case: a day of it holds from about 41k
+(GitHub) to 176k (Kubernetes) records of each of the four sources."""
 
 
 def baseline_read(data: Path, fields: list[str]) -> dict[str, float]:
@@ -182,6 +190,31 @@ def measure_deliveries(sizes: list[int], out: Path) -> list[dict]:
     return rows
 
 
+def measure_sources(out: Path) -> list[dict]:
+    """One day of each per-record JSON source of the synthetic organisation (`auditlake.synth`),
+    each ingested on its own."""
+    from auditlake.synth.generate import generate
+
+    folder = out / f"synth-{SOURCES_SCALE}"
+    names = [name for name in BASELINE_FIELDS if "." in name]
+    if not (folder / "manifest.json").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        generate(folder, days=1, scale=SOURCES_SCALE, sources=names, workers=os.cpu_count() or 1)
+    rows = []
+    for name in names:
+        data = next((folder / name).glob("*.jsonl"))
+        ingest = run_ingest(data, out / "lake-sources", name)
+        base = baseline_read(data, BASELINE_FIELDS[name])
+        rows.append({
+            "case": f"{name} (a synthetic day)", "records": int(ingest["records"]),
+            "input_mib": data.stat().st_size / 2**20, "ingest_per_s": ingest["per_s"],
+            "peak_rss_mib": ingest["peak_rss_mib"], "baseline_per_s": base["per_s"],
+            "ratio_to_baseline": ingest["per_s"] / base["per_s"],
+        })
+        print(f"  {name}: {ingest['per_s']:,.0f} rec/s, peak {ingest['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+    return rows
+
+
 def main() -> None:
     # Every process measured here, the baselines too, allocates as the `auditlake` command does.
     configure_process()
@@ -190,7 +223,7 @@ def main() -> None:
     parser.add_argument("--growth", type=str, default="1,3,9",
                         help="input sizes as multiples of --records (peak RSS must stay flat)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "ingest")
-    parser.add_argument("--cases", type=str, default="cloudtrail,deliveries,windows",
+    parser.add_argument("--cases", type=str, default="cloudtrail,deliveries,windows,sources",
                         help="which cases to run, comma-separated (to iterate on one faster)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -205,6 +238,8 @@ def main() -> None:
     if "windows" in cases:
         sizes = [args.records * g // 2 for g in growth[:2]]
         rows += measure("windows", windows_lines, "windows.eventlog", sizes, args.out)
+    if "sources" in cases:
+        rows += measure_sources(args.out)
     (args.out / "results.json").write_text(json.dumps({"cores": os.cpu_count(), "rows": rows}, indent=2))
     print("| case | records | input MiB | ingest rec/s | peak RSS MiB | polars read_ndjson rec/s | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
