@@ -6,6 +6,7 @@ import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -439,3 +440,17 @@ def test_a_cloudtrail_delivery_file_is_split_in_one_go(tmp_path: Path) -> None:
     assert framing.one_line_members(_write(tmp_path, "a.json", _array(RECORDS))) is None
     mixed = b"[" + b",".join([*RECORDS, b'{"zz": 1}']).replace(b" ", b"") + b"]"
     assert framing.one_line_members(_write(tmp_path, "b.json", mixed)) is None
+
+
+def test_a_pretty_printed_array_is_not_read_whole_to_be_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, "pretty.json", b"[\n" + b",\n".join(RECORDS) + b"\n]\n")
+    sizes: list[int] = []
+    read_upto = framing._read_upto
+
+    def recording(handle: Any, size: int) -> tuple[bytes, str | None]:
+        sizes.append(size)
+        return read_upto(handle, size)
+
+    monkeypatch.setattr(framing, "_read_upto", recording)
+    assert framing.one_line_members(path) is None
+    assert sizes and max(sizes) <= 64 << 10  # its head only

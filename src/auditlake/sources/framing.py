@@ -283,9 +283,8 @@ def one_line_members(path: Path) -> list[bytes] | None:
     members that are not objects or start with another key, anything simdjson refuses, an
     oversized or damaged input) None: the input is left to `_stream_frames`.
     """
-    with open_input(path) as handle:
-        data, error = _read_upto(handle, MAX_WHOLE_BYTES + 1)
-    if error is not None or len(data) > MAX_WHOLE_BYTES:
+    data = _whole_if_one_line(path)
+    if data is None:
         return None
     opening = _OPENING.match(data)
     end = data.rfind(b"]")
@@ -303,6 +302,19 @@ def one_line_members(path: Path) -> list[bytes] | None:
     if first is None:
         return None
     return _split_members(data, start, end, b'},{"' + first[1] + b'":')
+
+
+def _whole_if_one_line(path: Path) -> bytes | None:
+    """The whole (decompressed) input, when it is undamaged, of at most `MAX_WHOLE_BYTES`, and
+    its head opens an array with no line break after the opening (a pretty-printed array is
+    told by its head, without reading it all); else None."""
+    head = read_head(path)
+    opening = _OPENING.match(head)
+    if opening is None or b"\n" in head[opening.end() :].rstrip():
+        return None
+    with open_input(path) as handle:
+        data, error = _read_upto(handle, MAX_WHOLE_BYTES + 1)
+    return data if error is None and len(data) <= MAX_WHOLE_BYTES else None
 
 
 MAX_RECORD_TEXT = 1 << 20
