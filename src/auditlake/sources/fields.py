@@ -235,6 +235,7 @@ PathTree = dict[str, tuple[str | None, "PathTree"]]
 """key → (the path ending at it, if one does; the tree of the paths going on below it)."""
 _PATH_TREES: dict[tuple[str, ...], PathTree] = {}
 _PATH_TREES_KEPT = 64
+"""Trees kept, one per tuple of paths (a source has one or two)."""
 
 
 def _path_tree(paths: tuple[str, ...]) -> PathTree:

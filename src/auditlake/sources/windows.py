@@ -184,7 +184,11 @@ def _domain(computer: str | None) -> str | None:
 
 
 def system_fields(system: Any) -> Row:
-    """The `System` element as flat native columns (text), absent fields left out."""
+    """The `System` element as flat native columns (text), absent fields left out.
+
+    An attribute is read in any of the JSON spellings of XML attributes, the first found:
+    evtx_dump's `{"#attributes": {...}}`, xmltodict's `@name`, or `<element>_attributes`.
+    """
     out: Row = {}
     for element, fields in _SYSTEM_ELEMENTS:
         node = system.get(element)
