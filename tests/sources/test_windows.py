@@ -15,6 +15,7 @@ import pytest
 
 from auditlake.sources import windows
 from auditlake.sources.base import Frame, Row
+from auditlake.sources.chunking import LineChunk, frame_chunks
 from auditlake.sources.evtx_frames import CHUNK_SIZE, FILE_HEADER_SIZE, evtx_frames, sniff
 from auditlake.sources.records import Rejected, Skipped, normalize_frames
 from auditlake.sources.table import rows_to_table
@@ -238,6 +239,20 @@ def test_sniff_by_content_not_name(tmp_path: Path) -> None:
     shutil.copyfile(evtx, disguised)
     rows, rejected = ingest(disguised)
     assert (len(rows), rejected) == (7, [])
+
+
+def test_json_lines_are_handed_over_in_bulk_and_evtx_frame_by_frame(tmp_path: Path) -> None:
+    events = [{"Event": {"System": {"EventID": n, "Channel": "Security"}}} for n in range(5)]
+    lines = tmp_path / "events.jsonl"
+    lines.write_text("".join(json.dumps(e) + "\n" for e in events))
+
+    chunks = list(frame_chunks(windows.frames(lines), 2))
+
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    assert all(isinstance(c, LineChunk) for c in chunks)  # bytes and line numbers, no Frames
+    assert [f for c in chunks for f in c] == list(windows.frames(lines))
+    evtx = only(SEVEN_RECORDS, ".evtx")
+    assert [len(c) for c in frame_chunks(windows.frames(evtx), 4)] == [4, 3]
 
 
 def test_gzipped_evtx_is_read(tmp_path: Path) -> None:
