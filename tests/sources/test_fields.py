@@ -290,8 +290,8 @@ _KEYS = st.sampled_from(["a", "b", "c", "d"]) | st.builds(lambda n: f"k{n}", st.
 _SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=4)
 
 
-def _object_text(draw_pairs: list[tuple[str, str]]) -> str:
-    return "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in draw_pairs) + "}"
+def _object_text(pairs: list[tuple[str, str]]) -> str:
+    return "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in pairs) + "}"
 
 
 def _objects(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
