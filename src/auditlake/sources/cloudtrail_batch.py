@@ -40,7 +40,7 @@ from auditlake.errors import RecordError, SourceParseError
 from auditlake.schema import CANONICAL, NATIVE_TYPE, STORED_COLUMNS
 from auditlake.sources.base import BatchResult, Frame
 from auditlake.sources.chunking import raws
-from auditlake.sources.fields import JsonObject, load_json_object, text
+from auditlake.sources.fields import get_text, load_json_object, object_view
 from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
 from auditlake.sources.timeparse import EARLIEST, LATEST, to_micros
 
@@ -282,24 +282,16 @@ def _exact_row(raw: bytes) -> tuple[str | None, ...] | None:
         doc = load_json_object(raw)
     except RecordError:  # already checked by base_columns; declining is the safe answer
         return None
-    keys = set(doc.keys())  # a missing key costs simdjson an exception: look before reading
+    doc = object_view(doc)  # read through a dict: a missing key costs simdjson an exception
     values = (
-        *(text(doc.get(name)) if name in keys else None for name in OBJECT_PATHS),
-        _inner_text(doc, keys, "additionalEventData", "MFAUsed"),
-        _inner_text(doc, keys, "responseElements", "ConsoleLogin"),
-        *_target_values(cloudtrail._target(doc) if "resources" in keys else {}),
+        *(get_text(doc, name) for name in OBJECT_PATHS),
+        get_text(doc, "additionalEventData.MFAUsed"),
+        get_text(doc, "responseElements.ConsoleLogin"),
+        *_target_values(cloudtrail._target(doc)),
     )
     if any(v is not None and not isinstance(v, str) for v in values):
         return None  # a target rows_to_table would refuse: the caller reports it
     return values
-
-
-def _inner_text(doc: Any, keys: set[str], outer: str, inner: str) -> str | None:
-    """`get_text(doc, f"{outer}.{inner}")`."""
-    value = doc.get(outer) if outer in keys else None
-    if not isinstance(value, JsonObject) or inner not in set(value.keys()):
-        return None
-    return text(value.get(inner))
 
 
 def _target_values(target: Mapping[str, Any]) -> tuple[Any, ...]:
