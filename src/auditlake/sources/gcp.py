@@ -32,6 +32,7 @@ from auditlake.sources.fields import (
     ip_or_host,
     json_kind,
     load_json_object,
+    object_view,
     require_str,
     scalar_text,
 )
@@ -149,7 +150,7 @@ def _view(doc: Any) -> dict[str, Any]:
 
 def _respell(obj: Any, spellings: Mapping[str, str]) -> dict[str, Any]:
     """One level of `obj` as a dict, with each other spelling also under its own one."""
-    view = {key: obj.get(key) for key in obj}
+    view = object_view(obj)  # values stay lazy
     for other, own in spellings.items():
         if view.get(own) is None and view.get(other) is not None:
             view[own] = view[other]

@@ -27,6 +27,7 @@ from auditlake.sources.fields import (
     get,
     json_kind,
     load_json_object,
+    object_view,
     path_views,
     require_str,
     scalar_text,
@@ -155,7 +156,7 @@ def normalize(frame: Frame) -> Row:
 
 def _top_level(doc: Any) -> dict[str, Any]:
     """The record's top-level keys under Okta's spelling; camelCase wins when both are present."""
-    view = {key: doc.get(key) for key in doc}  # values stay lazy
+    view = object_view(doc)  # values stay lazy
     for lower, camel in TOP_LEVEL_SPELLINGS.items():
         if view.get(camel) is None and view.get(lower) is not None:
             view[camel] = view[lower]
