@@ -203,14 +203,15 @@ def _is_ip(value: str) -> bool:
 
 def _outcome(doc: Any) -> Row:
     code = _status_code(doc)
-    decision = _annotations(doc).get(DECISION)
+    annotations = _annotations(doc)
+    decision = annotations.get(DECISION)
     if decision == "forbid":
         outcome = "failure"
     elif code is not None:
         outcome = "success" if code < 400 else "failure"
     else:
         outcome = "unknown"
-    reason = _string(doc, "responseStatus.message") or text(_annotations(doc).get(REASON))
+    reason = _string(doc, "responseStatus.message") or text(annotations.get(REASON))
     return {
         "outcome": outcome,
         "status_code": None if code is None else str(code),
