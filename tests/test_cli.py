@@ -123,3 +123,18 @@ def test_commands_of_other_modules_are_listed_and_loaded_when_asked_for():
     probe = "import sys, auditlake.cli; print(sorted(m for m in sys.modules if m.startswith(('sigma', 'auditlake.detection'))))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_getting_started_examples_name_real_commands_and_options():
+    from auditlake.cli import HELP
+
+    shown = CliRunner().invoke(main, ["--help"]).output
+    assert "Getting started:" in shown and "parse flags" not in shown
+    block = HELP.split("Getting started:", 1)[1].split("\n\n", 1)[0]
+    examples = [line.split("#", 1)[0].split() for line in block.strip().splitlines()]
+    assert len(examples) >= 4 and all(words[0] == "auditlake" for words in examples)
+    for words in examples:
+        # --help last: click rejects an unknown command or option before it prints any help
+        result = CliRunner().invoke(main, [*words[1:], "--help"])
+        assert result.exit_code == 0, (words, result.output)
+        assert result.output.startswith(f"Usage: main {' '.join(w for w in words[1:] if w.isalpha())}")

@@ -1,13 +1,6 @@
 """The `auditlake` command: parse flags, call one library function, format the result.
 
-Data and `--json` go to stdout; progress and messages go to stderr.
-
-\b
-Exit codes:
-  0  done
-  1  could not run (lake locked, unreadable input, bad configuration)
-  2  usage error (unknown flag or source)
-  3  done, but some inputs were not recognised or could not be read
+`HELP` is what `auditlake --help` tells its users.
 """
 
 from __future__ import annotations
@@ -57,6 +50,32 @@ def _lake_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
     )
 
 
+HELP = """Detection and analytics on zero-trust audit logs.
+
+Audit events of cloud control planes (CloudTrail, Google Cloud), Okta, Kubernetes, GitHub,
+access gateways, Linux auditd and Windows are read into one Parquet lake with a common
+who/what/when/where schema; Sigma rules run over it and their alerts are stored beside the
+events and sent to the configured sinks.
+
+\b
+Getting started:
+  auditlake demo                  # build a synthetic org, ingest it, detect
+  auditlake ingest logs/          # read logs; each file's source is detected
+  auditlake detect                # run rules/ over events new since last run
+  auditlake watch --inbox in/     # ingest and detect files dropped into in/
+  auditlake rules test            # run every rule's labelled test events
+
+Each command has its own --help. Data and --json go to stdout; progress and messages go to
+stderr. The lake defaults to $AUDITLAKE_LAKE, else data/lake.
+
+\b
+Exit codes:
+  0  done
+  1  could not run (lake locked, unreadable input, bad configuration)
+  2  usage error (unknown flag or source)
+  3  done, but some inputs were not recognised or could not be read
+"""
+
 LAZY_COMMANDS = {
     "detect": "auditlake.cli_detect:cmd_detect",
     "watch": "auditlake.cli_watch:cmd_watch",
@@ -80,7 +99,7 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=_LazyGroup, help=__doc__, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="auditlake")
 def main() -> None:
     pass
