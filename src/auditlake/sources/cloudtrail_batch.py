@@ -37,12 +37,21 @@ import polars as pl
 import pyarrow as pa
 
 from auditlake.errors import RecordError, SourceParseError
-from auditlake.schema import CANONICAL, NATIVE_TYPE, STORED_COLUMNS
 from auditlake.sources.base import BatchResult, Frame
+from auditlake.sources.batch_exprs import (
+    CONTROL_ESCAPE,
+    FLOAT_TOKENS,
+    TIME_TEXT,
+    first_truthy,
+    in_range,
+    is_ip,
+    table,
+    time_from_text,
+    truthy,
+)
 from auditlake.sources.chunking import raws
 from auditlake.sources.fields import get_text, load_json_object, object_view
 from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
-from auditlake.sources.timeparse import EARLIEST, LATEST, to_micros
 
 OBJECT_PATHS: tuple[str, ...] = (
     "requestParameters", "responseElements", "additionalEventData", "resources",
@@ -55,29 +64,11 @@ _DERIVED: tuple[str, ...] = ("_mfa_used", "_console_login", *TARGET_COLUMNS)
 EXACT_COLUMNS: tuple[str, ...] = (*OBJECT_PATHS, *_DERIVED)
 """What rows needing simdjson take from it: the object columns and what is read out of them."""
 
-TIME_TEXT = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(?:\.[0-9]{1,9})?Z?$"
-)
-"""The `eventTime` forms read here; the common `...T..:..:..Z` one is parsed on a faster path."""
 COMMON_TIME_TEXT = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
 )
 
 
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
-"""What `ipaddress.ip_address` takes for an address without `:`: four ASCII decimal octets of
-0..255 without leading zeros."""
-
-_FLOAT_TOKENS = (
-    r"\.[0-9]+(?:[eE][+-]?[0-9]+)?[ \t\r\n]*[,\]}]",
-    r"[0-9][eE][+-]?[0-9]+[ \t\r\n]*[,\]}]",
-)
-"""The end of a JSON float somewhere in the record, with a fraction or with only an exponent
-(or, harmlessly, something like it inside a string). Two searches beat one alternation."""
-_CONTROL_ESCAPE = r"\\u00[01]"
-"""An escaped control character somewhere in the record (or, harmlessly, something like it)."""
 _RENDERED_CONTAINER = r'^(?:\{[}"]|\[[\]\[{"0-9tfn-])'
 """How the text of an object or array starts; `[S3Console/0.4, ...]` is a string."""
 _FLAT_FIRST = r'^\[(\{(?:"[^"]*":"[^"]*"(?:,"[^"]*":"[^"]*")*)?\})'
@@ -100,9 +91,9 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     if not keep.all():
         base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
     dropped = work.filter(~keep)[FRAME_COLUMN].to_list()
-    table = _table(canonical, natives, base)
-    result = BatchResult(table, sorted(declined + dropped))
-    accounted = table.num_rows + len(result.declined)
+    rows = table(canonical, natives, base)
+    result = BatchResult(rows, sorted(declined + dropped))
+    accounted = rows.num_rows + len(result.declined)
     if accounted != len(frames):
         raise SourceParseError(
             f"batch path accounted for {accounted} of {len(frames)} frames",
@@ -115,13 +106,13 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
 def _read(texts: pl.DataFrame, base: Mapping[str, pa.Array]) -> pl.DataFrame:
     """The texts with `raw`, the event hash in hex and the per-row flags."""
     raw = pl.col("raw")
-    floaty = pl.any_horizontal(raw.str.contains(token) for token in _FLOAT_TOKENS)
+    floaty = pl.any_horizontal(raw.str.contains(token) for token in FLOAT_TOKENS)
     return texts.with_columns(
         raw=pl.Series(base["raw"]),
         _hash_hex=pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex"),
     ).with_columns(
         _floaty=floaty,
-        _respelled=floaty | raw.str.contains(_CONTROL_ESCAPE),
+        _respelled=floaty | raw.str.contains(CONTROL_ESCAPE),
         _time=_time_common(),
         _shape=pl.lit(False),
         _scalar_float=pl.lit(False),
@@ -137,13 +128,13 @@ def _first() -> pl.Expr:
 def _targets() -> dict[str, pl.Expr]:
     """`_target(doc)` where `_first` holds `resources[0]` (rows needing simdjson are redone)."""
     first = pl.col("_first")
-    arn = _or(
+    arn = first_truthy(
         first.str.extract(r'[{,]"ARN":"([^"]*)"', 1), first.str.extract(r'[{,]"arn":"([^"]*)"', 1)
     )
     return {
         "target_type": first.str.extract(r'[{,]"type":"([^"]*)"', 1),
         "target_id": arn,
-        "target_name": pl.when(_truthy(arn)).then(_last_segment(arn)),
+        "target_name": pl.when(truthy(arn)).then(_last_segment(arn)),
     }
 
 
@@ -154,7 +145,7 @@ def _settle(work: pl.DataFrame, paths: Sequence[str]) -> pl.DataFrame:
     scalar_float = rf'"(?:{"|".join(scalar_keys)})"\s*:\s*-?[0-9]+[.eE]'
     event_time, raw = pl.col("eventTime"), pl.col("raw")
     other_form = pl.col("_time").is_null() & event_time.str.contains(TIME_TEXT)
-    work = _on_rows(work, other_form, **_time_general())
+    work = _on_rows(work, other_form, _time=time_from_text(event_time))
     # a key written with escapes escapes the pattern: with escapes, any float declines the row
     float_key = raw.str.contains("\\", literal=True) | raw.str.contains(scalar_float)
     work = _on_rows(work, pl.col("_floaty"), _scalar_float=float_key)
@@ -187,31 +178,13 @@ def _time_common() -> pl.Expr:
     """
     text = pl.col("eventTime")
     moment = text.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%SZ", strict=False)
-    return _in_range(pl.when(text.str.contains(COMMON_TIME_TEXT)).then(moment))
-
-
-def _time_general() -> dict[str, pl.Expr]:
-    """`eventTime` in the other accepted forms: fraction, space for `T`, no `Z` (naive = UTC)."""
-    moment = (
-        pl.col("eventTime")
-        .str.replace("T", " ", literal=True)
-        .str.strip_suffix("Z")
-        .str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
-        .dt.replace_time_zone("UTC")
-    )
-    return {"_time": _in_range(moment)}
-
-
-def _in_range(moment: pl.Expr) -> pl.Expr:
-    """The time if `timeparse.parse_time` takes it (1970..2200), else null."""
-    micros = moment.dt.epoch("us")
-    return pl.when((micros >= to_micros(EARLIEST)) & (micros < to_micros(LATEST))).then(moment)
+    return in_range(pl.when(text.str.contains(COMMON_TIME_TEXT)).then(moment))
 
 
 def _declined() -> pl.Expr:
     """Rows `normalize` may reject or read differently (module docstring)."""
     return (
-        ~_truthy(pl.col("eventName"))
+        ~truthy(pl.col("eventName"))
         | pl.col("_time").is_null()
         | pl.col("_shape").fill_null(False)
         | pl.col("_scalar_float")
@@ -223,7 +196,7 @@ def _members() -> list[tuple[pl.Expr, dict[str, pl.Expr]]]:
     each with the rows where `normalize` reads it: no `mfaAuthenticated`; a `ConsoleLogin`.
     """
     mfa = pl.col("userIdentity.sessionContext.attributes.mfaAuthenticated")
-    login = (pl.col("eventName") == "ConsoleLogin") & ~_truthy(pl.col("errorCode"))
+    login = (pl.col("eventName") == "ConsoleLogin") & ~truthy(pl.col("errorCode"))
     mfa_used = _member("additionalEventData", "MFAUsed")
     console_login = _member("responseElements", "ConsoleLogin")
     return [
@@ -298,19 +271,6 @@ def _target_values(target: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(target.get(name) for name in TARGET_COLUMNS)
 
 
-def _truthy(value: pl.Expr) -> pl.Expr:
-    """Python truthiness of an optional text: neither null nor empty."""
-    return value.is_not_null() & (value != "")
-
-
-def _or(*values: pl.Expr) -> pl.Expr:
-    """Python's `a or b or c` over optional texts: the first truthy one, else the last."""
-    out = values[-1]
-    for value in reversed(values[:-1]):
-        out = pl.when(_truthy(value)).then(value).otherwise(out)
-    return out
-
-
 def _last_segment(arn: pl.Expr) -> pl.Expr:
     """`arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1]`: the text after the last `/` or `:`."""
     return arn.str.extract(r"([^/:]*)$", 1)
@@ -324,31 +284,31 @@ def _canonical(cloudtrail: Any) -> dict[str, pl.Expr]:
     arn, address = c(f"{who}.arn"), c("sourceIPAddress")
     is_ip = c("_is_ip")
     return {
-        "event_uid": _or(c("eventID"), c("_hash_hex")),
+        "event_uid": first_truthy(c("eventID"), c("_hash_hex")),
         "time": c("_time"),
-        "source_tenant": _or(c("recipientAccountId"), c(f"{who}.accountId")),
+        "source_tenant": first_truthy(c("recipientAccountId"), c(f"{who}.accountId")),
         "action": c("eventName"),
         "service": c("eventSource"),
         "region": c("awsRegion"),
         "user_agent": c("userAgent"),
         "request_id": c("requestID"),
         "correlation_id": c("sharedEventID"),
-        "credential_id": pl.when(_truthy(c(f"{who}.accessKeyId"))).then(c(f"{who}.accessKeyId")),
+        "credential_id": pl.when(truthy(c(f"{who}.accessKeyId"))).then(c(f"{who}.accessKeyId")),
         "outcome_reason": c("errorCode"),
-        "actor_id": _or(arn, c(f"{who}.principalId")),
-        "actor_name": _or(
+        "actor_id": first_truthy(arn, c(f"{who}.principalId")),
+        "actor_name": first_truthy(
             c(f"{who}.userName"),
             c(f"{issuer}.userName"),
-            pl.when(_truthy(arn)).then(_last_segment(arn)),
+            pl.when(truthy(arn)).then(_last_segment(arn)),
             c(f"{who}.invokedBy"),
         ),
         "actor_type": c(f"{who}.type").replace_strict(
             dict(cloudtrail.ACTOR_TYPES), default="unknown", return_dtype=pl.String
         ),
-        "actor_original": _or(c(f"{who}.sessionContext.sourceIdentity"), c(f"{issuer}.arn")),
+        "actor_original": first_truthy(c(f"{who}.sessionContext.sourceIdentity"), c(f"{issuer}.arn")),
         "auth_mfa": _mfa(c(f"{who}.sessionContext.attributes.mfaAuthenticated")),
-        "src_ip": pl.when(_truthy(address) & is_ip).then(address),
-        "src_host": pl.when(_truthy(address) & ~is_ip).then(address),
+        "src_ip": pl.when(truthy(address) & is_ip).then(address),
+        "src_host": pl.when(truthy(address) & ~is_ip).then(address),
         **{name: c(name) for name in TARGET_COLUMNS},
         **_classify(cloudtrail.LOG_ADMIN_EVENTS, cloudtrail.IAM_CLASSES),
         "outcome": _outcome(),
@@ -356,17 +316,8 @@ def _canonical(cloudtrail: Any) -> dict[str, pl.Expr]:
 
 
 def _is_ip(addresses: pl.Series, cloudtrail: Any) -> pl.Series:
-    """Whether `cloudtrail._origin` takes each address for an IP (else a host name).
-
-    Without a `:` only IPv4 is possible, matched by `IPV4`; an address with one is left to
-    `ipaddress` itself, once per distinct address of the chunk: its IPv6 forms (zones,
-    embedded IPv4, `::`) are not worth a pattern that could drift from it.
-    """
-    colon = addresses.str.contains(":", literal=True).fill_null(False)
-    distinct = addresses.filter(colon).unique().to_list()
-    taken = {a: "src_ip" in cloudtrail._origin(a) for a in distinct}
-    by_ipaddress = addresses.replace_strict(taken, default=False, return_dtype=pl.Boolean)
-    return by_ipaddress.zip_with(colon, addresses.str.contains(IPV4))
+    """Whether `cloudtrail._origin` takes each address for an IP (else a host name)."""
+    return is_ip(addresses, lambda address: "src_ip" in cloudtrail._origin(address))
 
 
 def _mfa(attribute: pl.Expr) -> pl.Expr:
@@ -411,27 +362,5 @@ def _classify(
 
 def _outcome() -> pl.Expr:
     login_failed = (pl.col("eventName") == "ConsoleLogin") & (pl.col("_console_login") == "Failure")
-    failed = _truthy(pl.col("errorCode")) | login_failed.fill_null(False)
+    failed = truthy(pl.col("errorCode")) | login_failed.fill_null(False)
     return pl.when(failed).then(pl.lit("failure")).otherwise(pl.lit("success"))
-
-
-def _table(
-    canonical: pl.DataFrame, natives: pl.DataFrame, base: Mapping[str, pa.Array]
-) -> pa.Table:
-    """Columns typed and ordered as `rows_to_table` would make them from the same rows: every
-    stored canonical column, then the native columns some row has, sorted by name."""
-    count = canonical.height
-    present = sorted(n for n in natives.columns if natives[n].null_count() < count)
-    if present:
-        canonical = pl.concat([canonical, natives.select(present)], how="horizontal")
-    arrow = canonical.to_arrow(compat_level=pl.CompatLevel.oldest())
-    arrays = [
-        base[name] if name in base
-        else arrow[name] if name in arrow.column_names
-        else pa.nulls(count, CANONICAL[name].type)
-        for name in STORED_COLUMNS
-    ]
-    names = [*STORED_COLUMNS, *present]
-    table = pa.Table.from_arrays([*arrays, *arrow.select(present).columns], names=names)
-    types = [CANONICAL[n].type if n in CANONICAL else NATIVE_TYPE for n in names]
-    return table.cast(pa.schema(list(zip(names, types, strict=True))))
