@@ -19,13 +19,13 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.sources import batch_helpers
+from tests.sources.batch_helpers import frames_of
 
 from auditlake.sources import cloudtrail, cloudtrail_batch
-from auditlake.sources.base import Frame, Row
+from auditlake.sources.base import Frame
 from auditlake.sources.chunking import LineChunk
-from auditlake.sources.ndjson_batch import run_batch
-from auditlake.sources.records import Rejected, Skipped, normalize_frames
-from auditlake.sources.table import rows_to_table
+from auditlake.sources.records import normalize_frames
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "samples"
 
@@ -72,51 +72,16 @@ def _line(event: Any, *, compact: bool = True, ascii_only: bool = False, indent:
 
 
 def _frames(raws: Sequence[bytes]) -> list[Frame]:
-    return [Frame(raw, f"t:{i}") for i, raw in enumerate(raws)]
-
-
-def _outcomes(items: Sequence[Row | Rejected | Skipped]) -> list[tuple[str, ...]]:
-    return sorted(
-        (type(i).__name__, i.location, i.reason) for i in items if not isinstance(i, dict)
-    )
+    return frames_of(raws)
 
 
 def assert_batch_equals_per_record(frames: Sequence[Frame]) -> pa.Table:
-    """The differential property (module docstring); returns the batch table."""
-    result = cloudtrail_batch.batch(frames)
-    declined = set(result.declined)
-    assert len(declined) == len(result.declined), "a frame declined twice"
-    assert declined <= set(range(len(frames)))
-    kept = [i for i in range(len(frames)) if i not in declined]
-    assert result.table.num_rows == len(kept), "frames lost: neither kept nor declined"
-    reference = list(normalize_frames(cloudtrail.SPEC, [frames[i] for i in kept]))
-    not_rows = [(frames[i].raw, r) for i, r in zip(kept, reference, strict=True) if not isinstance(r, dict)]
-    assert not_rows == [], "the batch path kept frames the per-record path refuses"
-    expected = rows_to_table(reference, cloudtrail.SPEC.native_types)
-    assert result.table.schema == expected.schema
-    for name in expected.column_names:
-        got, want = result.table[name].to_pylist(), expected[name].to_pylist()
-        bad = [(frames[kept[k]].raw, g, w) for k, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
-        assert bad == [], f"column {name}: (raw, batch, per-record) {bad[:3]}"
-    assert result.table.equals(expected)
-    return result.table
+    """The differential property (`batch_helpers`); returns the batch table."""
+    return batch_helpers.assert_batch_equals_per_record(cloudtrail.SPEC, frames)
 
 
 def assert_run_batch_equals_per_record(frames: Sequence[Frame]) -> None:
-    """The combined result (batch table + per-record results of the declined frames) equals the
-    per-record result of the whole chunk: same rows sorted by `event_hash`, same rejections."""
-    table, rest = run_batch(cloudtrail.SPEC, frames)
-    pure = list(normalize_frames(cloudtrail.SPEC, frames))
-    assert _outcomes(rest) == _outcomes(pure)
-    rest_rows = [r for r in rest if isinstance(r, dict)]
-    combined = pa.concat_tables(
-        [table, rows_to_table(rest_rows)], promote_options="permissive"
-    ) if rest_rows else table
-    expected = rows_to_table([r for r in pure if isinstance(r, dict)])
-    key = [("event_hash", "ascending"), ("event_uid", "ascending")]
-    got = combined.select(expected.column_names).sort_by(key).cast(expected.schema)
-    assert set(combined.column_names) == set(expected.column_names)
-    assert got.equals(expected.sort_by(key))
+    batch_helpers.assert_run_batch_equals_per_record(cloudtrail.SPEC, frames)
 
 
 # --- hand-picked records ------------------------------------------------------------------------

@@ -107,6 +107,52 @@ def _bisect(
         _bisect(records.slice(middle), query, paths, offset + middle, out)
 
 
+def read_kinds(
+    records: pa.Array, typed: Sequence[str], extracted: Sequence[tuple[str, ...]] = ()
+) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """Per record, the JSON type of each dotted path of `typed` (DuckDB's names: `VARCHAR`,
+    `BIGINT`, `UBIGINT`, `DOUBLE`, `BOOLEAN`, `NULL`, `OBJECT`, `ARRAY`; null when absent or
+    under a non-object), a column named by each path; and the text of each key path of
+    `extracted` (keys may hold dots), as `fields.text` gives a value (JSON null reads as null),
+    a column named by its keys joined with dots. None when DuckDB refuses a record.
+
+    >>> records = pa.array(['{"a": {"b.c": 5}, "d": "x"}', '{"a": 1}'], pa.large_string())
+    >>> types, texts = read_kinds(records, ["a", "d"], [("a", "b.c")])
+    >>> types.rows(), texts.rows()
+    ([('OBJECT', 'VARCHAR'), ('UBIGINT', None)], [('5',), (None,)])
+    """
+    import duckdb
+
+    names = [".".join(keys) for keys in extracted]
+    if not len(records):
+        return pl.DataFrame(schema=dict.fromkeys(typed, pl.String)), pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+    types = ", ".join(_json_path(tuple(path.split("."))) for path in typed)
+    texts = ", ".join(_json_path(keys) for keys in extracted)
+    lists = (f"json_type(raw, [{types}])" if typed else "NULL::VARCHAR[]",
+             f"json_extract_string(raw, [{texts}])" if extracted else "NULL::VARCHAR[]")
+    query = f"SELECT {lists[0]} AS t, {lists[1]} AS s FROM {_TABLE}"
+    connection = _connection()
+    connection.register(_TABLE, pa.table({"raw": records}))
+    try:
+        table = connection.sql(query).to_arrow_table()
+    except duckdb.Error:
+        return None
+    finally:
+        connection.unregister(_TABLE)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    kinds = frame.select(pl.col("t").list.get(i, null_on_oob=True).alias(path) for i, path in enumerate(typed))
+    values = frame.select(pl.col("s").list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(names))
+    return kinds, values
+
+
+def _json_path(keys: tuple[str, ...]) -> str:
+    """A DuckDB JSON path literal reaching `keys`, each quoted."""
+    if any('"' in key or "'" in key for key in keys):
+        raise ValueError(f"a key of {keys!r} holds a quote")
+    return "'$" + "".join(f'."{key}"' for key in keys) + "'"
+
+
 def _nulls(paths: Sequence[str], count: int) -> pl.DataFrame:
     return pl.DataFrame({path: pl.Series(path, [None] * count, pl.String) for path in paths})
 

@@ -6,6 +6,9 @@ server writes one event per request *stage*; only the final stages (`ResponseCom
 skipped rather than quarantined. Sigma and Panther Kubernetes rules test native names
 (`verb`, `objectRef.resource`, `user.username`, `sourceIPs`), so those stay columns.
 
+Chunks of records are converted by `kubernetes_batch`, with expressions over the whole chunk;
+it hands the records it cannot vouch for back to `normalize`, the reference it is tested against.
+
 >>> row = normalize(Frame(b'{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a1",'
 ...     b'"stage":"ResponseComplete","verb":"create","user":{"username":"alice"},'
 ...     b'"objectRef":{"resource":"pods","subresource":"exec","namespace":"default",'
@@ -23,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from auditlake.errors import RecordError, RecordSkipped
+from auditlake.sources import kubernetes_batch
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.fields import (
     JsonArray,
@@ -278,4 +282,5 @@ SPEC = SourceSpec(
     detect=detect,
     aliases=("kubernetes", "k8s"),
     complete_paths=frozenset(NATIVE_PATHS),
+    batch=kubernetes_batch.batch,
 )
