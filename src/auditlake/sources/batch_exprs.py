@@ -9,6 +9,7 @@ which the per-record path then judges.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -114,3 +115,13 @@ def table(canonical: pl.DataFrame, natives: pl.DataFrame, base: Mapping[str, pa.
     result = pa.Table.from_arrays([*arrays, *arrow.select(present).columns], names=names)
     types = [CANONICAL[n].type if n in CANONICAL else NATIVE_TYPE for n in names]
     return result.cast(pa.schema(list(zip(names, types, strict=True))))
+
+
+def per_distinct(values: pl.Series, function: Callable[[Any], Any], dtype: pl.DataType) -> pl.Series:
+    """`function` of each value (the per-record parser's own code), called once per distinct
+    value: exact by construction, and as cheap as the values repeat."""
+    distinct = values.unique()
+    results = pl.Series("result", [function(v) for v in distinct.to_list()], dtype=dtype)
+    lookup = pl.DataFrame({"value": distinct, "result": results})
+    joined = values.to_frame("value").join(lookup, on="value", how="left", nulls_equal=True, maintain_order="left")
+    return joined.get_column("result").alias(values.name)

@@ -6,6 +6,9 @@ rules the lower-case `eventtype` and `displaymessage`, so all of those are kept 
 beside the canonical ones. Some exports (Panther's among them) lower-case the top-level keys
 (`eventtype`, `authenticationcontext`); they are read as Okta's documented camelCase.
 
+Chunks of records are converted by `okta_batch`, with expressions over the whole chunk; it
+hands the records it cannot vouch for back to `normalize`, the reference it is tested against.
+
 >>> row = normalize(Frame(b'{"uuid": "u1", "published": "2024-03-01T10:00:00Z", '
 ...     b'"eventType": "user.session.start", "outcome": {"result": "FAILURE"}, '
 ...     b'"actor": {"id": "00u1", "type": "User", "alternateId": "ann@example.com"}}', "f:1"))
@@ -15,11 +18,12 @@ beside the canonical ones. Some exports (Panther's among them) lower-case the to
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from auditlake.errors import RecordError
+from auditlake.sources import okta_batch
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.fields import (
     JsonObject,
@@ -223,8 +227,12 @@ def _mfa(view: Mapping[str, Any], event_type: str) -> bool | None:
 
 def _org(view: Mapping[str, Any]) -> str | None:
     """The org's Okta host (`acme.okta.com`) when a request URL in debugData names it."""
-    for path in ORG_URL_PATHS:
-        value = get(view, path)
+    return org_host(get(view, path) for path in ORG_URL_PATHS)
+
+
+def org_host(urls: Iterable[Any]) -> str | None:
+    """The first Okta org host named by one of `urls` (the values at `ORG_URL_PATHS`)."""
+    for value in urls:
         if not isinstance(value, str) or "://" not in value:
             continue
         try:
@@ -255,4 +263,5 @@ SPEC = SourceSpec(
     normalize=normalize,
     detect=detect,
     aliases=("okta",),
+    batch=okta_batch.batch,
 )

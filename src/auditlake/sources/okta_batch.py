@@ -1,0 +1,213 @@
+"""Okta System Log's batch path: `okta.normalize` as Polars expressions over a chunk.
+
+Built as `kubernetes_batch` is: the native fields as text from DuckDB (`json_paths.read_paths`;
+the `debugContext.debugData` members kept as columns come from `json_paths.read_kinds`, as a
+path may not lie under another there), the JSON types of the fields `normalize` checks, and
+expressions for the canonical columns. What `normalize` computes from a whole array or a URL
+(`target[0]`, `request.ipChain`, the org host) is computed by its own functions, once per
+distinct value (`batch_exprs.per_distinct`). On every row it keeps the result equals
+`normalize` + `complete_row`; declined rows go to `normalize`:
+
+- a top-level key in one of the lower-case spellings some exporters write (`eventtype`,
+  `debugcontext`, ...), which `normalize` merges under Okta's own;
+- a missing, empty or non-string `eventType`; a `published` not a string of the
+  `batch_exprs.TIME_TEXT` forms within 1970..2200;
+- an `actor` that is not an object, or an object or array where a canonical column reads a
+  scalar (`uuid`, `client.ipAddress`, `outcome.result`, ...);
+- a float where a native or canonical column reads a scalar, which DuckDB spells its own way.
+
+A record holding a float or an escaped control character (Okta's `geolocation` puts floats in
+nearly every one) takes the texts of its native objects and arrays (`request.ipChain`,
+`target`, `debugContext.debugData`) from simdjson, as `normalize` does: DuckDB spells those two
+its own way inside JSON texts (`json_paths`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+import simdjson
+
+from auditlake.errors import SourceParseError
+from auditlake.sources.base import BatchResult, Frame
+from auditlake.sources.batch_exprs import per_distinct, respelled, table, time_from_text
+from auditlake.sources.fields import text as fields_text
+from auditlake.sources.json_paths import read_kinds
+from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
+from auditlake.sources.table import rows_to_table
+
+DEBUG_DATA = "debugContext.debugData"
+SCALARS: tuple[str, ...] = (
+    "uuid", "severity", "actor.id", "actor.type", "actor.alternateId", "actor.displayName",
+    "client.ipAddress", "client.geographicalContext.country", "client.userAgent.rawUserAgent",
+    "outcome.result", "outcome.reason", "authenticationContext.externalSessionId",
+    "authenticationContext.credentialType", "transaction.id", f"{DEBUG_DATA}.requestId",
+)
+"""Fields `normalize` reads with `scalar_text`: an object or array there is refused."""
+_URLS = ("debugContext.debugData.origin", "debugContext.debugData.redirectUri", "debugContext.debugData.url")
+_KIND = "kind:"
+_TARGET = pl.Struct({"target_type": pl.String, "target_id": pl.String, "target_name": pl.String})
+
+
+def batch(frames: Sequence[Frame]) -> BatchResult:
+    """Rows for the frames this path can vouch for; the indices of the others (declined)."""
+    from auditlake.sources import okta  # okta imports this module for its SPEC
+
+    under_debug = [p for p in okta.NATIVE_PATHS if p.startswith(f"{DEBUG_DATA}.")]
+    paths = [p for p in okta.NATIVE_PATHS if p not in under_debug]
+    texts, base, declined = decode(frames, paths, okta.SPEC)
+    spellings = list(okta.TOP_LEVEL_SPELLINGS)
+    typed = list(dict.fromkeys([*spellings, *okta.NATIVE_PATHS, "actor", f"{DEBUG_DATA}.factor", *SCALARS, *_URLS]))
+    extracted = [tuple(p.split(".", 2)) for p in (*under_debug, f"{DEBUG_DATA}.requestId", *_URLS)]
+    kinds = read_kinds(base["raw"], typed, list(dict.fromkeys(extracted)))
+    if kinds is None:  # DuckDB took the records for their texts, not for their types
+        return BatchResult(rows_to_table([], okta.SPEC.native_types), list(range(len(frames))))
+    types, members = kinds
+    work = pl.concat([texts, types.select(pl.all().name.prefix(_KIND)), members], how="horizontal")
+    work = work.with_columns(
+        raw=pl.Series(base["raw"]),
+        _hash_hex=pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex"),
+        _time=time_from_text(pl.col("published")),
+    )
+    keep = ~work.select(_declined(spellings, okta.NATIVE_PATHS)).to_series()
+    kept = _exact_containers(work.filter(keep), okta.NATIVE_PATHS)
+    kept = kept.with_columns(
+        _target=per_distinct(_array_text(kept, "target"), lambda t: okta._target(_parsed(t)), _TARGET),
+        _chain=per_distinct(
+            _array_text(kept, "request.ipChain"), lambda t: okta._ip_chain(_parsed(t)), pl.List(pl.String)
+        ),
+        _org=per_distinct(
+            kept.select(pl.struct(*(_string_value(p) for p in _URLS)).alias("urls")).to_series(),
+            lambda urls: okta.org_host((urls or {}).values()),
+            pl.String(),
+        ),
+    )
+    canonical = kept.select(**_canonical(okta))
+    natives = kept.select(
+        *okta.NATIVE_PATHS,
+        *(pl.col(name).alias(alias) for alias, name in okta.LOWERCASE_ALIASES.items()),
+    )
+    if not keep.all():
+        base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
+    dropped = work.filter(~keep)[FRAME_COLUMN].to_list()
+    rows = table(canonical, natives, base)
+    result = BatchResult(rows, sorted(declined + dropped))
+    if rows.num_rows + len(result.declined) != len(frames):
+        raise SourceParseError(
+            f"batch path accounted for {rows.num_rows + len(result.declined)} of {len(frames)} frames",
+            where=okta.NAME,
+            hint="a bug in okta_batch; ingest with the per-record path meanwhile",
+        )
+    return result
+
+
+def _exact_containers(work: pl.DataFrame, paths: Sequence[str]) -> pl.DataFrame:
+    """The native objects and arrays as `normalize` writes them (module docstring): where
+    DuckDB's text holds a float or an escaped control character, simdjson's text of the same
+    value. Parsing DuckDB's text gives the same value as parsing the record (the same numbers,
+    characters, keys in the same order, repeated ones kept), so its simdjson text is the one
+    `normalize` makes, and only the value is parsed, not the record."""
+    redone = []
+    for path in paths:
+        column = pl.col(path)
+        respelled_here = pl.col(_KIND + path).is_in(["OBJECT", "ARRAY"]) & respelled(column)
+        if not work.select(respelled_here.any()).item():
+            continue
+        values = work.select(pl.when(respelled_here).then(column)).to_series()
+        redone.append(per_distinct(values, _simdjson_text, pl.String()).fill_null(work[path]).alias(path))
+    return work.with_columns(redone) if redone else work
+
+
+def _simdjson_text(text: str | None) -> str | None:
+    """`fields.text` of the JSON value `text` spells."""
+    return None if text is None else fields_text(simdjson.Parser().parse(text.encode()))
+
+
+def _parsed(text: str | None) -> Any:
+    """A JSON array's text as `fields.get` gives the array: Python lists and dicts."""
+    value = None if text is None else simdjson.Parser().parse(text.encode())
+    return value.as_list() if isinstance(value, simdjson.Array) else None
+
+
+def _array_text(frame: pl.DataFrame, path: str) -> pl.Series:
+    """The field's JSON text where it is an array (else null)."""
+    return frame.select(pl.when(pl.col(_KIND + path) == "ARRAY").then(pl.col(path))).to_series()
+
+
+def _string_value(path: str) -> pl.Expr:
+    """The field where it is a string (`fields.get` gives other values as other types)."""
+    return pl.when(pl.col(_KIND + path) == "VARCHAR").then(pl.col(path)).alias(path)
+
+
+def _scalar(path: str) -> pl.Expr:
+    """`fields.scalar_text` on a row kept: the text, None when absent or empty."""
+    value = pl.col(path)
+    return pl.when(value != "").then(value)
+
+
+def _declined(spellings: list[str], natives: Sequence[str]) -> pl.Expr:
+    """Rows `normalize` may reject or read differently (module docstring)."""
+    kind = pl.col
+    scalars = dict.fromkeys([*natives, *SCALARS])
+    vouched = (
+        pl.all_horizontal(*(kind(_KIND + s).is_null() for s in spellings))
+        & (kind(_KIND + "eventType") == "VARCHAR")
+        & (pl.col("eventType") != "")
+        & pl.col("_time").is_not_null()
+        & (kind(_KIND + "published") == "VARCHAR")
+        & (kind(_KIND + "actor").is_null() | kind(_KIND + "actor").is_in(["NULL", "OBJECT"]))
+        & pl.all_horizontal(*(~kind(_KIND + p).is_in(["OBJECT", "ARRAY"]).fill_null(False) for p in SCALARS))
+        & pl.all_horizontal(*((kind(_KIND + p) != "DOUBLE").fill_null(True) for p in scalars))
+    )
+    return ~vouched.fill_null(False)
+
+
+def _canonical(okta: Any) -> dict[str, pl.Expr]:
+    """The canonical columns `normalize` and `complete_row` set, as expressions."""
+    event_type = pl.col("eventType")
+    target = pl.col("_target")
+    credential = _scalar("authenticationContext.credentialType")
+    factor = pl.col(_KIND + f"{DEBUG_DATA}.factor")
+    session = _scalar("authenticationContext.externalSessionId")
+    return {
+        "event_uid": pl.coalesce(_scalar("uuid"), pl.col("_hash_hex")),
+        "time": pl.col("_time"),
+        "action": event_type,
+        "src_ip": _scalar("client.ipAddress"),
+        "src_ip_chain": pl.col("_chain"),
+        "src_country": _scalar("client.geographicalContext.country"),
+        "user_agent": _scalar("client.userAgent.rawUserAgent"),
+        "session_id": pl.when(session != "unknown").then(session),
+        "correlation_id": _scalar("transaction.id"),
+        "request_id": _scalar(f"{DEBUG_DATA}.requestId"),
+        "outcome": pl.col("outcome.result").replace_strict(dict(okta.OUTCOMES), default="unknown", return_dtype=pl.String),
+        "outcome_reason": _scalar("outcome.reason"),
+        "severity_id": pl.col("severity").replace_strict(dict(okta.SEVERITIES), default=None, return_dtype=pl.Int8),
+        "source_tenant": pl.col("_org"),
+        "auth_mfa": pl.when(
+            event_type.is_in(sorted(okta.MFA_EVENT_TYPES))
+            | (factor.is_not_null() & (factor != "NULL"))
+            | credential.is_in(sorted(okta.MFA_CREDENTIAL_TYPES))
+        ).then(pl.lit(True)),
+        "actor_id": _scalar("actor.id"),
+        "actor_name": pl.coalesce(_scalar("actor.alternateId"), _scalar("actor.displayName")),
+        "actor_type": pl.col("actor.type").replace_strict(dict(okta.ACTOR_TYPES), default="unknown", return_dtype=pl.String),
+        "target_type": target.struct.field("target_type"),
+        "target_id": target.struct.field("target_id"),
+        "target_name": target.struct.field("target_name"),
+        **_classify(okta, event_type),
+    }
+
+
+def _classify(okta: Any, event_type: pl.Expr) -> dict[str, pl.Expr]:
+    """`okta._classify`: the first matching prefix gives class and category; activity by name."""
+    class_uid: pl.Expr = pl.lit(6003, pl.Int32)
+    category: pl.Expr = pl.lit("api")
+    for prefix, uid, name in reversed(okta.CLASSES):
+        matches = event_type.str.starts_with(prefix)
+        class_uid = pl.when(matches).then(pl.lit(uid, pl.Int32)).otherwise(class_uid)
+        category = pl.when(matches).then(pl.lit(name)).otherwise(category)
+    activity = event_type.replace_strict(dict(okta.ACTIVITIES), default=0, return_dtype=pl.Int16)
+    return {"class_uid": class_uid, "category": category, "activity_id": activity}

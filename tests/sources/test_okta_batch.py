@@ -1,0 +1,207 @@
+"""The Okta batch path equals the per-record path on every frame it keeps (`batch_helpers`),
+and keeps the ordinary events of real and synthetic System Logs, floats and all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.sources.batch_helpers import (
+    assert_batch_equals_per_record,
+    assert_run_batch_equals_per_record,
+    frames_of,
+)
+
+from auditlake.sources import okta, okta_batch
+from auditlake.sources.chunking import LineChunk
+from auditlake.synth.generate import generate
+
+SPEC = okta.SPEC
+GEO = {"city": "Ashburn", "country": "United States", "geolocation": {"lat": 39.0437, "lon": -77.4875}}
+
+
+def _event(**fields: Any) -> dict[str, Any]:
+    """A failed MFA sign-in with Okta's usual nesting and geolocation floats; keyword arguments
+    replace or add top-level fields (None removes one)."""
+    event: dict[str, Any] = {
+        "uuid": "98dd608f-8765-4798-9bbf-6b2a4d088991",
+        "published": "2024-03-01T10:00:00.384Z",
+        "eventType": "user.authentication.auth_via_mfa",
+        "displayMessage": "Authentication of user via MFA",
+        "severity": "WARN",
+        "version": "0",
+        "actor": {"id": "00u1", "type": "User", "alternateId": "ann@example.com", "displayName": "Ann"},
+        "client": {"ipAddress": "198.51.100.7", "zone": "null", "device": "Computer",
+                   "userAgent": {"rawUserAgent": "Mozilla/5.0", "os": "Mac OS X", "browser": "CHROME"},
+                   "geographicalContext": GEO},
+        "outcome": {"result": "FAILURE", "reason": "INVALID_CREDENTIALS"},
+        "authenticationContext": {"externalSessionId": "idx123", "credentialType": "OTP"},
+        "securityContext": {"isProxy": False, "asNumber": 64500},
+        "transaction": {"type": "WEB", "id": "tx1", "detail": {}},
+        "debugContext": {"debugData": {"requestId": "r1", "requestUri": "/idp/idx/identify",
+                                       "url": "https://acme.okta.com/idp/idx/identify?",
+                                       "behaviors": "{New Geo-Location=NEGATIVE}"}},
+        "request": {"ipChain": [{"ip": "198.51.100.7", "geographicalContext": GEO, "version": "V4"}]},
+        "target": [{"id": "0oa1", "type": "AppInstance", "alternateId": "Salesforce", "displayName": "SF"}],
+    }
+    for key, value in fields.items():
+        if value is None:
+            event.pop(key, None)
+        else:
+            event[key] = value
+    return event
+
+
+def _line(event: Any, *, compact: bool = True, ascii_only: bool = False) -> bytes:
+    separators = (",", ":") if compact else (", ", ": ")
+    return json.dumps(event, separators=separators, ensure_ascii=ascii_only).encode()
+
+
+def test_typical_event_is_kept_with_every_column_equal() -> None:
+    table = assert_batch_equals_per_record(SPEC, frames_of([_line(_event())]))
+    row = table.to_pylist()[0]
+    assert (row["action"], row["outcome"], row["auth_mfa"], row["source_tenant"]) == (
+        "user.authentication.auth_via_mfa", "failure", True, "acme.okta.com")
+    assert (row["target_type"], row["target_name"], row["src_ip_chain"]) == ("AppInstance", "Salesforce", ["198.51.100.7"])
+    assert '"lat":39.0437' in row["request.ipChain"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "kept"),
+    [
+        ({"eventType": ""}, False),
+        ({"eventType": None}, False),
+        ({"eventType": 3}, False),
+        ({"eventtype": "user.session.start"}, False),
+        ({"debugcontext": {"debugData": {}}}, False),
+        ({"published": "2024-03-01T10:00:00+01:00"}, False),
+        ({"published": 1709287200}, False),
+        ({"published": "2024-03-01 10:00:00"}, True),
+        ({"actor": "ann"}, False),
+        ({"actor": None}, True),
+        ({"actor": {"id": 7, "type": "Bogus", "alternateId": "", "displayName": "D"}}, True),
+        ({"actor": {"id": {"x": 1}}}, False),
+        ({"uuid": 1.5}, False),
+        ({"uuid": ""}, True),
+        ({"version": 1.5}, False),
+        ({"severity": "ERROR", "outcome": {"result": "ALLOW"}}, True),
+        ({"severity": None, "outcome": None}, True),
+        ({"outcome": {"result": ["x"]}}, False),
+        ({"client": "web"}, True),
+        ({"client": {"ipAddress": {"v4": "1.2.3.4"}}}, False),
+        ({"authenticationContext": {"externalSessionId": "unknown", "credentialType": "SMS"}}, True),
+        ({"authenticationContext": {"externalSessionId": "", "credentialType": "PASSWORD"}}, True),
+        ({"debugContext": {"debugData": {"factor": None}}}, True),
+        ({"debugContext": {"debugData": {"factor": "OKTA_VERIFY_PUSH", "requestId": 5}}}, True),
+        ({"debugContext": {"debugData": {"url": "https://login.okta.com/x", "origin": "https://b.oktapreview.com"}}}, True),
+        ({"debugContext": {"debugData": {"url": "http://[bad", "redirectUri": 5}}}, True),
+        ({"debugContext": {"debugData": {"risk": 0.5}}}, False),
+        ({"debugContext": {"debugData": {"note": "\u001f", "x": [1e-05]}}}, True),
+        ({"debugContext": "none"}, True),
+        ({"request": {"ipChain": [{"ip": 5}, "x", {"ip": "10.0.0.1"}, {"ip": "10.0.0.2", "ip ": 1.25}]}}, True),
+        ({"request": {"ipChain": []}}, True),
+        ({"request": {"ipChain": {"ip": "10.0.0.1"}}}, True),
+        ({"target": [{"type": ["x"], "id": 7, "alternateId": "", "displayName": {"a": 1}}]}, True),
+        ({"target": [], "transaction": {"id": True}}, True),
+        ({"target": ["x", {"id": "2"}]}, True),
+        ({"target": {"id": "1"}}, True),
+    ],
+)
+def test_keeps_what_it_can_vouch_for_and_declines_the_rest(fields: dict[str, Any], kept: bool) -> None:
+    frames = frames_of([_line(_event(**fields))])
+    table = assert_batch_equals_per_record(SPEC, frames)
+    assert (table.num_rows == 1) is kept
+    assert_run_batch_equals_per_record(SPEC, frames)
+
+
+def test_repeated_keys_read_as_simdjson_reads_them() -> None:
+    raw = _line(_event())[:-1] + b',"eventType":"user.session.start","request":{"ipChain":[{"ip":"1.1.1.1","ip":"2.2.2.2"}]}}'
+    table = assert_batch_equals_per_record(SPEC, frames_of([raw]))
+    assert table["action"].to_pylist() == ["user.authentication.auth_via_mfa"]
+
+
+def test_real_okta_samples_equal_the_per_record_path(shared_data: Path) -> None:
+    lines = (shared_data / "samples" / "okta_systemlog.jsonl").read_text().splitlines()
+    raws = [json.dumps(json.loads(line)["event"]).encode() for line in lines if line.strip()]
+    table = assert_batch_equals_per_record(SPEC, frames_of(raws))
+    assert table.num_rows >= 20
+    assert_run_batch_equals_per_record(SPEC, frames_of(raws))
+
+
+def test_a_synthetic_day_is_kept_whole(tmp_path: Path) -> None:
+    generate(tmp_path, seed=3, days=1, scale=0.3, sources=["okta.system"])
+    lines = [line for path in sorted((tmp_path / "okta.system").glob("*.jsonl"))
+             for line in path.read_bytes().splitlines() if line.strip()]
+    assert len(lines) > 200
+    table = assert_batch_equals_per_record(SPEC, LineChunk("t", lines, list(range(1, len(lines) + 1))))
+    assert table.num_rows == len(lines)
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.sampled_from([1.5, -0.0, 1e-05, 39.0437]), _text)
+_json = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(_text, inner, max_size=3)), max_leaves=6)
+_urls = st.one_of(st.sampled_from(["https://acme.okta.com/x", "https://ACME.okta-emea.com:443/", "http://[::1", "a://b",
+                                   "https://login.okta.com/", "/relative"]), _json)
+_events = st.fixed_dictionaries(
+    {"eventType": st.one_of(st.sampled_from(["user.session.start", "user.lifecycle.create", "group.user_membership.add",
+                                             "user.authentication.auth_via_mfa", "app.oauth2.token", ""]), _json)},
+    optional={
+        "uuid": st.one_of(_text, _json),
+        "published": st.one_of(st.sampled_from(["2024-03-01T10:00:00.384Z", "2024-03-01 10:00:00", "2024-02-30T00:00:00Z",
+                                                "2024-03-01T10:00:00+01:00"]), _json),
+        "severity": st.one_of(st.sampled_from(["INFO", "WARN", "ERROR", "DEBUG"]), _json),
+        "displayMessage": _json,
+        "eventtype": _json,
+        "actor": st.one_of(_json, st.fixed_dictionaries({}, optional={
+            k: st.one_of(_text, _json) for k in ("id", "type", "alternateId", "displayName")})),
+        "client": st.one_of(_json, st.fixed_dictionaries({}, optional={
+            "ipAddress": _json, "geographicalContext": st.one_of(st.just(GEO), _json), "zone": _json})),
+        "outcome": st.one_of(_json, st.fixed_dictionaries({}, optional={
+            "result": st.one_of(st.sampled_from(["SUCCESS", "FAILURE", "DENY", "ALLOW"]), _json), "reason": _json})),
+        "authenticationContext": st.one_of(_json, st.fixed_dictionaries({}, optional={
+            "externalSessionId": st.one_of(st.just("unknown"), _json),
+            "credentialType": st.one_of(st.sampled_from(["OTP", "SMS", "PASSWORD"]), _json)})),
+        "debugContext": st.one_of(_json, st.fixed_dictionaries({"debugData": st.one_of(_json, st.fixed_dictionaries({}, optional={
+            "requestId": _json, "requestUri": _json, "factor": _json, "url": _urls, "origin": _urls,
+            "redirectUri": _urls, "risk": _json, "behaviors": _json}))})),
+        "request": st.one_of(_json, st.fixed_dictionaries({"ipChain": st.one_of(_json, st.lists(
+            st.one_of(_json, st.fixed_dictionaries({}, optional={"ip": _json, "geographicalContext": st.just(GEO)})),
+            max_size=3))})),
+        "target": st.one_of(_json, st.lists(st.one_of(_json, st.fixed_dictionaries({}, optional={
+            k: _json for k in ("id", "type", "alternateId", "displayName")})), max_size=2)),
+        "transaction": _json,
+        "securityContext": _json,
+    },
+)
+
+
+@st.composite
+def _raws(draw: st.DrawFn) -> bytes:
+    event = draw(_events)
+    raw = _line(event, compact=draw(st.booleans()), ascii_only=draw(st.booleans()))
+    damage = draw(st.sampled_from(["none"] * 8 + ["truncate", "duplicate", "garbage"]))
+    if damage == "truncate":
+        raw = raw[: draw(st.integers(0, max(0, len(raw) - 1)))]
+    elif damage == "duplicate":
+        again = draw(st.fixed_dictionaries({}, optional={"eventType": _json, "actor": _json, "request": _json}))
+        raw = raw[:-1] + b"," + _line(again)[1:] if again and len(raw) > 2 else raw
+    elif damage == "garbage":
+        raw = draw(st.binary(max_size=20))
+    return raw
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(_raws(), min_size=1, max_size=10))
+def test_batch_equals_per_record_on_generated_records(raws: list[bytes]) -> None:
+    frames = frames_of(raws)
+    assert_batch_equals_per_record(SPEC, frames)
+    assert_run_batch_equals_per_record(SPEC, frames)
+
+
+def test_spec_uses_the_batch_path() -> None:
+    assert SPEC.batch is okta_batch.batch
