@@ -8,13 +8,15 @@ which the per-record path then judges.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import simdjson
 
 from auditlake.schema import CANONICAL, NATIVE_TYPE, STORED_COLUMNS
+from auditlake.sources.fields import text as fields_text
 from auditlake.sources.timeparse import EARLIEST, LATEST, to_micros
 
 TIME_TEXT = (
@@ -125,3 +127,33 @@ def per_distinct(values: pl.Series, function: Callable[[Any], Any], dtype: pl.Da
     lookup = pl.DataFrame({"value": distinct, "result": results})
     joined = values.to_frame("value").join(lookup, on="value", how="left", nulls_equal=True, maintain_order="left")
     return joined.get_column("result").alias(values.name)
+
+
+def simdjson_containers(work: pl.DataFrame, paths: Sequence[str], kind_prefix: str) -> pl.DataFrame:
+    """The native objects and arrays of `work` as the per-record path writes them: where
+    DuckDB's text holds a float or an escaped control character (`respelled`), simdjson's text
+    of the same value. Parsing DuckDB's text gives the same value as parsing the record (the
+    same numbers, characters, keys in the same order, repeated ones kept), so its simdjson text
+    is the one `fields.text` makes, and only the value is parsed, not the record. Each path's
+    JSON type is in the column `kind_prefix + path` (`json_paths.read_kinds`)."""
+    redone = []
+    for path in paths:
+        column = pl.col(path)
+        here = pl.col(kind_prefix + path).is_in(["OBJECT", "ARRAY"]) & respelled(column)
+        if not work.select(here.any()).item():
+            continue
+        values = work.select(pl.when(here).then(column)).to_series()
+        redone.append(per_distinct(values, _simdjson_text, pl.String()).fill_null(work[path]).alias(path))
+    return work.with_columns(redone) if redone else work
+
+
+def _simdjson_text(text: str | None) -> str | None:
+    """`fields.text` of the JSON value `text` spells."""
+    return None if text is None else fields_text(simdjson.Parser().parse(text.encode()))
+
+
+def parsed_array(text: str | None) -> Any:
+    """A JSON array's text as `fields.get` gives the array (Python lists and dicts); None for
+    anything else."""
+    value = None if text is None else simdjson.Parser().parse(text.encode())
+    return value.as_list() if isinstance(value, simdjson.Array) else None

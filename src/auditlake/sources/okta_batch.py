@@ -28,12 +28,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-import simdjson
 
 from auditlake.errors import SourceParseError
 from auditlake.sources.base import BatchResult, Frame
-from auditlake.sources.batch_exprs import per_distinct, respelled, table, time_from_text
-from auditlake.sources.fields import text as fields_text
+from auditlake.sources.batch_exprs import (
+    parsed_array,
+    per_distinct,
+    simdjson_containers,
+    table,
+    time_from_text,
+)
 from auditlake.sources.json_paths import read_kinds
 from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
 from auditlake.sources.table import rows_to_table
@@ -72,11 +76,11 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
         _time=time_from_text(pl.col("published")),
     )
     keep = ~work.select(_declined(spellings, okta.NATIVE_PATHS)).to_series()
-    kept = _exact_containers(work.filter(keep), okta.NATIVE_PATHS)
+    kept = simdjson_containers(work.filter(keep), okta.NATIVE_PATHS, _KIND)
     kept = kept.with_columns(
-        _target=per_distinct(_array_text(kept, "target"), lambda t: okta._target(_parsed(t)), _TARGET),
+        _target=per_distinct(_array_text(kept, "target"), lambda t: okta._target(parsed_array(t)), _TARGET),
         _chain=per_distinct(
-            _array_text(kept, "request.ipChain"), lambda t: okta._ip_chain(_parsed(t)), pl.List(pl.String)
+            _array_text(kept, "request.ipChain"), lambda t: okta._ip_chain(parsed_array(t)), pl.List(pl.String)
         ),
         _org=per_distinct(
             kept.select(pl.struct(*(_string_value(p) for p in _URLS)).alias("urls")).to_series(),
@@ -101,34 +105,6 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
             hint="a bug in okta_batch; ingest with the per-record path meanwhile",
         )
     return result
-
-
-def _exact_containers(work: pl.DataFrame, paths: Sequence[str]) -> pl.DataFrame:
-    """The native objects and arrays as `normalize` writes them (module docstring): where
-    DuckDB's text holds a float or an escaped control character, simdjson's text of the same
-    value. Parsing DuckDB's text gives the same value as parsing the record (the same numbers,
-    characters, keys in the same order, repeated ones kept), so its simdjson text is the one
-    `normalize` makes, and only the value is parsed, not the record."""
-    redone = []
-    for path in paths:
-        column = pl.col(path)
-        respelled_here = pl.col(_KIND + path).is_in(["OBJECT", "ARRAY"]) & respelled(column)
-        if not work.select(respelled_here.any()).item():
-            continue
-        values = work.select(pl.when(respelled_here).then(column)).to_series()
-        redone.append(per_distinct(values, _simdjson_text, pl.String()).fill_null(work[path]).alias(path))
-    return work.with_columns(redone) if redone else work
-
-
-def _simdjson_text(text: str | None) -> str | None:
-    """`fields.text` of the JSON value `text` spells."""
-    return None if text is None else fields_text(simdjson.Parser().parse(text.encode()))
-
-
-def _parsed(text: str | None) -> Any:
-    """A JSON array's text as `fields.get` gives the array: Python lists and dicts."""
-    value = None if text is None else simdjson.Parser().parse(text.encode())
-    return value.as_list() if isinstance(value, simdjson.Array) else None
 
 
 def _array_text(frame: pl.DataFrame, path: str) -> pl.Series:
