@@ -8,6 +8,9 @@ beside Google's own (`protoPayload.methodName`). Some exports lower-case top-lev
 (`protopayload`, `insertid`) or write `@type` as `at_sign_type` and `callerIp` as `callerIP`;
 those spellings are read too.
 
+Chunks of records are converted by `gcp_batch`, with expressions over the whole chunk; it hands
+the records it cannot vouch for back to `normalize`, the reference it is tested against.
+
 >>> row = normalize(Frame(b'{"insertId": "i1", "logName": "projects/p1/logs/'
 ...     b'cloudaudit.googleapis.com%2Factivity", "timestamp": "2024-03-01T10:00:00Z", '
 ...     b'"protoPayload": {"methodName": "SetIamPolicy", "status": {"code": 7}, '
@@ -24,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from auditlake.errors import RecordError
+from auditlake.sources import gcp_batch
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.fields import (
     JsonObject,
@@ -218,7 +222,11 @@ def _project(view: Mapping[str, Any]) -> str | None:
     project = scalar_text(view, "resource.labels.project_id")
     if project:
         return project
-    log_name = scalar_text(view, "logName")
+    return project_of_log(scalar_text(view, "logName"))
+
+
+def project_of_log(log_name: str | None) -> str | None:
+    """The project, folder or org a log name is under (`projects/p/logs/...` → `p`)."""
     if log_name and "/logs/" in log_name:
         return log_name.split("/logs/", 1)[0].rsplit("/", 1)[-1] or None
     return None
@@ -229,7 +237,11 @@ def _region(view: Mapping[str, Any]) -> str | None:
         value = scalar_text(view, path)
         if value:
             return value
-    locations = get(view, "protoPayload.resourceLocation.currentLocations")
+    return first_location(get(view, "protoPayload.resourceLocation.currentLocations"))
+
+
+def first_location(locations: Any) -> str | None:
+    """The first of `resourceLocation.currentLocations`, when it is a name."""
     if isinstance(locations, list) and locations and isinstance(locations[0], str):
         return locations[0]
     return None
@@ -275,4 +287,5 @@ SPEC = SourceSpec(
     normalize=normalize,
     detect=detect,
     aliases=("gcp", "google"),
+    batch=gcp_batch.batch,
 )

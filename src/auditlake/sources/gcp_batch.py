@@ -1,0 +1,204 @@
+"""Google Cloud audit logs' batch path: `gcp.normalize` as Polars expressions over a chunk.
+
+Built as `okta_batch` is: the native fields as text from DuckDB (the members under
+`resource.labels` kept as columns, and the other members read, from `json_paths.read_kinds`),
+the JSON types of the fields `normalize` checks, expressions for the canonical columns, and
+gcp's own functions once per distinct value for what it computes from a whole object or array
+(the delegation chain, the first resource location, the log type and project). On every row it
+keeps the result equals `normalize` + `complete_row`; declined rows go to `normalize`:
+
+- a key in one of the other spellings some exporters write (`protopayload`, `insertid`,
+  `at_sign_type`, `callerIP`, ...), which `normalize` merges under Google's own;
+- a `protoPayload` that is not an object; a missing, empty or non-string `methodName`;
+- a `timestamp` not a string of the `batch_exprs.TIME_TEXT` forms within 1970..2200; a
+  `receiveTimestamp` present and not one (`normalize` reads other forms, or drops it);
+- an object or array, or a float, where a canonical or native column reads a scalar.
+
+Native objects and arrays whose DuckDB text holds a float or an escaped control character
+take simdjson's text (`batch_exprs.simdjson_containers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+import simdjson
+
+from auditlake.errors import SourceParseError
+from auditlake.sources.base import BatchResult, Frame
+from auditlake.sources.batch_exprs import (
+    is_ip,
+    parsed_array,
+    per_distinct,
+    simdjson_containers,
+    table,
+    time_from_text,
+)
+from auditlake.sources.fields import ip_or_host
+from auditlake.sources.json_paths import read_kinds
+from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
+from auditlake.sources.table import rows_to_table
+
+LABELS = "resource.labels"
+PAYLOAD = "protoPayload"
+AUTH = f"{PAYLOAD}.authenticationInfo"
+LOCATIONS = f"{PAYLOAD}.resourceLocation.currentLocations"
+SCALARS: tuple[str, ...] = (
+    "insertId", "logName", "severity", "operation.id", f"{LABELS}.project_id", f"{LABELS}.location",
+    f"{LABELS}.region", f"{LABELS}.zone", "resource.type", f"{AUTH}.principalEmail",
+    f"{AUTH}.principalSubject", f"{PAYLOAD}.serviceName", f"{PAYLOAD}.resourceName",
+    f"{PAYLOAD}.requestMetadata.callerIp", f"{PAYLOAD}.requestMetadata.callerSuppliedUserAgent",
+    f"{PAYLOAD}.status.code", f"{PAYLOAD}.status.message",
+)
+"""Fields `normalize` reads with `scalar_text`: an object or array there is refused."""
+_MEMBERS: tuple[str, ...] = (
+    f"{LABELS}.location", f"{LABELS}.region", f"{LABELS}.zone", f"{AUTH}.principalSubject",
+    AUTH, LOCATIONS, "operation.id",
+)
+"""Members read that are not native paths (or lie under one)."""
+_KIND = "kind:"
+
+
+def batch(frames: Sequence[Frame]) -> BatchResult:
+    """Rows for the frames this path can vouch for; the indices of the others (declined)."""
+    from auditlake.sources import gcp  # gcp imports this module for its SPEC
+
+    under_labels = [p for p in gcp.NATIVE_PATHS if p.startswith(f"{LABELS}.")]
+    paths = [p for p in gcp.NATIVE_PATHS if p not in under_labels]
+    texts, base, declined = decode(frames, paths, gcp.SPEC)
+    spellings = [
+        *gcp.TOP_LEVEL_SPELLINGS,
+        *(f"{PAYLOAD}.{other}" for other in gcp.PAYLOAD_SPELLINGS),
+        *(f"{PAYLOAD}.requestMetadata.{other}" for other in gcp.METADATA_SPELLINGS),
+    ]
+    typed = list(dict.fromkeys([*spellings, *gcp.NATIVE_PATHS, PAYLOAD, f"{PAYLOAD}.methodName", *SCALARS, AUTH, LOCATIONS]))
+    members = [p for p in dict.fromkeys([*under_labels, *_MEMBERS]) if p not in paths]
+    kinds = read_kinds(base["raw"], typed, [tuple(p.split(".")) for p in members])
+    if kinds is None:  # DuckDB took the records for their texts, not for their types
+        return BatchResult(rows_to_table([], gcp.SPEC.native_types), list(range(len(frames))))
+    types, values = kinds
+    work = pl.concat([texts, types.select(pl.all().name.prefix(_KIND)), values], how="horizontal")
+    work = work.with_columns(
+        raw=pl.Series(base["raw"]),
+        _hash_hex=pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex"),
+        _time=time_from_text(pl.col("timestamp")),
+        _received=time_from_text(pl.col("receiveTimestamp")),
+    )
+    keep = ~work.select(_declined(spellings, gcp.NATIVE_PATHS)).to_series()
+    kept = simdjson_containers(work.filter(keep), gcp.NATIVE_PATHS, _KIND)
+    caller = _scalar(f"{PAYLOAD}.requestMetadata.callerIp")
+    kept = kept.with_columns(
+        _delegator=per_distinct(_of_kind(kept, AUTH, "OBJECT"), lambda t: gcp._delegator(_parsed(t)), pl.String()),
+        _location=per_distinct(_of_kind(kept, LOCATIONS, "ARRAY"), lambda t: gcp.first_location(parsed_array(t)), pl.String()),
+        _log_type=per_distinct(kept["logName"], gcp._log_type, pl.String()),
+        _log_project=per_distinct(kept.select(_scalar("logName")).to_series(), gcp.project_of_log, pl.String()),
+        _caller_is_ip=is_ip(kept.select(caller).to_series(), lambda a: "src_ip" in ip_or_host(a)),
+    )
+    canonical = kept.select(**_canonical(gcp))
+    natives = kept.select(
+        *gcp.NATIVE_PATHS,
+        *(pl.col(path).alias(alias) for alias, path in gcp.ECS_ALIASES.items()),
+        pl.col("_log_type").alias("log_type"),  # not a canonical column: a native one, as in `normalize`
+    )
+    if not keep.all():
+        base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
+    dropped = work.filter(~keep)[FRAME_COLUMN].to_list()
+    rows = table(canonical, natives, base)
+    result = BatchResult(rows, sorted(declined + dropped))
+    if rows.num_rows + len(result.declined) != len(frames):
+        raise SourceParseError(
+            f"batch path accounted for {rows.num_rows + len(result.declined)} of {len(frames)} frames",
+            where=gcp.NAME,
+            hint="a bug in gcp_batch; ingest with the per-record path meanwhile",
+        )
+    return result
+
+
+def _parsed(text: str | None) -> Any:
+    """A JSON value's text as simdjson gives the value."""
+    return None if text is None else simdjson.Parser().parse(text.encode())
+
+
+def _of_kind(frame: pl.DataFrame, path: str, kind: str) -> pl.Series:
+    """The field's JSON text where it is of `kind` (else null)."""
+    return frame.select(pl.when(pl.col(_KIND + path) == kind).then(pl.col(path))).to_series()
+
+
+def _scalar(path: str) -> pl.Expr:
+    """`fields.scalar_text` on a row kept: the text, None when absent or empty."""
+    value = pl.col(path)
+    return pl.when(value != "").then(value)
+
+
+def _declined(spellings: list[str], natives: Sequence[str]) -> pl.Expr:
+    """Rows `normalize` may reject or read differently (module docstring)."""
+    kind = pl.col
+    scalars = dict.fromkeys([*natives, *SCALARS])
+    received = kind(_KIND + "receiveTimestamp")
+    vouched = (
+        pl.all_horizontal(*(kind(_KIND + s).is_null() for s in spellings))
+        & (kind(_KIND + PAYLOAD) == "OBJECT")
+        & (kind(_KIND + f"{PAYLOAD}.methodName") == "VARCHAR")
+        & (pl.col(f"{PAYLOAD}.methodName") != "")
+        & (kind(_KIND + "timestamp") == "VARCHAR")
+        & pl.col("_time").is_not_null()
+        & (received.is_null() | (received == "NULL") | pl.col("_received").is_not_null())
+        & pl.all_horizontal(*(~kind(_KIND + p).is_in(["OBJECT", "ARRAY"]).fill_null(False) for p in SCALARS))
+        & pl.all_horizontal(*((kind(_KIND + p) != "DOUBLE").fill_null(True) for p in scalars))
+    )
+    return ~vouched.fill_null(False)
+
+
+def _canonical(gcp: Any) -> dict[str, pl.Expr]:
+    """The canonical columns `normalize` and `complete_row` set, as expressions."""
+    method = pl.col(f"{PAYLOAD}.methodName")
+    principal = pl.coalesce(_scalar(f"{AUTH}.principalEmail"), _scalar(f"{AUTH}.principalSubject"))
+    insert_id, log_name = _scalar("insertId"), _scalar("logName")
+    caller, caller_is_ip = _scalar(f"{PAYLOAD}.requestMetadata.callerIp"), pl.col("_caller_is_ip")
+    resource_name = _scalar(f"{PAYLOAD}.resourceName")
+    code = _scalar(f"{PAYLOAD}.status.code")
+    return {
+        "event_uid": pl.coalesce(
+            pl.when(insert_id.is_not_null() & log_name.is_not_null())
+            .then(pl.concat_str([log_name, pl.lit("/"), insert_id]))
+            .otherwise(insert_id),
+            pl.col("_hash_hex"),
+        ),
+        "time": pl.col("_time"),
+        "source_logged_at": pl.col("_received"),
+        "action": method,
+        "actor_id": principal,
+        "actor_name": principal,
+        "actor_type": _actor_type(principal, gcp),
+        "actor_original": pl.col("_delegator"),
+        "service": _scalar(f"{PAYLOAD}.serviceName"),
+        "user_agent": _scalar(f"{PAYLOAD}.requestMetadata.callerSuppliedUserAgent"),
+        "source_tenant": pl.coalesce(_scalar(f"{LABELS}.project_id"), pl.col("_log_project")),
+        "region": pl.coalesce(
+            _scalar(f"{LABELS}.location"), _scalar(f"{LABELS}.region"), _scalar(f"{LABELS}.zone"), pl.col("_location")
+        ),
+        "correlation_id": _scalar("operation.id"),
+        "severity_id": pl.col("severity").replace_strict(dict(gcp.SEVERITIES), default=None, return_dtype=pl.Int8),
+        "src_ip": pl.when(caller_is_ip).then(caller),
+        "src_host": pl.when(caller.is_not_null() & ~caller_is_ip).then(caller),
+        "target_id": resource_name,
+        "target_name": resource_name.str.strip_chars_end("/").str.extract(r"([^/]*)$", 1),
+        "target_type": _scalar("resource.type"),
+        "outcome": pl.when(code.is_null() | (code == "0")).then(pl.lit("success")).otherwise(pl.lit("failure")),
+        "status_code": code,
+        "outcome_reason": _scalar(f"{PAYLOAD}.status.message"),
+        "class_uid": pl.when(method.str.ends_with("SetIamPolicy")).then(pl.lit(3005, pl.Int32)).otherwise(pl.lit(6003, pl.Int32)),
+        "activity_id": pl.lit(0, pl.Int16),
+        "category": pl.when(method.str.ends_with("SetIamPolicy")).then(pl.lit("iam")).otherwise(pl.lit("api")),
+    }
+
+
+def _actor_type(principal: pl.Expr, gcp: Any) -> pl.Expr:
+    """`gcp._actor_type`: a service account's suffix first, then the first matching prefix."""
+    out = pl.lit("user")
+    for prefix, kind in reversed(gcp.ACTOR_PREFIXES):
+        out = pl.when(principal.str.starts_with(prefix)).then(pl.lit(kind)).otherwise(out)
+    out = pl.when(principal.str.ends_with(gcp.SERVICE_ACCOUNT_SUFFIX)).then(pl.lit("service")).otherwise(out)
+    return pl.when(principal.is_null()).then(pl.lit("unknown")).otherwise(out)

@@ -1,0 +1,231 @@
+"""The Google Cloud batch path equals the per-record path on every frame it keeps
+(`batch_helpers`), and keeps the ordinary entries of real and synthetic audit logs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.sources.batch_helpers import (
+    assert_batch_equals_per_record,
+    assert_run_batch_equals_per_record,
+    frames_of,
+)
+
+from auditlake.sources import gcp, gcp_batch
+from auditlake.sources.chunking import LineChunk
+from auditlake.synth.generate import generate
+
+SPEC = gcp.SPEC
+
+
+def _entry(payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """A SetIamPolicy by an impersonated service account; `payload` replaces or adds members of
+    `protoPayload`, keyword arguments top-level fields (None removes one)."""
+    entry: dict[str, Any] = {
+        "protoPayload": {
+            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+            "status": {"code": 7, "message": "PERMISSION_DENIED"},
+            "authenticationInfo": {
+                "principalEmail": "ci@p1.iam.gserviceaccount.com",
+                "serviceAccountDelegationInfo": [{"firstPartyPrincipal": {"principalEmail": "ann@example.com"}}],
+            },
+            "requestMetadata": {"callerIp": "203.0.113.7", "callerSuppliedUserAgent": "gcloud/470.0"},
+            "serviceName": "cloudresourcemanager.googleapis.com",
+            "methodName": "SetIamPolicy",
+            "resourceName": "projects/p1/",
+            "resourceLocation": {"currentLocations": ["europe-west1"]},
+            "request": {"policy": {"bindings": [{"role": "roles/owner", "members": ["user:eve@example.com"]}]}},
+        },
+        "insertId": "i1",
+        "resource": {"type": "project", "labels": {"project_id": "p1"}},
+        "timestamp": "2024-03-01T10:00:00.123456789Z",
+        "receiveTimestamp": "2024-03-01T10:00:01.5Z",
+        "severity": "NOTICE",
+        "logName": "projects/p1/logs/cloudaudit.googleapis.com%2Factivity",
+        "operation": {"id": "op1", "producer": "iam.googleapis.com"},
+    }
+    for key, value in (payload or {}).items():
+        if value is None:
+            entry["protoPayload"].pop(key, None)
+        else:
+            entry["protoPayload"][key] = value
+    for key, value in fields.items():
+        if value is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = value
+    return entry
+
+
+def _line(entry: Any, *, compact: bool = True, ascii_only: bool = False) -> bytes:
+    separators = (",", ":") if compact else (", ", ": ")
+    return json.dumps(entry, separators=separators, ensure_ascii=ascii_only).encode()
+
+
+def test_typical_entry_is_kept_with_every_column_equal() -> None:
+    table = assert_batch_equals_per_record(SPEC, frames_of([_line(_entry())]))
+    row = table.to_pylist()[0]
+    assert (row["actor_type"], row["actor_original"], row["outcome"], row["class_uid"]) == (
+        "service", "ann@example.com", "failure", 3005)
+    assert (row["target_name"], row["region"], row["log_type"], row["event_uid"]) == (
+        "p1", "europe-west1", "activity", "projects/p1/logs/cloudaudit.googleapis.com%2Factivity/i1")
+
+
+@pytest.mark.parametrize(
+    ("payload", "fields", "kept"),
+    [
+        ({}, {"protoPayload": None, "protopayload": {"methodName": "x"}}, False),
+        ({}, {"insertid": "i2"}, False),
+        ({"at_sign_type": "x"}, {}, False),
+        ({"requestMetadata": {"callerIP": "1.2.3.4"}}, {}, False),
+        ({"methodName": ""}, {}, False),
+        ({"methodName": 5}, {}, False),
+        ({}, {"protoPayload": "x"}, False),
+        ({}, {"timestamp": None}, False),
+        ({}, {"timestamp": "2024-03-01T10:00:00-05:00"}, False),
+        ({}, {"timestamp": "2023-05-01 13:47:18.279921000"}, True),
+        ({}, {"receiveTimestamp": None}, True),
+        ({}, {"receiveTimestamp": "garbage"}, False),
+        ({}, {"receiveTimestamp": 1709287200}, False),
+        ({"status": {}}, {}, True),
+        ({"status": {"code": 0}}, {}, True),
+        ({"status": {"code": "0", "message": ""}}, {}, True),
+        ({"status": {"code": [1]}}, {}, False),
+        ({"status": {"code": 1.5}}, {}, False),
+        ({"authenticationInfo": {"principalSubject": "system:serviceaccount:ns:sa"}}, {}, True),
+        ({"authenticationInfo": {"principalEmail": "", "principalSubject": "system:anonymous"}}, {}, True),
+        ({"authenticationInfo": {"principalEmail": {"a": 1}}}, {}, False),
+        ({"authenticationInfo": "x"}, {}, True),
+        ({"authenticationInfo": {"principalEmail": "bob@example.com", "serviceAccountDelegationInfo": [
+            {"firstPartyPrincipal": {"principalEmail": ""}}, "x",
+            {"firstPartyPrincipal": {"principalEmail": "c@example.com"}}]}}, {}, True),
+        ({"requestMetadata": {"callerIp": "private"}}, {}, True),
+        ({"requestMetadata": {"callerIp": "2001:db8::1"}}, {}, True),
+        ({"requestMetadata": {"callerIp": ""}}, {}, True),
+        ({"resourceName": "///"}, {}, True),
+        ({"resourceName": None}, {}, True),
+        ({"resourceLocation": {"currentLocations": [5, "x"]}}, {"resource": {"type": "gce_instance"}}, True),
+        ({"resourceLocation": {"currentLocations": []}}, {"resource": {"labels": {"zone": "us-east1-b"}}}, True),
+        ({}, {"resource": {"labels": {"location": {"x": 1}}}}, False),
+        ({}, {"resource": {"labels": {"project_id": 42}}}, True),
+        ({}, {"resource": "p1", "logName": "organizations/o1/logs/cloudaudit.googleapis.com%2Fpolicy"}, True),
+        ({}, {"logName": "projects//logs/x", "insertId": None}, True),
+        ({}, {"logName": 7}, True),
+        ({}, {"severity": "DEFAULT"}, True),
+        ({}, {"severity": 2.5}, False),
+        ({"request": {"n": 1e-05, "s": "\u001f"}}, {}, True),
+        ({"metadata": {"lat": 39.0437}}, {"operation": {"id": 3}}, True),
+    ],
+)
+def test_keeps_what_it_can_vouch_for_and_declines_the_rest(
+    payload: dict[str, Any], fields: dict[str, Any], kept: bool
+) -> None:
+    frames = frames_of([_line(_entry(payload, **fields))])
+    table = assert_batch_equals_per_record(SPEC, frames)
+    assert (table.num_rows == 1) is kept
+    assert_run_batch_equals_per_record(SPEC, frames)
+
+
+def test_real_gcp_samples_equal_the_per_record_path(shared_data: Path) -> None:
+    lines = (shared_data / "samples" / "gcp_auditlog.jsonl").read_text().splitlines()
+    raws = [json.dumps(json.loads(line)["event"]).encode() for line in lines if line.strip()]
+    table = assert_batch_equals_per_record(SPEC, frames_of(raws))
+    assert table.num_rows >= 40
+    assert_run_batch_equals_per_record(SPEC, frames_of(raws))
+
+
+def test_a_synthetic_day_is_kept_whole(tmp_path: Path) -> None:
+    generate(tmp_path, seed=3, days=1, scale=0.3, sources=["gcp.audit"])
+    lines = [line for path in sorted((tmp_path / "gcp.audit").glob("*.jsonl"))
+             for line in path.read_bytes().splitlines() if line.strip()]
+    assert len(lines) > 200
+    table = assert_batch_equals_per_record(SPEC, LineChunk("t", lines, list(range(1, len(lines) + 1))))
+    assert table.num_rows == len(lines)
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
+_plain = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.sampled_from([1.5, 1e-05, 0.0]), _text)
+_json = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                      st.dictionaries(_text, inner, max_size=3)), max_leaves=6)
+
+
+def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
+    """LogEntries: with `junk`, any field may hold any JSON value and the odd forms `normalize`
+    refuses or reads its own way; without, fields hold what `normalize` reads (and any JSON in
+    the request)."""
+
+    def pick(valid: st.SearchStrategy[Any], odd: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
+        if not junk:
+            return valid
+        return st.one_of(*[valid] * 4, st.sampled_from(odd), _json) if odd else st.one_of(*[valid] * 4, _json)
+
+    strings = pick(_plain, ["", "\u001f", 7])
+    times = pick(st.sampled_from(["2024-03-01T10:00:00Z", "2024-03-01 10:00:00.5"]),
+                 ["2024-02-30T00:00:00Z", "2024-03-01T10:00:00+01:00", ""])
+    principals = pick(st.sampled_from(["a@p.iam.gserviceaccount.com", "system:anonymous", "system:serviceaccount:a:b",
+                                       "system:x", "ann@example.com", ""]))
+    delegation = pick(st.fixed_dictionaries(
+        {"firstPartyPrincipal": pick(st.fixed_dictionaries({"principalEmail": principals}))}))
+    payload = st.fixed_dictionaries(
+        {"methodName": pick(st.sampled_from(["SetIamPolicy", "v1.compute.instances.insert"]), ["", 5])},
+        optional={
+            "authenticationInfo": pick(st.fixed_dictionaries({}, optional={
+                "principalEmail": principals, "principalSubject": principals,
+                "serviceAccountDelegationInfo": pick(st.lists(delegation, max_size=2))})),
+            "requestMetadata": pick(st.fixed_dictionaries({}, optional={
+                "callerIp": pick(st.one_of(st.ip_addresses().map(str), st.just("private"))),
+                "callerSuppliedUserAgent": strings})),
+            "status": pick(st.fixed_dictionaries({}, optional={"code": pick(st.integers(0, 16)), "message": strings})),
+            "resourceName": strings, "serviceName": strings, "request": _json,
+            "resourceLocation": pick(st.fixed_dictionaries({"currentLocations": pick(st.lists(_plain, max_size=2))})),
+            "at_type": _json if junk else st.nothing(),
+        },
+    )
+    return st.fixed_dictionaries(
+        {"protoPayload": pick(payload), "timestamp": times},
+        optional={
+            "insertId": strings,
+            "logName": pick(st.sampled_from(["projects/p/logs/cloudaudit.googleapis.com%2Factivity", "folders/f/logs/x",
+                                             "projects/p/logs/cloudaudit.googleapis.com/", "/logs/", ""])),
+            "receiveTimestamp": times,
+            "severity": pick(st.sampled_from(["INFO", "NOTICE", "DEFAULT", "ALERT"])),
+            "resource": pick(st.fixed_dictionaries({}, optional={"type": strings, "labels": pick(
+                st.fixed_dictionaries({}, optional={k: strings for k in ("project_id", "location", "region", "zone")}))})),
+            "operation": pick(st.fixed_dictionaries({"id": strings})),
+            "insertid": _json if junk else st.nothing(),
+        },
+    )
+
+
+@st.composite
+def _raws(draw: st.DrawFn) -> bytes:
+    entry = draw(st.one_of(_entries(junk=False), _entries(junk=False), _entries(junk=True)))
+    raw = _line(entry, compact=draw(st.booleans()), ascii_only=draw(st.booleans()))
+    damage = draw(st.sampled_from(["none"] * 12 + ["truncate", "duplicate", "garbage"]))
+    if damage == "truncate":
+        raw = raw[: draw(st.integers(0, max(0, len(raw) - 1)))]
+    elif damage == "duplicate":
+        again = draw(st.fixed_dictionaries({}, optional={"protoPayload": _json, "timestamp": _json, "logName": _plain}))
+        raw = raw[:-1] + b"," + _line(again)[1:] if again and len(raw) > 2 else raw
+    elif damage == "garbage":
+        raw = draw(st.binary(max_size=20))
+    return raw
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(_raws(), min_size=1, max_size=10))
+def test_batch_equals_per_record_on_generated_records(raws: list[bytes]) -> None:
+    frames = frames_of(raws)
+    assert_batch_equals_per_record(SPEC, frames)
+    assert_run_batch_equals_per_record(SPEC, frames)
+
+
+def test_spec_uses_the_batch_path() -> None:
+    assert SPEC.batch is gcp_batch.batch
