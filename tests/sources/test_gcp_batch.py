@@ -3,23 +3,26 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.sources.batch_helpers import (
+    PLAIN,
+    any_json,
     assert_batch_equals_per_record,
     assert_run_batch_equals_per_record,
     frames_of,
+    generated_equality_test,
+    line,
+    sample_records,
+    synthetic_day,
+    with_fields,
 )
 
 from auditlake.sources import gcp, gcp_batch
-from auditlake.sources.chunking import LineChunk
-from auditlake.synth.generate import generate
 
 SPEC = gcp.SPEC
 
@@ -50,26 +53,12 @@ def _entry(payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, An
         "logName": "projects/p1/logs/cloudaudit.googleapis.com%2Factivity",
         "operation": {"id": "op1", "producer": "iam.googleapis.com"},
     }
-    for key, value in (payload or {}).items():
-        if value is None:
-            entry["protoPayload"].pop(key, None)
-        else:
-            entry["protoPayload"][key] = value
-    for key, value in fields.items():
-        if value is None:
-            entry.pop(key, None)
-        else:
-            entry[key] = value
-    return entry
-
-
-def _line(entry: Any, *, compact: bool = True, ascii_only: bool = False) -> bytes:
-    separators = (",", ":") if compact else (", ", ": ")
-    return json.dumps(entry, separators=separators, ensure_ascii=ascii_only).encode()
+    with_fields(entry["protoPayload"], payload or {})
+    return with_fields(entry, fields)
 
 
 def test_typical_entry_is_kept_with_every_column_equal() -> None:
-    table = assert_batch_equals_per_record(SPEC, frames_of([_line(_entry())]))
+    table = assert_batch_equals_per_record(SPEC, frames_of([line(_entry())]))
     row = table.to_pylist()[0]
     assert (row["actor_type"], row["actor_original"], row["outcome"], row["class_uid"]) == (
         "service", "ann@example.com", "failure", 3005)
@@ -126,34 +115,26 @@ def test_typical_entry_is_kept_with_every_column_equal() -> None:
 def test_keeps_what_it_can_vouch_for_and_declines_the_rest(
     payload: dict[str, Any], fields: dict[str, Any], kept: bool
 ) -> None:
-    frames = frames_of([_line(_entry(payload, **fields))])
+    frames = frames_of([line(_entry(payload, **fields))])
     table = assert_batch_equals_per_record(SPEC, frames)
     assert (table.num_rows == 1) is kept
     assert_run_batch_equals_per_record(SPEC, frames)
 
 
 def test_real_gcp_samples_equal_the_per_record_path(shared_data: Path) -> None:
-    lines = (shared_data / "samples" / "gcp_auditlog.jsonl").read_text().splitlines()
-    raws = [json.dumps(json.loads(line)["event"]).encode() for line in lines if line.strip()]
+    raws = sample_records(shared_data, "gcp_auditlog.jsonl")
     table = assert_batch_equals_per_record(SPEC, frames_of(raws))
     assert table.num_rows >= 40
     assert_run_batch_equals_per_record(SPEC, frames_of(raws))
 
 
 def test_a_synthetic_day_is_kept_whole(tmp_path: Path) -> None:
-    generate(tmp_path, seed=3, days=1, scale=0.3, sources=["gcp.audit"])
-    lines = [line for path in sorted((tmp_path / "gcp.audit").glob("*.jsonl"))
-             for line in path.read_bytes().splitlines() if line.strip()]
-    assert len(lines) > 200
-    table = assert_batch_equals_per_record(SPEC, LineChunk("t", lines, list(range(1, len(lines) + 1))))
-    assert table.num_rows == len(lines)
+    chunk = synthetic_day(tmp_path, "gcp.audit")
+    table = assert_batch_equals_per_record(SPEC, chunk)
+    assert table.num_rows == len(chunk)
 
 
-_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
-_plain = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
-_scalar = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.sampled_from([1.5, 1e-05, 0.0]), _text)
-_json = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                      st.dictionaries(_text, inner, max_size=3)), max_leaves=6)
+JSON = any_json([1.5, 1e-05, 0.0])
 
 
 def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
@@ -164,9 +145,9 @@ def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
     def pick(valid: st.SearchStrategy[Any], odd: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
         if not junk:
             return valid
-        return st.one_of(*[valid] * 4, st.sampled_from(odd), _json) if odd else st.one_of(*[valid] * 4, _json)
+        return st.one_of(*[valid] * 4, st.sampled_from(odd), JSON) if odd else st.one_of(*[valid] * 4, JSON)
 
-    strings = pick(_plain, ["", "\u001f", 7])
+    strings = pick(PLAIN, ["", "\u001f", 7])
     times = pick(st.sampled_from(["2024-03-01T10:00:00Z", "2024-03-01 10:00:00.5"]),
                  ["2024-02-30T00:00:00Z", "2024-03-01T10:00:00+01:00", ""])
     principals = pick(st.sampled_from(["a@p.iam.gserviceaccount.com", "system:anonymous", "system:serviceaccount:a:b",
@@ -183,9 +164,9 @@ def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
                 "callerIp": pick(st.one_of(st.ip_addresses().map(str), st.just("private"))),
                 "callerSuppliedUserAgent": strings})),
             "status": pick(st.fixed_dictionaries({}, optional={"code": pick(st.integers(0, 16)), "message": strings})),
-            "resourceName": strings, "serviceName": strings, "request": _json,
-            "resourceLocation": pick(st.fixed_dictionaries({"currentLocations": pick(st.lists(_plain, max_size=2))})),
-            "at_type": _json if junk else st.nothing(),
+            "resourceName": strings, "serviceName": strings, "request": JSON,
+            "resourceLocation": pick(st.fixed_dictionaries({"currentLocations": pick(st.lists(PLAIN, max_size=2))})),
+            "at_type": JSON if junk else st.nothing(),
         },
     )
     return st.fixed_dictionaries(
@@ -199,32 +180,16 @@ def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
             "resource": pick(st.fixed_dictionaries({}, optional={"type": strings, "labels": pick(
                 st.fixed_dictionaries({}, optional={k: strings for k in ("project_id", "location", "region", "zone")}))})),
             "operation": pick(st.fixed_dictionaries({"id": strings})),
-            "insertid": _json if junk else st.nothing(),
+            "insertid": JSON if junk else st.nothing(),
         },
     )
 
 
-@st.composite
-def _raws(draw: st.DrawFn) -> bytes:
-    entry = draw(st.one_of(_entries(junk=False), _entries(junk=False), _entries(junk=True)))
-    raw = _line(entry, compact=draw(st.booleans()), ascii_only=draw(st.booleans()))
-    damage = draw(st.sampled_from(["none"] * 12 + ["truncate", "duplicate", "garbage"]))
-    if damage == "truncate":
-        raw = raw[: draw(st.integers(0, max(0, len(raw) - 1)))]
-    elif damage == "duplicate":
-        again = draw(st.fixed_dictionaries({}, optional={"protoPayload": _json, "timestamp": _json, "logName": _plain}))
-        raw = raw[:-1] + b"," + _line(again)[1:] if again and len(raw) > 2 else raw
-    elif damage == "garbage":
-        raw = draw(st.binary(max_size=20))
-    return raw
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(_raws(), min_size=1, max_size=10))
-def test_batch_equals_per_record_on_generated_records(raws: list[bytes]) -> None:
-    frames = frames_of(raws)
-    assert_batch_equals_per_record(SPEC, frames)
-    assert_run_batch_equals_per_record(SPEC, frames)
+test_batch_equals_per_record_on_generated_records = generated_equality_test(
+    SPEC,
+    st.one_of(_entries(junk=False), _entries(junk=False), _entries(junk=True)),
+    st.fixed_dictionaries({}, optional={"protoPayload": JSON, "timestamp": JSON, "logName": PLAIN}),
+)
 
 
 def test_spec_uses_the_batch_path() -> None:

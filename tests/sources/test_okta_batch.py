@@ -3,23 +3,26 @@ and keeps the ordinary events of real and synthetic System Logs, floats and all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.sources.batch_helpers import (
+    PLAIN,
+    any_json,
     assert_batch_equals_per_record,
     assert_run_batch_equals_per_record,
     frames_of,
+    generated_equality_test,
+    line,
+    sample_records,
+    synthetic_day,
+    with_fields,
 )
 
 from auditlake.sources import okta, okta_batch
-from auditlake.sources.chunking import LineChunk
-from auditlake.synth.generate import generate
 
 SPEC = okta.SPEC
 GEO = {"city": "Ashburn", "country": "United States", "geolocation": {"lat": 39.0437, "lon": -77.4875}}
@@ -49,21 +52,11 @@ def _event(**fields: Any) -> dict[str, Any]:
         "request": {"ipChain": [{"ip": "198.51.100.7", "geographicalContext": GEO, "version": "V4"}]},
         "target": [{"id": "0oa1", "type": "AppInstance", "alternateId": "Salesforce", "displayName": "SF"}],
     }
-    for key, value in fields.items():
-        if value is None:
-            event.pop(key, None)
-        else:
-            event[key] = value
-    return event
-
-
-def _line(event: Any, *, compact: bool = True, ascii_only: bool = False) -> bytes:
-    separators = (",", ":") if compact else (", ", ": ")
-    return json.dumps(event, separators=separators, ensure_ascii=ascii_only).encode()
+    return with_fields(event, fields)
 
 
 def test_typical_event_is_kept_with_every_column_equal() -> None:
-    table = assert_batch_equals_per_record(SPEC, frames_of([_line(_event())]))
+    table = assert_batch_equals_per_record(SPEC, frames_of([line(_event())]))
     row = table.to_pylist()[0]
     assert (row["action"], row["outcome"], row["auth_mfa"], row["source_tenant"]) == (
         "user.authentication.auth_via_mfa", "failure", True, "acme.okta.com")
@@ -113,40 +106,32 @@ def test_typical_event_is_kept_with_every_column_equal() -> None:
     ],
 )
 def test_keeps_what_it_can_vouch_for_and_declines_the_rest(fields: dict[str, Any], kept: bool) -> None:
-    frames = frames_of([_line(_event(**fields))])
+    frames = frames_of([line(_event(**fields))])
     table = assert_batch_equals_per_record(SPEC, frames)
     assert (table.num_rows == 1) is kept
     assert_run_batch_equals_per_record(SPEC, frames)
 
 
 def test_repeated_keys_read_as_simdjson_reads_them() -> None:
-    raw = _line(_event())[:-1] + b',"eventType":"user.session.start","request":{"ipChain":[{"ip":"1.1.1.1","ip":"2.2.2.2"}]}}'
+    raw = line(_event())[:-1] + b',"eventType":"user.session.start","request":{"ipChain":[{"ip":"1.1.1.1","ip":"2.2.2.2"}]}}'
     table = assert_batch_equals_per_record(SPEC, frames_of([raw]))
     assert table["action"].to_pylist() == ["user.authentication.auth_via_mfa"]
 
 
 def test_real_okta_samples_equal_the_per_record_path(shared_data: Path) -> None:
-    lines = (shared_data / "samples" / "okta_systemlog.jsonl").read_text().splitlines()
-    raws = [json.dumps(json.loads(line)["event"]).encode() for line in lines if line.strip()]
+    raws = sample_records(shared_data, "okta_systemlog.jsonl")
     table = assert_batch_equals_per_record(SPEC, frames_of(raws))
     assert table.num_rows >= 20
     assert_run_batch_equals_per_record(SPEC, frames_of(raws))
 
 
 def test_a_synthetic_day_is_kept_whole(tmp_path: Path) -> None:
-    generate(tmp_path, seed=3, days=1, scale=0.3, sources=["okta.system"])
-    lines = [line for path in sorted((tmp_path / "okta.system").glob("*.jsonl"))
-             for line in path.read_bytes().splitlines() if line.strip()]
-    assert len(lines) > 200
-    table = assert_batch_equals_per_record(SPEC, LineChunk("t", lines, list(range(1, len(lines) + 1))))
-    assert table.num_rows == len(lines)
+    chunk = synthetic_day(tmp_path, "okta.system")
+    table = assert_batch_equals_per_record(SPEC, chunk)
+    assert table.num_rows == len(chunk)
 
 
-_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
-_plain = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
-_scalar = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.sampled_from([1.5, -0.0, 1e-05, 39.0437]), _text)
-_json = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                      st.dictionaries(_text, inner, max_size=3)), max_leaves=6)
+JSON = any_json([1.5, -0.0, 1e-05, 39.0437])
 
 
 def _events(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
@@ -157,9 +142,9 @@ def _events(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
     def pick(valid: st.SearchStrategy[Any], odd: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
         if not junk:
             return valid
-        return st.one_of(*[valid] * 4, st.sampled_from(odd), _json) if odd else st.one_of(*[valid] * 4, _json)
+        return st.one_of(*[valid] * 4, st.sampled_from(odd), JSON) if odd else st.one_of(*[valid] * 4, JSON)
 
-    strings = pick(_plain, ["", "\u001f", 7])
+    strings = pick(PLAIN, ["", "\u001f", 7])
     urls = pick(st.sampled_from(["https://acme.okta.com/x", "https://ACME.okta-emea.com:443/", "http://[::1", "a://b",
                                  "https://login.okta.com/", "/relative"]))
     hop = pick(st.fixed_dictionaries({}, optional={"ip": pick(st.ip_addresses().map(str)), "geographicalContext": st.just(GEO)}))
@@ -189,34 +174,18 @@ def _events(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
             "request": pick(st.fixed_dictionaries({"ipChain": pick(st.lists(hop, max_size=3))})),
             "target": pick(st.lists(pick(st.fixed_dictionaries({}, optional={
                 k: strings for k in ("id", "type", "alternateId", "displayName")})), max_size=2)),
-            "eventtype": _json if junk else st.nothing(),
+            "eventtype": JSON if junk else st.nothing(),
             "transaction": pick(st.fixed_dictionaries({"id": strings})),
             "securityContext": pick(st.fixed_dictionaries({"isProxy": st.booleans()})),
         },
     )
 
 
-@st.composite
-def _raws(draw: st.DrawFn) -> bytes:
-    event = draw(st.one_of(_events(junk=False), _events(junk=False), _events(junk=True)))
-    raw = _line(event, compact=draw(st.booleans()), ascii_only=draw(st.booleans()))
-    damage = draw(st.sampled_from(["none"] * 12 + ["truncate", "duplicate", "garbage"]))
-    if damage == "truncate":
-        raw = raw[: draw(st.integers(0, max(0, len(raw) - 1)))]
-    elif damage == "duplicate":
-        again = draw(st.fixed_dictionaries({}, optional={"eventType": _json, "actor": _json, "request": _json}))
-        raw = raw[:-1] + b"," + _line(again)[1:] if again and len(raw) > 2 else raw
-    elif damage == "garbage":
-        raw = draw(st.binary(max_size=20))
-    return raw
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(_raws(), min_size=1, max_size=10))
-def test_batch_equals_per_record_on_generated_records(raws: list[bytes]) -> None:
-    frames = frames_of(raws)
-    assert_batch_equals_per_record(SPEC, frames)
-    assert_run_batch_equals_per_record(SPEC, frames)
+test_batch_equals_per_record_on_generated_records = generated_equality_test(
+    SPEC,
+    st.one_of(_events(junk=False), _events(junk=False), _events(junk=True)),
+    st.fixed_dictionaries({}, optional={"eventType": JSON, "actor": JSON, "request": JSON}),
+)
 
 
 def test_spec_uses_the_batch_path() -> None:

@@ -54,6 +54,13 @@ def truthy(value: pl.Expr) -> pl.Expr:
     return value.is_not_null() & (value != "")
 
 
+def nonempty(path: str) -> pl.Expr:
+    """A text field as the per-record parsers read one (`fields.scalar_text`, a string
+    checked to be one): None when absent or empty."""
+    value = pl.col(path)
+    return pl.when(value != "").then(value)
+
+
 def first_truthy(*values: pl.Expr) -> pl.Expr:
     """Python's `a or b or c` over optional texts: the first truthy one, else the last."""
     out = values[-1]

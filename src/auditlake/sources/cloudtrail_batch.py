@@ -36,7 +36,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from auditlake.errors import RecordError, SourceParseError
+from auditlake.errors import RecordError
 from auditlake.sources.base import BatchResult, Frame
 from auditlake.sources.batch_exprs import (
     CONTROL_ESCAPE,
@@ -45,13 +45,12 @@ from auditlake.sources.batch_exprs import (
     first_truthy,
     in_range,
     is_ip,
-    table,
     time_from_text,
     truthy,
 )
 from auditlake.sources.chunking import raws
 from auditlake.sources.fields import get_text, load_json_object, object_view
-from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
+from auditlake.sources.ndjson_batch import FRAME_COLUMN, Decoded, decode, finish
 
 OBJECT_PATHS: tuple[str, ...] = (
     "requestParameters", "responseElements", "additionalEventData", "resources",
@@ -88,19 +87,7 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     kept = work.lazy().filter(keep)
     canonical = kept.select(**_canonical(cloudtrail)).collect()
     natives = kept.select(paths).collect()
-    if not keep.all():
-        base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
-    dropped = work.filter(~keep)[FRAME_COLUMN].to_list()
-    rows = table(canonical, natives, base)
-    result = BatchResult(rows, sorted(declined + dropped))
-    accounted = rows.num_rows + len(result.declined)
-    if accounted != len(frames):
-        raise SourceParseError(
-            f"batch path accounted for {accounted} of {len(frames)} frames",
-            where=cloudtrail.NAME,
-            hint="a bug in cloudtrail_batch; ingest with the per-record path meanwhile",
-        )
-    return result
+    return finish(cloudtrail.SPEC, frames, Decoded(work, base, declined), keep, canonical=canonical, natives=natives)
 
 
 def _read(texts: pl.DataFrame, base: Mapping[str, pa.Array]) -> pl.DataFrame:

@@ -26,20 +26,17 @@ from typing import Any
 import polars as pl
 import simdjson
 
-from auditlake.errors import SourceParseError
 from auditlake.sources.base import BatchResult, Frame
 from auditlake.sources.batch_exprs import (
     is_ip,
+    nonempty,
     parsed_array,
     per_distinct,
     simdjson_containers,
-    table,
     time_from_text,
 )
 from auditlake.sources.fields import ip_or_host
-from auditlake.sources.json_paths import read_kinds
-from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
-from auditlake.sources.table import rows_to_table
+from auditlake.sources.ndjson_batch import HASH_HEX, KIND, declined_all, decode_typed, finish
 
 LABELS = "resource.labels"
 PAYLOAD = "protoPayload"
@@ -58,36 +55,30 @@ _MEMBERS: tuple[str, ...] = (
     AUTH, LOCATIONS, "operation.id",
 )
 """Members read that are not native paths (or lie under one)."""
-_KIND = "kind:"
 
 
 def batch(frames: Sequence[Frame]) -> BatchResult:
     """Rows for the frames this path can vouch for; the indices of the others (declined)."""
     from auditlake.sources import gcp  # gcp imports this module for its SPEC
 
-    under_labels = [p for p in gcp.NATIVE_PATHS if p.startswith(f"{LABELS}.")]
-    paths = [p for p in gcp.NATIVE_PATHS if p not in under_labels]
-    texts, base, declined = decode(frames, paths, gcp.SPEC)
+    spec, natives = gcp.SPEC, gcp.NATIVE_PATHS
+    under_labels = [p for p in natives if p.startswith(f"{LABELS}.")]
     spellings = [
         *gcp.TOP_LEVEL_SPELLINGS,
         *(f"{PAYLOAD}.{other}" for other in gcp.PAYLOAD_SPELLINGS),
         *(f"{PAYLOAD}.requestMetadata.{other}" for other in gcp.METADATA_SPELLINGS),
     ]
-    typed = list(dict.fromkeys([*spellings, *gcp.NATIVE_PATHS, PAYLOAD, f"{PAYLOAD}.methodName", *SCALARS, AUTH, LOCATIONS]))
-    members = [p for p in dict.fromkeys([*under_labels, *_MEMBERS]) if p not in paths]
-    kinds = read_kinds(base["raw"], typed, [tuple(p.split(".")) for p in members])
-    if kinds is None:  # DuckDB took the records for their texts, not for their types
-        return BatchResult(rows_to_table([], gcp.SPEC.native_types), list(range(len(frames))))
-    types, values = kinds
-    work = pl.concat([texts, types.select(pl.all().name.prefix(_KIND)), values], how="horizontal")
-    work = work.with_columns(
-        raw=pl.Series(base["raw"]),
-        _hash_hex=pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex"),
-        _time=time_from_text(pl.col("timestamp")),
-        _received=time_from_text(pl.col("receiveTimestamp")),
+    typed = [*spellings, *natives, PAYLOAD, f"{PAYLOAD}.methodName", *SCALARS, AUTH, LOCATIONS]
+    paths = [p for p in natives if p not in under_labels]
+    members = [tuple(p.split(".")) for p in dict.fromkeys([*under_labels, *_MEMBERS]) if p not in paths]
+    decoded = decode_typed(frames, paths, spec, typed, members)
+    if decoded is None:  # DuckDB took the records for their texts, not for their types
+        return declined_all(spec, frames)
+    work = decoded.work.with_columns(
+        _time=time_from_text(pl.col("timestamp")), _received=time_from_text(pl.col("receiveTimestamp"))
     )
-    keep = ~work.select(_declined(spellings, gcp.NATIVE_PATHS)).to_series()
-    kept = simdjson_containers(work.filter(keep), gcp.NATIVE_PATHS, _KIND)
+    keep = ~work.select(_declined(spellings, natives)).to_series()
+    kept = simdjson_containers(work.filter(keep), natives, KIND)
     caller = _scalar(f"{PAYLOAD}.requestMetadata.callerIp")
     kept = kept.with_columns(
         _delegator=per_distinct(_of_kind(kept, AUTH, "OBJECT"), lambda t: gcp._delegator(_parsed(t)), pl.String()),
@@ -96,24 +87,12 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
         _log_project=per_distinct(kept.select(_scalar("logName")).to_series(), gcp.project_of_log, pl.String()),
         _caller_is_ip=is_ip(kept.select(caller).to_series(), lambda a: "src_ip" in ip_or_host(a)),
     )
-    canonical = kept.select(**_canonical(gcp))
-    natives = kept.select(
-        *gcp.NATIVE_PATHS,
+    columns = kept.select(
+        *natives,
         *(pl.col(path).alias(alias) for alias, path in gcp.ECS_ALIASES.items()),
         pl.col("_log_type").alias("log_type"),  # not a canonical column: a native one, as in `normalize`
     )
-    if not keep.all():
-        base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
-    dropped = work.filter(~keep)[FRAME_COLUMN].to_list()
-    rows = table(canonical, natives, base)
-    result = BatchResult(rows, sorted(declined + dropped))
-    if rows.num_rows + len(result.declined) != len(frames):
-        raise SourceParseError(
-            f"batch path accounted for {rows.num_rows + len(result.declined)} of {len(frames)} frames",
-            where=gcp.NAME,
-            hint="a bug in gcp_batch; ingest with the per-record path meanwhile",
-        )
-    return result
+    return finish(spec, frames, decoded, keep, canonical=kept.select(**_canonical(gcp)), natives=columns)
 
 
 def _parsed(text: str | None) -> Any:
@@ -123,30 +102,28 @@ def _parsed(text: str | None) -> Any:
 
 def _of_kind(frame: pl.DataFrame, path: str, kind: str) -> pl.Series:
     """The field's JSON text where it is of `kind` (else null)."""
-    return frame.select(pl.when(pl.col(_KIND + path) == kind).then(pl.col(path))).to_series()
+    return frame.select(pl.when(pl.col(KIND + path) == kind).then(pl.col(path))).to_series()
 
 
-def _scalar(path: str) -> pl.Expr:
-    """`fields.scalar_text` on a row kept: the text, None when absent or empty."""
-    value = pl.col(path)
-    return pl.when(value != "").then(value)
+_scalar = nonempty
+"""`fields.scalar_text` on a row kept: the text, None when absent or empty."""
 
 
 def _declined(spellings: list[str], natives: Sequence[str]) -> pl.Expr:
     """Rows `normalize` may reject or read differently (module docstring)."""
     kind = pl.col
     scalars = dict.fromkeys([*natives, *SCALARS])
-    received = kind(_KIND + "receiveTimestamp")
+    received = kind(KIND + "receiveTimestamp")
     vouched = (
-        pl.all_horizontal(*(kind(_KIND + s).is_null() for s in spellings))
-        & (kind(_KIND + PAYLOAD) == "OBJECT")
-        & (kind(_KIND + f"{PAYLOAD}.methodName") == "VARCHAR")
+        pl.all_horizontal(*(kind(KIND + s).is_null() for s in spellings))
+        & (kind(KIND + PAYLOAD) == "OBJECT")
+        & (kind(KIND + f"{PAYLOAD}.methodName") == "VARCHAR")
         & (pl.col(f"{PAYLOAD}.methodName") != "")
-        & (kind(_KIND + "timestamp") == "VARCHAR")
+        & (kind(KIND + "timestamp") == "VARCHAR")
         & pl.col("_time").is_not_null()
         & (received.is_null() | (received == "NULL") | pl.col("_received").is_not_null())
-        & pl.all_horizontal(*(~kind(_KIND + p).is_in(["OBJECT", "ARRAY"]).fill_null(False) for p in SCALARS))
-        & pl.all_horizontal(*((kind(_KIND + p) != "DOUBLE").fill_null(True) for p in scalars))
+        & pl.all_horizontal(*(~kind(KIND + p).is_in(["OBJECT", "ARRAY"]).fill_null(False) for p in SCALARS))
+        & pl.all_horizontal(*((kind(KIND + p) != "DOUBLE").fill_null(True) for p in scalars))
     )
     return ~vouched.fill_null(False)
 
@@ -164,7 +141,7 @@ def _canonical(gcp: Any) -> dict[str, pl.Expr]:
             pl.when(insert_id.is_not_null() & log_name.is_not_null())
             .then(pl.concat_str([log_name, pl.lit("/"), insert_id]))
             .otherwise(insert_id),
-            pl.col("_hash_hex"),
+            pl.col(HASH_HEX),
         ),
         "time": pl.col("_time"),
         "source_logged_at": pl.col("_received"),

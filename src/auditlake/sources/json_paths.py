@@ -57,18 +57,9 @@ def read_paths(records: pa.Array, paths: Sequence[str]) -> tuple[pl.DataFrame, l
 
 
 def _read(records: pa.Array, query: str) -> pl.DataFrame | None:
-    import duckdb  # here, not at the top: every command imports the sources, few read JSON
-
-    connection = _connection()
-    connection.register(_TABLE, pa.table({"raw": records}))
-    try:
-        table = connection.sql(query).to_arrow_table()
-    except duckdb.Error:
+    frame = _run(records, query)
+    if frame is None:
         return None
-    finally:
-        connection.unregister(_TABLE)
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
     columns: dict[str, pl.Series] = {}
     _flatten(frame.get_column("j"), "", columns)
     return pl.DataFrame([columns[path] for path in _PATHS[query]])
@@ -121,8 +112,6 @@ def read_kinds(
     >>> types.rows(), texts.rows()
     ([('OBJECT', 'VARCHAR'), ('UBIGINT', None)], [('5',), (None,)])
     """
-    import duckdb
-
     names = [".".join(keys) for keys in extracted]
     if not len(records):
         return pl.DataFrame(schema=dict.fromkeys(typed, pl.String)), pl.DataFrame(schema=dict.fromkeys(names, pl.String))
@@ -130,7 +119,19 @@ def read_kinds(
     texts = ", ".join(_json_path(keys) for keys in extracted)
     lists = (f"json_type(raw, [{types}])" if typed else "NULL::VARCHAR[]",
              f"json_extract_string(raw, [{texts}])" if extracted else "NULL::VARCHAR[]")
-    query = f"SELECT {lists[0]} AS t, {lists[1]} AS s FROM {_TABLE}"
+    frame = _run(records, f"SELECT {lists[0]} AS t, {lists[1]} AS s FROM {_TABLE}")
+    if frame is None:
+        return None
+    kinds = frame.select(pl.col("t").list.get(i, null_on_oob=True).alias(path) for i, path in enumerate(typed))
+    values = frame.select(pl.col("s").list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(names))
+    return kinds, values
+
+
+def _run(records: pa.Array, query: str) -> pl.DataFrame | None:
+    """`query` over `records` (the table `_TABLE`, column `raw`) on this thread's connection;
+    None when DuckDB refuses a record."""
+    import duckdb  # here, not at the top: every command imports the sources, few read JSON
+
     connection = _connection()
     connection.register(_TABLE, pa.table({"raw": records}))
     try:
@@ -141,9 +142,7 @@ def read_kinds(
         connection.unregister(_TABLE)
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    kinds = frame.select(pl.col("t").list.get(i, null_on_oob=True).alias(path) for i, path in enumerate(typed))
-    values = frame.select(pl.col("s").list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(names))
-    return kinds, values
+    return frame
 
 
 def _json_path(keys: tuple[str, ...]) -> str:

@@ -42,12 +42,9 @@ from typing import Any
 
 import polars as pl
 
-from auditlake.errors import SourceParseError
 from auditlake.sources.base import BatchResult, Frame
-from auditlake.sources.batch_exprs import is_ip, respelled, table, time_from_text
-from auditlake.sources.json_paths import read_kinds
-from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
-from auditlake.sources.table import rows_to_table
+from auditlake.sources.batch_exprs import is_ip, nonempty, respelled, time_from_text
+from auditlake.sources.ndjson_batch import HASH_HEX, KIND, declined_all, decode_typed, finish
 
 OBJECTS: tuple[str, ...] = ("user", "impersonatedUser", "objectRef", "responseStatus", "annotations")
 """Members that must be objects when present (`kubernetes.STRUCTURE`)."""
@@ -69,8 +66,6 @@ EXTRACTED: tuple[tuple[str, ...], ...] = (
 )
 """Members read that are not native paths (the annotation keys hold dots)."""
 
-_KIND = "kind:"
-"""Prefix of the columns holding a field's JSON type."""
 _STRING_ARRAY = r'^\[(?:"(?:[^"\\]|\\.)*"(?:,"(?:[^"\\]|\\.)*")*)?\]$'
 """The compact JSON text of an array of strings only."""
 _DIGITS = r"^(?:0|[1-9][0-9]{0,17})$"
@@ -82,47 +77,28 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     """Rows for the frames this path can vouch for; the indices of the others (declined)."""
     from auditlake.sources import kubernetes  # kubernetes imports this module for its SPEC
 
-    paths = kubernetes.NATIVE_PATHS
-    texts, base, declined = decode(frames, paths, kubernetes.SPEC)
-    kinds = read_kinds(base["raw"], [*OBJECTS, *STRINGS, *LISTS, CODE], EXTRACTED)
-    if kinds is None:  # DuckDB took the records for their texts, not for their types
-        return BatchResult(rows_to_table([], kubernetes.SPEC.native_types), list(range(len(frames))))
-    types, extracted = kinds
-    typed = types.select(pl.all().name.prefix(_KIND))
-    work = pl.concat([texts, typed, extracted], how="horizontal").with_columns(
-        raw=pl.Series(base["raw"]),
-        _hash_hex=pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex"),
-    )
-    work = work.with_columns(_fields(kubernetes))
+    spec, paths = kubernetes.SPEC, kubernetes.NATIVE_PATHS
+    decoded = decode_typed(frames, paths, spec, [*OBJECTS, *STRINGS, *LISTS, CODE], EXTRACTED)
+    if decoded is None:  # DuckDB took the records for their texts, not for their types
+        return declined_all(spec, frames)
+    work = decoded.work.with_columns(_fields(kubernetes))
     work = work.with_columns(_src_ip_ok=is_ip(work.select(_last_hop()).to_series(), kubernetes._is_ip))
     keep = ~work.select(_declined(kubernetes)).to_series()
     kept = work.filter(keep)
-    canonical = kept.select(**_canonical(kubernetes))
     annotations = [".".join(keys) for keys in EXTRACTED if keys[0] == "annotations"]
-    natives = kept.select(*paths, *annotations)
-    if not keep.all():
-        base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
-    dropped = work.filter(~keep)[FRAME_COLUMN].to_list()
-    rows = table(canonical, natives, base)
-    result = BatchResult(rows, sorted(declined + dropped))
-    if rows.num_rows + len(result.declined) != len(frames):
-        raise SourceParseError(
-            f"batch path accounted for {rows.num_rows + len(result.declined)} of {len(frames)} frames",
-            where=kubernetes.NAME,
-            hint="a bug in kubernetes_batch; ingest with the per-record path meanwhile",
-        )
-    return result
+    return finish(
+        spec, frames, decoded, keep,
+        canonical=kept.select(**_canonical(kubernetes)), natives=kept.select(*paths, *annotations),
+    )
 
 
-def _text(path: str) -> pl.Expr:
-    """`kubernetes._string`: the string at `path`, None when absent or empty."""
-    value = pl.col(path)
-    return pl.when(value != "").then(value)
+_text = nonempty
+"""`kubernetes._string` on a row kept: the string at a path, None when absent or empty."""
 
 
 def _kind_in(path: str, *kinds: str) -> pl.Expr:
     """The field at `path` is absent, null or of one of these JSON types."""
-    kind = pl.col(_KIND + path)
+    kind = pl.col(KIND + path)
     return kind.is_null() | kind.is_in(["NULL", *kinds])
 
 
@@ -133,7 +109,7 @@ def _fields(kubernetes: Any) -> list[pl.Expr]:
         pl.col("user.groups")
     )
     code = pl.col(CODE)
-    code_kind = pl.col(_KIND + CODE)
+    code_kind = pl.col(KIND + CODE)
     plain_code = (code_kind.is_in(["UBIGINT", "BIGINT"]) & code.str.contains(_DIGITS)) | (
         (code_kind == "VARCHAR") & code.str.contains(_CODE_TEXT)
     )
@@ -209,7 +185,7 @@ def _canonical(kubernetes: Any) -> dict[str, pl.Expr]:
     reason = pl.col("annotations.authorization.k8s.io/reason")
     is_resource = resource.is_not_null()
     return {
-        "event_uid": pl.coalesce(auditid, pl.col("_hash_hex")),
+        "event_uid": pl.coalesce(auditid, pl.col(HASH_HEX)),
         "request_id": auditid,
         "time": pl.col("_time"),
         "source_logged_at": pl.col("_logged"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate, compress
 from operator import itemgetter
@@ -28,15 +29,31 @@ import polars as pl
 import pyarrow as pa
 import simdjson
 
-from auditlake.sources.base import Frame, Row, SourceSpec
+from auditlake.errors import SourceParseError
+from auditlake.sources.base import BatchResult, Frame, Row, SourceSpec
+from auditlake.sources.batch_exprs import table
 from auditlake.sources.chunking import LineChunk, raws
 from auditlake.sources.fields import loads_as_object
-from auditlake.sources.json_paths import read_paths
+from auditlake.sources.json_paths import read_kinds, read_paths
 from auditlake.sources.records import MAX_RECORD_BYTES, Rejected, Skipped, normalize_frames
 from auditlake.sources.table import rows_to_table
 
 FRAME_COLUMN = "_frame"
 """Column of a decoded chunk holding each row's index into the frames that were decoded."""
+KIND = "kind:"
+"""Prefix of the columns of a typed decoding (`decode_typed`) holding a field's JSON type."""
+HASH_HEX = "_hash_hex"
+"""Column of a typed decoding holding the event hash in hex (`complete_row`'s fallback id)."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A chunk decoded for a batch path: a row per frame kept (`FRAME_COLUMN` its index), and
+    the frames declined on the way."""
+
+    work: pl.DataFrame
+    base: dict[str, pa.Array]
+    declined: list[int]
 
 
 def readable(frame: Frame) -> bool:
@@ -74,6 +91,63 @@ def decode(
         base = {name: column.filter(keep) for name, column in base.items()}
         refused = refused + [indices[k] for k in unread]
     return texts, base, sorted(declined + refused)
+
+
+def decode_typed(
+    frames: Sequence[Frame],
+    paths: Sequence[str],
+    spec: SourceSpec,
+    typed: Sequence[str],
+    members: Sequence[tuple[str, ...]] = (),
+) -> Decoded | None:
+    """`decode`, with the JSON type of each of `typed` (a column `KIND + path`), the text of
+    each of `members` (key paths, named by their keys joined with dots, that are not among
+    `paths`: members of a path's object, keys holding dots), `raw` and the hash in hex
+    (`HASH_HEX`). None when DuckDB refuses a record for its types after taking it for its
+    texts: the caller declines the chunk."""
+    texts, base, declined = decode(frames, paths, spec)
+    kinds = read_kinds(base["raw"], list(dict.fromkeys(typed)), list(dict.fromkeys(members)))
+    if kinds is None:
+        return None
+    types, values = kinds
+    work = pl.concat([texts, types.select(pl.all().name.prefix(KIND)), values], how="horizontal").with_columns(
+        pl.Series("raw", base["raw"]),
+        pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex").alias(HASH_HEX),
+    )
+    return Decoded(work, base, declined)
+
+
+def declined_all(spec: SourceSpec, frames: Sequence[Frame]) -> BatchResult:
+    """A batch result that leaves every frame to the per-record path."""
+    return BatchResult(rows_to_table([], spec.native_types), list(range(len(frames))))
+
+
+def finish(
+    spec: SourceSpec,
+    frames: Sequence[Frame],
+    decoded: Decoded,
+    keep: pl.Series,
+    *,
+    canonical: pl.DataFrame,
+    natives: pl.DataFrame,
+) -> BatchResult:
+    """The batch result: the table of the rows `keep` holds (`canonical` and `natives` are
+    theirs), and every frame declined, on decoding or by `keep`. Raises if a frame is neither
+    kept nor declined."""
+    base = decoded.base
+    if not keep.all():
+        base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
+    dropped = decoded.work.get_column(FRAME_COLUMN).filter(~keep).to_list()
+    rows = table(canonical, natives, base)
+    result = BatchResult(rows, sorted(decoded.declined + dropped))
+    accounted = rows.num_rows + len(result.declined)
+    if accounted != len(frames):
+        raise SourceParseError(
+            f"batch path accounted for {accounted} of {len(frames)} frames",
+            where=spec.name,
+            hint=f"a bug in the batch path of {spec.name}: please report it with the input that shows it",
+        )
+    return result
 
 
 def _kept_mask(count: int, dropped: Sequence[int]) -> list[bool]:

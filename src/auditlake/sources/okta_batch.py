@@ -29,18 +29,15 @@ from typing import Any
 
 import polars as pl
 
-from auditlake.errors import SourceParseError
 from auditlake.sources.base import BatchResult, Frame
 from auditlake.sources.batch_exprs import (
+    nonempty,
     parsed_array,
     per_distinct,
     simdjson_containers,
-    table,
     time_from_text,
 )
-from auditlake.sources.json_paths import read_kinds
-from auditlake.sources.ndjson_batch import FRAME_COLUMN, decode
-from auditlake.sources.table import rows_to_table
+from auditlake.sources.ndjson_batch import HASH_HEX, KIND, declined_all, decode_typed, finish
 
 DEBUG_DATA = "debugContext.debugData"
 SCALARS: tuple[str, ...] = (
@@ -51,7 +48,6 @@ SCALARS: tuple[str, ...] = (
 )
 """Fields `normalize` reads with `scalar_text`: an object or array there is refused."""
 _URLS = ("debugContext.debugData.origin", "debugContext.debugData.redirectUri", "debugContext.debugData.url")
-_KIND = "kind:"
 _TARGET = pl.Struct({"target_type": pl.String, "target_id": pl.String, "target_name": pl.String})
 
 
@@ -59,24 +55,17 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     """Rows for the frames this path can vouch for; the indices of the others (declined)."""
     from auditlake.sources import okta  # okta imports this module for its SPEC
 
-    under_debug = [p for p in okta.NATIVE_PATHS if p.startswith(f"{DEBUG_DATA}.")]
-    paths = [p for p in okta.NATIVE_PATHS if p not in under_debug]
-    texts, base, declined = decode(frames, paths, okta.SPEC)
+    spec, natives = okta.SPEC, okta.NATIVE_PATHS
+    under_debug = [p for p in natives if p.startswith(f"{DEBUG_DATA}.")]
     spellings = list(okta.TOP_LEVEL_SPELLINGS)
-    typed = list(dict.fromkeys([*spellings, *okta.NATIVE_PATHS, "actor", f"{DEBUG_DATA}.factor", *SCALARS, *_URLS]))
-    extracted = [tuple(p.split(".", 2)) for p in (*under_debug, f"{DEBUG_DATA}.requestId", *_URLS)]
-    kinds = read_kinds(base["raw"], typed, list(dict.fromkeys(extracted)))
-    if kinds is None:  # DuckDB took the records for their texts, not for their types
-        return BatchResult(rows_to_table([], okta.SPEC.native_types), list(range(len(frames))))
-    types, members = kinds
-    work = pl.concat([texts, types.select(pl.all().name.prefix(_KIND)), members], how="horizontal")
-    work = work.with_columns(
-        raw=pl.Series(base["raw"]),
-        _hash_hex=pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex"),
-        _time=time_from_text(pl.col("published")),
-    )
-    keep = ~work.select(_declined(spellings, okta.NATIVE_PATHS)).to_series()
-    kept = simdjson_containers(work.filter(keep), okta.NATIVE_PATHS, _KIND)
+    typed = [*spellings, *natives, "actor", f"{DEBUG_DATA}.factor", *SCALARS, *_URLS]
+    members = [tuple(p.split(".", 2)) for p in (*under_debug, f"{DEBUG_DATA}.requestId", *_URLS)]
+    decoded = decode_typed(frames, [p for p in natives if p not in under_debug], spec, typed, members)
+    if decoded is None:  # DuckDB took the records for their texts, not for their types
+        return declined_all(spec, frames)
+    work = decoded.work.with_columns(_time=time_from_text(pl.col("published")))
+    keep = ~work.select(_declined(spellings, natives)).to_series()
+    kept = simdjson_containers(work.filter(keep), natives, KIND)
     kept = kept.with_columns(
         _target=per_distinct(_array_text(kept, "target"), lambda t: okta._target(parsed_array(t)), _TARGET),
         _chain=per_distinct(
@@ -88,39 +77,25 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
             pl.String(),
         ),
     )
-    canonical = kept.select(**_canonical(okta))
-    natives = kept.select(
-        *okta.NATIVE_PATHS,
-        *(pl.col(name).alias(alias) for alias, name in okta.LOWERCASE_ALIASES.items()),
+    aliases = (pl.col(name).alias(alias) for alias, name in okta.LOWERCASE_ALIASES.items())
+    return finish(
+        spec, frames, decoded, keep,
+        canonical=kept.select(**_canonical(okta)), natives=kept.select(*natives, *aliases),
     )
-    if not keep.all():
-        base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
-    dropped = work.filter(~keep)[FRAME_COLUMN].to_list()
-    rows = table(canonical, natives, base)
-    result = BatchResult(rows, sorted(declined + dropped))
-    if rows.num_rows + len(result.declined) != len(frames):
-        raise SourceParseError(
-            f"batch path accounted for {rows.num_rows + len(result.declined)} of {len(frames)} frames",
-            where=okta.NAME,
-            hint="a bug in okta_batch; ingest with the per-record path meanwhile",
-        )
-    return result
 
 
 def _array_text(frame: pl.DataFrame, path: str) -> pl.Series:
     """The field's JSON text where it is an array (else null)."""
-    return frame.select(pl.when(pl.col(_KIND + path) == "ARRAY").then(pl.col(path))).to_series()
+    return frame.select(pl.when(pl.col(KIND + path) == "ARRAY").then(pl.col(path))).to_series()
 
 
 def _string_value(path: str) -> pl.Expr:
     """The field where it is a string (`fields.get` gives other values as other types)."""
-    return pl.when(pl.col(_KIND + path) == "VARCHAR").then(pl.col(path)).alias(path)
+    return pl.when(pl.col(KIND + path) == "VARCHAR").then(pl.col(path)).alias(path)
 
 
-def _scalar(path: str) -> pl.Expr:
-    """`fields.scalar_text` on a row kept: the text, None when absent or empty."""
-    value = pl.col(path)
-    return pl.when(value != "").then(value)
+_scalar = nonempty
+"""`fields.scalar_text` on a row kept: the text, None when absent or empty."""
 
 
 def _declined(spellings: list[str], natives: Sequence[str]) -> pl.Expr:
@@ -128,14 +103,14 @@ def _declined(spellings: list[str], natives: Sequence[str]) -> pl.Expr:
     kind = pl.col
     scalars = dict.fromkeys([*natives, *SCALARS])
     vouched = (
-        pl.all_horizontal(*(kind(_KIND + s).is_null() for s in spellings))
-        & (kind(_KIND + "eventType") == "VARCHAR")
+        pl.all_horizontal(*(kind(KIND + s).is_null() for s in spellings))
+        & (kind(KIND + "eventType") == "VARCHAR")
         & (pl.col("eventType") != "")
         & pl.col("_time").is_not_null()
-        & (kind(_KIND + "published") == "VARCHAR")
-        & (kind(_KIND + "actor").is_null() | kind(_KIND + "actor").is_in(["NULL", "OBJECT"]))
-        & pl.all_horizontal(*(~kind(_KIND + p).is_in(["OBJECT", "ARRAY"]).fill_null(False) for p in SCALARS))
-        & pl.all_horizontal(*((kind(_KIND + p) != "DOUBLE").fill_null(True) for p in scalars))
+        & (kind(KIND + "published") == "VARCHAR")
+        & (kind(KIND + "actor").is_null() | kind(KIND + "actor").is_in(["NULL", "OBJECT"]))
+        & pl.all_horizontal(*(~kind(KIND + p).is_in(["OBJECT", "ARRAY"]).fill_null(False) for p in SCALARS))
+        & pl.all_horizontal(*((kind(KIND + p) != "DOUBLE").fill_null(True) for p in scalars))
     )
     return ~vouched.fill_null(False)
 
@@ -145,10 +120,10 @@ def _canonical(okta: Any) -> dict[str, pl.Expr]:
     event_type = pl.col("eventType")
     target = pl.col("_target")
     credential = _scalar("authenticationContext.credentialType")
-    factor = pl.col(_KIND + f"{DEBUG_DATA}.factor")
+    factor = pl.col(KIND + f"{DEBUG_DATA}.factor")
     session = _scalar("authenticationContext.externalSessionId")
     return {
-        "event_uid": pl.coalesce(_scalar("uuid"), pl.col("_hash_hex")),
+        "event_uid": pl.coalesce(_scalar("uuid"), pl.col(HASH_HEX)),
         "time": pl.col("_time"),
         "action": event_type,
         "src_ip": _scalar("client.ipAddress"),
