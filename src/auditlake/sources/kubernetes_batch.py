@@ -81,7 +81,7 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     decoded = decode_typed(frames, paths, spec, [*OBJECTS, *STRINGS, *LISTS, CODE], EXTRACTED)
     if decoded is None:  # DuckDB took the records for their texts, not for their types
         return declined_all(spec, frames)
-    work = decoded.work.with_columns(_fields(kubernetes))
+    work = decoded.work.with_columns(_fields())
     work = work.with_columns(_src_ip_ok=is_ip(work.select(_last_hop()).to_series(), kubernetes._is_ip))
     keep = ~work.select(_declined(kubernetes)).to_series()
     kept = work.filter(keep)
@@ -102,7 +102,7 @@ def _kind_in(path: str, *kinds: str) -> pl.Expr:
     return kind.is_null() | kind.is_in(["NULL", *kinds])
 
 
-def _fields(kubernetes: Any) -> list[pl.Expr]:
+def _fields() -> list[pl.Expr]:
     """The values `normalize` derives from, each in a column of its own."""
     impersonated = _text("impersonatedUser.username")
     who_groups = pl.when(impersonated.is_not_null()).then(pl.col("impersonatedUser.groups")).otherwise(
