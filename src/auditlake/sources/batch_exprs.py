@@ -164,3 +164,15 @@ def parsed_array(text: str | None) -> Any:
     anything else."""
     value = None if text is None else simdjson.Parser().parse(text.encode())
     return value.as_list() if isinstance(value, simdjson.Array) else None
+
+
+def json_value(kind: str | None, text: str | None) -> Any:
+    """A field's value as `fields.get` gives it, from its JSON type and its text as DuckDB
+    reads it (`json_paths.read_kinds`, `read_paths`): a string as it is, anything else parsed
+    back from its JSON text (arrays as Python lists), null or absent as None."""
+    if kind is None or kind == "NULL" or text is None:
+        return None
+    if kind == "VARCHAR":
+        return text
+    value = simdjson.Parser().parse(text.encode())
+    return value.as_list() if isinstance(value, simdjson.Array) else value

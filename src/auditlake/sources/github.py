@@ -6,6 +6,9 @@ is kept as a native column (objects and arrays as JSON text). Times come as epoc
 (`@timestamp`, `created_at`) or, in some exports, as `YYYY-MM-DD HH:MM:SS.fff` text; Panther's
 exports rename `@timestamp` to `at_sign_timestamp`.
 
+Chunks of records are converted by `github_batch`, with expressions over the whole chunk; it
+hands the records it cannot vouch for back to `normalize`, the reference it is tested against.
+
 >>> row = normalize(Frame(b'{"@timestamp": 1709287200000, "action": "org.add_member", '
 ...     b'"actor": "ann", "actor_id": 7, "org": "acme", "user": "bob"}', "f:1"))
 >>> row["time"].isoformat(), row["actor_id"], row["target_name"], row["class_uid"]
@@ -20,6 +23,7 @@ from typing import Any
 
 from auditlake.errors import RecordError
 from auditlake.schema import is_canonical
+from auditlake.sources import github_batch
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.fields import (
     JsonObject,
@@ -135,14 +139,16 @@ def _name(doc: Any, path: str) -> str | None:
     """An org, repo, user or team name; a list of them (enterprise-wide events) gives the
     first, and anything else that is not a name gives None.
     """
-    value = get(doc, path)
+    return name_of(get(doc, path))
+
+
+def name_of(value: Any) -> str | None:
+    """`_name` of a value as `fields.get` gives it."""
     if isinstance(value, list):
         value = next((v for v in value if isinstance(v, str | int) and v != ""), None)
     if isinstance(value, JsonObject):
         return None
     return text(value) or None
-
-
 
 
 def _time(doc: Any) -> datetime:
@@ -167,8 +173,7 @@ def _target(doc: Any, action: str) -> Row:
     """The user, team or repository the action changed, by what the action is about."""
     user = _name(doc, "user")
     repo = _name(doc, "repo") or _name(doc, "repository")
-    verb = action.rsplit(".", 1)[-1]
-    if user and (repo is None or any(word in verb for word in USER_TARGET_WORDS)):
+    if user and (repo is None or names_a_person(action)):
         return {"target_type": "user", "target_id": scalar_text(doc, "user_id") or user,
                 "target_name": user}
     team = _name(doc, "team") or _name(doc, "data.team")
@@ -179,11 +184,21 @@ def _target(doc: Any, action: str) -> Row:
     return {}
 
 
+def names_a_person(action: str) -> bool:
+    """Whether the action's verb (`add_member`, `remove_collaborator`) acts on a person."""
+    verb = action.rsplit(".", 1)[-1]
+    return any(word in verb for word in USER_TARGET_WORDS)
+
+
 def _outcome(doc: Any) -> Row:
     """Audit entries record completed actions; only an explicit conclusion says otherwise."""
     conclusion = scalar_text(doc, "conclusion") or scalar_text(doc, "result")
-    failed = conclusion is not None and conclusion.lower() in FAILED_CONCLUSIONS
-    return {"outcome": "failure" if failed else "success", "outcome_reason": conclusion}
+    return {"outcome": "failure" if failed(conclusion) else "success", "outcome_reason": conclusion}
+
+
+def failed(conclusion: str | None) -> bool:
+    """Whether a conclusion (`failure`, `TIMED_OUT`, ...) says the action failed."""
+    return conclusion is not None and conclusion.lower() in FAILED_CONCLUSIONS
 
 
 def _classify(action: str) -> Row:
@@ -200,5 +215,6 @@ SPEC = SourceSpec(
     frames=json_frames,
     normalize=normalize,
     detect=detect,
+    batch=github_batch.batch,
     aliases=("github",),
 )

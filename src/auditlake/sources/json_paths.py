@@ -127,6 +127,19 @@ def read_kinds(
     return kinds, values
 
 
+def read_keys(records: pa.Array) -> pl.Series | None:
+    """Each record's top-level keys, in written order, repeated ones kept; None when DuckDB
+    refuses a record.
+
+    >>> read_keys(pa.array(['{"a": 1, "b": {"c": 2}, "a": 3}', '{}'], pa.large_string())).to_list()
+    [['a', 'b', 'a'], []]
+    """
+    if not len(records):
+        return pl.Series("keys", [], pl.List(pl.String))
+    frame = _run(records, f"SELECT json_keys(raw) AS keys FROM {_TABLE}")
+    return None if frame is None else frame.get_column("keys")
+
+
 def _run(records: pa.Array, query: str) -> pl.DataFrame | None:
     """`query` over `records` (the table `_TABLE`, column `raw`) on this thread's connection;
     None when DuckDB refuses a record."""
