@@ -160,3 +160,16 @@ def with_fields(record: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any
         else:
             record[key] = value
     return record
+
+
+def picker(junk: bool, anything: st.SearchStrategy[Any]) -> Callable[..., st.SearchStrategy[Any]]:
+    """`pick(valid, odd=())` for building a record strategy: `valid` alone for a clean record;
+    for a junk one mostly `valid`, now and then one of the `odd` values or `anything`."""
+
+    def pick(valid: st.SearchStrategy[Any], odd: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
+        if not junk:
+            return valid
+        rare = [st.sampled_from(list(odd))] if odd else []
+        return st.one_of(*[valid] * 4, *rare, anything)
+
+    return pick

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.sources.batch_helpers import (
     frames_of,
     generated_equality_test,
     line,
+    picker,
     sample_records,
     synthetic_day,
     with_fields,
@@ -142,10 +142,7 @@ def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
     refuses or reads its own way; without, fields hold what `normalize` reads (and any JSON in
     the request)."""
 
-    def pick(valid: st.SearchStrategy[Any], odd: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
-        if not junk:
-            return valid
-        return st.one_of(*[valid] * 4, st.sampled_from(odd), JSON) if odd else st.one_of(*[valid] * 4, JSON)
+    pick = picker(junk, JSON)
 
     strings = pick(PLAIN, ["", "\u001f", 7])
     times = pick(st.sampled_from(["2024-03-01T10:00:00Z", "2024-03-01 10:00:00.5"]),

@@ -3,7 +3,6 @@ and keeps the ordinary entries of real and synthetic audit logs, whatever keys t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.sources.batch_helpers import (
     frames_of,
     generated_equality_test,
     line,
+    picker,
     sample_records,
     synthetic_day,
     with_fields,
@@ -135,10 +135,7 @@ def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
     """Audit-log entries: with `junk`, any field may hold any JSON value and the odd forms
     `normalize` refuses or reads its own way; without, fields hold what `normalize` reads."""
 
-    def pick(valid: st.SearchStrategy[Any], odd: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
-        if not junk:
-            return valid
-        return st.one_of(*[valid] * 4, st.sampled_from(odd), JSON) if odd else st.one_of(*[valid] * 4, JSON)
+    pick = picker(junk, JSON)
 
     strings = pick(PLAIN, ["", "\u001f", 7])
     names = pick(st.one_of(PLAIN, st.lists(st.one_of(PLAIN, st.integers(0, 9)), max_size=2)))

@@ -18,6 +18,7 @@ from tests.sources.batch_helpers import (
     frames_of,
     generated_equality_test,
     line,
+    picker,
     sample_records,
     synthetic_day,
     with_fields,
@@ -182,10 +183,7 @@ def _events(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
     """Audit events: with `junk`, any field may hold any JSON value and the odd forms
     `normalize` refuses or reads its own way; without, fields hold what `normalize` reads."""
 
-    def pick(valid: st.SearchStrategy[Any], odd: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
-        if not junk:
-            return valid
-        return st.one_of(*[valid] * 4, st.sampled_from(odd), JSON) if odd else st.one_of(*[valid] * 4, JSON)
+    pick = picker(junk, JSON)
 
     times = pick(st.sampled_from(["2024-03-01T10:00:00Z", "2024-03-01 10:00:00.5", "2024-03-01T10:00:00.123456789Z"]),
                  ["2024-03-01T10:00:00+02:00", "2024-13-01T00:00:00Z", "", "1709287200"])

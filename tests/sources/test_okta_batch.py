@@ -3,7 +3,6 @@ and keeps the ordinary events of real and synthetic System Logs, floats and all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.sources.batch_helpers import (
     frames_of,
     generated_equality_test,
     line,
+    picker,
     sample_records,
     synthetic_day,
     with_fields,
@@ -139,10 +139,7 @@ def _events(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
     `normalize` refuses or reads its own way; without, fields hold what `normalize` reads
     (floats in the places Okta puts them)."""
 
-    def pick(valid: st.SearchStrategy[Any], odd: Sequence[Any] = ()) -> st.SearchStrategy[Any]:
-        if not junk:
-            return valid
-        return st.one_of(*[valid] * 4, st.sampled_from(odd), JSON) if odd else st.one_of(*[valid] * 4, JSON)
+    pick = picker(junk, JSON)
 
     strings = pick(PLAIN, ["", "\u001f", 7])
     urls = pick(st.sampled_from(["https://acme.okta.com/x", "https://ACME.okta-emea.com:443/", "http://[::1", "a://b",
