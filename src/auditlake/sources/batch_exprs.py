@@ -159,13 +159,6 @@ def _simdjson_text(text: str | None) -> str | None:
     return None if text is None else fields_text(simdjson.Parser().parse(text.encode()))
 
 
-def parsed_array(text: str | None) -> Any:
-    """A JSON array's text as `fields.get` gives the array (Python lists and dicts); None for
-    anything else."""
-    value = None if text is None else simdjson.Parser().parse(text.encode())
-    return value.as_list() if isinstance(value, simdjson.Array) else None
-
-
 def json_value(kind: str | None, text: str | None) -> Any:
     """A field's value as `fields.get` gives it, from its JSON type and its text as DuckDB
     reads it (`json_paths.read_kinds`, `read_paths`): a string as it is, anything else parsed

@@ -24,19 +24,25 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-import simdjson
 
 from auditlake.sources.base import BatchResult, Frame
 from auditlake.sources.batch_exprs import (
     is_ip,
+    json_value,
     nonempty,
-    parsed_array,
     per_distinct,
     simdjson_containers,
     time_from_text,
 )
 from auditlake.sources.fields import ip_or_host
-from auditlake.sources.ndjson_batch import HASH_HEX, KIND, declined_all, decode_typed, finish
+from auditlake.sources.ndjson_batch import (
+    HASH_HEX,
+    KIND,
+    declined_all,
+    decode_typed,
+    finish,
+    of_kind,
+)
 
 LABELS = "resource.labels"
 PAYLOAD = "protoPayload"
@@ -81,8 +87,14 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     kept = simdjson_containers(work.filter(keep), natives, KIND)
     caller = _scalar(f"{PAYLOAD}.requestMetadata.callerIp")
     kept = kept.with_columns(
-        _delegator=per_distinct(_of_kind(kept, AUTH, "OBJECT"), lambda t: gcp._delegator(_parsed(t)), pl.String()),
-        _location=per_distinct(_of_kind(kept, LOCATIONS, "ARRAY"), lambda t: gcp.first_location(parsed_array(t)), pl.String()),
+        _delegator=per_distinct(
+            kept.select(of_kind(AUTH, "OBJECT")).to_series(), lambda t: gcp._delegator(json_value("OBJECT", t)), pl.String()
+        ),
+        _location=per_distinct(
+            kept.select(of_kind(LOCATIONS, "ARRAY")).to_series(),
+            lambda t: gcp.first_location(json_value("ARRAY", t)),
+            pl.String(),
+        ),
         _log_type=per_distinct(kept["logName"], gcp._log_type, pl.String()),
         _log_project=per_distinct(kept.select(_scalar("logName")).to_series(), gcp.project_of_log, pl.String()),
         _caller_is_ip=is_ip(kept.select(caller).to_series(), lambda a: "src_ip" in ip_or_host(a)),
@@ -93,16 +105,6 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
         pl.col("_log_type").alias("log_type"),  # not a canonical column: a native one, as in `normalize`
     )
     return finish(spec, frames, decoded, keep, canonical=kept.select(**_canonical(gcp)), natives=columns)
-
-
-def _parsed(text: str | None) -> Any:
-    """A JSON value's text as simdjson gives the value."""
-    return None if text is None else simdjson.Parser().parse(text.encode())
-
-
-def _of_kind(frame: pl.DataFrame, path: str, kind: str) -> pl.Series:
-    """The field's JSON text where it is of `kind` (else null)."""
-    return frame.select(pl.when(pl.col(KIND + path) == kind).then(pl.col(path))).to_series()
 
 
 _scalar = nonempty

@@ -117,6 +117,11 @@ def decode_typed(
     return Decoded(work, base, declined)
 
 
+def of_kind(path: str, kind: str) -> pl.Expr:
+    """A typed decoding's text of the field at `path` where its JSON type is `kind`, else null."""
+    return pl.when(pl.col(KIND + path) == kind).then(pl.col(path)).alias(path)
+
+
 def declined_all(spec: SourceSpec, frames: Sequence[Frame]) -> BatchResult:
     """A batch result that leaves every frame to the per-record path."""
     return BatchResult(rows_to_table([], spec.native_types), list(range(len(frames))))

@@ -31,13 +31,20 @@ import polars as pl
 
 from auditlake.sources.base import BatchResult, Frame
 from auditlake.sources.batch_exprs import (
+    json_value,
     nonempty,
-    parsed_array,
     per_distinct,
     simdjson_containers,
     time_from_text,
 )
-from auditlake.sources.ndjson_batch import HASH_HEX, KIND, declined_all, decode_typed, finish
+from auditlake.sources.ndjson_batch import (
+    HASH_HEX,
+    KIND,
+    declined_all,
+    decode_typed,
+    finish,
+    of_kind,
+)
 
 DEBUG_DATA = "debugContext.debugData"
 SCALARS: tuple[str, ...] = (
@@ -67,12 +74,12 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     keep = ~work.select(_declined(spellings, natives)).to_series()
     kept = simdjson_containers(work.filter(keep), natives, KIND)
     kept = kept.with_columns(
-        _target=per_distinct(_array_text(kept, "target"), lambda t: okta._target(parsed_array(t)), _TARGET),
+        _target=per_distinct(_array(kept, "target"), lambda t: okta._target(json_value("ARRAY", t)), _TARGET),
         _chain=per_distinct(
-            _array_text(kept, "request.ipChain"), lambda t: okta._ip_chain(parsed_array(t)), pl.List(pl.String)
+            _array(kept, "request.ipChain"), lambda t: okta._ip_chain(json_value("ARRAY", t)), pl.List(pl.String)
         ),
         _org=per_distinct(
-            kept.select(pl.struct(*(_string_value(p) for p in _URLS)).alias("urls")).to_series(),
+            kept.select(pl.struct(*(of_kind(p, "VARCHAR") for p in _URLS)).alias("urls")).to_series(),
             lambda urls: okta.org_host((urls or {}).values()),
             pl.String(),
         ),
@@ -84,14 +91,9 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     )
 
 
-def _array_text(frame: pl.DataFrame, path: str) -> pl.Series:
+def _array(frame: pl.DataFrame, path: str) -> pl.Series:
     """The field's JSON text where it is an array (else null)."""
-    return frame.select(pl.when(pl.col(KIND + path) == "ARRAY").then(pl.col(path))).to_series()
-
-
-def _string_value(path: str) -> pl.Expr:
-    """The field where it is a string (`fields.get` gives other values as other types)."""
-    return pl.when(pl.col(KIND + path) == "VARCHAR").then(pl.col(path)).alias(path)
+    return frame.select(of_kind(path, "ARRAY")).to_series()
 
 
 _scalar = nonempty
