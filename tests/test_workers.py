@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditlake.sources import cloudtrail, windows
+from auditlake.sources import cloudtrail, gateway
 from auditlake.sources.base import Frame
 from auditlake.sources.chunking import LineChunk
 from auditlake.workers import ChunkPool
@@ -20,20 +20,20 @@ def _trail(i: int) -> bytes:
     }).encode()
 
 
-def _windows(i: int) -> bytes:
-    """A Windows event in evtx_dump's JSON: a source read record by record (no batch path)."""
-    return json.dumps({"Event": {
-        "System": {"EventID": 4688, "Channel": "Security", "Computer": "ws1", "EventRecordID": i,
-                   "TimeCreated": {"#attributes": {"SystemTime": f"2024-03-01T10:00:{i % 60:02d}.1234567Z"}}},
-        "EventData": {"NewProcessName": f"C:\\Windows\\p{i}.exe"}}}).encode()
+def _gateway(i: int) -> bytes:
+    """An access-gateway event: a source read record by record (no batch path)."""
+    return json.dumps({
+        "event": "session.start", "uid": f"u{i}", "time": f"2024-03-01T10:00:{i % 60:02d}Z",
+        "user": f"user{i}", "login": "root", "server_hostname": "db1", "addr.remote": "203.0.113.7:5555",
+    }).encode()
 
 
 def _chunks() -> list[tuple[object, str, list[Frame]]]:
-    assert windows.SPEC.batch is None, "the per-record chunks need a source without a batch path"
+    assert gateway.SPEC.batch is None, "the per-record chunks need a source without a batch path"
     chunks = []
     for n in range(6):
         # per-record chunks back to back start the process pool; vectorized ones use threads
-        spec, make = (windows.SPEC, _windows) if n in (0, 1, 3) else (cloudtrail.SPEC, _trail)
+        spec, make = (gateway.SPEC, _gateway) if n in (0, 1, 3) else (cloudtrail.SPEC, _trail)
         frames = [Frame(make(n * 100 + i), f"c{n}:{i}") for i in range(50)]
         frames.append(Frame(b"{broken", f"c{n}:bad"))
         chunks.append((spec, f"c{n}", frames))
@@ -64,8 +64,8 @@ def test_pool_equals_inline_conversion(workers: int) -> None:
 
 def test_single_per_record_chunk_never_starts_processes(tmp_path: Path) -> None:
     with ChunkPool(2) as pool:
-        frames = [Frame(_windows(1), "x:1")]
-        assert list(pool.submit(windows.SPEC, "x", frames)) == []
+        frames = [Frame(_gateway(1), "x:1")]
+        assert list(pool.submit(gateway.SPEC, "x", frames)) == []
         done = list(pool.drain())
         assert pool._processes is None
     assert done[0][1].rows == 1
@@ -73,11 +73,11 @@ def test_single_per_record_chunk_never_starts_processes(tmp_path: Path) -> None:
 
 def test_line_chunks_go_to_worker_processes_whole() -> None:
     """A `LineChunk` of a per-record source is sent as it is; the worker makes its frames."""
-    chunks = [LineChunk(f"k{n}", [_windows(n * 10 + i) for i in range(10)] + [b"{broken"], list(range(1, 12))) for n in range(3)]
+    chunks = [LineChunk(f"k{n}", [_gateway(n * 10 + i) for i in range(10)] + [b"{broken"], list(range(1, 12))) for n in range(3)]
 
     def run(workers: int) -> list[tuple[str, object]]:
         with ChunkPool(workers) as pool:
-            out = [done for chunk in chunks for done in pool.submit(windows.SPEC, chunk.name, chunk)]
+            out = [done for chunk in chunks for done in pool.submit(gateway.SPEC, chunk.name, chunk)]
             return out + list(pool.drain())
 
     inline, parallel = run(1), run(2)

@@ -31,12 +31,14 @@ IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
 0..255 without leading zeros."""
 
 FLOAT_TOKENS = (
-    r"\.[0-9]+(?:[eE][+-]?[0-9]+)?[ \t\r\n]*[,\]}]",
-    r"[0-9][eE][+-]?[0-9]+[ \t\r\n]*[,\]}]",
+    r"[:,\[][ \t\r\n]*-?[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?[ \t\r\n]*[,\]}]",
+    r"[:,\[][ \t\r\n]*-?[0-9]+[eE][+-]?[0-9]+[ \t\r\n]*[,\]}]",
 )
-"""The end of a JSON float somewhere in a record, with a fraction or with only an exponent
-(or, harmlessly, something like it inside a string): DuckDB spells floats its own way
-(`json_paths`). Two searches beat one alternation."""
+"""A JSON float somewhere in a record, with a fraction or with only an exponent, between what
+may stand before and after a value (or, harmlessly, something like it inside a string):
+DuckDB spells floats its own way (`json_paths`). Two searches beat one alternation. Hex
+digits in a string (`MD5=...9E5,SHA256=...`, in every Sysmon `Hashes`) are not taken for an
+exponent."""
 CONTROL_ESCAPE = r"\\u00[01]"
 """An escaped control character somewhere in a record (or, harmlessly, something like it):
 DuckDB writes `\\u001F` where simdjson writes `\\u001f` (`json_paths`)."""
@@ -105,10 +107,15 @@ def is_ip(addresses: pl.Series, taken: Callable[[str], bool]) -> pl.Series:
     return by_ipaddress.zip_with(colon, addresses.str.contains(IPV4).fill_null(False))
 
 
-def table(canonical: pl.DataFrame, natives: pl.DataFrame, base: Mapping[str, pa.Array]) -> pa.Table:
+def table(
+    canonical: pl.DataFrame,
+    natives: pl.DataFrame,
+    base: Mapping[str, pa.Array],
+    native_types: Mapping[str, pa.DataType] | None = None,
+) -> pa.Table:
     """Columns typed and ordered as `rows_to_table` would make them from the same rows: every
     stored canonical column (from `canonical`, else `base`, else nulls), then the native
-    columns some row has, sorted by name."""
+    columns some row has, sorted by name, typed by `native_types` (text by default)."""
     count = canonical.height
     present = sorted(n for n in natives.columns if natives[n].null_count() < count)
     if present:
@@ -122,7 +129,8 @@ def table(canonical: pl.DataFrame, natives: pl.DataFrame, base: Mapping[str, pa.
     ]
     names = [*STORED_COLUMNS, *present]
     result = pa.Table.from_arrays([*arrays, *arrow.select(present).columns], names=names)
-    types = [CANONICAL[n].type if n in CANONICAL else NATIVE_TYPE for n in names]
+    typed = native_types or {}
+    types = [CANONICAL[n].type if n in CANONICAL else typed.get(n, NATIVE_TYPE) for n in names]
     return result.cast(pa.schema(list(zip(names, types, strict=True))))
 
 

@@ -44,8 +44,8 @@ def read_paths(records: pa.Array, paths: Sequence[str]) -> tuple[pl.DataFrame, l
     """Each path of each record as text (a column per path, named by it, a row per record),
     and the positions of records DuckDB refuses, whose rows are null. No path may lie under
     another (`a` and `a.b`)."""
-    if not len(records):
-        return _nulls(paths, 0), []
+    if not len(records) or not paths:
+        return _nulls(paths, len(records)), []
     query = _query(tuple(paths))
     frame = _read(records, query)
     if frame is not None:
@@ -98,45 +98,65 @@ def _bisect(
         _bisect(records.slice(middle), query, paths, offset + middle, out)
 
 
+KEYS_OF = "keys of "
+"""Prefix of the name of `read_kinds`' column of the keys of an object (its key path follows)."""
+
+
 def read_kinds(
-    records: pa.Array, typed: Sequence[str], extracted: Sequence[tuple[str, ...]] = ()
+    records: pa.Array,
+    typed: Sequence[str],
+    extracted: Sequence[tuple[str, ...]] = (),
+    keys_of: tuple[str, ...] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame] | None:
     """Per record, the JSON type of each dotted path of `typed` (DuckDB's names: `VARCHAR`,
     `BIGINT`, `UBIGINT`, `DOUBLE`, `BOOLEAN`, `NULL`, `OBJECT`, `ARRAY`; null when absent or
     under a non-object), a column named by each path; and the text of each key path of
     `extracted` (keys may hold dots), as `fields.text` gives a value (JSON null reads as null),
-    a column named by its keys joined with dots. None when DuckDB refuses a record.
+    a column named by its keys joined with dots. With `keys_of`, a key path, the texts also
+    hold the keys of the object there, as `read_keys` gives them (`KEYS_OF` and the path). One
+    parse of each record serves them all. None when DuckDB refuses a record.
 
     >>> records = pa.array(['{"a": {"b.c": 5}, "d": "x"}', '{"a": 1}'], pa.large_string())
-    >>> types, texts = read_kinds(records, ["a", "d"], [("a", "b.c")])
+    >>> types, texts = read_kinds(records, ["a", "d"], [("a", "b.c")], keys_of=("a",))
     >>> types.rows(), texts.rows()
-    ([('OBJECT', 'VARCHAR'), ('UBIGINT', None)], [('5',), (None,)])
+    ([('OBJECT', 'VARCHAR'), ('UBIGINT', None)], [('5', ['b.c']), (None, [])])
     """
     names = [".".join(keys) for keys in extracted]
+    keys_name = None if keys_of is None else KEYS_OF + ".".join(keys_of)
     if not len(records):
-        return pl.DataFrame(schema=dict.fromkeys(typed, pl.String)), pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+        schema: dict[str, pl.DataType] = dict.fromkeys(names, pl.String())
+        if keys_name is not None:
+            schema[keys_name] = pl.List(pl.String())
+        return pl.DataFrame(schema=dict.fromkeys(typed, pl.String)), pl.DataFrame(schema=schema)
     types = ", ".join(_json_path(tuple(path.split("."))) for path in typed)
     texts = ", ".join(_json_path(keys) for keys in extracted)
     lists = (f"json_type(raw, [{types}])" if typed else "NULL::VARCHAR[]",
-             f"json_extract_string(raw, [{texts}])" if extracted else "NULL::VARCHAR[]")
-    frame = _run(records, f"SELECT {lists[0]} AS t, {lists[1]} AS s FROM {_TABLE}")
+             f"json_extract_string(raw, [{texts}])" if extracted else "NULL::VARCHAR[]",
+             "NULL::VARCHAR[]" if keys_of is None else f"json_keys(raw, {_json_path(keys_of)})")
+    frame = _run(records, f"SELECT {lists[0]} AS t, {lists[1]} AS s, {lists[2]} AS k FROM {_TABLE}")
     if frame is None:
         return None
     kinds = frame.select(pl.col("t").list.get(i, null_on_oob=True).alias(path) for i, path in enumerate(typed))
-    values = frame.select(pl.col("s").list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(names))
+    values = frame.select(
+        *(pl.col("s").list.get(i, null_on_oob=True).alias(name) for i, name in enumerate(names)),
+        *([] if keys_name is None else [pl.col("k").alias(keys_name)]),
+    )
     return kinds, values
 
 
-def read_keys(records: pa.Array) -> pl.Series | None:
-    """Each record's top-level keys, in written order, repeated ones kept; None when DuckDB
-    refuses a record.
+def read_keys(records: pa.Array, path: Sequence[str] = ()) -> pl.Series | None:
+    """Each record's keys, in written order, repeated ones kept: of the record itself, or of
+    the object at the key path `path` (null where there is none); None when DuckDB refuses a
+    record.
 
-    >>> read_keys(pa.array(['{"a": 1, "b": {"c": 2}, "a": 3}', '{}'], pa.large_string())).to_list()
-    [['a', 'b', 'a'], []]
+    >>> records = pa.array(['{"a": 1, "b": {"c": 2}, "a": 3}', '{}'], pa.large_string())
+    >>> read_keys(records).to_list(), read_keys(records, ("b",)).to_list()
+    ([['a', 'b', 'a'], []], [['c'], None])
     """
     if not len(records):
         return pl.Series("keys", [], pl.List(pl.String))
-    frame = _run(records, f"SELECT json_keys(raw) AS keys FROM {_TABLE}")
+    at = f", {_json_path(tuple(path))}" if path else ""
+    frame = _run(records, f"SELECT json_keys(raw{at}) AS keys FROM {_TABLE}")
     return None if frame is None else frame.get_column("keys")
 
 

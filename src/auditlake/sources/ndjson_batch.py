@@ -84,7 +84,8 @@ def decode(
         gone = set(refused)
         indices = [i for i in indices if i not in gone]
     texts, unread = read_paths(base["raw"], paths)
-    texts = texts.with_columns(pl.Series(FRAME_COLUMN, indices, dtype=pl.UInt32))
+    frame_index = pl.Series(FRAME_COLUMN, indices, dtype=pl.UInt32)
+    texts = texts.with_columns(frame_index) if paths else frame_index.to_frame()
     if unread:
         keep = pa.array(_kept_mask(len(indices), unread))
         texts = texts.filter(pl.Series(keep))
@@ -99,14 +100,17 @@ def decode_typed(
     spec: SourceSpec,
     typed: Sequence[str],
     members: Sequence[tuple[str, ...]] = (),
+    *,
+    keys_of: tuple[str, ...] | None = None,
 ) -> Decoded | None:
     """`decode`, with the JSON type of each of `typed` (a column `KIND + path`), the text of
     each of `members` (key paths, named by their keys joined with dots, that are not among
-    `paths`: members of a path's object, keys holding dots), `raw` and the hash in hex
-    (`HASH_HEX`). None when DuckDB refuses a record for its types after taking it for its
-    texts: the caller declines the chunk."""
+    `paths`: members of a path's object, keys holding dots), the keys of the object at
+    `keys_of` (`json_paths.read_kinds`), `raw` and the hash in hex (`HASH_HEX`). None when
+    DuckDB refuses a record for its types after taking it for its texts: the caller declines
+    the chunk."""
     texts, base, declined = decode(frames, paths, spec)
-    kinds = read_kinds(base["raw"], list(dict.fromkeys(typed)), list(dict.fromkeys(members)))
+    kinds = read_kinds(base["raw"], list(dict.fromkeys(typed)), list(dict.fromkeys(members)), keys_of)
     if kinds is None:
         return None
     types, values = kinds
@@ -143,7 +147,7 @@ def finish(
     if not keep.all():
         base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
     dropped = decoded.work.get_column(FRAME_COLUMN).filter(~keep).to_list()
-    rows = table(canonical, natives, base)
+    rows = table(canonical, natives, base, spec.native_types)
     result = BatchResult(rows, sorted(decoded.declined + dropped))
     accounted = rows.num_rows + len(result.declined)
     if accounted != len(frames):

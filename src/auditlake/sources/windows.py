@@ -19,6 +19,7 @@ import simdjson
 
 from auditlake.errors import RecordError
 from auditlake.schema import is_canonical
+from auditlake.sources import windows_batch
 from auditlake.sources import windows_events as events
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.chunking import frame_chunks
@@ -297,4 +298,5 @@ SPEC = SourceSpec(
     sniff=sniff,
     aliases=("windows", "evtx"),
     native_types={"EventID": pa.int64()},
+    batch=windows_batch.batch,
 )

@@ -117,11 +117,13 @@ ALWAYS_FAILED = frozenset({(SECURITY, 4625), (SECURITY, 4771)})
 STATUS_DECIDES = frozenset({(SECURITY, 4768), (SECURITY, 4769), (SECURITY, 4776)})
 """Events whose `Status` is 0x0 on success and an NTSTATUS or Kerberos code on failure."""
 
-# (SID fields, name field, logon-id field), in the order they are tried for the actor
-_SUBJECT = (("SubjectUserSid",), "SubjectUserName", "SubjectLogonId")
-_TARGET = (("TargetUserSid", "TargetSid"), "TargetUserName", "TargetLogonId")
-_USER = ((), "User", "LogonId")  # Sysmon: "DOMAIN\\user"
-_SOURCE_USER = ((), "SourceUser", "SourceLogonId")  # Sysmon 8/10: who opened the other process
+ACTORS: Mapping[str, tuple[tuple[str, ...], str, str]] = {
+    "subject": (("SubjectUserSid",), "SubjectUserName", "SubjectLogonId"),
+    "target": (("TargetUserSid", "TargetSid"), "TargetUserName", "TargetLogonId"),
+    "user": ((), "User", "LogonId"),  # Sysmon: "DOMAIN\\user"
+    "source_user": ((), "SourceUser", "SourceLogonId"),  # Sysmon 8/10: who opened the other process
+}
+"""Who may have acted: (SID fields, name field, logon-id field), tried in `actor_order`."""
 
 SID_TYPES: Mapping[str, str] = {
     "S-1-5-18": "system", "S-1-5-19": "service", "S-1-5-20": "service", "S-1-5-7": "anonymous",
@@ -147,7 +149,7 @@ def canonical(provider: str | None, event_id: int, row: Mapping[str, str]) -> Ro
         "status_code": value(row, "Status"),
         "outcome_reason": value(row, "FailureReason", "SubStatus"),
         "severity_id": LEVEL_SEVERITY.get(row.get("Level") or ""),
-        "src_ip": _ip(value(row, "IpAddress", "SourceIp", "SourceAddress")),
+        "src_ip": ip_or_none(value(row, "IpAddress", "SourceIp", "SourceAddress")),
         "src_host": value(row, "WorkstationName", "Workstation", "SourceHostname"),
     }
     out.update(_actor(row, kind))
@@ -164,21 +166,28 @@ def value(row: Mapping[str, str], *names: str) -> str | None:
     return None
 
 
+def actor_order(kind: Kind | None) -> tuple[str, ...]:
+    """The `ACTORS` tried for an event's actor, in order: the first that names someone acted."""
+    order: tuple[str, ...] = ("target", "subject", "user") if kind and kind.actor_is_target else ("subject", "target", "user")
+    if kind is not None and kind.target == "process_access":
+        order = ("source_user", *order)
+    return order
+
+
 def _actor(row: Mapping[str, str], kind: Kind | None) -> Row:
     """Who acted, from the first of subject / target / Sysmon `User` that names someone."""
-    order = (_TARGET, _SUBJECT, _USER) if kind and kind.actor_is_target else (_SUBJECT, _TARGET, _USER)
-    if kind is not None and kind.target == "process_access":
-        order = (_SOURCE_USER, *order)
-    for sid_fields, name_field, logon_field in order:
+    for role in actor_order(kind):
+        sid_fields, name_field, logon_field = ACTORS[role]
         sid, name = value(row, *sid_fields), value(row, name_field)
         if sid or name:
-            return {"actor_id": sid, "actor_name": name, "actor_type": _actor_type(sid, name),
+            return {"actor_id": sid, "actor_name": name, "actor_type": actor_type(sid, name),
                     "session_id": value(row, logon_field)}
     sid = value(row, "Security_UserID")  # the account the event was logged under
-    return {"actor_id": sid, "actor_type": _actor_type(sid, None)}
+    return {"actor_id": sid, "actor_type": actor_type(sid, None)}
 
 
-def _actor_type(sid: str | None, name: str | None) -> str:
+def actor_type(sid: str | None, name: str | None) -> str:
+    """The kind of account a SID or a name stands for."""
     if sid is not None and sid in SID_TYPES:
         return SID_TYPES[sid]
     bare = name.rsplit("\\", 1)[-1].upper() if name else ""
@@ -191,14 +200,22 @@ def _actor_type(sid: str | None, name: str | None) -> str:
 
 def _target(row: Mapping[str, str], kind: Kind | None) -> Row:
     """The account, group or new process acted on, for events whose actor is the subject."""
-    if kind is None or kind.target is None:
+    fields = target_fields(kind)
+    if fields is None:
         return {}
+    type_name, name_fields, id_fields = fields
+    return {"target_type": type_name, "target_name": value(row, *name_fields),
+            "target_id": value(row, *id_fields)}
+
+
+def target_fields(kind: Kind | None) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    """What an event acts on: (target_type, fields naming it, fields identifying it); None
+    when its kind names no target."""
+    if kind is None or kind.target is None:
+        return None
     if kind.target in SYSMON_TARGETS:
-        type_name, name_fields, id_fields = SYSMON_TARGETS[kind.target]
-        return {"target_type": type_name, "target_name": value(row, *name_fields),
-                "target_id": value(row, *id_fields)}
-    return {"target_type": kind.target, "target_name": value(row, "TargetUserName"),
-            "target_id": value(row, "TargetSid", "TargetUserSid")}
+        return SYSMON_TARGETS[kind.target]
+    return kind.target, ("TargetUserName",), ("TargetSid", "TargetUserSid")
 
 
 SYSMON_TARGETS: Mapping[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -235,7 +252,7 @@ def _keywords(raw: str | None) -> int | None:
         return None
 
 
-def _ip(address: str | None) -> str | None:
+def ip_or_none(address: str | None) -> str | None:
     """The address when it is an IP (`::ffff:10.0.0.1` included), else None."""
     if not address:
         return None
