@@ -139,6 +139,8 @@ def test_typical_event_is_kept_with_every_column_equal() -> None:
         ({}, {"": "x"}, {}, False),
         ({}, {"Nested": {"a": [1, None, "x"]}, "Flag": False, "Big": 2**63}, {}, True),
         ({}, {"Ratio": 0.5}, {}, False),
+        ({}, {"Ratio": 1e-05}, {}, False),
+        ({}, {"Hashes": "MD5=9E5,SHA1=1E2"}, {}, True),
         ({}, {"Text": "a\u001fb"}, {}, False),
         ({}, {"Text": "caf\u00e9 \u2603"}, {}, True),
         ({}, {}, {"EventData": None}, True),

@@ -51,7 +51,13 @@ import polars as pl
 from auditlake.schema import is_canonical
 from auditlake.sources import windows_events as events
 from auditlake.sources.base import BatchResult, Frame
-from auditlake.sources.batch_exprs import per_distinct, respelled, time_from_text, truthy
+from auditlake.sources.batch_exprs import (
+    HEX_FLOAT_TOKENS,
+    per_distinct,
+    respelled,
+    time_from_text,
+    truthy,
+)
 from auditlake.sources.json_paths import KEYS_OF, read_paths
 from auditlake.sources.ndjson_batch import HASH_HEX, KIND, declined_all, decode_typed, finish
 
@@ -234,7 +240,7 @@ def _declined(layout: _Layout) -> pl.Expr:
         & pl.col("_time").is_not_null()
         & pl.col("_plain_keys")
         & ~pl.col("raw").str.contains(OTHER_SPELLINGS)
-        & ~respelled(pl.col("raw"))
+        & ~respelled(pl.col("raw"), HEX_FLOAT_TOKENS)
     )
     return ~vouched.fill_null(False)
 
