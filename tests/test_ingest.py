@@ -176,3 +176,32 @@ def test_small_inputs_of_a_vectorized_source_are_converted_together(tmp_path):
     assert quarantined["input"].to_list() == [f"part:{k}.json.gz" for k in range(5)]
     assert set(quarantined["location"]) == {f"part:{k}.json.gz:1" for k in range(5)}
     assert ingest([folder], lake).already_quarantined == 5  # the same entries, found again
+
+
+def test_small_evtx_files_are_converted_together_each_frame_in_its_own_input(tmp_path, shared_data):
+    """A folder of `.evtx` samples holds a few events a file: their frames are joined into one
+    chunk for Windows' batch path, and what one file lacks is quarantined under that file."""
+    samples = sorted((shared_data / "sigmahq" / "regression_data").rglob("*.evtx"))[:6]
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    for k, sample in enumerate(samples):
+        (folder / f"s{k}.evtx").write_bytes(sample.read_bytes())
+    (folder / "s2b.evtx").write_bytes(b"not an evtx file at all")
+
+    chunks = list(_chunks([folder], "windows", IngestSummary(), 1_000_000))
+    assert len(chunks) == 1
+    spec, name, frames = chunks[0]
+    assert (spec.name, name, type(frames).__name__) == ("windows.eventlog", "s5.evtx", "JoinedFrames")
+    assert {f.location.rpartition(":")[0] for f in frames} == {f"s{k}.evtx" for k in range(6)} | {"s2b.evtx"}
+
+    joined, apart = LakePaths.at(tmp_path / "joined"), LakePaths.at(tmp_path / "apart")
+    summary = ingest([folder], joined, source="windows")
+    for path in sorted(folder.iterdir()):
+        ingest([path], apart, source="windows")
+    assert summary.added == len(frames) - 1
+    tables = [scan_events(lake).drop("ingested_at").collect() for lake in (joined, apart)]
+    columns = sorted(tables[0].columns)
+    assert columns == sorted(tables[1].columns)
+    assert tables[0].select(columns).sort("event_uid").equals(tables[1].select(columns).sort("event_uid"))
+    quarantined = scan_quarantine(joined).collect()
+    assert (quarantined["input"].to_list(), quarantined["location"].to_list()) == (["s2b.evtx"], ["s2b.evtx:header"])

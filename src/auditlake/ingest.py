@@ -26,7 +26,7 @@ from auditlake.lake.quarantine import QuarantineEntry
 from auditlake.lake.writer import CommitResult
 from auditlake.sources import registry
 from auditlake.sources.base import Frame, SourceSpec
-from auditlake.sources.chunking import LineChunk, frame_chunks
+from auditlake.sources.chunking import JoinedFrames, LineChunk, frame_chunks
 from auditlake.sources.convert import Chunk
 from auditlake.workers import ChunkPool
 
@@ -143,29 +143,35 @@ def _joined(
 
     A chunk costs a vectorized path tens of milliseconds whatever its size (its queries are
     planned each time), more than its records when they are a few hundred: CloudTrail delivers
-    a file every five minutes per region, each of a few hundred records. A joined chunk keeps
-    every frame located in its own input (`LineChunk.join`), and is named by its last input.
+    a file every five minutes per region, each of a few hundred records, and a folder of
+    `.evtx` samples holds a few events a file. A joined chunk keeps every frame located in its
+    own input (`LineChunk.join`, `JoinedFrames`), and is named by its last input.
     """
-    waiting: list[LineChunk] = []
+    waiting: list[tuple[str, Sequence[Frame]]] = []
     waiting_for: SourceSpec | None = None
     held = 0  # records in `waiting`
     for spec, name, frames in chunks:
-        small = isinstance(frames, LineChunk) and len(frames) < size and spec.batch is not None
+        small = len(frames) < size and spec.batch is not None
         room = spec is waiting_for and held + len(frames) <= size
         if waiting and waiting_for is not None and not (small and room):
-            yield waiting_for, _last_input(waiting), LineChunk.join(waiting)
+            yield waiting_for, *_join(waiting)
             waiting, held = [], 0
-        if small and isinstance(frames, LineChunk):
-            waiting.append(frames)
+        if small:
+            waiting.append((name, frames))
             waiting_for, held = spec, held + len(frames)
         else:
             yield spec, name, frames
     if waiting and waiting_for is not None:
-        yield waiting_for, _last_input(waiting), LineChunk.join(waiting)
+        yield waiting_for, *_join(waiting)
 
 
-def _last_input(chunks: Sequence[LineChunk]) -> str:
-    return chunks[-1].inputs()[-1][1]
+def _join(chunks: Sequence[tuple[str, Sequence[Frame]]]) -> tuple[str, Sequence[Frame]]:
+    """One chunk of `chunks` (name, frames), named by its last input."""
+    parts = [frames for _, frames in chunks]
+    if all(isinstance(p, LineChunk) for p in parts):
+        lines = [p for p in parts if isinstance(p, LineChunk)]
+        return lines[-1].inputs()[-1][1], LineChunk.join(lines)
+    return chunks[-1][0], JoinedFrames(frame for frames in parts for frame in frames)
 
 
 def _take(  # noqa: PLR0917 - the loop's whole state, kept flat on purpose

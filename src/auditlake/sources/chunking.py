@@ -23,6 +23,11 @@ from typing import Protocol, overload, runtime_checkable
 from auditlake.sources.base import Frame
 
 
+class JoinedFrames(list[Frame]):
+    """The frames of several small inputs in one chunk (`.evtx` files, pretty-printed JSON),
+    each located in its own input: `<input>:<where>`, as every source's frames are."""
+
+
 class LineChunk(Sequence[Frame]):
     """Error-free frames of one input: `raws[i]` found on line `numbers[i]` of `name`; or of
     several (`join`), the records of each following those of the one before."""

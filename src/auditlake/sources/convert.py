@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from auditlake.errors import SourceParseError
 from auditlake.sources.base import Frame, Row, SourceSpec
-from auditlake.sources.chunking import LineChunk
+from auditlake.sources.chunking import JoinedFrames, LineChunk
 from auditlake.sources.records import Rejected, Skipped, normalize_frames
 from auditlake.sources.table import rows_to_table
 
@@ -37,7 +37,7 @@ class Chunk:
 def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
     """Normalize `frames` with `spec`: the fast path where it has one, record by record else."""
     chunk = Chunk(spec.name, records=len(frames))
-    joined = isinstance(frames, LineChunk) and bool(frames.parts)
+    joined = isinstance(frames, JoinedFrames) or (isinstance(frames, LineChunk) and bool(frames.parts))
     tables: list[pa.Table] = []
     if spec.batch is not None:
         result = spec.batch(frames)
@@ -63,7 +63,7 @@ def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
 
 
 def _located(item: Rejected) -> Rejected:
-    """`item` with its input, read off its location (`<input>:<line>`, as `LineChunk` makes)."""
+    """`item` with its input, read off its location (`<input>:<where>`, as frames are located)."""
     return replace(item, input=item.location.rpartition(":")[0])
 
 
