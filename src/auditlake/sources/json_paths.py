@@ -144,19 +144,16 @@ def read_kinds(
     return kinds, values
 
 
-def read_keys(records: pa.Array, path: Sequence[str] = ()) -> pl.Series | None:
-    """Each record's keys, in written order, repeated ones kept: of the record itself, or of
-    the object at the key path `path` (null where there is none); None when DuckDB refuses a
-    record.
+def read_keys(records: pa.Array) -> pl.Series | None:
+    """Each record's top-level keys, in written order, repeated ones kept; None when DuckDB
+    refuses a record.
 
-    >>> records = pa.array(['{"a": 1, "b": {"c": 2}, "a": 3}', '{}'], pa.large_string())
-    >>> read_keys(records).to_list(), read_keys(records, ("b",)).to_list()
-    ([['a', 'b', 'a'], []], [['c'], None])
+    >>> read_keys(pa.array(['{"a": 1, "b": {"c": 2}, "a": 3}', '{}'], pa.large_string())).to_list()
+    [['a', 'b', 'a'], []]
     """
     if not len(records):
         return pl.Series("keys", [], pl.List(pl.String))
-    at = f", {_json_path(tuple(path))}" if path else ""
-    frame = _run(records, f"SELECT json_keys(raw{at}) AS keys FROM {_TABLE}")
+    frame = _run(records, f"SELECT json_keys(raw) AS keys FROM {_TABLE}")
     return None if frame is None else frame.get_column("keys")
 
 
