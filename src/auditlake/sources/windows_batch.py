@@ -157,7 +157,7 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     address = kept.select(_value(["IpAddress", "SourceIp", "SourceAddress"], present), pl.col(HASH_HEX)).to_series()
     kept = kept.with_columns(
         kinds.alias(_KIND),
-        per_distinct(natives.get_column("Computer"), _domain, pl.String()).alias("_tenant"),
+        per_distinct(natives.get_column("Computer"), windows._domain, pl.String()).alias("_tenant"),
         per_distinct(address, events.ip_or_none, pl.String()).alias("_src_ip"),
     )
     canonical = kept.select(**_canonical(kinds.unique(), present))
@@ -278,12 +278,6 @@ def _native(name: str, present: Sequence[str] = ()) -> pl.Expr:
     if present and name not in present:
         return pl.lit(None, pl.String).alias(name)
     return pl.col(_NATIVE + name).alias(name)
-
-
-def _domain(computer: str | None) -> str | None:
-    from auditlake.sources import windows
-
-    return windows._domain(computer)
 
 
 def _real(name: str, present: Sequence[str]) -> pl.Expr:
