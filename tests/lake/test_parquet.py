@@ -1,4 +1,5 @@
-"""Writing several data files of one commit side by side gives what writing them one by one does."""
+"""Writing a lake's data files: side by side as one by one, and each column encoded as its values
+call for."""
 
 from __future__ import annotations
 
@@ -46,3 +47,22 @@ def test_a_failed_write_is_raised_after_the_others_end(tmp_path: Path, monkeypat
     with pytest.raises(OSError, match="disk full"):
         write_parquet_files([(t, tmp_path / f"{k}.parquet") for k, t in enumerate(_tables())])
     assert sorted(p.name for p in written) == ["0.parquet", "2.parquet"]
+
+
+def test_dictionaries_only_where_values_may_repeat(tmp_path: Path) -> None:
+    """Repeating text gets a dictionary; times and the columns unique per row are written plain."""
+    count = 5000
+    times = pa.array([1_700_000_000_000_000 + 1000 * (i // 3) for i in range(count)], pa.timestamp("us", tz="UTC"))
+    table = pa.table({
+        "action": [("read", "write", "delete")[i % 3] for i in range(count)],
+        "time": times,
+        "event_uid": [f"e{i}" for i in range(count)],
+        "raw": [f'{{"n":{i}}}' for i in range(count)],
+    })
+    write_parquet(table, tmp_path / "f.parquet")
+    columns = pq.read_metadata(tmp_path / "f.parquet").row_group(0)
+    encodings = {columns.column(i).path_in_schema: columns.column(i).encodings for i in range(columns.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["action"]
+    for name in ("time", "event_uid", "raw"):
+        assert "RLE_DICTIONARY" not in encodings[name], name
+    assert pq.read_table(tmp_path / "f.parquet").equals(table)

@@ -1,8 +1,10 @@
 """Writing one Parquet data file the way the lake wants it, and durably.
 
 zstd, row groups of about 128k rows, statistics on (or on the columns given), and no dictionary
-encoding on columns unique per row (`raw`, ids), where a dictionary only costs. The file is
-fsynced before anyone may rename it.
+encoding on columns unique per row (`raw`, ids) or holding times, where a dictionary only
+costs: event times, even where many repeat, take a third of their dictionary's size written
+plain (zstd finds the runs of their sorted microseconds) and half the time. The file is fsynced
+before anyone may rename it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def write_parquet(table: pa.Table, path: Path, *, statistics: bool | Sequence[st
     """Write `table` to `path`, fsync it, and return the file's SHA-256 hex digest.
     `statistics`: every column's min/max (True), or only those of the columns named."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    dictionary = [n for n in table.column_names if n not in NO_DICTIONARY]
+    dictionary = [f.name for f in table.schema if f.name not in NO_DICTIONARY and not _holds_times(f.type)]
     pq.write_table(
         table,
         path,
@@ -43,6 +45,10 @@ def write_parquet(table: pa.Table, path: Path, *, statistics: bool | Sequence[st
             digest.update(chunk)
         os.fsync(handle.fileno())
     return digest.hexdigest()
+
+
+def _holds_times(dtype: pa.DataType) -> bool:
+    return pa.types.is_timestamp(dtype) or pa.types.is_date(dtype) or pa.types.is_time(dtype)
 
 
 def write_parquet_files(files: Sequence[tuple[pa.Table, Path]]) -> list[str]:
