@@ -160,6 +160,7 @@ def _events(plan: CorrelationPlan, matches: Mapping[str, pl.DataFrame]) -> pl.Da
         events = events.filter(pl.struct(_G, "time", "event_uid").is_first_distinct())
     if plan.type is CorrelationType.VALUE_COUNT:
         events = _dense_id(events, fields, "__x").drop(fields)
+    events = _groups_that_may_hold(plan, events)
     return (
         events.with_columns(
             pl.col("time").dt.epoch("us").alias("__t"), pl.lit(1, pl.UInt32).alias("__one")
@@ -167,6 +168,32 @@ def _events(plan: CorrelationPlan, matches: Mapping[str, pl.DataFrame]) -> pl.Da
         .sort(_G, "__t")
         .with_row_index("__i")
     )
+
+
+_FLOORS = {Operator.GT: Operator.GT, Operator.GTE: Operator.GTE, Operator.EQ: Operator.GTE}
+"""Comparisons that put a floor under the value (`eq` n needs at least n)."""
+
+
+def _groups_that_may_hold(plan: CorrelationPlan, events: pl.DataFrame) -> pl.DataFrame:
+    """`events` without the groups that hold no hit whatever their windows.
+
+    A window's count, and its count of distinct values, never exceed its group's over all its
+    events; a group whose whole count falls short of a floor of the condition (`gt`, `gte`,
+    `eq`) has no window that reaches it. Most groups of a threshold rule are such (one user's
+    sign-ins from one country), and windowing them was most of a correlation's cost.
+    """
+    if plan.extended is not None or plan.condition is None:
+        return events
+    if plan.type is CorrelationType.EVENT_COUNT:
+        whole = pl.len()
+    elif plan.type is CorrelationType.VALUE_COUNT:
+        whole = pl.col("__x").n_unique()
+    else:
+        return events
+    floors = [Comparison(_FLOORS[c.op], c.threshold) for c in plan.condition.comparisons if c.op in _FLOORS]
+    if not floors:
+        return events
+    return events.filter(_compare(whole.over(_G), floors))
 
 
 def _dense_id(frame: pl.DataFrame, columns: list[str], name: str) -> pl.DataFrame:
