@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from auditlake.detection import plancache
+from auditlake.detection import evaluate, plancache, prefilter
 from auditlake.detection.compile import CompiledRule
 from auditlake.detection.evaluate import atom_columns
 from auditlake.detection.prefilter import RulePlan, plan_rules
@@ -146,3 +147,42 @@ def test_a_cache_that_cannot_be_written_only_costs_planning(tmp_path: Path) -> N
     blocked.write_text("a file where the cache folder would be")
     plans = plancache.planned(rules, columns, SOURCE, cache_dir=blocked)
     assert _plain(plans) == _plain(plan_rules(rules, columns, SOURCE))
+
+
+def test_a_runs_judgements_are_kept_and_the_next_run_does_not_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sets a large batch's sample showed worth searching, and whether each column's values
+    repeat, are kept with the plans; a later run of the same rules on the same schema searches
+    as they say, without sampling, and finds the same matches."""
+    monkeypatch.setenv("AUDITLAKE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(prefilter, "SAMPLE_ROWS", 16)  # 64 rows make a batch large enough to judge
+    monkeypatch.setattr(prefilter, "MIN_ROWS", 64)
+    names = ["StopLogging", "DeleteTrail", "ConsoleLogin", "GetObject", "PutObject", "ListBuckets"]
+    rows = [
+        {"eventName": names[i % len(names)], "eventSource": "cloudtrail.amazonaws.com" if i % 3 else "s3.amazonaws.com",
+         "userIdentity.arn": f"arn:aws:iam::1:user/u{i % 7}", "event_uid": f"e{i}"}
+        for i in range(300)
+    ]
+    frame = pl.DataFrame([{**row, "raw": json.dumps(row)} for row in rows])
+    evaluate._PREPARED.clear()
+    first = evaluate.evaluate_candidates(_rules(REPO_RULES, tmp_path), frame, source=SOURCE)
+    kept = list((tmp_path / "plans").glob("*.judged.pickle"))
+    assert len(kept) == 1
+    atoms, repeating = plancache.load_judged(kept[0].name.removesuffix(".judged.pickle"), cache_dir=tmp_path) or ()
+    assert atoms.height and repeating  # what the first batch judged
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("sampled again")
+
+    evaluate._PREPARED.clear()
+    monkeypatch.setattr(evaluate, "searched_atoms", refuse)
+    again = evaluate.evaluate_candidates(_rules(REPO_RULES, tmp_path), frame, source=SOURCE)
+    assert again.equals(first)
+    assert first.height  # the comparison holds something
+
+    other = pl.DataFrame({"rule": [0]})  # an entry of another shape (an older format)
+    monkeypatch.setattr(evaluate, "load_judged", lambda *_, **__: (other, {}))
+    evaluate._PREPARED.clear()
+    with pytest.raises(AssertionError, match="sampled again"):  # is not used
+        evaluate.evaluate_candidates(_rules(REPO_RULES, tmp_path), frame, source=SOURCE)

@@ -28,8 +28,14 @@ from auditlake.detection.logsources import (
     json_objects,
 )
 from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
-from auditlake.detection.plancache import planned
-from auditlake.detection.prefilter import ROW, RulePlan, candidate_pairs, searched_atoms
+from auditlake.detection.plancache import judged_key, load_judged, planned, store_judged
+from auditlake.detection.prefilter import (
+    ATOM_TABLE_SCHEMA,
+    ROW,
+    RulePlan,
+    candidate_pairs,
+    searched_atoms,
+)
 from auditlake.detection.raw_json import array_prefix, json_path, json_text_column
 
 RULE_ID_COLUMN = "rule_id"
@@ -203,6 +209,7 @@ def evaluate_candidates(
     if late is not None and prepared.searches_any(late.schema):
         indexed, late = _with_late(indexed, late, None), None
     pairs = candidate_pairs(indexed, plans, prepared.searched(indexed), prepared.repeating)
+    prepared.remember()
     pairs = pairs.group_by("rule").agg(pl.col(ROW).unique().sort()).sort("rule")
     if late is not None:
         indexed = _with_late(indexed, late, _rows_reading(prepared, pairs, late.schema, frame.height))
@@ -276,8 +283,12 @@ class _Prepared:
     schema: Schema
     source: str
     plans: list[RulePlan]
+    judged_key: str | None = None
+    """Where the judgements below are kept between runs (`plancache.load_judged`)."""
     _bound: dict[int, tuple[pl.Expr, list[str]]] = field(default_factory=dict)
     _sampled: pl.DataFrame | None = None
+    _kept: bool = False
+    """Whether the judgements are those kept on disk (loaded, or stored once made)."""
     repeating: dict[str, bool] = field(default_factory=dict)
     """Whether each searched column's values repeat, as the first large batch showed."""
 
@@ -290,10 +301,23 @@ class _Prepared:
         them (a sample per batch cost 0.2 s of a 286k-event batch's 2.5), else all of them."""
         if self._sampled is not None:
             return self._sampled
+        judged = load_judged(self.judged_key) if self.judged_key is not None and not self._kept else None
+        if judged is not None and judged[0].schema == ATOM_TABLE_SCHEMA:
+            self._sampled, self._kept = judged[0], True
+            for column, repeats in judged[1].items():
+                self.repeating.setdefault(column, repeats)
+            return self._sampled
         atoms, sampled = searched_atoms(frame, self.plans)
         if sampled:
             self._sampled = atoms
         return atoms
+
+    def remember(self) -> None:
+        """Keep the judgements of the batch just searched for the next run, once made."""
+        if self._kept or self.judged_key is None or self._sampled is None:
+            return
+        store_judged(self.judged_key, (self._sampled, dict(self.repeating)))
+        self._kept = True
 
     def bound(self, index: int) -> tuple[pl.Expr, list[str]]:
         """Plan `index`'s rule as an expression on the schema, and the columns it reads."""
@@ -316,7 +340,7 @@ def _prepared(rules: list[CompiledRule], schema: Schema, source: str, late: froz
     columns = atom_columns(schema, source)
     plans = _sparing(planned(rules, columns, source), late)
     # The entry holds the rules, so their ids in the key cannot be reused by other objects.
-    entry = _Prepared(rules, schema, source, plans)
+    entry = _Prepared(rules, schema, source, plans, judged_key(rules, columns, source, late))
     _PREPARED[key] = entry
     while len(_PREPARED) > PREPARED_KEPT:
         _PREPARED.popitem(last=False)

@@ -12,6 +12,13 @@ fingerprint and are planned every time.
 Entries live beside the compiled rules (`rulecache.default_cache_dir() / "plans"`), readable
 by the user only; the newest `KEPT` are kept. An unreadable entry is planned again, never an
 error.
+
+What a run's first large batch judged is kept there too (`load_judged`, `store_judged`): the
+sets its sample showed worth searching and whether each searched column's values repeat. They
+follow from the data as well, but only steer the search (whatever they say, a rule's candidates
+hold all its matches), and a source's batches hold the same kinds of values run after run: a
+scheduled run starts with the last run's judgements instead of sampling again (0.2-0.4 s of a
+Windows run).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -78,6 +85,43 @@ def _code_digest() -> str:
         if path.suffix in (".py", ".toml"):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+JUDGED_FORMAT = 1
+Judged = tuple[pl.DataFrame, dict[str, bool]]
+"""The atoms worth searching (`prefilter.searched_atoms`) and whether each column's values
+repeat (`prefilter.candidate_pairs`' `repeating`)."""
+
+
+def judged_key(
+    rules: Sequence[CompiledRule], columns: Columns, source: str, late: Iterable[str]
+) -> str | None:
+    """The key of the judgements on these rules' plans, as `late` columns spare them (see
+    `evaluate`); None when a rule has no fingerprint."""
+    key = plan_key(rules, columns, source)
+    if key is None:
+        return None
+    return hashlib.sha256(f"{JUDGED_FORMAT}\0{key}\0{sorted(late)}".encode()).hexdigest()[:32]
+
+
+def load_judged(key: str, *, cache_dir: Path | None = None) -> Judged | None:
+    """The judgements an earlier run stored under `key`, if readable."""
+    path = (cache_dir or default_cache_dir()) / "plans" / f"{key}.judged.pickle"
+    stored = load(path)
+    if not (isinstance(stored, tuple) and len(stored) == 2):
+        return None
+    atoms, repeating = stored
+    if not isinstance(atoms, pl.DataFrame) or not isinstance(repeating, dict):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    return atoms, repeating
+
+
+def store_judged(key: str, judged: Judged, *, cache_dir: Path | None = None) -> None:
+    folder = (cache_dir or default_cache_dir()) / "plans"
+    store(folder / f"{key}.judged.pickle", judged)
+    _prune(folder)
 
 
 def _load(path: Path, count: int) -> Stored | None:

@@ -196,6 +196,12 @@ def searched_atoms(frame: pl.DataFrame, plans: Sequence[RulePlan]) -> tuple[pl.D
     return _likely_rarest(frame, atoms, [plan.scope for plan in plans]), True
 
 
+ATOM_TABLE_SCHEMA = pl.Schema(
+    {"column": pl.String, "kind": pl.String, "needle": pl.String, "rule": pl.UInt32, "set": pl.UInt32}
+)
+"""One row per (rule, set, atom) searched: `searched_atoms`' answer."""
+
+
 def _atom_table(plans: Sequence[RulePlan]) -> pl.DataFrame:
     """One row per (rule, set, atom); numbers as text, like the needles they are joined to."""
     rows = [
@@ -205,8 +211,7 @@ def _atom_table(plans: Sequence[RulePlan]) -> pl.DataFrame:
         for number, atoms in enumerate(plan.sets)
         for column, kind, value in atoms
     ]
-    schema = {"column": pl.String, "kind": pl.String, "needle": pl.String, "rule": pl.UInt32, "set": pl.UInt32}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return pl.DataFrame(rows, schema=ATOM_TABLE_SCHEMA, orient="row")
 
 
 def _occurrences(
