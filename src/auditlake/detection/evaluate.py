@@ -298,7 +298,8 @@ class _Prepared:
 
     def searched(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The atoms to search in `frame`: as the first batch large enough for a sample judged
-        them (a sample per batch cost 0.2 s of a 286k-event batch's 2.5), else all of them."""
+        them (a sample per batch cost 0.2 s of a 286k-event batch's 2.5), in this run or in an
+        earlier one that kept its judgements (`plancache.load_judged`); else all of them."""
         if self._sampled is not None:
             return self._sampled
         judged = load_judged(self.judged_key) if self.judged_key is not None and not self._kept else None
