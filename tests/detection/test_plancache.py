@@ -181,8 +181,9 @@ def test_a_runs_judgements_are_kept_and_the_next_run_does_not_sample(
     assert again.equals(first)
     assert first.height  # the comparison holds something
 
-    other = pl.DataFrame({"rule": [0]})  # an entry of another shape (an older format)
-    monkeypatch.setattr(evaluate, "load_judged", lambda *_, **__: (other, {}))
-    evaluate._PREPARED.clear()
-    with pytest.raises(AssertionError, match="sampled again"):  # is not used
-        evaluate.evaluate_candidates(_rules(REPO_RULES, tmp_path), frame, source=SOURCE)
+    beyond = atoms.with_columns(pl.col("rule") + 10_000)  # rules these plans do not have
+    for damaged in (pl.DataFrame({"rule": [0]}), beyond):  # another shape (an older format)
+        monkeypatch.setattr(evaluate, "load_judged", lambda *_, entry=damaged, **__: (entry, {}))
+        evaluate._PREPARED.clear()
+        with pytest.raises(AssertionError, match="sampled again"):  # is not used
+            evaluate.evaluate_candidates(_rules(REPO_RULES, tmp_path), frame, source=SOURCE)

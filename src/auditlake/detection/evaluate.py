@@ -303,7 +303,7 @@ class _Prepared:
         if self._sampled is not None:
             return self._sampled
         judged = load_judged(self.judged_key) if self.judged_key is not None and not self._kept else None
-        if judged is not None and judged[0].schema == ATOM_TABLE_SCHEMA:
+        if judged is not None and self._fits(judged[0]):
             self._sampled, self._kept = judged[0], True
             for column, repeats in judged[1].items():
                 self.repeating.setdefault(column, repeats)
@@ -312,6 +312,12 @@ class _Prepared:
         if sampled:
             self._sampled = atoms
         return atoms
+
+    def _fits(self, atoms: pl.DataFrame) -> bool:
+        """Whether kept atoms can be these plans' (a damaged cache entry is sampled again)."""
+        if atoms.schema != ATOM_TABLE_SCHEMA:
+            return False
+        return atoms.is_empty() or int(atoms.select(pl.col("rule").max()).item()) < len(self.plans)
 
     def remember(self) -> None:
         """Keep the judgements of the batch just searched for the next run, once made."""
