@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from auditlake.detection import alert_store, engine, read_ahead
+from auditlake.detection import alert_store, engine, evaluate, narrow_rules, read_ahead
 from auditlake.detection.alert_store import AlertStore
 from auditlake.detection.compile import RuleSet, compile_rules
 from auditlake.detection.engine import lookback, run_detection
@@ -197,6 +197,7 @@ def test_alerts_built_beside_the_next_batch_are_all_stored_and_counted(
         ingest(inputs[0] + inputs[1], lake, workers=1, batch_rows=50)
     run_detection(whole, ruleset, digest="rules")
     monkeypatch.setattr(engine, "BATCH_ROWS", 60)
+    monkeypatch.setattr(evaluate, "DEFER_ROWS", 0)  # every rule's alerts built with its batch
     built: list[int] = []
     store_matches = engine._store_matches
 
@@ -216,6 +217,37 @@ def test_alerts_built_beside_the_next_batch_are_all_stored_and_counted(
     assert sum(n for (_, title), n in summary.counts.items() if title == "Okta sign-in failure") == (
         detections.filter(pl.col("rule_title") == "Okta sign-in failure").height
     )
+
+
+def test_rules_held_back_from_batch_to_batch_run_once_and_raise_the_same_alerts(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rules with few candidates in a batch wait for the source's later batches and run once
+    on all their rows: the alerts (correlations included) are those of a run in one batch,
+    and no rule runs twice on a source, where batch by batch some do."""
+    whole, batched, each = _lake(tmp_path, "whole"), _lake(tmp_path, "batched"), _lake(tmp_path, "each")
+    for lake in (whole, batched, each):
+        ingest(inputs[0] + inputs[1], lake, workers=1, batch_rows=50)
+    run_detection(whole, ruleset, digest="rules")
+    monkeypatch.setattr(engine, "BATCH_ROWS", 60)
+    runs: Counter[tuple[int, int]] = Counter()  # (the rules' plans, rule): runs
+    hits = narrow_rules.narrow_hits
+
+    def counting(bound: Any, frame: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+        runs.update((id(bound.__self__), rule) for rule in pairs["rule"].to_list())
+        return hits(bound, frame, pairs)
+
+    monkeypatch.setattr(narrow_rules, "narrow_hits", counting)
+    monkeypatch.setattr(evaluate, "narrow_hits", counting)
+    held = run_detection(batched, ruleset, digest="rules")
+    assert _alert_ids(batched) == _alert_ids(whole)
+    assert held.new_alerts == len(_alert_ids(whole))
+    assert runs and max(runs.values()) == 1
+    runs.clear()
+    monkeypatch.setattr(evaluate, "DEFER_ROWS", 0)  # every rule run batch by batch
+    run_detection(each, ruleset, digest="rules")
+    assert _alert_ids(each) == _alert_ids(whole)
+    assert max(runs.values()) > 1
 
 
 def test_correlations_read_only_what_the_run_did_not(

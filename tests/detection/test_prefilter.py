@@ -17,6 +17,7 @@ from sigma.collection import SigmaCollection
 from tests.detection.test_differential_sqlite import TEXT_FIELDS, _events, _rules
 
 from auditlake.detection import distinct_values, ir, prefilter
+from auditlake.detection import evaluate as evaluate_module
 from auditlake.detection.atoms import Columns, necessary_atoms, regex_literal, wildcard_literal
 from auditlake.detection.compile import RuleSet, compile_collection, compile_rules
 from auditlake.detection.evaluate import (
@@ -26,6 +27,7 @@ from auditlake.detection.evaluate import (
     evaluate,
     evaluate_candidates,
 )
+from auditlake.detection.narrow_rules import DeferredRules
 from auditlake.detection.prefilter import ASCII_LOWERING
 from auditlake.ingest import ingest
 from auditlake.lake.paths import LakePaths
@@ -69,10 +71,24 @@ def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]],
         with patch.object(prefilter, "SAMPLE_ROWS", 1):
             assert evaluate_candidates(rules, frame.drop("raw"), source=WINDOWS, late=late).equals(fast.drop("raw"))
     _assert_filter_keeps_every_match(rules, frame, WINDOWS, simple)
+    assert _held_back(rules, frame, DeferredRules()) == _pairs(fast)
+    assert _held_back(rules, frame, DeferredRules(max_bytes=1)) == _pairs(fast)  # run at every add
     narrow = evaluate_candidates(rules, frame, source=WINDOWS, keep=["event_uid"])
     assert narrow.columns == ["event_uid", RULE_ID_COLUMN]
     assert narrow.equals(fast.select("event_uid", RULE_ID_COLUMN))  # same rows, same order
     return _pairs(fast), _pairs(simple)
+
+
+def _held_back(rules: list[Any], frame: pl.DataFrame, deferred: DeferredRules) -> list[tuple[Any, str]]:
+    """The matches of `frame` evaluated as three batches, every narrow rule held back from one
+    batch to the next (`deferred`) and run at the end."""
+    third = max(1, frame.height // 3)
+    batches = [frame.slice(0, third), frame.slice(third, third), frame.slice(2 * third)]
+    with patch.object(evaluate_module, "DEFER_ROWS", frame.height):
+        found = [evaluate_candidates(rules, batch, source=WINDOWS, deferred=deferred) for batch in batches]
+    flushed = deferred.flush()
+    assert deferred.held_rows == 0 and deferred.flush() is None
+    return _pairs(pl.concat([*found, *([flushed] if flushed is not None else [])], how="diagonal_relaxed"))
 
 
 def _rows_of(columns: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:

@@ -16,7 +16,8 @@ Each event the run chooses is read once: the rules that correlations reference r
 pass as the others, and the correlation step reads again only what lies outside the run's own
 events (the look-back before `since`; for an incremental run, the older commits in its span).
 Each batch's alerts are built in a thread while the next batch is evaluated, and the batch after
-is read while this one is, when memory allows (`read_ahead`).
+is read while this one is, when memory allows (`read_ahead`). Rules with few candidate rows in
+a batch wait for the source's later batches and run once on all their rows (`narrow_rules`).
 
 Only one detection run per lake at a time (a file lock); a second is refused with a message.
 """
@@ -61,6 +62,7 @@ from auditlake.detection.evaluate import (
 )
 from auditlake.detection.frame_size import estimated_bytes
 from auditlake.detection.logsources import effective_field_map
+from auditlake.detection.narrow_rules import DeferredRules
 from auditlake.detection.plancache import planned
 from auditlake.detection.prefilter import ROW, candidate_filter
 from auditlake.detection.read_ahead import read_ahead
@@ -218,21 +220,42 @@ class _Scan:
 
         correlating: list[pl.DataFrame] = []
         done, current = 0, None
+        # Rules with few candidates in a batch are run once on all the source's batches.
+        deferred = DeferredRules()
+        held_for: tuple[str, list[str]] | None = None  # (source, evidence columns) of those rows
+
+        def settle() -> None:
+            """Run the rules held back from the source's batches; hand on their matches."""
+            held = deferred.flush()
+            if held is not None and held_for is not None:
+                source, evidence = held_for
+                matched, linked = _split_matches(self.ruleset, rules[source], feeding[source], evidence, held)
+                alerts.add(rules[source], matched)
+                if not linked.is_empty():
+                    correlating.append(linked)
+
         for (source, batch), events in read_ahead(work, read, _Batch.size):
             if source != current:
+                settle()
                 report(source, done, total)
                 current = source
             # Evaluating a batch makes Python objects by the ten thousand (expressions, plans,
             # frames), none of them garbage cycles: collections meanwhile walk them in vain.
             with collection_paused():
-                matched, linked_matches = _source_matches(self.ruleset, rules[source], feeding[source], events)
+                matched, linked_matches = _source_matches(
+                    self.ruleset, rules[source], feeding[source], events, deferred
+                )
             alerts.add(rules[source], matched)
             if not linked_matches.is_empty():
                 correlating.append(linked_matches)
+            if events is not None:
+                held_for = (events.source, events.evidence)
             done = min(done + sum(f.rows for f in batch), total)
             report(source, done, total)
             del events, matched, linked_matches  # freed before the next batch is read
             gc.collect(1)  # whatever cycles the batch left, before they can pile up
+        with collection_paused():
+            settle()
         return correlating
 
     def _files(self, source: str) -> list[CommittedFile]:
@@ -314,22 +337,39 @@ def _read_batch(
 
 
 def _source_matches(
-    ruleset: RuleSet, rules: list[CompiledRule], feeding: list[CompiledRule], batch: _Batch | None
+    ruleset: RuleSet,
+    rules: list[CompiledRule],
+    feeding: list[CompiledRule],
+    batch: _Batch | None,
+    deferred: DeferredRules | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A batch under its source's rules and under the rules its correlations read (`feeding`):
     one row per (event, matching rule) with the rule's id, for alerts (the evidence columns)
-    and for correlations (`correlation_inputs`)."""
+    and for correlations (`correlation_inputs`). With `deferred`, rules with few candidates
+    here are held there for later batches (and the matches of rules held earlier may come out
+    here)."""
     if batch is None:
         return pl.DataFrame(), pl.DataFrame()
     events, late, evidence, source = batch.events, batch.late, batch.evidence, batch.source
     if not feeding:
-        return evaluate_candidates(rules, events, source=source, keep=evidence, late=late), pl.DataFrame()
+        found = evaluate_candidates(rules, events, source=source, keep=evidence, late=late, deferred=deferred)
+        return found, pl.DataFrame()
     # One candidate search and one evaluation for both kinds: a second pass over the batch for
     # the rules correlations read cost a tenth of a cloud run.
     both = list({id(rule): rule for rule in (*rules, *feeding)}.values())
     keep = list(dict.fromkeys((*evidence, *batch.correlated)))
-    found = evaluate_candidates(both, events, source=source, keep=keep, late=late)
+    found = evaluate_candidates(both, events, source=source, keep=keep, late=late, deferred=deferred)
+    return _split_matches(ruleset, rules, feeding, evidence, found)
+
+
+def _split_matches(
+    ruleset: RuleSet, rules: list[CompiledRule], feeding: list[CompiledRule], evidence: list[str], found: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Matches of `rules` (their `evidence` columns) and of `feeding` (as correlations read them)."""
+    if not feeding:
+        return found, pl.DataFrame()
     rule_id = pl.col(RULE_ID_COLUMN)
+    evidence = [c for c in evidence if c in found.columns]
     matched = found.filter(rule_id.is_in([r.id for r in rules])).select(*evidence, RULE_ID_COLUMN)
     linked = found.filter(rule_id.is_in([r.id for r in feeding]))
     return matched, correlation_inputs(ruleset, linked) if linked.height else pl.DataFrame()

@@ -7,10 +7,8 @@ row per (event, matching rule).
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -28,6 +26,13 @@ from auditlake.detection.logsources import (
     json_objects,
 )
 from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
+from auditlake.detection.narrow_rules import (
+    DEFER_ROWS,
+    RANK,
+    DeferredRules,
+    matched_rows,
+    narrow_hits,
+)
 from auditlake.detection.plancache import judged_key, load_judged, planned, store_judged
 from auditlake.detection.prefilter import (
     ATOM_TABLE_SCHEMA,
@@ -39,8 +44,6 @@ from auditlake.detection.prefilter import (
 from auditlake.detection.raw_json import array_prefix, json_path, json_text_column
 
 RULE_ID_COLUMN = "rule_id"
-_RANK = "__rank"
-"""A matched rule's position in the rules evaluated, to order matches as `evaluate` does."""
 
 RAW_JSON_SOURCES = frozenset(
     {"aws.cloudtrail", "okta.system", "github.audit", "gcp.audit", "k8s.audit", "gateway.teleport"}
@@ -191,6 +194,7 @@ def evaluate_candidates(
     source: str,
     keep: Sequence[str] | None = None,
     late: LateColumns | None = None,
+    deferred: DeferredRules | None = None,
 ) -> pl.DataFrame:
     """`evaluate` for one source's events in memory, each rule run on its candidate rows only.
 
@@ -199,6 +203,10 @@ def evaluate_candidates(
     those columns (all by default): a rule matching most rows then copies only what is needed.
     `late` columns are read for the candidate rows of the rules that read them (for every row
     when the candidate search itself needs them); `keep` must not name them.
+
+    With `deferred`, the rules with few candidate rows here are held there and run on the
+    rows of several batches at once (`narrow_rules`): their matches come out of a later call,
+    after this call's own matches, or out of `deferred.flush()`.
     """
     rules = [r for r in rules if r.routes and source in r.sources]
     schema = pl.Schema({**frame.schema, **(late.schema if late else {})})
@@ -223,31 +231,23 @@ def evaluate_candidates(
         subset = merge_equal_rows(subset, reads, ROW)
         matched = _evaluate_one(together, subset.lazy(), schema, source).select(ROW, RULE_ID_COLUMN).collect()
         position = {rule.id: n for n, rule in enumerate(rules)}
-        rank = pl.col(RULE_ID_COLUMN).replace_strict(position, return_dtype=pl.UInt32).alias(_RANK)
+        rank = pl.col(RULE_ID_COLUMN).replace_strict(position, return_dtype=pl.UInt32).alias(RANK)
         found.append(split_merged_rows(matched, ROW).select(ROW, rank))
 
-    def run(index: int, rows: pl.Series) -> pl.Series:
-        # Each Polars call costs a plan (about 0.3 ms), more than a few rows' work: the rows
-        # and columns are taken in one call and the hits read off the filtered frame.
-        expression, reads = prepared.bound(index)
-        candidates = merge_equal_rows(indexed[rows, [ROW, *reads]], reads, ROW)
-        hits = candidates.filter(expression).get_column(ROW)
-        return hits.explode() if isinstance(hits.dtype, pl.List) else hits
-
     narrow = pairs.filter(pl.col(ROW).list.len() <= BROAD_SHARE * frame.height)
-    # Polars releases the GIL while it filters, so rules run side by side on every core.
-    with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-        hits = list(pool.map(run, narrow["rule"], narrow[ROW]))
-    if hits:  # the rows of every rule at once: a frame per rule cost more than its filter
-        counts = pl.Series([h.len() for h in hits], dtype=pl.UInt32)
-        ranks = narrow.select(pl.col("rule").cast(pl.UInt32).repeat_by(counts).explode().alias(_RANK))
-        found.append(ranks.select(pl.concat(hits).alias(ROW), _RANK))
-    if not any(part.height for part in found):
-        return output.head(0).drop(ROW).with_columns(pl.lit(None, pl.String).alias(RULE_ID_COLUMN))
-    # One 64-bit key sorts in two thirds of the time of the two columns it packs.
-    matches = pl.concat(found).sort(pl.col(ROW).cast(pl.UInt64) * (1 << 32) + pl.col(_RANK))
-    ids = pl.Series(RULE_ID_COLUMN, [rule.id for rule in rules], pl.String).gather(matches.get_column(_RANK))
-    return output[matches.get_column(ROW)].drop(ROW).with_columns(ids)
+    ids = [rule.id for rule in rules]
+    held = None
+    if deferred is not None:  # rules with few candidates run later, on several batches' rows
+        few = pl.col(ROW).list.len() <= DEFER_ROWS
+        kept = [c for c in output.columns if c != ROW]
+        held = deferred.add(
+            indexed, narrow.filter(few), owner=prepared, bound=prepared.bound, rule_ids=ids,
+            id_column=RULE_ID_COLUMN, keep=kept,
+        )
+        narrow = narrow.filter(~few)
+    found.append(narrow_hits(prepared.bound, indexed, narrow))
+    result = matched_rows(output, found, ids, RULE_ID_COLUMN)
+    return result if held is None else pl.concat([result, held], how="diagonal_relaxed")
 
 
 def _rows_reading(prepared: _Prepared, pairs: pl.DataFrame, columns: pl.Schema, height: int) -> pl.Series | None:

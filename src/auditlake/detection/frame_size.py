@@ -30,3 +30,25 @@ def estimated_bytes(frame: pl.DataFrame | pl.Series) -> int:
         return int(frame.estimated_size())
     ends = (frame.head(SAMPLE_ROWS).estimated_size(), frame.tail(SAMPLE_ROWS).estimated_size())
     return int(max(ends) / SAMPLE_ROWS * rows)
+
+
+def retained_bytes(frame: pl.DataFrame) -> int:
+    """The memory `frame` keeps alive: every buffer its columns point into, each counted once.
+
+    Rows taken from a larger frame may point into that frame's text buffers rather than copy
+    their text (Polars' string views), so a few rows can keep a whole batch's column alive;
+    `estimated_bytes` counts the rows' own values, this counts what they hold on to.
+
+    >>> big = pl.Series("text", ["x" * 100] * 100_000)
+    >>> retained_bytes(pl.DataFrame({"text": big.gather([0, 1])})) > 100 * 100_000
+    True
+    """
+    table = frame.to_arrow(compat_level=pl.CompatLevel.newest())  # no copy: the same buffers
+    sizes = {
+        buffer.address: buffer.size
+        for column in table.columns
+        for chunk in column.chunks
+        for buffer in chunk.buffers()
+        if buffer is not None
+    }
+    return sum(sizes.values())
