@@ -85,15 +85,15 @@ class DeferredRules:
     """
 
     max_bytes: int = MAX_DEFERRED_BYTES
-    _owner: object | None = None
-    _bound: Bound | None = None
-    _rule_ids: Sequence[str] = ()
-    _id_column: str = ""
-    _keep: list[str] = field(default_factory=list)
-    _frames: list[pl.DataFrame] = field(default_factory=list)
-    _pairs: list[pl.DataFrame] = field(default_factory=list)
-    _rows: int = 0
-    _bytes: int = 0
+    _owner: object | None = field(default=None, init=False, repr=False)
+    _bound: Bound | None = field(default=None, init=False, repr=False)
+    _rule_ids: Sequence[str] = field(default=(), init=False, repr=False)
+    _id_column: str = field(default="", init=False, repr=False)
+    _keep: list[str] = field(default_factory=list, init=False)
+    _frames: list[pl.DataFrame] = field(default_factory=list, init=False, repr=False)
+    _pairs: list[pl.DataFrame] = field(default_factory=list, init=False, repr=False)
+    _rows: int = field(default=0, init=False)
+    _bytes: int = field(default=0, init=False)
 
     @property
     def held_rows(self) -> int:
