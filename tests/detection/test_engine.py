@@ -15,7 +15,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from auditlake.detection import alert_store, engine, evaluate, narrow_rules, read_ahead
+from auditlake.detection import (
+    alert_store,
+    engine,
+    evaluate,
+    narrow_rules,
+    read_ahead,
+    spilled_matches,
+)
 from auditlake.detection.alert_store import AlertStore
 from auditlake.detection.compile import RuleSet, compile_rules
 from auditlake.detection.engine import lookback, run_detection
@@ -140,6 +147,73 @@ def test_one_run_daily_runs_and_ranges_agree(inputs: dict[int, list[Path]], rule
     # The burst over midnight is found although no single day holds three failures.
     burst = AlertStore(whole).scan().filter(pl.col("rule_kind") == "correlation").collect()
     assert "burst-3" in {uid for uids in burst["event_uids"].to_list() for uid in uids}
+
+
+def test_correlations_in_time_slices_raise_the_alerts_of_one_slice(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run correlates its span slice by slice (each slice with the look-back before it): a
+    run, a range and daily incremental runs cut into many slices (their matches read back from
+    files) store the alerts of the same runs in one slice, the burst over midnight included."""
+    slices: list[int] = []
+    alerts_of = engine._correlation_alerts
+
+    def counting(*args: Any) -> pl.DataFrame:
+        slices.append(1)
+        return alerts_of(*args)
+
+    monkeypatch.setattr(engine, "_correlation_alerts", counting)
+    everything = [p for day in inputs.values() for p in day]
+    runs: dict[str, LakePaths] = {}
+    for per_slice in (engine.CORRELATION_SLICE_ROWS, 3):
+        monkeypatch.setattr(engine, "CORRELATION_SLICE_ROWS", per_slice)
+        # In slices, the matches are also read back from files rather than memory.
+        monkeypatch.setattr(spilled_matches, "MEMORY_BYTES", 0 if per_slice == 3 else spilled_matches.MEMORY_BYTES)
+        slices.clear()
+        whole, ranged, daily = (_lake(tmp_path, f"{name}-{per_slice}") for name in ("whole", "ranged", "daily"))
+        ingest(everything, whole, workers=1)
+        run_detection(whole, ruleset, digest="rules")
+        ingest(everything, ranged, workers=1)
+        run_detection(ranged, ruleset, digest="rules", since=START + timedelta(hours=12), until=START + timedelta(days=2))
+        for number in range(DAYS):
+            ingest(inputs[number], daily, workers=1)
+            run_detection(daily, ruleset, digest="rules")
+        runs_made = 1 + 1 + DAYS
+        assert len(slices) <= runs_made if per_slice > 3 else len(slices) > 2 * runs_made
+        runs |= {f"whole-{per_slice}": whole, f"ranged-{per_slice}": ranged, f"daily-{per_slice}": daily}
+    for name in ("whole", "ranged", "daily"):
+        assert _alert_ids(runs[f"{name}-3"]) == _alert_ids(runs[f"{name}-{engine.CORRELATION_SLICE_ROWS}"])
+        stored = AlertStore(runs[f"{name}-3"]).scan().select("alert_id").collect()
+        assert stored.height == stored["alert_id"].n_unique()  # no hit found by two slices
+    assert _alert_ids(runs["daily-3"]) == _alert_ids(runs["whole-3"])
+    burst = AlertStore(runs["whole-3"]).scan().filter(pl.col("rule_kind") == "correlation").collect()
+    assert "burst-3" in {uid for uids in burst["event_uids"].to_list() for uid in uids}
+
+
+def test_the_correlated_matches_wait_on_disk_and_are_removed_after_the_run(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond what they may hold in memory (none here), the correlated rules' matches go to the
+    run's folder under `_state/tmp/` during the scan; the folder is gone after the run, and so
+    is one a killed run left."""
+    lake = _lake(tmp_path, "lake")
+    ingest(inputs[0] + inputs[1], lake, workers=1)
+    leftover = lake.state / "tmp" / "detect-killed"
+    leftover.mkdir(parents=True)
+    (leftover / "part-00000.parquet").write_bytes(b"")
+    written: list[Path] = []
+    add = spilled_matches.SpilledMatches.add
+
+    def adding(spill: spilled_matches.SpilledMatches, frame: pl.DataFrame) -> None:
+        add(spill, frame)
+        written.extend(spill.folder.glob("*.parquet"))
+
+    monkeypatch.setattr(spilled_matches.SpilledMatches, "add", adding)
+    monkeypatch.setattr(spilled_matches, "MEMORY_BYTES", 0)
+    summary = run_detection(lake, ruleset, digest="rules")
+    assert written and summary.new_alerts > 0
+    assert not leftover.exists() and not any(path.exists() for path in written)
+    assert list((lake.state / "tmp").iterdir()) == []
 
 
 def test_rerunning_adds_nothing(

@@ -18,6 +18,8 @@ events (the look-back before `since`; for an incremental run, the older commits 
 Each batch's alerts are built in a thread while the next batch is evaluated, and the batch after
 is read while this one is, when memory allows (`read_ahead`). Rules with few candidate rows in
 a batch wait for the source's later batches and run once on all their rows (`narrow_rules`).
+The correlated rules' matches wait on disk (`spilled_matches`) and are correlated in time
+slices, each with the look-back before it, so a run's memory does not grow with its range.
 
 Only one detection run per lake at a time (a file lock); a second is refused with a message.
 """
@@ -66,6 +68,7 @@ from auditlake.detection.narrow_rules import DeferredRules
 from auditlake.detection.plancache import planned
 from auditlake.detection.prefilter import ROW, candidate_filter
 from auditlake.detection.read_ahead import read_ahead
+from auditlake.detection.spilled_matches import SpilledMatches, remove_leftovers, time_slices
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.errors import UnknownSourceError
 from auditlake.lake.commits import CommittedFile, read_commits
@@ -162,6 +165,8 @@ def run_detection(
         # Every event is read once per run, so the run's appends never repeat one another; only
         # alerts stored before the run can recur.
         store = AlertStore(lake, disjoint_appends=True, background=True)
+        remove_leftovers(lake)
+        seen = SpilledMatches.for_run(lake, run.run_id)  # the correlated rules' matches
         try:
             summary = DetectSummary(
                 mode="incremental" if incremental else "range",
@@ -175,19 +180,19 @@ def run_detection(
             report = progress or (lambda *_: None)
             scan = _Scan(lake, ruleset, linked, window, since, until)
             with _AlertBuilder(store, summary, run) as alerts:
-                correlating = scan.evaluate(scanned, alerts, report, total)
+                scan.evaluate(scanned, alerts, report, total, seen)
             summary.events_scanned = total
             summary.sources = list(scanned)
             if ruleset.correlations:
                 report("correlations", summary.events_scanned, summary.events_scanned)
-                seen = pl.concat(correlating, how="diagonal_relaxed") if correlating else pl.DataFrame()
-                summary.record(_counts(_correlate(store, lake, ruleset, window, since, until, run, wanted, seen)))
+                summary.record(_correlate(store, lake, ruleset, window, since, until, run, wanted, seen))
             store.close()  # every alert durable before the watermark moves
             if incremental:
                 write_watermark(lake, digest, newest)
             report("done", summary.events_scanned, summary.events_scanned)
         finally:
             store.close()  # also when the run fails: a write under way ends before the lock is let go
+            seen.close()
     summary.elapsed_s = clock.monotonic() - started
     return summary
 
@@ -205,10 +210,10 @@ class _Scan:
     until: datetime | None
 
     def evaluate(
-        self, sources: list[str], alerts: _AlertBuilder, report: Progress, total: int
-    ) -> list[pl.DataFrame]:
-        """Every batch of `sources` evaluated, its alerts handed to `alerts`; the matches of
-        the rules correlations read, as they read them."""
+        self, sources: list[str], alerts: _AlertBuilder, report: Progress, total: int, spill: SpilledMatches
+    ) -> None:
+        """Every batch of `sources` evaluated, its alerts handed to `alerts`, the matches of the
+        rules correlations read (as they read them) to `spill`."""
         rules = {s: [r for r in self.ruleset.rules if r.output and s in r.sources] for s in sources}
         feeding = {s: [r for r in self.linked if s in r.sources] for s in sources}
         work = [(source, batch) for source in sources for batch in _batches(self._files(source))]
@@ -218,7 +223,6 @@ class _Scan:
             frame = scan_files(self.lake, batch, start=self.since, end=self.until)
             return _read_batch(self.ruleset, rules[source], feeding[source], frame, source)
 
-        correlating: list[pl.DataFrame] = []
         done, current = 0, None
         # Rules with few candidates in a batch are run once on all the source's batches.
         deferred = DeferredRules()
@@ -229,10 +233,9 @@ class _Scan:
             held = deferred.flush()
             if held is not None and held_for is not None:
                 source, evidence = held_for
-                matched, linked = _split_matches(self.ruleset, rules[source], feeding[source], evidence, held)
+                matched, linked_matches = _split_matches(self.ruleset, rules[source], feeding[source], evidence, held)
                 alerts.add(rules[source], matched)
-                if not linked.is_empty():
-                    correlating.append(linked)
+                spill.add(linked_matches)
 
         for (source, batch), events in read_ahead(work, read, _Batch.size):
             if source != current:
@@ -246,8 +249,7 @@ class _Scan:
                     self.ruleset, rules[source], feeding[source], events, deferred
                 )
             alerts.add(rules[source], matched)
-            if not linked_matches.is_empty():
-                correlating.append(linked_matches)
+            spill.add(linked_matches)
             if events is not None:
                 held_for = (events.source, events.evidence)
             done = min(done + sum(f.rows for f in batch), total)
@@ -256,7 +258,6 @@ class _Scan:
             gc.collect(1)  # whatever cycles the batch left, before they can pile up
         with collection_paused():
             settle()
-        return correlating
 
     def _files(self, source: str) -> list[CommittedFile]:
         return event_files(self.lake, sources=[source], start=self.since, end=self.until, commits=self.window)
@@ -473,6 +474,11 @@ def lookback(ruleset: RuleSet) -> timedelta:
     return max((span(p, frozenset()) for p in ruleset.correlations), default=timedelta(0))
 
 
+CORRELATION_SLICE_ROWS = 500_000
+"""Matches correlated together, about: a run's range is cut into time slices of about this
+many of the correlated rules' matches, so its memory follows a slice, not the range."""
+
+
 def _correlate(  # noqa: PLR0917 - the run's state, passed through once
     store: AlertStore,
     lake: LakePaths,
@@ -482,19 +488,23 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
     until: datetime | None,
     run: RunInfo,
     wanted: set[str] | None,
-    seen: pl.DataFrame,
-) -> pl.DataFrame:
-    """Correlation alerts: hits over the events the run's span needs, look-back included.
+    seen: SpilledMatches,
+) -> Counter[tuple[str, str]]:
+    """Store correlation alerts: hits over the events the run's span needs, look-back included;
+    the new alerts by (level, rule title).
 
     `seen` holds the correlated rules' matches among the events the run itself read; the rest
     of the span is read here: a range's look-back before `since`, or, for an incremental run,
-    the span's events in the commits before the run's.
+    the span's events in the commits before the run's. The span is correlated in time slices:
+    a hit is decided by the events of its own window alone (`correlate`), so the hits whose
+    window ends in a slice are found from the slice's matches and those of the look-back
+    before it, and the slices together find every hit of the span once.
     """
     rules = correlated_rules(ruleset)
     sources = _correlated_sources(ruleset, wanted)
     span = _correlation_span(lake, ruleset, sources, window, since, until)
     if span is None:
-        return pl.DataFrame()
+        return Counter()
     incremental = since is None and until is None
     if incremental:
         rest = _correlation_matches(lake, ruleset, rules, sources, span, CommitRange(0, window.after))
@@ -502,22 +512,45 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
         rest = _correlation_matches(lake, ruleset, rules, sources, (span[0], since), window)
     else:
         rest = pl.DataFrame()  # the run read all of its span
-    parts = [part for part in (seen, rest) if not part.is_empty()]
-    if not parts:
-        return pl.DataFrame()
-    matched = pl.concat(parts, how="diagonal_relaxed")
+    times = [t for t in (seen.times, _times(rest)) if t is not None]
+    if not times:
+        return Counter()
+    low, high = min(t[0] for t in times), max(t[1] for t in times)
+    reach = lookback(ruleset)
+    counts: Counter[tuple[str, str]] = Counter()
+    for start, end in time_slices(low, high, seen.rows + rest.height, CORRELATION_SLICE_ROWS):
+        first = start - reach if span[0] is None else max(start - reach, span[0])
+        parts = [seen.read(first, end), _between(rest, first, end)]
+        parts = [part for part in parts if not part.is_empty()]
+        if parts:
+            matched = pl.concat(parts, how="diagonal_relaxed")
+            ends = (start if since is None else max(start, since), end if until is None else min(end, until))
+            counts += _counts(_correlation_alerts(store, ruleset, matched, ends, run))
+    return counts
+
+
+def _times(frame: pl.DataFrame) -> tuple[datetime, datetime] | None:
+    if frame.is_empty():
+        return None
+    low, high = frame.select(pl.col("time").min().alias("low"), pl.col("time").max().alias("high")).row(0)
+    return None if low is None else (low, high)
+
+
+def _between(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
+    return frame.filter(pl.col("time").is_between(start, end, closed="left")) if not frame.is_empty() else frame
+
+
+def _correlation_alerts(
+    store: AlertStore, ruleset: RuleSet, matched: pl.DataFrame, ends: tuple[datetime, datetime], run: RunInfo
+) -> pl.DataFrame:
+    """Store the alerts of the hits in `matched` whose window ends in `[ends[0], ends[1])`."""
     results = correlate_matched(ruleset, matched)
     referenced = {k for plan in ruleset.correlations for k in plan.correlation_refs}
     kept: dict[str, pl.DataFrame] = {}
     for plan in ruleset.correlations:
         if plan.key in referenced and not plan.generate:
             continue  # a chained child feeds its parent only
-        hits = results[plan.key]
-        if since is not None:  # a range keeps the windows that end inside it
-            hits = hits.filter(pl.col("window_end") >= since)
-        if until is not None:
-            hits = hits.filter(pl.col("window_end") < until)
-        kept[plan.key] = hits
+        kept[plan.key] = results[plan.key].filter(pl.col("window_end").is_between(*ends, closed="left"))
     evidence = _evidence_of(matched, kept.values())
     alerts = []
     for plan in ruleset.correlations:
