@@ -487,6 +487,56 @@ def test_lookback_is_the_longest_chain(ruleset: RuleSet) -> None:
     assert lookback(ruleset) == timedelta(hours=1)
 
 
+CHAIN = """\
+title: first
+id: 00000000-0000-4000-8000-000000000001
+name: first
+logsource: {product: okta, service: okta}
+detection: {sel: {eventType: a}, condition: sel}
+---
+title: second
+id: 00000000-0000-4000-8000-000000000002
+name: second
+logsource: {product: okta, service: okta}
+detection: {sel: {eventType: b}, condition: sel}
+---
+title: third
+id: 00000000-0000-4000-8000-000000000003
+name: third
+logsource: {product: okta, service: okta}
+detection: {sel: {eventType: c}, condition: sel}
+---
+title: a burst of first
+id: 00000000-0000-4000-8000-000000000011
+name: burst
+correlation: {type: event_count, rules: [first], timespan: 10m, condition: {gte: 2}}
+---
+title: first then second
+id: 00000000-0000-4000-8000-000000000012
+name: pair
+correlation: {type: temporal, rules: [first, second], timespan: 1h}
+---
+title: pairs then a burst
+id: 00000000-0000-4000-8000-000000000013
+correlation: {type: temporal, rules: [pair, burst], timespan: 2h}
+---
+title: third alone
+id: 00000000-0000-4000-8000-000000000014
+correlation: {type: event_count, rules: [third], timespan: 30m, condition: {gte: 3}}
+"""
+
+
+def test_each_rules_lookback_is_its_longest_chain_of_timespans(tmp_path: Path) -> None:
+    """A rule's matches may count as far back as the longest path of timespans from a
+    correlation down to it; the longest of all is the run's look-back."""
+    (tmp_path / "chain.yml").write_text(CHAIN)
+    chained = compile_rules([tmp_path])
+    reach = engine.rule_lookback(chained)
+    first, second, third = (f"00000000-0000-4000-8000-00000000000{n}" for n in (1, 2, 3))
+    assert reach == {first: timedelta(hours=3), second: timedelta(hours=3), third: timedelta(minutes=30)}
+    assert lookback(chained) == max(reach.values())
+
+
 def test_detect_command_prints_alerts_as_json_lines(inputs: dict[int, list[Path]], tmp_path: Path) -> None:
     from click.testing import CliRunner
 

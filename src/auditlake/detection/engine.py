@@ -462,6 +462,27 @@ def _info(rule: CompiledRule) -> RuleInfo:
     return RuleInfo(rule.id, rule.title, "detection", rule.level, rule.tags, rule.author)
 
 
+def rule_lookback(ruleset: RuleSet) -> dict[str, timedelta]:
+    """How far back before a window's end each detection rule's matches may count, by rule id:
+    the longest chain of timespans from a correlation down to the rule."""
+    plans = {p.key: p for p in ruleset.correlations} | {p.id: p for p in ruleset.correlations if p.id}
+    rules = {key: rule.id for rule in ruleset.rules for key in (rule.id, rule.name) if key}
+    reach: dict[str, timedelta] = {}
+
+    def walk(plan: CorrelationPlan, above: timedelta, seen: frozenset[str]) -> None:
+        span = above + plan.timespan
+        for key in plan.distinct_rules:
+            if key in plans:
+                if key not in seen:
+                    walk(plans[key], span, seen | {plan.key})
+            elif key in rules:
+                reach[rules[key]] = max(reach.get(rules[key], timedelta(0)), span)
+
+    for plan in ruleset.correlations:
+        walk(plan, timedelta(0), frozenset())
+    return reach
+
+
 def lookback(ruleset: RuleSet) -> timedelta:
     """The longest span a correlation (with its chained children) looks back over."""
     plans = {p.key: p for p in ruleset.correlations} | {p.id: p for p in ruleset.correlations if p.id}
@@ -516,12 +537,20 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
     if not times:
         return Counter()
     low, high = min(t[0] for t in times), max(t[1] for t in times)
-    reach = lookback(ruleset)
+    reach = rule_lookback(ruleset)
+    longest = max(reach.values(), default=timedelta(0))
     counts: Counter[tuple[str, str]] = Counter()
+
+    def clipped(moment: datetime) -> datetime:
+        return moment if span[0] is None else max(moment, span[0])  # the span's own start
+
     for start, end in time_slices(low, high, seen.rows + rest.height, CORRELATION_SLICE_ROWS):
-        first = start - reach if span[0] is None else max(start - reach, span[0])
-        parts = [seen.read(first, end), _between(rest, first, end)]
-        parts = [part for part in parts if not part.is_empty()]
+        # Each rule's matches from as far back as the correlations reading them reach.
+        earliest = clipped(start - longest)
+        first = {rule: clipped(start - back) for rule, back in reach.items()}
+        reached = pl.col("time") >= pl.col(RULE_ID_COLUMN).replace_strict(first, default=earliest)
+        parts = [seen.read(earliest, end), _between(rest, earliest, end)]
+        parts = [part.filter(reached) for part in parts if not part.is_empty()]
         if parts:
             matched = pl.concat(parts, how="diagonal_relaxed")
             ends = (start if since is None else max(start, since), end if until is None else min(end, until))
