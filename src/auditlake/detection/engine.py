@@ -19,7 +19,7 @@ Each batch's alerts are built in a thread while the next batch is evaluated, and
 is read while this one is, when memory allows (`read_ahead`). Rules with few candidate rows in
 a batch wait for the source's later batches and run once on all their rows (`narrow_rules`).
 The correlated rules' matches wait on disk (`spilled_matches`) and are correlated in time
-slices, each with the look-back before it, so a run's memory does not grow with its range.
+slices, each with the look-back before it: a run holds a slice's matches, not its range's.
 
 Only one detection run per lake at a time (a file lock); a second is refused with a message.
 """
