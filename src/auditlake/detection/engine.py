@@ -549,8 +549,10 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
         earliest = clipped(start - longest)
         first = {rule: clipped(start - back) for rule, back in reach.items()}
         reached = pl.col("time") >= pl.col(RULE_ID_COLUMN).replace_strict(first, default=earliest)
-        parts = [seen.read(earliest, end), _between(rest, earliest, end)]
-        parts = [part.filter(reached) for part in parts if not part.is_empty()]
+        parts = [seen.read(earliest, end, reached)]
+        if not rest.is_empty():
+            parts.append(rest.filter(pl.col("time").is_between(earliest, end, closed="left") & reached))
+        parts = [part for part in parts if not part.is_empty()]
         if parts:
             matched = pl.concat(parts, how="diagonal_relaxed")
             ends = (start if since is None else max(start, since), end if until is None else min(end, until))
@@ -563,10 +565,6 @@ def _times(frame: pl.DataFrame) -> tuple[datetime, datetime] | None:
         return None
     low, high = frame.select(pl.col("time").min().alias("low"), pl.col("time").max().alias("high")).row(0)
     return None if low is None else (low, high)
-
-
-def _between(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
-    return frame.filter(pl.col("time").is_between(start, end, closed="left")) if not frame.is_empty() else frame
 
 
 def _correlation_alerts(

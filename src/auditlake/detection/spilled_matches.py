@@ -1,4 +1,5 @@
-"""A run's matches for correlations, kept on disk until correlations read them, slice by slice.
+"""A run's matches for correlations, held until correlations read them slice by slice: in
+memory, or on disk past a bound.
 
 Correlations read every match of the rules they reference over the run's whole range, and a
 run reads its batches one by one: held in memory, those matches grow with the lake (about 370
@@ -107,8 +108,9 @@ class SpilledMatches:
         frame.write_parquet(path, compression="lz4", statistics=True)
         self._files.append(path)
 
-    def read(self, start: datetime | None, end: datetime | None) -> pl.DataFrame:
-        """The matches with `start <= time < end` (None: unbounded), in the order added."""
+    def read(self, start: datetime | None, end: datetime | None, where: pl.Expr | None = None) -> pl.DataFrame:
+        """The matches with `start <= time < end` (None: unbounded) for which `where` holds,
+        in the order added (the conditions are applied as the files are read)."""
         parts = [pl.scan_parquet(path) for path in self._files] + [held.lazy() for held in self._held]
         if not parts:
             return pl.DataFrame()
@@ -117,6 +119,8 @@ class SpilledMatches:
             frame = frame.filter(pl.col(TIME) >= start)
         if end is not None:
             frame = frame.filter(pl.col(TIME) < end)
+        if where is not None:
+            frame = frame.filter(where)
         return frame.collect()
 
     def close(self) -> None:
