@@ -68,7 +68,12 @@ from auditlake.detection.narrow_rules import DeferredRules
 from auditlake.detection.plancache import planned
 from auditlake.detection.prefilter import ROW, candidate_filter
 from auditlake.detection.read_ahead import read_ahead
-from auditlake.detection.spilled_matches import SpilledMatches, remove_leftovers, time_slices
+from auditlake.detection.spilled_matches import (
+    SpilledMatches,
+    remove_leftovers,
+    time_range,
+    time_slices,
+)
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.errors import UnknownSourceError
 from auditlake.lake.commits import CommittedFile, read_commits
@@ -533,7 +538,7 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
         rest = _correlation_matches(lake, ruleset, rules, sources, (span[0], since), window)
     else:
         rest = pl.DataFrame()  # the run read all of its span
-    times = [t for t in (seen.times, _times(rest)) if t is not None]
+    times = [t for t in (seen.times, time_range(rest)) if t is not None]
     if not times:
         return Counter()
     low, high = min(t[0] for t in times), max(t[1] for t in times)
@@ -558,13 +563,6 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
             ends = (start if since is None else max(start, since), end if until is None else min(end, until))
             counts += _counts(_correlation_alerts(store, ruleset, matched, ends, run))
     return counts
-
-
-def _times(frame: pl.DataFrame) -> tuple[datetime, datetime] | None:
-    if frame.is_empty():
-        return None
-    low, high = frame.select(pl.col("time").min().alias("low"), pl.col("time").max().alias("high")).row(0)
-    return None if low is None else (low, high)
 
 
 def _correlation_alerts(

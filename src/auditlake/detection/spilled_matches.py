@@ -42,6 +42,14 @@ def time_slices(low: datetime, high: datetime, rows: int, per_slice: int) -> lis
     return [(a, b) for a, b in pairwise(edges) if a < b]
 
 
+def time_range(frame: pl.DataFrame) -> tuple[datetime, datetime] | None:
+    """The earliest and latest `time` of `frame` (None: no row has one)."""
+    if frame.is_empty():
+        return None
+    low, high = frame.select(pl.col(TIME).min().alias("low"), pl.col(TIME).max().alias("high")).row(0)
+    return None if low is None else (low, high)
+
+
 def tmp_folder(lake: LakePaths) -> Path:
     return lake.state / "tmp"
 
@@ -92,10 +100,10 @@ class SpilledMatches:
                 self._write(held)
             self._held, self._held_bytes = [], 0
         self._rows += frame.height
-        low, high = frame.select(pl.col(TIME).min().alias("low"), pl.col(TIME).max().alias("high")).row(0)
-        if low is not None:
-            self._low = low if self._low is None else min(self._low, low)
-            self._high = high if self._high is None else max(self._high, high)
+        times = time_range(frame)
+        if times is not None:
+            self._low = times[0] if self._low is None else min(self._low, times[0])
+            self._high = times[1] if self._high is None else max(self._high, times[1])
 
     @property
     def times(self) -> tuple[datetime, datetime] | None:
