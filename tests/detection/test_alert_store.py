@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -12,6 +13,7 @@ from tests.sinks.helpers import made_up_alerts
 
 from auditlake.detection import alert_store
 from auditlake.detection.alert_store import AlertStore
+from auditlake.detection.alerts import RuleInfo, RunInfo, event_alert_id
 from auditlake.lake.paths import LakePaths
 
 RUN = "1" * 16
@@ -72,6 +74,36 @@ def test_alert_files_keep_statistics_of_the_columns_readers_prune_by(tmp_path: P
         if row_group.column(i).statistics is not None and row_group.column(i).statistics.has_min_max
     }
     assert with_statistics == set(alert_store.PRUNING_COLUMNS)
+
+
+def test_alert_ids_are_written_with_their_lengths_apart(tmp_path: Path) -> None:
+    lake = LakePaths.at(tmp_path / "lake")
+    store = AlertStore(lake)
+    store.append(made_up_alerts(10, run=RUN), run_id=RUN)
+    matches = pl.DataFrame({
+        "event_uid": ["6a5ce198-33ec-4202-ae5c-40c53077bd3c", "two words"],
+        "time": [datetime(2026, 3, 2, tzinfo=UTC)] * 2,
+        "source": ["aws.cloudtrail"] * 2,
+        "ingested_at": [datetime(2026, 3, 2, tzinfo=UTC)] * 2,
+        "actor": ["alice", None],
+        "src_ip": [None, "192.0.2.1"],
+        "target": [None, None],
+        "rule_id": ["rule-1"] * 2,
+    })
+    rules = {"rule-1": RuleInfo("rule-1", "A rule", "detection", "low", (), "someone")}
+    store.append_detections(matches, rules, RunInfo(datetime(2026, 3, 2, tzinfo=UTC), "replay", RUN))
+    full, detection = store.files()
+    for path, columns in ((full, {"alert_id"}), (detection, {"alert_id", "event_uid"})):
+        meta = pq.read_metadata(path).row_group(0)
+        separate = {
+            meta.column(i).path_in_schema for i in range(meta.num_columns)
+            if "DELTA_LENGTH_BYTE_ARRAY" in meta.column(i).encodings
+        }
+        assert separate == columns, path
+    stored = store.read([detection]).sort("alert_id")
+    uids = matches["event_uid"].to_list()
+    assert stored["event_uids"].to_list() == [[u] for u in sorted(uids, key=lambda u: event_alert_id("rule-1", u))]
+    assert stored["alert_id"].to_list() == sorted(event_alert_id("rule-1", u) for u in uids)
 
 
 def test_an_alert_repeated_within_one_append_is_stored_once_as_first_given(tmp_path: Path) -> None:

@@ -66,3 +66,22 @@ def test_dictionaries_only_where_values_may_repeat(tmp_path: Path) -> None:
     for name in ("time", "event_uid", "raw"):
         assert "RLE_DICTIONARY" not in encodings[name], name
     assert pq.read_table(tmp_path / "f.parquet").equals(table)
+
+
+def test_ids_written_with_their_lengths_apart_read_back_the_same(tmp_path: Path) -> None:
+    table = pa.table({
+        "event_uid": [f"{i:08x}-0000-4000-8000-{i:012x}" if i % 7 else None for i in range(3000)],
+        "raw": [f'{{"n":{i}}}' for i in range(3000)],
+    })
+    write_parquet(table, tmp_path / "f.parquet", separate_lengths=["event_uid", "absent"])
+    columns = pq.read_metadata(tmp_path / "f.parquet").row_group(0)
+    encodings = {columns.column(i).path_in_schema: columns.column(i).encodings for i in range(columns.num_columns)}
+    assert parquet.SEPARATE_LENGTHS in encodings["event_uid"]
+    assert parquet.SEPARATE_LENGTHS not in encodings["raw"]
+    assert pq.read_table(tmp_path / "f.parquet").equals(table)
+
+
+def test_only_columns_without_a_dictionary_take_separate_lengths(tmp_path: Path) -> None:
+    table = pa.table({"action": ["read", "write"]})
+    with pytest.raises(ValueError, match="without a dictionary"):
+        write_parquet(table, tmp_path / "f.parquet", separate_lengths=["action"])

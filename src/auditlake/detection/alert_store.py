@@ -32,6 +32,9 @@ PRUNING_COLUMNS = ("rule_id", "level", "source", "first_evidence_at", "last_evid
 time); the others' are not written: min and max of unique ids skip nothing and cost a quarter
 of writing a detection's alerts."""
 
+SEPARATE_LENGTHS_COLUMNS = ("alert_id", "event_uid")
+"""Ids written with their lengths apart (`lake.parquet.SEPARATE_LENGTHS`): most are UUIDs."""
+
 __all__ = ["PRUNING_COLUMNS", "AlertStore", "scan_alert_files"]
 
 
@@ -159,7 +162,7 @@ class AlertStore:
 
     def _write(self, table: pa.Table, final: Path, statistics: Sequence[str]) -> None:
         temporary = self.folder / f".{final.name}.tmp"
-        write_parquet(table, temporary, statistics=statistics)
+        write_parquet(table, temporary, statistics=statistics, separate_lengths=SEPARATE_LENGTHS_COLUMNS)
         os.replace(temporary, final)
         fsync_dir(self.folder)
 

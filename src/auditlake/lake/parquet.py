@@ -26,11 +26,28 @@ commit of several partitions (days) takes the time of its largest file, not of a
 the last commit of an ingest runs alone, and the next batch waits for each commit."""
 
 
-def write_parquet(table: pa.Table, path: Path, *, statistics: bool | Sequence[str] = True) -> str:
+SEPARATE_LENGTHS = "DELTA_LENGTH_BYTE_ARRAY"
+"""The encoding that stores a text column's lengths apart from its bytes: for ids of one
+length, such as UUIDs, the lengths take next to nothing and zstd sees the bytes alone, not
+interleaved with a 4-byte length each (a detection run's 280k alert ids: 15-20% faster to
+write, 6% smaller; Polars reads them 10-15% slower)."""
+
+
+def write_parquet(
+    table: pa.Table,
+    path: Path,
+    *,
+    statistics: bool | Sequence[str] = True,
+    separate_lengths: Sequence[str] = (),
+) -> str:
     """Write `table` to `path`, fsync it, and return the file's SHA-256 hex digest.
-    `statistics`: every column's min/max (True), or only those of the columns named."""
+    `statistics`: every column's min/max (True), or only those of the columns named.
+    `separate_lengths`: text columns among `NO_DICTIONARY` written as `SEPARATE_LENGTHS`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     dictionary = [f.name for f in table.schema if f.name not in NO_DICTIONARY and not _holds_times(f.type)]
+    encodings = {name: SEPARATE_LENGTHS for name in separate_lengths if name in table.column_names}
+    if set(encodings) - NO_DICTIONARY:
+        raise ValueError(f"only columns written without a dictionary take {SEPARATE_LENGTHS}: {sorted(encodings)}")
     pq.write_table(
         table,
         path,
@@ -38,6 +55,7 @@ def write_parquet(table: pa.Table, path: Path, *, statistics: bool | Sequence[st
         row_group_size=ROW_GROUP_ROWS,
         use_dictionary=dictionary,
         write_statistics=statistics if isinstance(statistics, bool) else list(statistics),
+        column_encoding=encodings or None,
     )
     digest = hashlib.sha256()
     with path.open("rb") as handle:
