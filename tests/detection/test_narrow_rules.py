@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from auditlake.detection.narrow_rules import DeferredRules, narrow_hits
+from auditlake.detection.narrow_rules import BoundRule, DeferredRules, narrow_hits
 from auditlake.detection.prefilter import ROW
 
 
@@ -21,8 +21,8 @@ def _pairs(rows_by_rule: dict[int, list[int]]) -> pl.DataFrame:
 
 def _bound(*wanted: str) -> object:
     """Rule `n` matches rows whose name is `wanted[n]`."""
-    def bound(index: int) -> tuple[pl.Expr, list[str]]:
-        return pl.col("name") == wanted[index], ["name"]
+    def bound(index: int) -> BoundRule:
+        return BoundRule(pl.col("name") == wanted[index], ["name"])
     return bound
 
 

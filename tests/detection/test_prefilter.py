@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 from tests.detection.test_differential_sqlite import TEXT_FIELDS, _events, _rules
 
-from auditlake.detection import distinct_values, ir, prefilter
+from auditlake.detection import distinct_values, ir, narrow_rules, prefilter
 from auditlake.detection import evaluate as evaluate_module
 from auditlake.detection.atoms import Columns, necessary_atoms, regex_literal, wildcard_literal
 from auditlake.detection.compile import RuleSet, compile_collection, compile_rules
@@ -65,6 +65,8 @@ def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]],
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
     with patch.object(prefilter, "MANY_NEEDLES", 1):  # every column searched in its lowercased text
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
+    with patch.object(narrow_rules, "LOWER_ONCE_ROWS", 0), patch.object(evaluate_module, "BROAD_SHARE", 1.0):
+        assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)  # every rule alone, lowercasing once
     if "raw" in frame.columns:  # `raw` read afterwards, for the rows whose rules read it
         late = LateColumns(pl.Schema({"raw": frame.schema["raw"]}), partial(_rows_of, frame.select("raw")))
         assert evaluate_candidates(rules, frame.drop("raw"), source=WINDOWS, late=late).equals(fast.drop("raw"))

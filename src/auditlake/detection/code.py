@@ -11,7 +11,7 @@ across Polars versions, which is why neither is used as the rule artifact.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +116,79 @@ def binop(op: str, left: Any, right: Any) -> Code:
     if op not in _BINARY:
         raise ValueError(f"unsupported operator {op!r}")
     return Code(_BinOp(op, left, right))
+
+
+def rewrite(value: Any, replace: Callable[[Code], Code | None]) -> Any:
+    """`value` with each node that `replace` gives a substitute for replaced by it; the nodes
+    below a replaced one are not visited. Lists and tuples are rewritten member by member."""
+    if isinstance(value, list | tuple):
+        if not any(isinstance(v, Code | list | tuple) for v in value):
+            return value  # a list of literals (a rule's thousands of hashes): nothing to visit
+        return type(value)(rewrite(v, replace) for v in value)
+    if not isinstance(value, Code):
+        return value
+    substitute = replace(value)
+    if substitute is not None:
+        return substitute
+    return Code(_REWRITE[type(value._node)](value._node, replace))
+
+
+_REWRITE: dict[type, Callable[[Any, Callable[[Code], Code | None]], _Node]] = {
+    _Name: lambda node, _: node,
+    _Attr: lambda node, replace: _Attr(rewrite(node.obj, replace), node.name),
+    _Call: lambda node, replace: _Call(
+        rewrite(node.func, replace),
+        rewrite(node.args, replace),
+        tuple((k, rewrite(v, replace)) for k, v in node.kwargs),
+    ),
+    _BinOp: lambda node, replace: _BinOp(node.op, rewrite(node.left, replace), rewrite(node.right, replace)),
+    _Invert: lambda node, replace: _Invert(rewrite(node.operand, replace)),
+}
+
+
+def walk(value: Any) -> Iterator[Code]:
+    """Every node of `value` (a node, or lists and tuples of them), each before those below it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(v for v in reversed(item) if isinstance(v, Code | list | tuple))
+        elif isinstance(item, Code):
+            yield item
+            stack.extend(reversed(_CHILDREN[type(item._node)](item._node)))
+
+
+_CHILDREN: dict[type, Callable[[Any], tuple[Any, ...]]] = {
+    _Name: lambda node: (),
+    _Attr: lambda node: (node.obj,),
+    _Call: lambda node: (node.func, node.args, tuple(v for _, v in node.kwargs)),
+    _BinOp: lambda node: (node.left, node.right),
+    _Invert: lambda node: (node.operand,),
+}
+
+
+def method_call(code: Code) -> tuple[Code, str, tuple[Any, ...]] | None:
+    """(receiver, method, arguments) of a call without keywords, `x.name(args)`; else None."""
+    node = code._node
+    if isinstance(node, _Call) and not node.kwargs and isinstance(node.func._node, _Attr):
+        return node.func._node.obj, node.func._node.name, node.args
+    return None
+
+
+def column_name(code: Code) -> str | None:
+    """`x` of `pl.col("x")`; None for any other node."""
+    call = method_call(code)
+    if call is None:
+        return None
+    receiver, method, args = call
+    plain = isinstance(receiver._node, _Name) and receiver._node.name == "pl"
+    return args[0] if plain and method == "col" and len(args) == 1 and isinstance(args[0], str) else None
+
+
+def namespace_of(code: Code, namespace: str) -> Code | None:
+    """`x` of `x.<namespace>` (`x.str`); else None."""
+    node = code._node
+    return node.obj if isinstance(node, _Attr) and node.name == namespace else None
 
 
 def name(identifier: str) -> Code:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import polars as pl
 
@@ -25,10 +26,18 @@ from auditlake.detection.logsources import (
     json_list_columns,
     json_objects,
 )
-from auditlake.detection.lower import PARTITION_SOURCE, BindOptions, Schema, bind
+from auditlake.detection.lower import (
+    PARTITION_SOURCE,
+    RUNTIME_ENV,
+    BindOptions,
+    Schema,
+    bind,
+    lower,
+)
 from auditlake.detection.narrow_rules import (
     DEFER_ROWS,
     RANK,
+    BoundRule,
     DeferredRules,
     matched_rows,
     narrow_hits,
@@ -253,9 +262,9 @@ def evaluate_candidates(
 def _rows_reading(prepared: _Prepared, pairs: pl.DataFrame, columns: pl.Schema, height: int) -> pl.Series | None:
     """The rows on which some rule reads one of `columns`: its candidates (every row, None,
     for a rule without candidates to narrow it)."""
-    if any(plan.everywhere and set(prepared.bound(i)[1]) & set(columns) for i, plan in enumerate(prepared.plans)):
+    if any(plan.everywhere and set(prepared.bound(i).reads) & set(columns) for i, plan in enumerate(prepared.plans)):
         return None
-    reading = [i for i in pairs["rule"].to_list() if set(prepared.bound(i)[1]) & set(columns)]
+    reading = [i for i in pairs["rule"].to_list() if set(prepared.bound(i).reads) & set(columns)]
     rows = pairs.filter(pl.col("rule").is_in(reading))[ROW].explode()
     return rows.unique().sort().cast(pl.UInt32) if rows.len() < height else None
 
@@ -285,7 +294,7 @@ class _Prepared:
     plans: list[RulePlan]
     judged_key: str | None = None
     """Where the judgements below are kept between runs (`plancache.load_judged`)."""
-    _bound: dict[int, tuple[pl.Expr, list[str]]] = field(default_factory=dict)
+    _bound: dict[int, BoundRule] = field(default_factory=dict)
     _sampled: pl.DataFrame | None = None
     _kept: bool = False
     """Whether the judgements are those kept on disk (loaded, or stored once made)."""
@@ -326,12 +335,13 @@ class _Prepared:
         store_judged(self.judged_key, (self._sampled, dict(self.repeating)))
         self._kept = True
 
-    def bound(self, index: int) -> tuple[pl.Expr, list[str]]:
-        """Plan `index`'s rule as an expression on the schema, and the columns it reads."""
+    def bound(self, index: int) -> BoundRule:
+        """Plan `index`'s rule on the schema: its expression, and the columns it reads."""
         if index not in self._bound:
             rule = self.plans[index].rule
-            expression = bind(rule.routed(self.source), self.schema, bind_options(self.source))
-            self._bound[index] = expression, needed_columns([rule], self.schema, self.source, keep=())
+            lowering = partial(lower, rule.routed(self.source), self.schema, bind_options(self.source))
+            reads = needed_columns([rule], self.schema, self.source, keep=())
+            self._bound[index] = BoundRule(lowering().to_expr(RUNTIME_ENV), reads, lowering)
         return self._bound[index]
 
 
