@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import polars as pl
 
+from auditlake.detection import narrow_rules
+from auditlake.detection.code import binop, pl_
+from auditlake.detection.lower import RUNTIME_ENV
+from auditlake.detection.lowered_once import PREFIX
 from auditlake.detection.narrow_rules import BoundRule, DeferredRules, narrow_hits
 from auditlake.detection.prefilter import ROW
 
@@ -82,3 +88,15 @@ def test_held_rows_count_the_buffers_they_keep_alive() -> None:
     now = _add(deferred, _batch(names), {0: [0, 1]}, "plans", _bound("a" * 100), keep=["name"])
     assert now is not None and now.height == 2
     assert deferred.held_rows == 0
+
+
+def test_a_column_named_like_a_lowercased_copy_is_left_alone() -> None:
+    clash = PREFIX + "name"
+    frame = pl.DataFrame({"name": ["A", "b"], clash: ["x", "A"]}).with_row_index(ROW)
+    text = pl_.col("name").str.to_lowercase()
+    code = binop("==", text, "a") | binop("==", text, "q") | binop("==", pl_.col(clash), "A")
+    rule = BoundRule(code.to_expr(RUNTIME_ENV), ["name", clash], lambda: code)
+    with patch.object(narrow_rules, "LOWER_ONCE_ROWS", 0):
+        found = narrow_hits(lambda _: rule, frame, _pairs({0: [0, 1]}))
+    assert found[ROW].to_list() == [0, 1]
+    assert rule.shared()[1] == ("name",)  # a copy was wanted, and not made over the column

@@ -23,7 +23,7 @@ from auditlake.detection.code import Code
 from auditlake.detection.distinct_values import merge_equal_rows
 from auditlake.detection.frame_size import retained_bytes
 from auditlake.detection.lower import RUNTIME_ENV
-from auditlake.detection.lowered_once import lowered_once, lowerings
+from auditlake.detection.lowered_once import PREFIX, lowered_once, lowerings
 from auditlake.detection.prefilter import ROW
 
 RANK = "__rank"
@@ -79,7 +79,7 @@ def narrow_hits(bound: Bound, frame: pl.DataFrame, pairs: pl.DataFrame) -> pl.Da
         rule = bound(index)
         candidates = merge_equal_rows(frame[rows, [ROW, *rule.reads]], rule.reads, ROW)
         shared, lowered = rule.shared() if candidates.height >= LOWER_ONCE_ROWS else (None, ())
-        if shared is not None:
+        if shared is not None and not any(PREFIX + column in candidates.columns for column in lowered):
             hits = candidates.with_columns(lowerings(lowered)).filter(shared).get_column(ROW)
         else:
             hits = candidates.filter(rule.expression).get_column(ROW)
