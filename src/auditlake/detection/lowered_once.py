@@ -35,8 +35,8 @@ from auditlake.detection.code import (
 )
 
 PREFIX = "\x00lower:"
-"""Starts the name of a lowercased copy. A JSON key could start so (`\u0000lower:`): a
-caller whose rows hold such a column runs the rule's own expression instead."""
+"""Starts the name of a lowercased copy. A JSON key could start so (NUL escaped in the key):
+a caller whose rows hold such a column runs the rule's own expression instead."""
 
 
 def lowered_once(code: Code) -> tuple[Code, tuple[str, ...]]:

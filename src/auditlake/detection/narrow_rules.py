@@ -29,6 +29,7 @@ from auditlake.detection.prefilter import ROW
 RANK = "__rank"
 """A matched rule's position in the rules evaluated, to order matches as `evaluate` does."""
 
+
 @dataclass
 class BoundRule:
     """A rule planned on a schema."""
@@ -37,8 +38,8 @@ class BoundRule:
     reads: list[str]
     """The columns it reads."""
     lowering: Callable[[], Code] | None = None
-    """Makes the tree `expression` was made from again, for `shared` (kept, the trees of
-    thousands of rules slow the binding of the next by a quarter)."""
+    """Makes the tree `expression` was made from again, for `shared`. The tree itself is not
+    kept: holding those of thousands of rules slowed the binding of the others by a quarter."""
     _shared: tuple[pl.Expr | None, tuple[str, ...]] | None = field(default=None, init=False, repr=False)
 
     def shared(self) -> tuple[pl.Expr | None, tuple[str, ...]]:
