@@ -67,6 +67,8 @@ def _both(rules: list[Any], frame: pl.DataFrame) -> tuple[list[tuple[Any, str]],
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)
     with patch.object(narrow_rules, "LOWER_ONCE_ROWS", 0), patch.object(evaluate_module, "BROAD_SHARE", 1.0):
         assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)  # every rule alone, lowercasing once
+    with patch.object(evaluate_module, "BROAD_SHARE", 0.0):
+        assert evaluate_candidates(rules, frame, source=WINDOWS).equals(fast)  # every rule in the shared pass
     if "raw" in frame.columns:  # `raw` read afterwards, for the rows whose rules read it
         late = LateColumns(pl.Schema({"raw": frame.schema["raw"]}), partial(_rows_of, frame.select("raw")))
         assert evaluate_candidates(rules, frame.drop("raw"), source=WINDOWS, late=late).equals(fast.drop("raw"))

@@ -34,6 +34,7 @@ from auditlake.detection.lower import (
     bind,
     lower,
 )
+from auditlake.detection.lowered_once import PREFIX, lowered_once_all, lowerings
 from auditlake.detection.narrow_rules import (
     DEFER_ROWS,
     RANK,
@@ -162,7 +163,11 @@ def evaluate(
 def _evaluate_one(
     rules: list[CompiledRule], frame: pl.LazyFrame, schema: Schema, source: str | None
 ) -> pl.LazyFrame:
-    expressions = rule_expressions(rules, schema, source=source)
+    return _flagged(frame, rule_expressions(rules, schema, source=source))
+
+
+def _flagged(frame: pl.LazyFrame, expressions: Mapping[str, pl.Expr]) -> pl.LazyFrame:
+    """The rows of `frame` some expression (by rule id) holds on, one per (row, rule id)."""
     if not expressions:
         return _no_matches(frame)
     flags = {f"__rule_{i}": (rule_id, expr) for i, (rule_id, expr) in enumerate(expressions.items())}
@@ -232,13 +237,14 @@ def evaluate_candidates(
         indexed = _with_late(indexed, late, _rows_reading(prepared, pairs, late.schema, frame.height))
     found: list[pl.DataFrame] = []  # (ROW, the matching rule's position in `rules`)
     broad = pairs.filter(pl.col(ROW).list.len() > BROAD_SHARE * frame.height)
-    together = [p.rule for p in plans if p.everywhere] + [plans[i].rule for i in broad["rule"].to_list()]
+    everywhere = [i for i, p in enumerate(plans) if p.everywhere]
+    together = [*everywhere, *broad["rule"].to_list()]
     if together:  # one pass shares subexpressions and threads; no per-rule gathers
-        rows = None if len(together) > broad.height else broad[ROW].explode().unique().sort()
-        reads = needed_columns(together, schema, source, keep=())
+        rows = None if everywhere else broad[ROW].explode().unique().sort()
+        reads = needed_columns([plans[i].rule for i in together], schema, source, keep=())
         subset = indexed.select(ROW, *reads) if rows is None else indexed[rows, [ROW, *reads]]
         subset = merge_equal_rows(subset, reads, ROW)
-        matched = _evaluate_one(together, subset.lazy(), schema, source).select(ROW, RULE_ID_COLUMN).collect()
+        matched = prepared.together(together, subset).select(ROW, RULE_ID_COLUMN).collect()
         position = {rule.id: n for n, rule in enumerate(rules)}
         rank = pl.col(RULE_ID_COLUMN).replace_strict(position, return_dtype=pl.UInt32).alias(RANK)
         found.append(split_merged_rows(matched, ROW).select(ROW, rank))
@@ -295,6 +301,7 @@ class _Prepared:
     judged_key: str | None = None
     """Where the judgements below are kept between runs (`plancache.load_judged`)."""
     _bound: dict[int, BoundRule] = field(default_factory=dict)
+    _together: dict[tuple[int, ...], tuple[dict[str, pl.Expr], tuple[str, ...]]] = field(default_factory=dict)
     _sampled: pl.DataFrame | None = None
     _kept: bool = False
     """Whether the judgements are those kept on disk (loaded, or stored once made)."""
@@ -334,6 +341,30 @@ class _Prepared:
             return
         store_judged(self.judged_key, (self._sampled, dict(self.repeating)))
         self._kept = True
+
+    def together(self, indices: list[int], frame: pl.DataFrame) -> pl.LazyFrame:
+        """Rules `indices` evaluated side by side on `frame`, as `_evaluate_one` does, each
+        column they lowercase more than once in all lowercased once (`lowered_once_all`;
+        Polars shares most of those among the expressions of one pass, not all)."""
+        plain = {self.plans[i].rule.id: self.bound(i).expression for i in indices}
+        key = tuple(indices)
+        if key not in self._together:
+            self._together[key] = self._lowered_together(indices)
+        shared, lowered = self._together[key]
+        if not lowered or any(PREFIX + column in frame.columns for column in lowered):
+            return _flagged(frame.lazy(), plain)
+        copies = [PREFIX + column for column in lowered]
+        return _flagged(frame.lazy().with_columns(lowerings(lowered)), shared).drop(copies)
+
+    def _lowered_together(self, indices: list[int]) -> tuple[dict[str, pl.Expr], tuple[str, ...]]:
+        lowerings_of = [self.bound(i).lowering for i in indices]
+        if any(lowering is None for lowering in lowerings_of):
+            return {}, ()
+        codes, lowered = lowered_once_all([lowering() for lowering in lowerings_of if lowering is not None])
+        if not lowered:
+            return {}, ()
+        ids = [self.plans[i].rule.id for i in indices]
+        return {rule_id: code.to_expr(RUNTIME_ENV) for rule_id, code in zip(ids, codes, strict=True)}, lowered
 
     def bound(self, index: int) -> BoundRule:
         """Plan `index`'s rule on the schema: its expression, and the columns it reads."""

@@ -20,7 +20,7 @@ rows (`lowerings`): the same values, so the same matches.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
@@ -42,16 +42,25 @@ a caller whose rows hold such a column runs the rule's own expression instead.""
 def lowered_once(code: Code) -> tuple[Code, tuple[str, ...]]:
     """`code` reading each column it lowercases at least twice from its lowercased copy
     (`PREFIX` + name), and those columns, sorted; `code` itself and () when there are none."""
-    counts = Counter(column for node in walk(code) if (column := _lowercased_column(node)) is not None)
+    (shared,), columns = lowered_once_all([code])
+    return shared, columns
+
+
+def lowered_once_all(codes: Sequence[Code]) -> tuple[list[Code], tuple[str, ...]]:
+    """`lowered_once` for expressions evaluated side by side: a column counts as lowercased
+    twice when it is so in all of them together."""
+    counts = Counter(
+        column for code in codes for node in walk(code) if (column := _lowercased_column(node)) is not None
+    )
     repeated = {column for column, n in counts.items() if n > 1}
     if not repeated:
-        return code, ()
+        return list(codes), ()
 
     def shared(node: Code) -> Code | None:
         column = _lowercased_column(node)
         return pl_.col(PREFIX + column) if column in repeated else None
 
-    return rewrite(code, shared), tuple(sorted(repeated))
+    return [rewrite(code, shared) for code in codes], tuple(sorted(repeated))
 
 
 def lowerings(columns: Iterable[str]) -> list[pl.Expr]:
