@@ -7,7 +7,7 @@ import polars as pl
 from auditlake.detection import ir
 from auditlake.detection.code import pl_
 from auditlake.detection.lower import RUNTIME_ENV, lower
-from auditlake.detection.lowered_once import PREFIX, lowered_once, lowerings
+from auditlake.detection.lowered_once import PREFIX, lowered_once, lowered_once_all, lowerings
 
 EVENTS = pl.DataFrame({
     "CommandLine": ["C:\\Users\\Bob\\Desktop\\x.EXE /ALL", "net VIEW", None, "c:\\users\\a", "\u212aelvin \u0130 /all"],
@@ -41,3 +41,16 @@ def test_a_column_lowercased_once_is_left_as_it_is() -> None:
     code = pl_.col("Image").str.to_lowercase().str.ends_with("a") | pl_.col("CommandLine").str.contains("B")
     shared, columns = lowered_once(code)
     assert columns == () and shared is code
+
+
+def test_expressions_side_by_side_share_a_column_each_lowercases_once() -> None:
+    first = pl_.col("Image").str.to_lowercase().str.ends_with("\\svchost.exe")
+    second = pl_.col("Image").str.to_lowercase().str.contains("whoami") | pl_.col("CommandLine").str.contains("x")
+    (one, two), columns = lowered_once_all([first, second])
+    assert columns == ("Image",)
+    with_copies = EVENTS.with_columns(lowerings(columns))
+    for shared, original in ((one, first), (two, second)):
+        assert "to_lowercase" not in shared.to_source()
+        assert with_copies.select(shared.to_expr(RUNTIME_ENV)).to_series().equals(
+            EVENTS.select(original.to_expr(RUNTIME_ENV)).to_series()
+        )
