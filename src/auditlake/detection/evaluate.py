@@ -346,13 +346,12 @@ class _Prepared:
         """Rules `indices` evaluated side by side on `frame`, as `_evaluate_one` does, each
         column they lowercase more than once in all lowercased once (`lowered_once_all`;
         Polars shares most of those among the expressions of one pass, not all)."""
-        plain = {self.plans[i].rule.id: self.bound(i).expression for i in indices}
         key = tuple(indices)
         if key not in self._together:
             self._together[key] = self._lowered_together(indices)
         shared, lowered = self._together[key]
         if not lowered or any(PREFIX + column in frame.columns for column in lowered):
-            return _flagged(frame.lazy(), plain)
+            return _flagged(frame.lazy(), {self.plans[i].rule.id: self.bound(i).expression for i in indices})
         copies = [PREFIX + column for column in lowered]
         return _flagged(frame.lazy().with_columns(lowerings(lowered)), shared).drop(copies)
 

@@ -47,8 +47,11 @@ class BoundRule:
         copy (`lowered_once`), and those columns; (None, ()) when it lowercases none twice.
         Made on first use: only rules run on many rows want it."""
         if self._shared is None:
-            shared, columns = lowered_once(self.lowering()) if self.lowering is not None else (None, ())
-            self._shared = (shared.to_expr(RUNTIME_ENV) if shared is not None and columns else None, columns)
+            self._shared = (None, ())
+            if self.lowering is not None:
+                shared, columns = lowered_once(self.lowering())
+                if columns:
+                    self._shared = (shared.to_expr(RUNTIME_ENV), columns)
         return self._shared
 
 
