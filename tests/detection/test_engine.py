@@ -3,6 +3,7 @@ ranges; idempotence; late events; a crash midway; one run at a time."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import threading
@@ -535,6 +536,17 @@ def test_each_rules_lookback_is_its_longest_chain_of_timespans(tmp_path: Path) -
     first, second, third = (f"00000000-0000-4000-8000-00000000000{n}" for n in (1, 2, 3))
     assert reach == {first: timedelta(hours=3), second: timedelta(hours=3), third: timedelta(minutes=30)}
     assert lookback(chained) == max(reach.values())
+
+
+def test_the_look_back_counts_chains_whose_rules_did_not_compile(tmp_path: Path) -> None:
+    """A correlation whose rules failed to compile still reaches back its full chain: the
+    run's look-back is the longest chain, whatever rule is left at its end."""
+    (tmp_path / "chain.yml").write_text(CHAIN)
+    chained = compile_rules([tmp_path])
+    third = "00000000-0000-4000-8000-000000000003"
+    only_third = dataclasses.replace(chained, rules=tuple(r for r in chained.rules if r.id == third))
+    assert engine.rule_lookback(only_third) == {third: timedelta(minutes=30)}
+    assert lookback(only_third) == timedelta(hours=3)
 
 
 def test_detect_command_prints_alerts_as_json_lines(inputs: dict[int, list[Path]], tmp_path: Path) -> None:

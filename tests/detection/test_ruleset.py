@@ -128,6 +128,54 @@ def test_rules_and_correlations_compile_from_files(rules_dir: Path) -> None:
     )
 
 
+MISNAMED = """\
+title: Bursts of a misspelt rule
+id: 55555555-5555-4555-8555-555555555555
+name: misnamed
+status: test
+correlation:
+  type: event_count
+  rules: [failed_logins, 66666666-6666-4666-8666-666666666666]
+  timespan: 10m
+  condition: {gte: 3}
+level: high
+---
+title: Chained on the misspelt one
+id: 77777777-7777-4777-8777-777777777777
+status: test
+correlation:
+  type: event_count
+  rules: [misnamed]
+  timespan: 1h
+  condition: {gte: 2}
+level: high
+"""
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_correlation_naming_a_missing_rule_fails_alone(rules_dir: Path, tmp_path: Path, cached: bool) -> None:
+    """A mistyped reference (by name or by id) fails its correlation and those chained on it,
+    each with what it misses; every other rule and correlation compiles and runs."""
+    from auditlake.detection.rulecache import compile_rules_cached
+
+    (rules_dir / "misnamed.yml").write_text(MISNAMED)
+    ruleset = compile_rules_cached([rules_dir], cache_dir=tmp_path / "cache") if cached else compile_rules([rules_dir])
+    failures = {(f.rule_id, f.reason): f.message for f in ruleset.failures}
+    assert set(failures) == {
+        ("55555555-5555-4555-8555-555555555555", "reference"),
+        ("77777777-7777-4777-8777-777777777777", "reference"),
+    }
+    assert "'failed_logins', '66666666-6666-4666-8666-666666666666'" in failures[
+        ("55555555-5555-4555-8555-555555555555", "reference")
+    ]
+    assert "'misnamed'" in failures[("77777777-7777-4777-8777-777777777777", "reference")]
+    assert {p.key for p in ruleset.correlations} == {"brute_force", "33333333-3333-4333-8333-333333333333"}
+    assert len(ruleset.rules) == 2
+    events = pl.DataFrame([_okta(m, "alice") for m in (0, 1, 2)])
+    hits = evaluate_correlations(ruleset, events.lazy())
+    assert hits["brute_force"].height == 1
+
+
 def test_evaluate_routes_each_rule_to_its_source(rules_dir: Path) -> None:
     ruleset = compile_rules([rules_dir])
     frame = pl.DataFrame([_okta(0, "bob"), _okta(1, "eve@test.invalid"), _cloudtrail(2, "StopLogging")])

@@ -268,3 +268,23 @@ def test_orphan_case_folder_and_stray_files(write_rule, tmp_path: Path) -> None:
 def test_issue_text_reads_path_line_message_fix() -> None:
     issue = Issue("rules/aws/x.yml", 12, "`level` is missing", "add `level:`", "fields")
     assert str(issue) == "rules/aws/x.yml:12: `level` is missing (add `level:`)"
+
+
+def test_a_correlation_naming_no_rule_of_its_file_is_an_issue_not_a_crash(write_rule, tmp_path: Path) -> None:
+    correlation = rule_doc(
+        None,
+        correlation={"type": "event_count", "rules": ["feedr"], "timespan": "5m", "condition": {"gte": 2}},
+    )
+    write_rule("aws_burst", [rule_doc(STOP_LOGGING, name="feeder"), correlation], CASES)
+    write_rule("aws_stop", [rule_doc(STOP_LOGGING)], CASES)
+    report = check(tmp_path)
+    issues = only(report, "compile")
+    assert not report.ok
+    assert [(Path(i.path).name, i.message) for i in issues] == [
+        (
+            "aws_burst.yml",
+            "does not compile: the correlation refers to 'feedr', which no rule given defines (by id or "
+            "name): pass the file that defines it too, or correct the reference",
+        )
+    ]
+    assert "`name:`" in issues[0].hint

@@ -27,6 +27,7 @@ from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.correlation_reader import pysigma_compatible
 from auditlake.detection.logsources import Alternative, route
 from auditlake.detection.pipeline import auditlake_pipeline
+from auditlake.detection.references import unresolved, without
 from auditlake.detection.routing import routed_condition
 from auditlake.errors import AuditlakeError
 from auditlake.tables import unique_table
@@ -161,7 +162,8 @@ def compile_rules(
     raw_correlations: dict[str, Mapping[str, Any]] = {}
     for path in sorted(set(files) - set(plain)):
         collections.append(_load_with_correlations(path, raw_correlations))
-    collection = SigmaCollection.merge(collections)
+    # Resolved in `compile_collection`, which sets aside correlations naming a missing rule.
+    collection = SigmaCollection.merge(collections, resolve_references=False)
     return compile_collection(
         collection, placeholders=placeholders, raw_correlations=raw_correlations
     )
@@ -176,19 +178,23 @@ def compile_collection(
     """Compile a pySigma collection; references between rules are resolved first.
 
     `raw_correlations` (rule id or name → the YAML document) gives correlations their exact
-    thresholds and ranges, which pySigma alone truncates or rejects.
+    thresholds and ranges, which pySigma alone truncates or rejects. A correlation naming a
+    rule the collection lacks fails on its own (reason `reference`); the others compile.
     """
     backend = PolarsBackend(auditlake_pipeline(placeholders), collect_errors=True)
     backend.raw_correlations = dict(raw_correlations or {})
     backend.init_processing_pipeline("ir")
+    dangling = unresolved(collection.rules)
+    failures = [_failure(rule, "reference", _missing_message(missing)) for rule, missing in dangling]
+    if dangling:
+        collection = without(collection, [rule for rule, _ in dangling])
     try:
         collection.resolve_rule_references()
     except SigmaError as error:
-        return RuleSet((), (), (CompileFailure(None, None, None, "pysigma", str(error)),))
+        return RuleSet((), (), (*failures, CompileFailure(None, None, None, "pysigma", str(error))))
     rules: list[CompiledRule] = []
     correlations: list[CorrelationPlan] = []
     meta: dict[str, CorrelationMeta] = {}
-    failures: list[CompileFailure] = []
     for rule in collection.rules:
         if rule.errors:
             failures.append(_failure(rule, "pysigma", "; ".join(str(e) for e in rule.errors)))
@@ -277,6 +283,14 @@ def _correlation_meta(plan: CorrelationPlan, rule: SigmaCorrelationRule) -> Corr
 def _failure(rule: SigmaRule | SigmaCorrelationRule, reason: str, message: str) -> CompileFailure:
     path = str(rule.source.path) if rule.source and rule.source.path else None
     return CompileFailure(path, str(rule.id) if rule.id else None, rule.title, reason, message)
+
+
+def _missing_message(missing: Sequence[str]) -> str:
+    names = ", ".join(repr(name) for name in missing)
+    return (
+        f"the correlation refers to {names}, which no rule given defines (by id or name): "
+        "pass the file that defines it too, or correct the reference"
+    )
 
 
 def _has_correlation(path: Path) -> bool:

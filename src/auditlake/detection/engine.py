@@ -470,12 +470,26 @@ def _info(rule: CompiledRule) -> RuleInfo:
 def rule_lookback(ruleset: RuleSet) -> dict[str, timedelta]:
     """How far back before a window's end each detection rule's matches may count, by rule id:
     the longest chain of timespans from a correlation down to the rule."""
+    return _chains(ruleset)[0]
+
+
+def lookback(ruleset: RuleSet) -> timedelta:
+    """The longest span a correlation (with its chained children) looks back over."""
+    return _chains(ruleset)[1]
+
+
+def _chains(ruleset: RuleSet) -> tuple[dict[str, timedelta], timedelta]:
+    """`rule_lookback` and `lookback` from one walk down every chain of correlations. The
+    longest chain counts even where it names no known rule, so it may exceed every rule's."""
     plans = {p.key: p for p in ruleset.correlations} | {p.id: p for p in ruleset.correlations if p.id}
     rules = {key: rule.id for rule in ruleset.rules for key in (rule.id, rule.name) if key}
     reach: dict[str, timedelta] = {}
+    longest = timedelta(0)
 
     def walk(plan: CorrelationPlan, above: timedelta, seen: frozenset[str]) -> None:
+        nonlocal longest
         span = above + plan.timespan
+        longest = max(longest, span)
         for key in plan.distinct_rules:
             if key in plans:
                 if key not in seen:
@@ -485,19 +499,7 @@ def rule_lookback(ruleset: RuleSet) -> dict[str, timedelta]:
 
     for plan in ruleset.correlations:
         walk(plan, timedelta(0), frozenset())
-    return reach
-
-
-def lookback(ruleset: RuleSet) -> timedelta:
-    """The longest span a correlation (with its chained children) looks back over."""
-    plans = {p.key: p for p in ruleset.correlations} | {p.id: p for p in ruleset.correlations if p.id}
-
-    def span(plan: CorrelationPlan, seen: frozenset[str]) -> timedelta:
-        children = [plans[k] for k in plan.distinct_rules if k in plans and k not in seen]
-        deepest = max((span(c, seen | {plan.key}) for c in children), default=timedelta(0))
-        return plan.timespan + deepest
-
-    return max((span(p, frozenset()) for p in ruleset.correlations), default=timedelta(0))
+    return reach, longest
 
 
 CORRELATION_SLICE_ROWS = 500_000

@@ -241,6 +241,13 @@ def _document_issues(docs: RuleDocuments, catalog: AttackCatalog) -> list[Issue]
     return issues
 
 
+_COMPILE_HINTS = {
+    "reference": "name each rule the correlation reads in this file, above it (`name:`), as its "
+    "`rules:` list spells it",
+}
+"""What to do about a compile failure, where its reason alone says too little."""
+
+
 def _compile_issues(rule: RuleFile, docs: RuleDocuments, reported: set[str]) -> list[Issue]:
     """What auditlake's compiler rejects, and rules that do not read their folder's source."""
     ruleset = compile_rules([rule.path])
@@ -255,7 +262,9 @@ def _compile_issues(rule: RuleFile, docs: RuleDocuments, reported: set[str]) -> 
                 docs.path,
                 docs.line_of(index, "detection"),
                 f"does not compile: {message}",
-                f"see the `{failure.reason}` failure reason in auditlake.detection.compile",
+                _COMPILE_HINTS.get(
+                    failure.reason, f"see the `{failure.reason}` failure reason in auditlake.detection.compile"
+                ),
                 "compile",
             )
         )

@@ -27,6 +27,7 @@ from sigma.validators.base import (
 )
 
 from auditlake.detection.correlation_reader import pysigma_compatible
+from auditlake.detection.references import unresolved
 from auditlake.rulepack.documents import RuleDocuments
 
 ENABLED = (
@@ -136,14 +137,20 @@ def offline_validators() -> list[SigmaRuleValidator]:
 
 
 def load_collection(docs: RuleDocuments) -> SigmaCollection:
-    """The file's documents as pySigma rules, correlations narrowed as `compile_rules` does."""
+    """The file's documents as pySigma rules, correlations narrowed as `compile_rules` does.
+
+    References are resolved only when every one names a rule of the file: pySigma raises at
+    the first it cannot find, and the compile check reports those by name."""
     narrowed = [
         pysigma_compatible(d) if isinstance(d.get("correlation"), Mapping) else dict(d)
         for d in docs.documents
     ]
-    return SigmaCollection.from_dicts(
-        narrowed, collect_errors=True, source=SigmaRuleLocation(Path(docs.path))
+    collection = SigmaCollection.from_dicts(
+        narrowed, collect_errors=True, source=SigmaRuleLocation(Path(docs.path)), resolve_references=False
     )
+    if not unresolved(collection.rules):
+        collection.resolve_rule_references()
+    return collection
 
 
 def parse_problems(docs: RuleDocuments, collection: SigmaCollection) -> list[SigmaProblem]:
