@@ -176,6 +176,30 @@ def test_a_correlation_naming_a_missing_rule_fails_alone(rules_dir: Path, tmp_pa
     assert hits["brute_force"].height == 1
 
 
+@pytest.mark.parametrize(
+    "correlation",
+    [
+        "{type: event_count, rules: failed_login, timespan: 10m}",  # rules: not a list
+        "{type: value_count, rules: [failed_login], timespan: 10m, condition: {gte: 2}}",  # no field
+        "[event_count, failed_login]",  # not a mapping
+    ],
+)
+def test_a_correlation_pysigma_cannot_read_fails_alone(rules_dir: Path, correlation: str) -> None:
+    """pySigma raises, rather than collects, on some malformed correlations: the document
+    fails with what to check, and the other documents of its file and of the run compile."""
+    beside = CLOUDTRAIL_STOP.replace("44444444-4444-4444-8444-444444444444", "88888888-8888-4888-8888-888888888888")
+    (rules_dir / "odd.yml").write_text(
+        beside + "---\ntitle: Odd\nid: 99999999-9999-4999-8999-999999999999\ncorrelation: " + correlation + "\n"
+    )
+    ruleset = compile_rules([rules_dir])
+    assert [(f.rule_id, f.title, f.reason) for f in ruleset.failures] == [
+        ("99999999-9999-4999-8999-999999999999", "Odd", "pysigma")
+    ]
+    assert ruleset.failures[0].message.startswith("pySigma cannot read this document (")
+    assert "88888888-8888-4888-8888-888888888888" in ruleset.by_id
+    assert {p.key for p in ruleset.correlations} == {"brute_force", "33333333-3333-4333-8333-333333333333"}
+
+
 def test_evaluate_routes_each_rule_to_its_source(rules_dir: Path) -> None:
     ruleset = compile_rules([rules_dir])
     frame = pl.DataFrame([_okta(0, "bob"), _okta(1, "eve@test.invalid"), _cloudtrail(2, "StopLogging")])

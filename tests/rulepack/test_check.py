@@ -288,3 +288,11 @@ def test_a_correlation_naming_no_rule_of_its_file_is_an_issue_not_a_crash(write_
         )
     ]
     assert "`name:`" in issues[0].hint
+
+
+def test_a_correlation_pysigma_cannot_read_is_an_issue_not_a_crash(write_rule, tmp_path: Path) -> None:
+    correlation = rule_doc(None, correlation={"type": "event_count", "rules": "feeder", "timespan": "5m"})
+    write_rule("aws_burst", [rule_doc(STOP_LOGGING, name="feeder"), correlation], CASES)
+    issues = only(check(tmp_path), "compile")
+    assert len(issues) == 1
+    assert issues[0].message.startswith("does not compile: pySigma cannot read this document (")

@@ -9,7 +9,7 @@ rule that cannot be compiled becomes a `CompileFailure` with a reason code from
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -160,13 +160,15 @@ def compile_rules(
     plain = [f for f in files if not _has_correlation(f)]
     collections = [SigmaCollection.load_ruleset([str(f) for f in plain], collect_errors=True)]
     raw_correlations: dict[str, Mapping[str, Any]] = {}
+    unreadable: list[CompileFailure] = []
     for path in sorted(set(files) - set(plain)):
-        collections.append(_load_with_correlations(path, raw_correlations))
+        collections.append(_load_with_correlations(path, raw_correlations, unreadable))
     # Resolved in `compile_collection`, which sets aside correlations naming a missing rule.
     collection = SigmaCollection.merge(collections, resolve_references=False)
-    return compile_collection(
+    ruleset = compile_collection(
         collection, placeholders=placeholders, raw_correlations=raw_correlations
     )
+    return replace(ruleset, failures=(*unreadable, *ruleset.failures)) if unreadable else ruleset
 
 
 def compile_collection(
@@ -298,9 +300,10 @@ def _has_correlation(path: Path) -> bool:
 
 
 def _load_with_correlations(
-    path: Path, raw_correlations: dict[str, Mapping[str, Any]]
+    path: Path, raw_correlations: dict[str, Mapping[str, Any]], unreadable: list[CompileFailure]
 ) -> SigmaCollection:
-    """Load a file holding correlation rules, keeping each correlation's own YAML.
+    """Load a file holding correlation rules, keeping each correlation's own YAML; the
+    documents pySigma cannot read at all go to `unreadable`.
 
     pySigma rejects two-sided ranges and truncates float thresholds, so each correlation
     document is narrowed for pySigma and its original kept for the plan.
@@ -318,9 +321,50 @@ def _load_with_correlations(
             narrowed.append(pysigma_compatible(document))
         else:
             narrowed.append(document)
-    # References resolve once every file is loaded: a correlation may name another file's rule.
-    return SigmaCollection.from_dicts(
-        narrowed, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False
+    collection, errors = load_documents(narrowed, path)
+    for index, error in errors:
+        document = documents[index] if isinstance(documents[index], dict) else {}
+        rule_id, title = document.get("id"), document.get("title")
+        unreadable.append(CompileFailure(
+            str(path), str(rule_id) if rule_id else None, str(title) if title else None, "pysigma",
+            unreadable_message(error),
+        ))
+    return collection
+
+
+def load_documents(documents: Sequence[Any], path: Path) -> tuple[SigmaCollection, list[tuple[int, Exception]]]:
+    """One file's documents as pySigma rules, references left unresolved (a correlation may
+    name another file's rule), and the documents pySigma cannot read at all, by index.
+
+    pySigma keeps most errors on the rule they concern, but raises on some malformed
+    correlations (a `correlation:` that is not a mapping, `rules:` not a list, a value count
+    without its field); one such document would stop every rule of the run from loading.
+    """
+    source = SigmaRuleLocation(path)
+    try:
+        return SigmaCollection.from_dicts(
+            list(documents), collect_errors=True, source=source, resolve_references=False
+        ), []
+    except Exception:  # pySigma raises arbitrary errors on malformed documents
+        pass
+    parts: list[SigmaCollection] = []
+    errors: list[tuple[int, Exception]] = []
+    for index, document in enumerate(documents):
+        try:
+            parts.append(
+                SigmaCollection.from_dicts([document], collect_errors=True, source=source, resolve_references=False)
+            )
+        except Exception as error:  # as above
+            errors.append((index, error))
+    return SigmaCollection.merge(parts, resolve_references=False), errors
+
+
+def unreadable_message(error: Exception) -> str:
+    """Why pySigma could not read a document, and what to check."""
+    return (
+        f"pySigma cannot read this document ({type(error).__name__}: {error}): check its "
+        "`correlation:` against the Sigma correlation specification (type, rules as a list, "
+        "timespan, group-by, and a condition with its field where the type needs one)"
     )
 
 

@@ -107,10 +107,11 @@ def check_pack(pack: Pack, *, attack: AttackCatalog | None = None) -> CheckRepor
             continue
         documents += len(docs.documents)
         collection = load_collection(docs)
-        loaded.append((docs, collection))
+        if collection is not None:
+            loaded.append((docs, collection))
         issues += _prefix_issues(rule, docs)
         issues += _document_issues(docs, catalog)
-        parsed = parse_problems(docs, collection)
+        parsed = parse_problems(docs, collection) if collection is not None else []
         issues += [Issue(p.path, p.line, p.message, p.hint, "pysigma") for p in parsed]
         issues += _compile_issues(rule, docs, {p.message for p in parsed})
     issues += [

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from sigma.collection import SigmaCollection
-from sigma.exceptions import SigmaError, SigmaModifierError, SigmaRuleLocation
+from sigma.exceptions import SigmaError, SigmaModifierError
 from sigma.modifiers import modifier_mapping
 from sigma.rule import SigmaRuleTag
 from sigma.validators.base import (
@@ -26,6 +26,7 @@ from sigma.validators.base import (
     SigmaValidationIssueSeverity,
 )
 
+from auditlake.detection.compile import load_documents
 from auditlake.detection.correlation_reader import pysigma_compatible
 from auditlake.detection.references import unresolved
 from auditlake.rulepack.documents import RuleDocuments
@@ -136,8 +137,9 @@ def offline_validators() -> list[SigmaRuleValidator]:
     return [cls() for cls in classes] + [NamespaceValidator()]
 
 
-def load_collection(docs: RuleDocuments) -> SigmaCollection:
-    """The file's documents as pySigma rules, correlations narrowed as `compile_rules` does.
+def load_collection(docs: RuleDocuments) -> SigmaCollection | None:
+    """The file's documents as pySigma rules, correlations narrowed as `compile_rules` does;
+    None when pySigma cannot read one of them at all (the compile check reports which).
 
     References are resolved only when every one names a rule of the file: pySigma raises at
     the first it cannot find, and the compile check reports those by name."""
@@ -145,9 +147,9 @@ def load_collection(docs: RuleDocuments) -> SigmaCollection:
         pysigma_compatible(d) if isinstance(d.get("correlation"), Mapping) else dict(d)
         for d in docs.documents
     ]
-    collection = SigmaCollection.from_dicts(
-        narrowed, collect_errors=True, source=SigmaRuleLocation(Path(docs.path)), resolve_references=False
-    )
+    collection, unreadable = load_documents(narrowed, Path(docs.path))
+    if unreadable:
+        return None
     if not unresolved(collection.rules):
         collection.resolve_rule_references()
     return collection
