@@ -200,6 +200,21 @@ def test_a_correlation_pysigma_cannot_read_fails_alone(rules_dir: Path, correlat
     assert {p.key for p in ruleset.correlations} == {"brute_force", "33333333-3333-4333-8333-333333333333"}
 
 
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_file_that_is_not_yaml_fails_alone(rules_dir: Path, tmp_path: Path, cached: bool) -> None:
+    """A rule file pySigma cannot even parse, with or without a correlation in it, is reported
+    with its YAML error; the other files compile."""
+    from auditlake.detection.rulecache import compile_rules_cached
+
+    (rules_dir / "broken.yml").write_text("title: x\nid: [\n")
+    (rules_dir / "broken_correlation.yml").write_text("title: y\ncorrelation: {\n")
+    ruleset = compile_rules_cached([rules_dir], cache_dir=tmp_path / "cache") if cached else compile_rules([rules_dir])
+    failures = sorted((Path(f.path or "").name, f.reason) for f in ruleset.failures)
+    assert failures == [("broken.yml", "yaml"), ("broken_correlation.yml", "yaml")]
+    assert all(f.message.startswith("the file is not valid YAML: ") for f in ruleset.failures)
+    assert len(ruleset.rules) == 2 and len(ruleset.correlations) == 2
+
+
 def test_evaluate_routes_each_rule_to_its_source(rules_dir: Path) -> None:
     ruleset = compile_rules([rules_dir])
     frame = pl.DataFrame([_okta(0, "bob"), _okta(1, "eve@test.invalid"), _cloudtrail(2, "StopLogging")])

@@ -158,9 +158,9 @@ def compile_rules(
     """Compile every rule file under `paths` (files or directories of `.yml`)."""
     files = sorted(rule_files(paths))
     plain = [f for f in files if not _has_correlation(f)]
-    collections = [SigmaCollection.load_ruleset([str(f) for f in plain], collect_errors=True)]
-    raw_correlations: dict[str, Mapping[str, Any]] = {}
     unreadable: list[CompileFailure] = []
+    collections = [_load_files(plain, unreadable)]
+    raw_correlations: dict[str, Mapping[str, Any]] = {}
     for path in sorted(set(files) - set(plain)):
         collections.append(_load_with_correlations(path, raw_correlations, unreadable))
     # Resolved in `compile_collection`, which sets aside correlations naming a missing rule.
@@ -295,6 +295,28 @@ def _missing_message(missing: Sequence[str]) -> str:
     )
 
 
+def _load_files(files: Sequence[Path], unreadable: list[CompileFailure]) -> SigmaCollection:
+    """Rule files without correlations as one collection; a file pySigma cannot load at all
+    goes to `unreadable` (pySigma lets some YAML errors escape its error collection)."""
+    try:
+        return SigmaCollection.load_ruleset([str(f) for f in files], collect_errors=True)
+    except Exception:  # one of the files; find which below
+        pass
+    parts = []
+    for path in files:
+        try:
+            parts.append(SigmaCollection.load_ruleset([str(path)], collect_errors=True))
+        except Exception as error:  # pySigma and PyYAML raise many kinds on a malformed file
+            unreadable.append(_unreadable_file(path, error))
+    return SigmaCollection.merge(parts, resolve_references=False)
+
+
+def _unreadable_file(path: Path, error: Exception) -> CompileFailure:
+    if isinstance(error, yaml.YAMLError):
+        return CompileFailure(str(path), None, None, "yaml", f"the file is not valid YAML: {error}")
+    return CompileFailure(str(path), None, None, "pysigma", f"pySigma cannot load the file ({type(error).__name__}: {error})")
+
+
 def _has_correlation(path: Path) -> bool:
     return "correlation:" in path.read_text(encoding="utf-8", errors="replace")
 
@@ -310,8 +332,9 @@ def _load_with_correlations(
     """
     try:
         documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except yaml.YAMLError:  # pySigma reports the file's YAML error as a rule error
-        return SigmaCollection.load_ruleset([str(path)], collect_errors=True)
+    except yaml.YAMLError as error:
+        unreadable.append(_unreadable_file(path, error))
+        return SigmaCollection.merge([], resolve_references=False)
     narrowed: list[Any] = []
     for document in documents:
         if isinstance(document, dict) and isinstance(document.get("correlation"), dict):
@@ -322,12 +345,12 @@ def _load_with_correlations(
         else:
             narrowed.append(document)
     collection, errors = load_documents(narrowed, path)
-    for index, error in errors:
+    for index, problem in errors:
         document = documents[index] if isinstance(documents[index], dict) else {}
         rule_id, title = document.get("id"), document.get("title")
         unreadable.append(CompileFailure(
             str(path), str(rule_id) if rule_id else None, str(title) if title else None, "pysigma",
-            unreadable_message(error),
+            unreadable_message(problem),
         ))
     return collection
 
