@@ -549,6 +549,34 @@ def test_the_look_back_counts_chains_whose_rules_did_not_compile(tmp_path: Path)
     assert lookback(only_third) == timedelta(hours=3)
 
 
+def test_a_damaged_lake_file_stops_the_run_by_name_and_the_run_after_repair_is_whole(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path
+) -> None:
+    """A data file whose bytes changed since its commit stops an incremental run with its
+    path, before the watermark moves; once the file is restored, the next run finds every
+    alert an undamaged lake gives."""
+    from auditlake.detection.watermarks import read_watermark
+    from auditlake.lake.commits import read_commits
+    from auditlake.lake.damage import DamagedFiles
+    from auditlake.lake.writer import committed_path
+
+    clean, damaged = _lake(tmp_path, "clean"), _lake(tmp_path, "damaged")
+    for lake in (clean, damaged):
+        ingest([p for day in inputs.values() for p in day], lake, workers=1)
+    run_detection(clean, ruleset, digest="rules")
+    okta = next(f for c in read_commits(damaged) for f in c.files if f.source == "okta.system")
+    path = committed_path(damaged, okta.path)
+    kept = path.read_bytes()
+    path.write_bytes(kept[:-4] + b"XXXX")
+    with pytest.raises(DamagedFiles) as raised:
+        run_detection(damaged, ruleset, digest="rules")
+    assert raised.value.files == (okta,)
+    assert read_watermark(damaged, "rules") == 0
+    path.write_bytes(kept)
+    run_detection(damaged, ruleset, digest="rules")
+    assert _alert_ids(damaged) == _alert_ids(clean)
+
+
 def test_detect_command_prints_alerts_as_json_lines(inputs: dict[int, list[Path]], tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -32,7 +32,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -77,6 +77,7 @@ from auditlake.detection.spilled_matches import (
 from auditlake.detection.watermarks import read_watermark, write_watermark
 from auditlake.errors import UnknownSourceError
 from auditlake.lake.commits import CommittedFile, read_commits
+from auditlake.lake.damage import reading
 from auditlake.lake.lock import FileLock
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import CommitRange, committed_files, event_files, scan_files
@@ -226,7 +227,9 @@ class _Scan:
         def read(item: tuple[str, list[CommittedFile]]) -> _Batch | None:
             source, batch = item
             frame = scan_files(self.lake, batch, start=self.since, end=self.until)
-            return _read_batch(self.ruleset, rules[source], feeding[source], frame, source)
+            with reading(self.lake, batch):
+                events = _read_batch(self.ruleset, rules[source], feeding[source], frame, source)
+            return _guarded(events, self.lake, batch)
 
         done, current = 0, None
         # Rules with few candidates in a batch are run once on all the source's batches.
@@ -398,6 +401,20 @@ def with_absent_paths(frame: pl.LazyFrame, source: str) -> pl.LazyFrame:
         return frame
     typed = pl.DataFrame(pa.schema([(p, spec.native_types.get(p, NATIVE_TYPE)) for p in absent]).empty_table())
     return frame.with_columns(pl.lit(None, dtype).alias(name) for name, dtype in typed.schema.items())
+
+
+def _guarded(batch: _Batch | None, lake: LakePaths, files: list[CommittedFile]) -> _Batch | None:
+    """`batch`, its late columns read under `damage.reading` too (they are read later, from
+    the same files)."""
+    if batch is None or batch.late is None:
+        return batch
+    late_read = batch.late.read
+
+    def read(rows: pl.Series | None) -> pl.DataFrame:
+        with reading(lake, files):
+            return late_read(rows)
+
+    return replace(batch, late=replace(batch.late, read=read))
 
 
 def _late_raw(frame: pl.LazyFrame) -> LateColumns:
@@ -656,7 +673,9 @@ def _correlation_matches(  # noqa: PLR0917
             likely = candidate_filter(planned(relevant, atom_columns(schema, source), source))
             if likely is not None:  # few rules: only their candidate rows have `raw` decoded
                 frame = frame.filter(likely)
-            matched = evaluate_candidates(relevant, frame.select(columns).collect(), source=source, keep=keep)
+            with reading(lake, batch):
+                events = frame.select(columns).collect()
+            matched = evaluate_candidates(relevant, events, source=source, keep=keep)
             if matched.height:
                 parts.append(correlation_inputs(ruleset, matched))
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()

@@ -33,6 +33,7 @@ from auditlake.lake.commits import (
     read_commits,
     write_commit,
 )
+from auditlake.lake.damage import reading
 from auditlake.lake.lock import FileLock
 from auditlake.lake.parquet import write_parquet_files
 from auditlake.lake.paths import LakePaths, check_source, part_name, partition_dir
@@ -63,7 +64,7 @@ class LakeWriter:
         self.lake = lake
         self.now = now or (lambda: datetime.now(UTC))
         self._lock = FileLock(lake.locks / "writer.lock", purpose="lake writer")
-        self._files: dict[tuple[str, str, str | None], list[str]] = {}
+        self._files: dict[tuple[str, str, str | None], list[CommittedFile]] = {}
         self._known: dict[tuple[str, str, str | None], pl.Series] = {}
 
     def __enter__(self) -> LakeWriter:
@@ -170,15 +171,17 @@ class LakeWriter:
     def _index(self) -> None:
         for commit in read_commits(self.lake):
             for file in commit.files:
-                self._files.setdefault((file.table, file.source, file.dt), []).append(file.path)
+                self._files.setdefault((file.table, file.source, file.dt), []).append(file)
 
     def _known_ids(self, key: tuple[str, str, str | None]) -> pl.Series:
         """Identities already committed in one partition, loaded once per writer."""
         if key not in self._known:
             column = "event_uid" if key[0] == "events" else "record_hash"
-            paths = [committed_path(self.lake, rel) for rel in self._files.get(key, [])]
-            if paths:
-                ids = pl.scan_parquet(paths).select(column).collect().to_series()
+            files = self._files.get(key, [])
+            if files:
+                paths = [committed_path(self.lake, f.path) for f in files]
+                with reading(self.lake, files):  # a damaged file is named, not a reader's error
+                    ids = pl.scan_parquet(paths).select(column).collect().to_series()
                 self._known[key] = ids.bin.encode("hex") if column == "record_hash" else ids
             else:
                 self._known[key] = pl.Series(column, [], dtype=pl.String)
@@ -186,7 +189,7 @@ class LakeWriter:
 
     def _remember(self, file: CommittedFile, table: pa.Table) -> None:
         key = (file.table, file.source, file.dt)
-        self._files.setdefault(key, []).append(file.path)
+        self._files.setdefault(key, []).append(file)
         if key in self._known:
             if file.table == "events":
                 fresh = _series(table, "event_uid").cast(pl.String)
