@@ -138,3 +138,34 @@ def test_getting_started_examples_name_real_commands_and_options():
         result = CliRunner().invoke(main, [*words[1:], "--help"])
         assert result.exit_code == 0, (words, result.output)
         assert result.output.startswith(f"Usage: main {' '.join(w for w in words[1:] if w.isalpha())}")
+
+
+RULE = """\
+title: S3 object read
+id: 7f1e3a52-4c1b-4d0e-9f4a-2b8c6d5e1a01
+status: test
+logsource: {product: aws, service: cloudtrail}
+detection: {sel: {eventName: GetObject}, condition: sel}
+level: low
+"""
+
+
+def test_detect_source_takes_aliases_and_refuses_what_the_lake_lacks(tmp_path):
+    data = _trail_file(tmp_path / "t.jsonl")
+    lake = str(tmp_path / "lake")
+    CliRunner().invoke(main, ["ingest", str(data), "--lake", lake])
+    (tmp_path / "rule.yml").write_text(RULE)
+    detect = ["detect", "--rules", str(tmp_path / "rule.yml"), "--lake", lake, "--no-cache", "--json"]
+    unknown = CliRunner().invoke(main, [*detect, "--source", "cloudtrial"])
+    assert unknown.exit_code == 2
+    assert "unknown source 'cloudtrial'" in unknown.output and "aws.cloudtrail" in unknown.output
+    alias = CliRunner().invoke(main, [*detect, "--source", "cloudtrail"])
+    assert alias.exit_code == 0, alias.output
+    assert [json.loads(line)["rule_title"] for line in alias.stdout.splitlines()] == ["S3 object read"]
+
+
+def test_demo_refuses_an_empty_organisation(tmp_path):
+    for option in (["--days", "0"], ["--scale", "0"], ["--scale", "-1"]):
+        result = CliRunner().invoke(main, ["demo", "--lake", str(tmp_path / "lake"), "--synth-dir", str(tmp_path / "s"), *option])
+        assert result.exit_code == 2, (option, result.output)
+        assert option[0] in result.output

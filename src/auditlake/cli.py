@@ -181,8 +181,9 @@ def summary_json(summary: IngestSummary, elapsed: float, lake: Path) -> dict[str
               show_default=True, help="Where the generated native log files go.")
 @_lake_option()
 @click.option("--seed", default=7, show_default=True, help="Seed of the synthetic organisation.")
-@click.option("--days", default=7, show_default=True, help="Days of activity to generate.")
-@click.option("--scale", default=1.0, show_default=True,
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1),
+              help="Days of activity to generate.")
+@click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Volume multiplier (1.0 is a few hundred thousand events a week).")
 @click.option("--rules", "rules", type=click.Path(file_okay=False, path_type=Path), default=Path("rules"),
               show_default=True, help="Rules to run over the organisation (skipped if the folder is missing).")

@@ -19,7 +19,7 @@ from auditlake.detection.engine import DetectSummary, run_detection
 from auditlake.detection.placeholders import load_placeholders
 from auditlake.detection.rulecache import compile_rules_cached, frozen_for_the_run
 from auditlake.detection.watermarks import ruleset_digest
-from auditlake.errors import AuditlakeError
+from auditlake.errors import AuditlakeError, UnknownSourceError
 from auditlake.lake import LakePaths
 from auditlake.sinks import config_path, describe, open_delivery
 
@@ -47,6 +47,28 @@ def rule_files_of(paths: tuple[Path, ...]) -> list[Path]:
     return sorted(rule_files(paths))
 
 
+def lake_sources(names: tuple[str, ...], lake: Path) -> tuple[str, ...]:
+    """`--source` values as the lake's source names: a built-in source by name or alias, or a
+    source the lake holds (a generic mapping's). An unknown one is a usage error rather than
+    a run that silently reads nothing."""
+    from auditlake.sources.registry import SOURCES, lookup
+
+    found = []
+    for name in names:
+        try:
+            found.append(lookup(name).name)
+        except UnknownSourceError:
+            if not (LakePaths.at(lake).events / f"source={name}").is_dir():
+                known = ", ".join(spec.name for spec in SOURCES)
+                raise click.BadParameter(
+                    f"unknown source {name!r}: the lake holds no such source; use one of {known}, "
+                    "an alias `auditlake sources` lists, or a generic mapping's name",
+                    param_hint="--source",
+                ) from None
+            found.append(name)
+    return tuple(dict.fromkeys(found))
+
+
 @click.command("detect")
 @click.option("--rules", "rules_paths", multiple=True, type=click.Path(path_type=Path),
               help="Rule files or folders (repeatable).  [default: rules/]")
@@ -54,7 +76,8 @@ def rule_files_of(paths: tuple[Path, ...]) -> list[Path]:
               default=Path("data/lake"), show_default="$AUDITLAKE_LAKE or data/lake", help="Lake directory.")
 @click.option("--since", help="Start of the time range (date or ISO-8601 time, inclusive).")
 @click.option("--until", help="End of the time range (exclusive).")
-@click.option("--source", "sources", multiple=True, help="Only these lake sources (repeatable).")
+@click.option("--source", "sources", multiple=True,
+              help="Only these lake sources (repeatable; aliases as `auditlake sources` lists).")
 @click.option("--origin", type=click.Choice(ORIGINS), default=None,
               help="Recorded on each alert.  [default: realtime for incremental runs, else replay]")
 @click.option("--no-cache", is_flag=True,
@@ -91,6 +114,7 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
     start, end = parse_moment(since), parse_moment(until)
     if start and end and start >= end:
         raise click.BadParameter("--since must be before --until")
+    sources = lake_sources(sources, lake)
     try:
         placeholders = load_placeholders(config_path(config))
     except AuditlakeError as exc:
