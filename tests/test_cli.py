@@ -169,3 +169,15 @@ def test_demo_refuses_an_empty_organisation(tmp_path):
         result = CliRunner().invoke(main, ["demo", "--lake", str(tmp_path / "lake"), "--synth-dir", str(tmp_path / "s"), *option])
         assert result.exit_code == 2, (option, result.output)
         assert option[0] in result.output
+
+
+def test_an_empty_input_is_read_as_no_records_not_an_unknown_source(tmp_path):
+    """A rotated log can be empty: it is an input of no records, not one nothing recognises."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "empty.jsonl").write_bytes(b"")
+    _trail_file(folder / "t.jsonl")
+    result = CliRunner().invoke(main, ["ingest", str(folder), "--lake", str(tmp_path / "lake"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["inputs"], summary["added"], summary["errors"]) == (2, 1, [])

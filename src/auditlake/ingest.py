@@ -125,6 +125,9 @@ def _input_chunks(
     paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, size: int
 ) -> Iterator[tuple[SourceSpec, str, Sequence[Frame]]]:
     for path in expand_inputs(paths):
+        if source == "auto" and _empty(path):  # a rotated log may be empty: nothing to read
+            summary.inputs += 1
+            continue
         spec = _resolve(source, path, summary)
         if spec is None:
             continue
@@ -196,6 +199,14 @@ def _take(  # noqa: PLR0917 - the loop's whole state, kept flat on purpose
         _flush(committer, batch)
         return _Batch()
     return batch
+
+
+def _empty(path: Path) -> bool:
+    """Whether `path` is a file of no bytes (a file that cannot be read is left to `_resolve`)."""
+    try:
+        return path.is_file() and path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> SourceSpec | None:
