@@ -85,3 +85,13 @@ def test_rules_that_cannot_be_read_are_listed_not_dropped(write_rule, tmp_path: 
     write_rule("aws_broken", "title: [unclosed\n")
     matrix = coverage(discover(tmp_path / "rules"))
     assert matrix.rules == () and len(matrix.skipped) == 1 and "not valid YAML" in matrix.skipped[0]
+
+
+def test_a_rule_that_does_not_compile_is_listed_by_its_file(write_rule, tmp_path: Path) -> None:
+    path = write_rule(
+        "aws_broken",
+        "title: t\nid: 8d6f2a4e-3c1b-4f5a-9e7d-1b2c3d4e5f60\n"
+        "correlation: {type: event_count, rules: [missing], timespan: 5m, condition: {gte: 2}}\n",
+    )
+    matrix = coverage(discover(tmp_path / "rules"))
+    assert len(matrix.skipped) == 1 and matrix.skipped[0].startswith(f"{path}: ")

@@ -64,8 +64,8 @@ def coverage(pack: Pack) -> Coverage:
     for rule in pack.rules:
         try:
             covered.append(covered_rule(rule))
-        except AuditlakeError as exc:
-            skipped.append(str(exc))
+        except AuditlakeError as exc:  # named by its file, whatever the error names
+            skipped.append(str(exc) if exc.where else f"{rule.path}: {exc}")
     sources = tuple(
         dict.fromkeys([*SOURCE_FOLDERS.values(), *sorted(s for r in covered for s in r.sources)])
     )
