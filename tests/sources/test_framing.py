@@ -269,15 +269,69 @@ def test_content_after_the_records_is_an_error_frame(tmp_path: Path, data: bytes
     assert len(frames) == 2
 
 
-def test_garbage_between_pretty_objects_quarantines_the_rest_verbatim(tmp_path: Path) -> None:
+def test_garbage_between_pretty_objects_is_quarantined_and_framing_goes_on(tmp_path: Path) -> None:
     data = b'{\n "a": 1\n}\n garbage \n{\n "b": 2\n}\n'
     frames = _frames(_write(tmp_path, "g.json", data))
 
     assert frames[0] == Frame(b'{\n "a": 1\n}', "g.json:1")
-    assert frames[1].raw == b'garbage \n{\n "b": 2\n}\n'
+    assert frames[1].raw == b"garbage"
     assert frames[1].location == "g.json:4"
     assert (frames[1].error or "").startswith("invalid JSON")
-    assert len(frames) == 2
+    assert frames[2] == Frame(b'{\n "b": 2\n}', "g.json:5")
+    assert len(frames) == 3
+
+
+def _pretty_indented(records: list[bytes]) -> bytes:
+    """Records pretty-printed, nested objects indented deeper than the records."""
+    return b"".join(b"{\n  " + r[1:-1] + b',\n  "inner": [\n    {"deep": 1}\n  ]\n}\n' for r in records)
+
+
+@pytest.mark.parametrize("kind", ["pretty", "pretty-nested", "array", "jsonl-first-lines-broken"])
+def test_one_damaged_record_costs_that_record_only(tmp_path: Path, kind: str) -> None:
+    """A damaged record is quarantined alone: framing resumes at the next line that opens a
+    record at the same indentation (not at a nested object), every byte kept, in order."""
+    damaged = b'{"id": 9, "msg": "broken" "no comma": 1}'
+    records = [RECORDS[0], damaged, RECORDS[2], RECORDS[0]]
+    if kind == "pretty":
+        data = _pretty([RECORDS[0]]) + damaged + b"\n" + _pretty([RECORDS[2], RECORDS[0]])
+    elif kind == "pretty-nested":
+        data = _pretty_indented(records)
+    elif kind == "jsonl-first-lines-broken":  # read as back-to-back objects, as its head shows none whole
+        records = [damaged, b'{"id": 8, "cut": ', *RECORDS]
+        data = _jsonl(records)
+    else:
+        data = FRAMINGS[kind](records)
+    frames = _frames(_write(tmp_path, "d.json", data))
+
+    bad = [f for f in frames if f.error is not None]
+    good = [json.loads(f.raw) for f in frames if f.error is None]
+    _assert_verbatim(data, frames)
+    if kind == "jsonl-first-lines-broken":
+        assert [f.raw for f in bad] == [damaged, b'{"id": 8, "cut":']
+        assert good == [json.loads(r) for r in RECORDS]
+        return
+    assert len(bad) == 1 and bad[0].raw.startswith(b'{') and b'"broken"' in bad[0].raw
+    assert (bad[0].error or "").startswith("invalid JSON")
+    expected = [RECORDS[0], RECORDS[2], RECORDS[0]]
+    if kind == "pretty-nested":
+        assert [g["id"] for g in good] == [1, 3, 1] and all(g["inner"] == [{"deep": 1}] for g in good)
+    else:
+        assert good == [json.loads(r) for r in expected]
+
+
+def test_a_damaged_stretch_is_quarantined_in_bounded_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no line to resume at, the damaged rest is quarantined in pieces of bounded size,
+    not read whole into memory; every byte is kept."""
+    monkeypatch.setattr(framing, "MAX_RECORD_TEXT_READ", 100)
+    monkeypatch.setattr(framing, "CHUNK", 64)
+    data = RECORDS[0] + b" " + b"@" * 1000 + b" " + RECORDS[2]
+    frames = _frames(_write(tmp_path, "b.json", data))
+
+    assert frames[0] == Frame(RECORDS[0], "b.json:1")
+    damaged = [f for f in frames if f.error is not None]
+    assert len(damaged) >= 10 and all(len(f.raw) <= 100 for f in damaged)
+    _assert_verbatim(data, frames)
+    assert sum(len(f.raw) for f in frames) == len(data) - 2  # all but the two blanks between
 
 
 def test_invalid_utf8_inside_an_array_record_is_kept_byte_for_byte(tmp_path: Path) -> None:

@@ -224,6 +224,9 @@ class _TextStream:
         self.line = 1
         self.eof = False
         self.read_error: str | None = None
+        self.indent: str | None = ""
+        """The blanks between the start of the current line and the cursor; None when other
+        characters stand there (a record that does not start its line)."""
 
     def fill(self) -> bool:
         """Read more input; False at the end of it."""
@@ -245,17 +248,29 @@ class _TextStream:
         """Skip characters in `chars`; return the next character ('' at the end)."""
         while True:
             while self.pos < len(self.text) and self.text[self.pos] in chars:
-                if self.text[self.pos] == "\n":
+                char = self.text[self.pos]
+                if char == "\n":
                     self.line += 1
+                    self.indent = ""
+                elif self.indent is not None:
+                    self.indent = self.indent + char if char in " \t" else None
                 self.pos += 1
             if self.pos < len(self.text) or not self.fill():
                 return self.text[self.pos : self.pos + 1]
 
     def advance(self, end: int) -> str:
         piece = self.text[self.pos : end]
-        self.line += piece.count("\n")
+        lines = piece.count("\n")
+        self.line += lines
+        if piece:
+            last = piece[piece.rfind("\n") + 1 :] if lines else None
+            self.indent = last if last is not None and not last.strip(" \t") else None
         self.pos = end
         return piece
+
+    def exhausted(self) -> bool:
+        """Whether every character of the input has been consumed."""
+        return self.pos >= len(self.text) and not self.fill()
 
     def rest(self) -> str:
         while self.fill():
@@ -349,6 +364,7 @@ def _stream_frames(path: Path) -> Iterator[Frame]:
         stream = _TextStream(handle)
         stream.fill()
         in_array, wrapped = _open_container(stream)
+        record_indent: str | None = None  # how the last whole record stood on its line
         while True:
             nxt = stream.skip(_WS + ("," if in_array else ""))
             if nxt == "":
@@ -360,9 +376,12 @@ def _stream_frames(path: Path) -> Iterator[Frame]:
                 stream.advance(stream.pos + 1)
                 yield from _trailer(stream, name, wrapped)
                 return
-            frame = _next_record(stream, name)
+            indent = stream.indent
+            frame = _next_record(stream, name, indent if record_indent is None else record_indent)
             yield frame
-            if frame.error is not None:
+            if frame.error is None:
+                record_indent = indent
+            elif stream.exhausted():
                 return  # the rest of the input went into that frame
 
 
@@ -390,19 +409,61 @@ def _trailer(stream: _TextStream, name: str, wrapped: bool) -> Iterator[Frame]:
         yield Frame(raw, f"{name}:{line}", error="unexpected content after the JSON records")
 
 
-def _next_record(stream: _TextStream, name: str) -> Frame:
-    """Decode one value at the cursor, reading more input while it is incomplete."""
+def _next_record(stream: _TextStream, name: str, indent: str | None) -> Frame:
+    """Decode one value at the cursor, reading more input while it is incomplete.
+
+    A value that is invalid, not merely cut short by the end of what was read, becomes an
+    error frame of its text up to the next line that opens an object after `indent` (how
+    records stand on their lines; None: they do not start lines), where framing goes on: one
+    damaged record of a large export costs that record, not the rest of the input (nor the
+    memory to hold it)."""
     while True:
         line = stream.line
         try:
             _, end = _DECODER.raw_decode(stream.text, stream.pos)
         except json.JSONDecodeError as exc:
-            if not stream.eof:  # the value may continue in the next chunk (mid-string, ...)
-                stream.fill()
+            # Near the end of what was read, more input may complete a token (`\u00`, `fal`).
+            short = _cut_short(stream.text, exc) or len(stream.text) - exc.pos <= TOKEN_SLACK
+            if short and not stream.eof and len(stream.text) - stream.pos <= MAX_RECORD_TEXT_READ:
+                stream.fill()  # the value may continue in the next chunk (mid-string, ...)
                 continue
-            return _unframeable(stream, name, line, exc)
+            if short and stream.eof:
+                return _unframeable(stream, name, line, exc)
+            return _resynced(stream, name, line, f"invalid JSON: {exc.msg}", indent)
         raw = stream.advance(end).encode("utf-8", "surrogateescape")
         return Frame(raw, f"{name}:{line}")
+
+
+TOKEN_SLACK = 16
+"""Characters before the end of the text read within which a decoding error may be the end
+of the text cutting a token short, rather than damage."""
+MAX_RECORD_TEXT_READ = 64 << 20
+"""Text read ahead for one value before it is taken as damaged (a record is at most
+`records.MAX_RECORD_BYTES`, which the normalizer enforces on what is framed)."""
+
+
+def _resynced(stream: _TextStream, name: str, line: int, reason: str, indent: str | None) -> Frame:
+    """An error frame of the text from the cursor to the next line that opens an object after
+    `indent` (a nested object stands deeper), the cursor left there; at most
+    `MAX_RECORD_TEXT_READ` of it per frame, the rest of the input when no such line follows
+    or records do not start lines."""
+    marker = None if indent is None else "\n" + indent + "{"
+    search = stream.pos
+    while True:
+        found = -1 if marker is None else stream.text.find(marker, search)
+        if found >= 0:
+            stop = found + 1
+            break
+        if len(stream.text) - stream.pos > MAX_RECORD_TEXT_READ:
+            stop = stream.pos + MAX_RECORD_TEXT_READ
+            break
+        searched = len(stream.text) - stream.pos  # `fill` moves the cursor to 0
+        if not stream.fill():
+            stop = len(stream.text)
+            break
+        search = stream.pos + max(0, searched - len(marker or ""))
+    raw = stream.advance(stop).rstrip(_WS + ",").encode("utf-8", "surrogateescape")
+    return Frame(raw, f"{name}:{line}", error=stream.read_error or reason)
 
 
 _PARTIAL_TOKEN = re.compile(r"[-+.eE0-9]*|t(?:r(?:u)?)?|f(?:a(?:l(?:s)?)?)?|n(?:u(?:l)?)?")
