@@ -114,3 +114,22 @@ def test_an_alert_repeated_within_one_append_is_stored_once_as_first_given(tmp_p
     assert fresh["alert_id"].to_list() == alerts["alert_id"].to_list()
     stored = AlertStore(lake).read(AlertStore(lake).files())
     assert stored["actor"].to_list() == alerts["actor"].to_list()
+
+
+@pytest.mark.parametrize("damage", ["footer", "body"])
+def test_a_stored_alert_file_that_no_longer_reads_is_named(tmp_path: Path, damage: str) -> None:
+    lake = LakePaths.at(tmp_path / "lake")
+    AlertStore(lake).append(made_up_alerts(10, run=RUN), run_id=RUN)
+    AlertStore(lake).append(made_up_alerts(20, run="2" * 16), run_id="2" * 16)
+    broken = AlertStore(lake).run_files("2" * 16)[0]
+    data = bytearray(broken.read_bytes())
+    if damage == "footer":
+        data[-4:] = b"XXXX"
+    else:
+        data[4:68] = bytes(64)
+    broken.write_bytes(bytes(data))
+    with pytest.raises(alert_store.UnreadableAlertFiles) as raised:
+        AlertStore(lake).append(made_up_alerts(30, run="3" * 16), run_id="3" * 16)
+    assert raised.value.files == (broken,)
+    assert "move them out of alerts/" in (raised.value.hint or "")
+    assert len(AlertStore(lake).files()) == 2  # nothing was added

@@ -577,6 +577,27 @@ def test_a_damaged_lake_file_stops_the_run_by_name_and_the_run_after_repair_is_w
     assert _alert_ids(damaged) == _alert_ids(clean)
 
 
+def test_an_unreadable_alert_file_is_named_and_a_range_run_writes_its_alerts_again(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path
+) -> None:
+    """The repair the error suggests works: move the file away, run detection over its range,
+    and the alerts are those of the undamaged store."""
+    from auditlake.detection.alert_store import UnreadableAlertFiles
+
+    lake = _lake(tmp_path, "lake")
+    ingest([p for day in inputs.values() for p in day], lake, workers=1)
+    run_detection(lake, ruleset, digest="rules", since=START, until=START + timedelta(days=DAYS))
+    whole = _alert_ids(lake)
+    broken = AlertStore(lake).files()[0]
+    broken.write_bytes(broken.read_bytes()[:-4] + b"XXXX")
+    with pytest.raises(UnreadableAlertFiles) as raised:
+        run_detection(lake, ruleset, digest="rules", since=START, until=START + timedelta(days=DAYS))
+    assert raised.value.files == (broken,)
+    broken.rename(tmp_path / broken.name)
+    run_detection(lake, ruleset, digest="rules", since=START, until=START + timedelta(days=DAYS))
+    assert _alert_ids(lake) == whole
+
+
 def test_detect_command_prints_alerts_as_json_lines(inputs: dict[int, list[Path]], tmp_path: Path) -> None:
     from click.testing import CliRunner
 

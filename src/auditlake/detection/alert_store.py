@@ -9,12 +9,14 @@ layout, correlation alerts in the full one (`alert_files`).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from auditlake.detection.alert_files import (
     DETECTION_SCHEMA,
@@ -23,6 +25,7 @@ from auditlake.detection.alert_files import (
     scan_alert_files,
 )
 from auditlake.detection.alerts import ALERT_SCHEMA, RuleInfo, RunInfo
+from auditlake.errors import LakeError
 from auditlake.lake.commits import fsync_dir
 from auditlake.lake.parquet import write_parquet
 from auditlake.lake.paths import LakePaths
@@ -69,7 +72,8 @@ class AlertStore:
         return sorted(self.folder.glob(f"part-{run_id}-*.parquet")) if self.folder.is_dir() else []
 
     def read(self, files: list[Path]) -> pl.DataFrame:
-        return scan_alert_files(files).collect()
+        with _reading(files):
+            return scan_alert_files(files).collect()
 
     def scan(self) -> pl.LazyFrame:
         """Every stored alert."""
@@ -77,7 +81,9 @@ class AlertStore:
 
     def stored_like(self, alerts: pl.DataFrame) -> pl.Series:
         """Ids of stored alerts that could be among `alerts` (see the class docstring)."""
-        return self._like(alerts, self._lookup_files()).select("alert_id").collect().get_column("alert_id")
+        files = self._lookup_files()
+        with _reading(files):
+            return self._like(alerts, files).select("alert_id").collect().get_column("alert_id")
 
     def _lookup_files(self) -> list[Path]:
         """The files an append looks its alerts up in (see the class docstring)."""
@@ -138,9 +144,11 @@ class AlertStore:
             rows = rows.filter(pl.struct("rule_id", "event_uid").is_first_distinct())
         files = self._lookup_files()
         if files:
-            stored = self._like(rows, files).select("rule_id", pl.col("event_uids").list.first().alias("event_uid"))
+            with _reading(files):
+                stored = self._like(rows, files).select("rule_id", pl.col("event_uids").list.first().alias("event_uid"))
+                known = stored.collect()
             pairs = ["rule_id", "event_uid"]
-            rows = rows.join(stored.collect(), on=pairs, how="anti", nulls_equal=True, maintain_order="left")
+            rows = rows.join(known, on=pairs, how="anti", nulls_equal=True, maintain_order="left")
         if rows.is_empty():
             return rows
         statistics = [c for c in PRUNING_COLUMNS if c in DETECTION_SCHEMA]
@@ -179,3 +187,40 @@ class AlertStore:
         finally:
             if self._writer is not None:
                 self._writer.shutdown(wait=True)
+
+
+class UnreadableAlertFiles(LakeError):
+    """Stored alert files that no longer read (a bad disk, a hand edit)."""
+
+    def __init__(self, files: Sequence[Path], cause: BaseException) -> None:
+        self.files = tuple(files)
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        super().__init__(
+            f"{len(files)} stored alert file(s) no longer read: {', '.join(str(f) for f in files[:5])}"
+            f"{' and more' if len(files) > 5 else ''} ({reason})",
+            hint="move them out of alerts/, then run `auditlake detect --since ... --until ...` over "
+            "the time they covered: alert ids are deterministic, so the run writes again exactly the "
+            "alerts they held (and hands them to the sinks again)",
+        )
+
+
+@contextmanager
+def _reading(files: Sequence[Path]) -> Iterator[None]:
+    """Raise `UnreadableAlertFiles` naming the files at fault when reading `files` fails
+    because some of them no longer read; any other failure passes through. Each file is
+    read whole only then."""
+    try:
+        yield
+    except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as error:
+        unreadable = [path for path in files if not _reads(path)]
+        if unreadable:
+            raise UnreadableAlertFiles(unreadable, error) from error
+        raise
+
+
+def _reads(path: Path) -> bool:
+    try:
+        pq.read_table(path)
+    except (pa.ArrowException, OSError):
+        return False
+    return True
