@@ -181,3 +181,16 @@ def test_an_empty_input_is_read_as_no_records_not_an_unknown_source(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert (summary["inputs"], summary["added"], summary["errors"]) == (2, 1, [])
+
+
+def test_quarantine_takes_source_aliases_and_names_a_damaged_file(tmp_path):
+    data = _trail_file(tmp_path / "t.jsonl")
+    lake = tmp_path / "lake"
+    CliRunner().invoke(main, ["ingest", str(data), "--lake", str(lake), "--workers", "1"])
+    alias = CliRunner().invoke(main, ["quarantine", "--lake", str(lake), "--source", "cloudtrail", "--json"])
+    assert [json.loads(line)["location"] for line in alias.stdout.splitlines()] == ["t.jsonl:2"]
+    (damaged,) = (lake / "quarantine").rglob("*.parquet")
+    damaged.write_bytes(damaged.read_bytes()[:-4] + b"XXXX")
+    result = CliRunner().invoke(main, ["quarantine", "--lake", str(lake)])
+    assert result.exit_code == 1
+    assert "changed or missing since their commit" in result.output and damaged.name in result.output

@@ -238,10 +238,19 @@ def cmd_quarantine(lake: Path, source: str | None, limit: int, as_json: bool) ->
     Each is kept byte for byte in the lake's quarantine/ table; fix the cause (or the
     input), then ingest again: what now parses is added, the rest stays here.
     """
-    frame = scan_quarantine(LakePaths.at(lake))
+    from auditlake.lake.damage import reading
+    from auditlake.lake.scan import committed_files
+
+    paths = LakePaths.at(lake)
+    frame = scan_quarantine(paths)
     if source is not None:
-        frame = frame.filter(pl.col("source") == source)
-    records = frame.sort("quarantined_at", "input", "location").collect()
+        frame = frame.filter(pl.col("source") == _source_name(source))
+    try:
+        with reading(paths, committed_files(paths, "quarantine")):
+            records = frame.sort("quarantined_at", "input", "location").collect()
+    except AuditlakeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.FAILURE)
     if as_json:
         for row in records.head(limit or records.height).to_dicts():
             row["raw"] = row["raw"].decode("utf-8", "backslashreplace")
@@ -249,6 +258,15 @@ def cmd_quarantine(lake: Path, source: str | None, limit: int, as_json: bool) ->
             click.echo(orjson.dumps(row, default=str).decode())
     else:
         print_quarantine(records, limit)
+
+
+def _source_name(name: str) -> str:
+    """A built-in source's lake name for one of its aliases; any other name as given (a
+    generic mapping's)."""
+    try:
+        return registry.lookup(name).name
+    except UnknownSourceError:
+        return name
 
 
 @main.command("sources")
