@@ -168,7 +168,9 @@ def test_a_correlation_naming_a_missing_rule_fails_alone(rules_dir: Path, tmp_pa
     assert "'failed_logins', '66666666-6666-4666-8666-666666666666'" in failures[
         ("55555555-5555-4555-8555-555555555555", "reference")
     ]
-    assert "'misnamed'" in failures[("77777777-7777-4777-8777-777777777777", "reference")]
+    assert "reads 'misnamed', a correlation that does not compile either" in failures[
+        ("77777777-7777-4777-8777-777777777777", "reference")
+    ]
     assert {p.key for p in ruleset.correlations} == {"brute_force", "33333333-3333-4333-8333-333333333333"}
     assert len(ruleset.rules) == 2
     events = pl.DataFrame([_okta(m, "alice") for m in (0, 1, 2)])

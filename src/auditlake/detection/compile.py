@@ -187,7 +187,8 @@ def compile_collection(
     backend.raw_correlations = dict(raw_correlations or {})
     backend.init_processing_pipeline("ir")
     dangling = unresolved(collection.rules)
-    failures = [_failure(rule, "reference", _missing_message(missing)) for rule, missing in dangling]
+    set_aside = {str(key) for rule, _ in dangling for key in (rule.id, rule.name) if key}
+    failures = [_failure(rule, "reference", _missing_message(missing, set_aside)) for rule, missing in dangling]
     if dangling:
         collection = without(collection, [rule for rule, _ in dangling])
     try:
@@ -287,12 +288,23 @@ def _failure(rule: SigmaRule | SigmaCorrelationRule, reason: str, message: str) 
     return CompileFailure(path, str(rule.id) if rule.id else None, rule.title, reason, message)
 
 
-def _missing_message(missing: Sequence[str]) -> str:
-    names = ", ".join(repr(name) for name in missing)
-    return (
-        f"the correlation refers to {names}, which no rule given defines (by id or name): "
-        "pass the file that defines it too, or correct the reference"
-    )
+def _missing_message(missing: Sequence[str], set_aside: set[str]) -> str:
+    """What a correlation misses: rules no file given defines, or correlations that failed
+    for the same reason before it."""
+    absent = [name for name in missing if name not in set_aside]
+    failed = [name for name in missing if name in set_aside]
+    parts = []
+    if absent:
+        parts.append(
+            f"the correlation refers to {', '.join(repr(n) for n in absent)}, which no rule given "
+            "defines (by id or name): pass the file that defines it too, or correct the reference"
+        )
+    if failed:
+        parts.append(
+            f"the correlation reads {', '.join(repr(n) for n in failed)}, a correlation that does "
+            "not compile either (see its own failure)"
+        )
+    return "; ".join(parts)
 
 
 def _load_files(files: Sequence[Path], unreadable: list[CompileFailure]) -> SigmaCollection:
@@ -350,7 +362,7 @@ def _load_with_correlations(
         rule_id, title = document.get("id"), document.get("title")
         unreadable.append(CompileFailure(
             str(path), str(rule_id) if rule_id else None, str(title) if title else None, "pysigma",
-            unreadable_message(problem),
+            _unreadable_message(problem),
         ))
     return collection
 
@@ -382,7 +394,7 @@ def load_documents(documents: Sequence[Any], path: Path) -> tuple[SigmaCollectio
     return SigmaCollection.merge(parts, resolve_references=False), errors
 
 
-def unreadable_message(error: Exception) -> str:
+def _unreadable_message(error: Exception) -> str:
     """Why pySigma could not read a document, and what to check."""
     return (
         f"pySigma cannot read this document ({type(error).__name__}: {error}): check its "
