@@ -65,3 +65,16 @@ def test_a_commit_into_a_partition_with_a_damaged_file_names_it_and_adds_nothing
         writer.commit({"aws.cloudtrail": events(("c", "2024-03-02T11:00:00"))}, [])
     assert raised.value.files == (files[1],)
     assert len(read_commits(lake)) == 1
+
+
+def test_a_damaged_commit_record_is_named_with_a_repair_that_exists(tmp_path: Path) -> None:
+    from auditlake.errors import LakeError
+
+    lake, _ = _lake(tmp_path)
+    (record,) = lake.commits.glob("*.json")
+    record.write_bytes(record.read_bytes()[:100])
+    with pytest.raises(LakeError) as raised:
+        read_commits(lake)
+    assert raised.value.where == str(record)
+    assert "commit record is unreadable" in raised.value.message
+    assert "backup" in (raised.value.hint or "") and "verify" not in (raised.value.hint or "")

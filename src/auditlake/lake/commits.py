@@ -102,7 +102,8 @@ def _load(path: Path) -> Commit:
         raise LakeError(
             f"commit record is unreadable: {exc}",
             where=str(path),
-            hint="the lake's commit log is damaged; restore it from backup or run verify",
+            hint="the lake's commit log is damaged: restore this record from a backup of the lake "
+            "(every reader and writer of the lake stops here until then)",
         ) from exc
 
 
