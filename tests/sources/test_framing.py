@@ -286,10 +286,15 @@ def _pretty_indented(records: list[bytes]) -> bytes:
     return b"".join(b"{\n  " + r[1:-1] + b',\n  "inner": [\n    {"deep": 1}\n  ]\n}\n' for r in records)
 
 
+@pytest.mark.parametrize("chunk", [3, 64, framing.CHUNK])
 @pytest.mark.parametrize("kind", ["pretty", "pretty-nested", "array", "jsonl-first-lines-broken"])
-def test_one_damaged_record_costs_that_record_only(tmp_path: Path, kind: str) -> None:
+def test_one_damaged_record_costs_that_record_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, chunk: int
+) -> None:
     """A damaged record is quarantined alone: framing resumes at the next line that opens a
-    record at the same indentation (not at a nested object), every byte kept, in order."""
+    record at the same indentation (not at a nested object), every byte kept, in order,
+    wherever the reads of the input end."""
+    monkeypatch.setattr(framing, "CHUNK", chunk)
     damaged = b'{"id": 9, "msg": "broken" "no comma": 1}'
     records = [RECORDS[0], damaged, RECORDS[2], RECORDS[0]]
     if kind == "pretty":
