@@ -194,3 +194,21 @@ def test_quarantine_takes_source_aliases_and_names_a_damaged_file(tmp_path):
     result = CliRunner().invoke(main, ["quarantine", "--lake", str(lake)])
     assert result.exit_code == 1
     assert "changed or missing since their commit" in result.output and damaged.name in result.output
+
+
+def test_a_rule_set_of_which_nothing_compiles_fails_the_run(tmp_path):
+    """A broken rule among good ones is a warning; a rule set of which nothing compiles is an
+    error, so a scheduled run does not pass for a quiet day."""
+    (tmp_path / "broken.yml").write_text("title: x\nid: [\n")
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "rule.yml").write_text(RULE)
+    lake = str(tmp_path / "lake")
+    broken = str(tmp_path / "broken.yml")
+    alone = CliRunner().invoke(main, ["detect", "--rules", broken, "--lake", lake, "--no-cache"])
+    assert alone.exit_code == 1
+    assert "not compiled (yaml)" in alone.output and "no rule left to run" in alone.output
+    beside = CliRunner().invoke(main, ["detect", "--rules", broken, "--rules", str(tmp_path / "good"), "--lake", lake])
+    assert beside.exit_code == 0, beside.output
+    assert "not compiled (yaml)" in beside.output and "no rule left to run" not in beside.output
+    watch = ["watch", "--inbox", str(tmp_path / "inbox"), "--rules", broken, "--lake", lake, "--once"]
+    assert CliRunner().invoke(main, watch).exit_code == 1

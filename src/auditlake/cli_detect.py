@@ -121,7 +121,7 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
         raise click.UsageError(str(exc)) from exc
     ruleset = frozen_for_the_run(compile_rules(files, placeholders=placeholders) if no_cache
                                  else compile_rules_cached(files, placeholders=placeholders))
-    _warn_failures(ruleset)
+    warn_failures(ruleset)
     incremental = start is None and end is None
     try:
         # Opened before the run: a sink configured for the first time starts with its alerts.
@@ -143,10 +143,18 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
         click.echo(line, err=True)
 
 
-def _warn_failures(ruleset: RuleSet) -> None:
+def warn_failures(ruleset: RuleSet) -> None:
+    """A warning per rule that did not compile; exit 1 when rules failed and none is left to
+    run: a scheduled run of a broken rule set must not pass for a quiet day."""
+    from auditlake.cli import ExitCode
+
     for failure in ruleset.failures:
         click.echo(f"warning: rule {failure.path or failure.title} not compiled ({failure.reason}): "
                    f"{failure.message}", err=True)
+    if ruleset.failures and not ruleset.correlations and not any(rule.output for rule in ruleset.rules):
+        click.echo(f"error: no rule left to run: {len(ruleset.failures)} did not compile (above); "
+                   "`auditlake rules check` shows where", err=True)
+        sys.exit(ExitCode.FAILURE)
 
 
 def _progress(every_s: float = 0.5) -> Callable[[str, int, int], None] | None:

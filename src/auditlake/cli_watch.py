@@ -12,7 +12,7 @@ from types import FrameType
 import click
 import orjson
 
-from auditlake.cli_detect import DEFAULT_RULES, rule_files_of
+from auditlake.cli_detect import DEFAULT_RULES, rule_files_of, warn_failures
 from auditlake.detection.placeholders import load_placeholders
 from auditlake.detection.rulecache import compile_rules_cached, frozen_for_the_run
 from auditlake.detection.watermarks import ruleset_digest
@@ -76,9 +76,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
     except AuditlakeError as exc:
         raise click.UsageError(str(exc)) from exc
     ruleset = frozen_for_the_run(compile_rules_cached(files, placeholders=placeholders))
-    for failure in ruleset.failures:
-        click.echo(f"warning: rule {failure.path or failure.title} not compiled ({failure.reason}): "
-                   f"{failure.message}", err=True)
+    warn_failures(ruleset)
     stop = threading.Event()
     delivery: Delivery | None = None
     try:

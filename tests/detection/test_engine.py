@@ -655,9 +655,10 @@ def test_detect_resolves_placeholders_from_the_configuration(tmp_path: Path) -> 
     (rules / "admins.yml").write_text(PLACEHOLDER_RULE)
     args = ["detect", "--rules", str(rules), "--lake", str(lake.root), "--json"]
 
-    unconfigured = CliRunner().invoke(main, args)
-    assert unconfigured.exit_code == 0 and unconfigured.stdout == ""
+    unconfigured = CliRunner().invoke(main, args)  # its only rule cannot run: an error, not a quiet day
+    assert unconfigured.exit_code == 1 and unconfigured.stdout == ""
     assert "%Admins%" in unconfigured.stderr and "placeholder" in unconfigured.stderr
+    assert "no rule left to run" in unconfigured.stderr
 
     config = tmp_path / "auditlake.toml"
     config.write_text('[placeholders]\nAdmins = ["root@example.com"]\n')
