@@ -212,3 +212,17 @@ def test_a_rule_set_of_which_nothing_compiles_fails_the_run(tmp_path):
     assert "not compiled (yaml)" in beside.output and "no rule left to run" not in beside.output
     watch = ["watch", "--inbox", str(tmp_path / "inbox"), "--rules", broken, "--lake", lake, "--once"]
     assert CliRunner().invoke(main, watch).exit_code == 1
+
+
+def test_an_input_of_which_every_record_is_quarantined_is_reported(tmp_path):
+    """All of an input in quarantine (here: read as the wrong source) exits 3 with the likely
+    cause, run after run; some records quarantined among good ones stay a plain summary."""
+    data = _trail_file(tmp_path / "t.jsonl")
+    lake = str(tmp_path / "lake")
+    for _ in range(2):  # the second time, every record is already in quarantine
+        wrong = CliRunner().invoke(main, ["ingest", str(data), "--source", "okta", "--lake", lake, "--json"])
+        assert wrong.exit_code == 3, wrong.output
+        (error,) = json.loads(wrong.stdout)["errors"]
+        assert "none of the 2 records could be read" in error and "'okta'" in error
+    right = CliRunner().invoke(main, ["ingest", str(data), "--lake", lake, "--json"])
+    assert right.exit_code == 0 and json.loads(right.stdout)["errors"] == []

@@ -108,7 +108,24 @@ def ingest(
         for chunk in pool.drain():
             batch = _take(committer, batch, chunk, summary, batch_rows, progress)
         _flush(committer, batch)
+    _report_nothing_read(summary, source)
     return summary
+
+
+def _report_nothing_read(summary: IngestSummary, source: str | SourceSpec) -> None:
+    """An error when records were read and every one of them went to quarantine: the input is
+    most likely not what it was taken for (a wrong `--source`), which a scheduled ingest would
+    otherwise repeat quietly."""
+    quarantined = sum(summary.quarantined.values()) + summary.already_quarantined
+    taken = summary.added + sum(summary.duplicates.values()) + sum(summary.skipped.values())
+    if not summary.records or taken or quarantined < summary.records:
+        return
+    named = source.name if isinstance(source, SourceSpec) else source
+    check = "" if named == "auto" else f"; is {named!r} the source these inputs come from?"
+    summary.errors.append(
+        f"none of the {summary.records:,} records could be read: all of them are in quarantine "
+        f"(`auditlake quarantine` shows why){check}"
+    )
 
 
 def _chunks(
