@@ -27,6 +27,7 @@ from auditlake.detection.alert_files import (
 from auditlake.detection.alerts import ALERT_SCHEMA, RuleInfo, RunInfo
 from auditlake.errors import LakeError
 from auditlake.lake.commits import fsync_dir
+from auditlake.lake.damage import first_line
 from auditlake.lake.parquet import write_parquet
 from auditlake.lake.paths import LakePaths
 
@@ -194,10 +195,9 @@ class UnreadableAlertFiles(LakeError):
 
     def __init__(self, files: Sequence[Path], cause: BaseException) -> None:
         self.files = tuple(files)
-        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         super().__init__(
             f"{len(files)} stored alert file(s) no longer read: {', '.join(str(f) for f in files[:5])}"
-            f"{' and more' if len(files) > 5 else ''} ({reason})",
+            f"{' and more' if len(files) > 5 else ''} ({first_line(cause)})",
             hint="move them out of alerts/, then run `auditlake detect --since ... --until ...` over "
             "the time they covered: alert ids are deterministic, so the run writes again exactly the "
             "alerts they held (and hands them to the sinks again)",

@@ -8,7 +8,7 @@ rule that cannot be compiled becomes a `CompileFailure` with a reason code from
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -310,17 +310,31 @@ def _missing_message(missing: Sequence[str], set_aside: set[str]) -> str:
 def _load_files(files: Sequence[Path], unreadable: list[CompileFailure]) -> SigmaCollection:
     """Rule files without correlations as one collection; a file pySigma cannot load at all
     goes to `unreadable` (pySigma lets some YAML errors escape its error collection)."""
+    collection, errors = _loaded_apart(
+        list(files), lambda some: SigmaCollection.load_ruleset([str(f) for f in some], collect_errors=True)
+    )
+    unreadable += [_unreadable_file(files[index], error) for index, error in errors]
+    return collection
+
+
+def _loaded_apart(
+    items: list[Any], load: Callable[[list[Any]], SigmaCollection]
+) -> tuple[SigmaCollection, list[tuple[int, Exception]]]:
+    """`load(items)`; when it raises, each item loaded alone: the collection of those that
+    load (references unresolved) and, by index, the error of each that does not. pySigma and
+    PyYAML raise many kinds of error on malformed input, rather than collecting them."""
     try:
-        return SigmaCollection.load_ruleset([str(f) for f in files], collect_errors=True)
-    except Exception:  # one of the files; find which below
+        return load(items), []
+    except Exception:  # one of the items; find which below
         pass
-    parts = []
-    for path in files:
+    parts: list[SigmaCollection] = []
+    errors: list[tuple[int, Exception]] = []
+    for index, item in enumerate(items):
         try:
-            parts.append(SigmaCollection.load_ruleset([str(path)], collect_errors=True))
-        except Exception as error:  # pySigma and PyYAML raise many kinds on a malformed file
-            unreadable.append(_unreadable_file(path, error))
-    return SigmaCollection.merge(parts, resolve_references=False)
+            parts.append(load([item]))
+        except Exception as error:  # as above
+            errors.append((index, error))
+    return SigmaCollection.merge(parts, resolve_references=False), errors
 
 
 def _unreadable_file(path: Path, error: Exception) -> CompileFailure:
@@ -376,22 +390,10 @@ def load_documents(documents: Sequence[Any], path: Path) -> tuple[SigmaCollectio
     without its field); one such document would stop every rule of the run from loading.
     """
     source = SigmaRuleLocation(path)
-    try:
-        return SigmaCollection.from_dicts(
-            list(documents), collect_errors=True, source=source, resolve_references=False
-        ), []
-    except Exception:  # pySigma raises arbitrary errors on malformed documents
-        pass
-    parts: list[SigmaCollection] = []
-    errors: list[tuple[int, Exception]] = []
-    for index, document in enumerate(documents):
-        try:
-            parts.append(
-                SigmaCollection.from_dicts([document], collect_errors=True, source=source, resolve_references=False)
-            )
-        except Exception as error:  # as above
-            errors.append((index, error))
-    return SigmaCollection.merge(parts, resolve_references=False), errors
+    return _loaded_apart(
+        list(documents),
+        lambda some: SigmaCollection.from_dicts(some, collect_errors=True, source=source, resolve_references=False),
+    )
 
 
 def _unreadable_message(error: Exception) -> str:

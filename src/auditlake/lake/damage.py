@@ -26,15 +26,20 @@ class DamagedFiles(LakeError):
     def __init__(self, lake: LakePaths, files: Sequence[CommittedFile], cause: BaseException) -> None:
         self.files = tuple(files)
         named = ", ".join(f.path for f in files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
-        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         super().__init__(
             f"{len(files)} committed data file(s) changed or missing since their commit: {named} "
-            f"(reading them failed: {reason})",
+            f"(reading them failed: {first_line(cause)})",
             where=str(lake.root),
             hint="restore them from a backup of the lake (each commit record under _state/commits/ holds the "
             "SHA-256 its files must have); a detection run stops before its watermark moves, so the "
             "next run after the repair starts where this one did",
         )
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of a reader's error, for a message that has its own (its name when empty)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def changed(lake: LakePaths, files: Sequence[CommittedFile]) -> list[CommittedFile]:
