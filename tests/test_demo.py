@@ -101,3 +101,12 @@ def test_batched_detection_equals_one_pass_over_the_lake(demo, tmp_path, monkeyp
         theirs = hits[plan.key]
         assert sorted((t, sorted(u)) for t, u in zip(mine["last_evidence_at"], mine["event_uids"], strict=True)) == \
             sorted((t, sorted(u)) for t, u in zip(theirs["window_end"], theirs["event_uids"], strict=True)), plan.key
+
+
+def test_demo_into_a_folder_it_cannot_write_says_so(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    args = ["demo", "--synth-dir", str(tmp_path / "file" / "synth"), "--lake", str(tmp_path / "lake"),
+            "--days", "1", "--scale", "0.01"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "could not write: Not a directory" in result.stderr and "is a file, not a folder" in result.stderr

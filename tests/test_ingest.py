@@ -205,3 +205,36 @@ def test_small_evtx_files_are_converted_together_each_frame_in_its_own_input(tmp
     assert tables[0].select(columns).sort("event_uid").equals(tables[1].select(columns).sort("event_uid"))
     quarantined = scan_quarantine(joined).collect()
     assert (quarantined["input"].to_list(), quarantined["location"].to_list()) == (["s2b.evtx"], ["s2b.evtx:header"])
+
+
+def test_a_write_the_disk_refuses_ends_the_command_with_what_to_do_and_a_rerun_completes_it(
+    tmp_path: Path,
+) -> None:
+    """The ingest command under a file-size limit (the kernel refuses its Parquet files as a
+    full disk would): exit 1 and one line saying why, what to do and that nothing of the batch
+    was published; no traceback, no half batch. Without the limit the same command completes."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    data = _write_jsonl(tmp_path / "trail.jsonl", [_trail(i, requestID=os.urandom(32).hex()) for i in range(3_000)])
+    lake = tmp_path / "lake"
+    command = [sys.executable, "-m", "auditlake", "ingest", str(data), "--lake", str(lake), "--json"]
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=limited, check=False)
+    assert refused.returncode == 1, refused.stderr
+    assert "Traceback" not in refused.stderr and refused.stdout == ""
+    assert refused.stderr.startswith("error: ") and "could not write: File too large" in refused.stderr
+    assert "ulimit -f" in refused.stderr and "nothing of this batch was published" in refused.stderr
+    paths = LakePaths.at(lake)
+    assert scan_events(paths).collect().height == 0
+    assert not paths.staging.exists() or not any(paths.staging.iterdir())
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["added"] == 3_000
+    assert scan_events(paths).collect()["event_uid"].n_unique() == 3_000

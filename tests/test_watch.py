@@ -262,3 +262,39 @@ def test_a_file_is_taken_once_it_stopped_changing(tmp_path: Path) -> None:
     assert landed >= before - 1  # charged from the previous poll, not from its old mtime
     done = sorted(p.name for p in (tmp_path / ".done").iterdir())
     assert len(done) == 2 and done[0].endswith("-old.jsonl") and done[1] == "old.jsonl"  # no clobbering
+
+
+def test_a_file_the_disk_cannot_take_waits_in_the_inbox_until_it_can(
+    days: dict[int, list[Path]], reference: pl.DataFrame, ruleset: RuleSet, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk is the lake's trouble, not the file's: the file is not moved to `.failed/`;
+    `watch` says why it waits and takes the file once the lake can be written again."""
+    from tests.lake.helpers import file_size_limit
+
+    lake = LakePaths.at(tmp_path / "lake")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    _drop(inbox, days[0])
+    archive = tmp_path / "alerts.jsonl"
+    original, calls = watch_module.ingest, []
+
+    def on_a_full_disk_at_first(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        if len(calls) > 1:
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+        with file_size_limit(16 * 1024):
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(watch_module, "ingest", on_a_full_disk_at_first)
+    notes: list[str] = []
+    reports: list[FileReport] = []
+    Watcher(inbox, lake, ruleset, digest="rules", delivery=Delivery(lake, [JsonlSink("a", archive)]),
+            settle_s=0.0, poll_s=0.01, on_file=reports.append, on_note=notes.append).run(once=True)
+    assert any(n.startswith("ingest deferred: ") and "could not write: File too large" in n for n in notes)
+    assert not (inbox / ".failed").exists()
+    assert sorted(r.file for r in reports) == sorted(p.name for p in days[0])
+    assert {r.status for r in reports} == {"done"}
+    one_day = {i for i, t in zip(reference["alert_id"], reference["last_evidence_at"], strict=True)
+               if t < START + timedelta(days=1)}
+    assert one_day <= set(_jsonl_ids(archive)) == set(AlertStore(lake).scan().collect()["alert_id"].to_list())

@@ -139,7 +139,12 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
             for row in batch.iter_rows(named=True):
                 click.echo(orjson.dumps(row, default=str).decode())
     print_detect_summary(summary, err=as_json)
-    for line in describe(delivery.sync()):  # a sink that is down keeps its alerts in its spool
+    try:
+        report = delivery.sync()
+    except AuditlakeError as exc:  # the alerts are stored; the next delivery sends them
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.FAILURE)
+    for line in describe(report):  # a sink that is down keeps its alerts in its spool
         click.echo(line, err=True)
 
 

@@ -21,6 +21,7 @@ import click
 import orjson
 
 from auditlake.errors import AuditlakeError
+from auditlake.lake.write_refused import refused_as
 from auditlake.rulepack.attack import AttackCatalog
 from auditlake.rulepack.check import check_pack
 from auditlake.rulepack.coverage import coverage, to_json
@@ -99,7 +100,12 @@ def cmd_test(path: Path, junit: Path | None, mutate: bool, verbose: bool, as_jso
     results = run_pack(pack)
     sharpness = {r.rule.path: assess(r.rule) for r in results if r.passed} if mutate else None
     if junit is not None:
-        write_junit(junit, results, sharpness)
+        try:
+            with refused_as(junit, outcome="the tests ran; only their JUnit report is missing"):
+                write_junit(junit, results, sharpness)
+        except AuditlakeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(RulesExit.FAILED)
     elapsed = time.monotonic() - started
     if as_json:
         click.echo(orjson.dumps(results_json(results, sharpness, elapsed)).decode())

@@ -19,6 +19,7 @@ from auditlake.detection.rulecache import compile_rules_cached
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.ingest import IngestSummary, Progress, ingest
 from auditlake.lake import LakePaths
+from auditlake.lake.write_refused import refused_as
 from auditlake.synth import SynthSummary, generate
 
 
@@ -48,7 +49,8 @@ def run_demo(
 ) -> DemoResult:
     """Generate the synthetic organisation into `synth_dir` and ingest it into `lake`; with
     `rules`, run them over it and match their alerts with the scenarios' ground truth."""
-    synth = generate(synth_dir, seed=seed, days=days, scale=scale)
+    with refused_as(synth_dir, outcome="the demo stopped before ingesting; running it again starts over"):
+        synth = generate(synth_dir, seed=seed, days=days, scale=scale)
     inputs = sorted(p for p in synth_dir.iterdir() if p.is_dir())
     paths = LakePaths.at(lake)
     summary = ingest(inputs, paths, workers=workers, progress=progress)

@@ -15,6 +15,7 @@ from auditlake.detection import alert_store
 from auditlake.detection.alert_store import AlertStore
 from auditlake.detection.alerts import RuleInfo, RunInfo, event_alert_id
 from auditlake.lake.paths import LakePaths
+from auditlake.lake.write_refused import WriteRefused
 
 RUN = "1" * 16
 
@@ -39,7 +40,7 @@ def test_a_failed_background_write_is_raised(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(alert_store, "write_parquet", full_disk)
     store = AlertStore(LakePaths.at(tmp_path / "lake"), background=True)
     store.append(made_up_alerts(3, run=RUN), run_id=RUN)  # returns before the write fails
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteRefused, match="could not write: disk full"):
         store.close()
 
 

@@ -813,3 +813,87 @@ def test_the_collector_pauses_during_a_batch_only(
     with pytest.raises(RuntimeError, match="evaluation failed"):
         run_detection(other, ruleset, digest="rules")
     assert gc.isenabled()
+
+
+def test_a_refused_alert_write_stops_the_run_before_its_watermark_and_the_rerun_is_whole(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk refuses the run's second alert file (a file-size limit, the kernel's own
+    error): the run stops with what to do, its watermark where it was and no part-written file
+    in the store; the next run stores exactly the alerts of a run that was never refused."""
+    from contextlib import ExitStack
+
+    from tests.lake.helpers import file_size_limit
+
+    from auditlake.detection.watermarks import read_watermark
+    from auditlake.lake.write_refused import WriteRefused
+
+    reference, refused = _lake(tmp_path, "reference"), _lake(tmp_path, "refused")
+    for lake in (reference, refused):
+        ingest([p for day in inputs.values() for p in day], lake, workers=1)
+    run_detection(reference, ruleset, digest="rules")
+    original, calls, limits = AlertStore._store, [], ExitStack()
+
+    def store_then_fill_the_disk(self: AlertStore, *args: Any) -> None:
+        calls.append(args)
+        if len(calls) == 2:
+            self.flush()
+            limits.enter_context(file_size_limit(512))
+        original(self, *args)
+
+    monkeypatch.setattr(AlertStore, "_store", store_then_fill_the_disk)
+    with limits, pytest.raises(WriteRefused) as raised:
+        run_detection(refused, ruleset, digest="rules")
+    assert "could not write: File too large" in str(raised.value)
+    assert "detection stopped before marking these events done" in str(raised.value)
+    assert read_watermark(refused, "rules") == 0
+    assert not [p for p in AlertStore(refused).folder.iterdir() if not p.name.startswith("part-")]
+    assert 0 < len(_alert_ids(refused)) < len(_alert_ids(reference))
+    monkeypatch.undo()
+    run_detection(refused, ruleset, digest="rules")
+    assert _alert_ids(refused) == _alert_ids(reference)
+
+
+def test_a_refused_watermark_keeps_the_alerts_and_the_next_run_stores_none_twice(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.lake.helpers import file_size_limit
+
+    from auditlake.detection.watermarks import read_watermark, write_watermark
+    from auditlake.lake.commits import read_commits
+    from auditlake.lake.write_refused import WriteRefused
+
+    lake = _lake(tmp_path, "lake")
+    ingest([p for day in inputs.values() for p in day], lake, workers=1)
+
+    def on_a_full_disk(*args: Any) -> None:
+        with file_size_limit(0):
+            write_watermark(*args)
+
+    monkeypatch.setattr(engine, "write_watermark", on_a_full_disk)
+    with pytest.raises(WriteRefused, match="alerts are stored but its watermark did not move"):
+        run_detection(lake, ruleset, digest="rules")
+    stored = _alert_ids(lake)
+    assert stored and read_watermark(lake, "rules") == 0
+    monkeypatch.undo()
+    again = run_detection(lake, ruleset, digest="rules")
+    assert again.alerts.height == 0 and _alert_ids(lake) == stored
+    assert read_watermark(lake, "rules") == max(c.seq for c in read_commits(lake))
+
+
+def test_detect_command_on_a_full_disk_says_so_and_exits_1(inputs: dict[int, list[Path]], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from tests.lake.helpers import file_size_limit
+
+    from auditlake.cli import main
+
+    lake = _lake(tmp_path, "lake")
+    ingest(inputs[0], lake, workers=1)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "aws.yml").write_text(CLOUD_RULE)
+    with file_size_limit(512):
+        result = CliRunner().invoke(main, ["detect", "--rules", str(rules), "--lake", str(lake.root), "--no-cache"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "error: " in result.stderr and "could not write: File too large" in result.stderr
+    assert "alerts" in result.stderr.split("could not write")[0]  # the alert store's file

@@ -7,8 +7,11 @@ from itertools import pairwise
 from pathlib import Path
 
 import polars as pl
+import pytest
+from tests.lake.helpers import file_size_limit
 
 from auditlake.detection.spilled_matches import SpilledMatches, time_slices
+from auditlake.lake.write_refused import WriteRefused
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -45,3 +48,13 @@ def test_time_slices_cover_every_time_once() -> None:
         assert slices[0][0] == low and slices[-1][1] > high
         assert all(a < b == c for (a, b), (c, _) in pairwise(slices))
         assert len(slices) == -(-rows // per_slice)
+
+
+def test_matches_the_disk_refuses_stop_the_run_with_what_to_do(tmp_path: Path) -> None:
+    spill = SpilledMatches(tmp_path / "run", memory_bytes=1)
+    with pytest.raises(WriteRefused) as raised, file_size_limit(0):
+        spill.add(_matches(["a", "b"], [0, 5]))
+    assert "could not write: File too large" in str(raised.value)
+    assert "detection stopped before marking these events done" in str(raised.value)
+    spill.close()
+    assert not (tmp_path / "run").exists()

@@ -69,6 +69,14 @@ def test_test_json(bad: Path) -> None:
     }
 
 
+def test_a_junit_report_that_cannot_be_written_is_an_error_not_a_traceback(bad: Path, tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("a file where the report's folder should be")
+    result = invoke("test", bad, "--junit", tmp_path / "out" / "junit.xml")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "could not write" in result.stderr and "is a file, not a folder" in result.stderr
+    assert "JUnit report is missing" in result.stderr
+
+
 def test_test_junit(bad: Path, tmp_path: Path) -> None:
     report = tmp_path / "out" / "junit.xml"
     assert invoke("test", bad, "--junit", report).exit_code == 1

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -238,3 +239,34 @@ backoff_s = 0.01
     bad.write_text('[[sinks]]\ntype = "jsonl"\n')
     failed = CliRunner().invoke(main, [*args[:-3], "--config", str(bad)])
     assert failed.exit_code == 1 and "`path` is missing" in failed.stderr
+
+
+def test_a_spool_the_disk_refuses_leaves_the_alerts_for_the_next_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queueing into a sink's spool is refused (the kernel's file-size limit standing in for a
+    full disk): the delivery reports it for the sink instead of raising, and the next one
+    queues and delivers every alert exactly once."""
+    from tests.lake.helpers import file_size_limit
+
+    from auditlake.sinks.outbox import Outbox
+
+    lake = LakePaths.at(tmp_path / "lake")
+    archive = tmp_path / "alerts.jsonl"
+    delivery = Delivery(lake, [JsonlSink("archive", archive)])
+    expected = store_alerts(lake, 5)
+    original = Outbox.take
+
+    def on_a_full_disk(self: Outbox, *args: Any) -> int:
+        with file_size_limit(0):
+            return original(self, *args)
+
+    monkeypatch.setattr(Outbox, "take", on_a_full_disk)
+    report = delivery.sync()
+    (status,) = report.sinks
+    assert status.error is not None and "new alerts not queued" in status.error
+    assert "could not write: File too large" in status.error and "stay in the alert store" in status.error
+    assert not report.complete and _lines(archive) == []
+    monkeypatch.undo()
+    assert delivery.sync().complete
+    assert sorted(_lines(archive)) == sorted(expected)

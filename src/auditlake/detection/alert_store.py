@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import polars as pl
@@ -30,6 +30,7 @@ from auditlake.lake.commits import fsync_dir
 from auditlake.lake.damage import first_line
 from auditlake.lake.parquet import write_parquet
 from auditlake.lake.paths import LakePaths
+from auditlake.lake.write_refused import refused_as
 
 PRUNING_COLUMNS = ("rule_id", "level", "source", "first_evidence_at", "last_evidence_at", "created_at")
 """Columns whose Parquet statistics let a reader skip alert files (by rule, level, source,
@@ -38,6 +39,10 @@ of writing a detection's alerts."""
 
 SEPARATE_LENGTHS_COLUMNS = ("alert_id", "event_uid")
 """Ids written with their lengths apart (`lake.parquet.SEPARATE_LENGTHS`): most are UUIDs."""
+NOT_STORED = (
+    "detection stopped before marking these events done: running it again detects them again "
+    "and stores no alert twice"
+)
 
 __all__ = ["PRUNING_COLUMNS", "AlertStore", "scan_alert_files"]
 
@@ -158,7 +163,8 @@ class AlertStore:
 
     def _store(self, table: pa.Table, run_id: str, statistics: Sequence[str]) -> None:
         """Write `table` as the run's next file (in the background when asked)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        with refused_as(self.folder, outcome=NOT_STORED):
+            self.folder.mkdir(parents=True, exist_ok=True)
         if self._number is None:
             self._number = len(self.files())
         number, self._number = self._number, self._number + 1
@@ -171,9 +177,14 @@ class AlertStore:
 
     def _write(self, table: pa.Table, final: Path, statistics: Sequence[str]) -> None:
         temporary = self.folder / f".{final.name}.tmp"
-        write_parquet(table, temporary, statistics=statistics, separate_lengths=SEPARATE_LENGTHS_COLUMNS)
-        os.replace(temporary, final)
-        fsync_dir(self.folder)
+        try:
+            with refused_as(final, outcome=NOT_STORED):
+                write_parquet(table, temporary, statistics=statistics, separate_lengths=SEPARATE_LENGTHS_COLUMNS)
+                os.replace(temporary, final)
+                fsync_dir(self.folder)
+        finally:
+            with suppress(OSError):  # a refused write's part gives its space back
+                temporary.unlink(missing_ok=True)
 
     def flush(self) -> None:
         """Wait until every append is durable; raises a background write's error."""

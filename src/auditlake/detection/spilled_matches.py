@@ -19,8 +19,10 @@ from pathlib import Path
 
 import polars as pl
 
+from auditlake.detection.alert_store import NOT_STORED
 from auditlake.detection.frame_size import retained_bytes
 from auditlake.lake.paths import LakePaths
+from auditlake.lake.write_refused import refused_as
 
 TIME = "time"
 PREFIX = "detect-"
@@ -111,9 +113,10 @@ class SpilledMatches:
         return None if self._low is None or self._high is None else (self._low, self._high)
 
     def _write(self, frame: pl.DataFrame) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"part-{len(self._files):05d}.parquet"
-        frame.write_parquet(path, compression="lz4", statistics=True)
+        with refused_as(path, outcome=NOT_STORED):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(path, compression="lz4", statistics=True)
         self._files.append(path)
 
     def read(self, start: datetime | None, end: datetime | None, where: pl.Expr | None = None) -> pl.DataFrame:

@@ -17,6 +17,12 @@ from pathlib import Path
 
 from auditlake.lake.commits import fsync_dir, write_durably
 from auditlake.lake.paths import LakePaths
+from auditlake.lake.write_refused import refused_as
+
+NOT_MOVED = (
+    "the run's alerts are stored but its watermark did not move; the next run detects the same "
+    "events again and stores no alert twice"
+)
 
 
 def ruleset_digest(
@@ -45,9 +51,10 @@ def read_watermark(lake: LakePaths, digest: str) -> int:
 def write_watermark(lake: LakePaths, digest: str, through_seq: int) -> None:
     """Record progress durably: written aside, fsynced, renamed over the old one."""
     path = _path(lake, digest)
-    path.parent.mkdir(parents=True, exist_ok=True)
     body = {"through_seq": through_seq, "updated_at": datetime.now(UTC).isoformat()}
     temporary = path.with_suffix(".tmp")
-    write_durably(temporary, json.dumps(body).encode())
-    os.replace(temporary, path)
-    fsync_dir(path.parent)
+    with refused_as(path, outcome=NOT_MOVED):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_durably(temporary, json.dumps(body).encode())
+        os.replace(temporary, path)
+        fsync_dir(path.parent)

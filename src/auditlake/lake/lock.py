@@ -12,6 +12,11 @@ from pathlib import Path
 from types import TracebackType
 
 from auditlake.errors import LakeError
+from auditlake.lake.write_refused import refused_as
+
+
+class LockHeld(LakeError):
+    """Another process holds the lock; it is let go when that process ends."""
 
 
 class FileLock:
@@ -23,20 +28,26 @@ class FileLock:
         self._fd: int | None = None
 
     def __enter__(self) -> FileLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        with refused_as(self.path, outcome="nothing was written"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
-            raise LakeError(
+            raise LockHeld(
                 f"another {self.purpose} is running on this lake (pid {holder})",
                 where=str(self.path),
                 hint="wait for it to finish; the lock is released automatically when it exits",
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            with refused_as(self.path, outcome="nothing was written"):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except BaseException:
+            os.close(fd)  # closing lets the lock go
+            raise
         self._fd = fd
         return self
 

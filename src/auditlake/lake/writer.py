@@ -38,6 +38,19 @@ from auditlake.lake.lock import FileLock
 from auditlake.lake.parquet import write_parquet_files
 from auditlake.lake.paths import LakePaths, check_source, part_name, partition_dir
 from auditlake.lake.quarantine import QuarantineEntry, quarantine_table
+from auditlake.lake.write_refused import WriteRefused, refused_as
+
+NOT_PUBLISHED = (
+    "nothing of this batch was published; batches committed before it are kept, and ingesting "
+    "the same input again adds only what is missing"
+)
+PUBLISHED_STAGED = (
+    "the batch is committed and readable; the next ingest finishes moving its files into place"
+)
+RECOVERY_LEFT = (
+    "no new data was written; a batch committed by an interrupted ingest is partly still under "
+    "_staging/, where readers find it, and the next ingest that can write moves it into place"
+)
 
 
 @dataclass(slots=True)
@@ -68,10 +81,12 @@ class LakeWriter:
         self._known: dict[tuple[str, str, str | None], pl.Series] = {}
 
     def __enter__(self) -> LakeWriter:
-        self.lake.root.mkdir(parents=True, exist_ok=True)
+        with refused_as(self.lake.root, outcome="nothing was written"):
+            self.lake.root.mkdir(parents=True, exist_ok=True)
         self._lock.__enter__()
         try:
-            recover(self.lake)
+            with refused_as(self.lake.staging, outcome=RECOVERY_LEFT):
+                recover(self.lake)
             self._index()
         except BaseException:
             self._lock.__exit__(None, None, None)
@@ -158,13 +173,20 @@ class LakeWriter:
 
     def _publish(self, commit: Commit, staged: list[_Staged]) -> None:
         stage_root = self.lake.inside(self.lake.staging / commit.batch_id)
-        digests = write_parquet_files(
-            [(item.table, self.lake.inside(stage_root / item.file.path)) for item in staged]
-        )
-        files = [_with_digest(item.file, digest) for item, digest in zip(staged, digests, strict=True)]
-        commit = Commit(commit.seq, commit.batch_id, commit.created_at, tuple(files))
-        write_commit(self.lake, commit)
-        _move_into_place(self.lake, commit)
+        try:
+            with refused_as(stage_root, outcome=NOT_PUBLISHED):
+                digests = write_parquet_files(
+                    [(item.table, self.lake.inside(stage_root / item.file.path)) for item in staged]
+                )
+                files = [_with_digest(item.file, digest) for item, digest in zip(staged, digests, strict=True)]
+                commit = Commit(commit.seq, commit.batch_id, commit.created_at, tuple(files))
+                write_commit(self.lake, commit)
+        except WriteRefused:
+            if not (self.lake.commits / commit.name).exists():
+                shutil.rmtree(stage_root, ignore_errors=True)  # give the space back at once
+            raise
+        with refused_as(stage_root, outcome=PUBLISHED_STAGED):
+            _move_into_place(self.lake, commit)
         for item, file in zip(staged, files, strict=True):
             self._remember(file, item.table)
 

@@ -33,8 +33,9 @@ import polars as pl
 
 from auditlake.detection.alert_store import AlertStore, scan_alert_files
 from auditlake.errors import LakeError
-from auditlake.lake.lock import FileLock
+from auditlake.lake.lock import FileLock, LockHeld
 from auditlake.lake.paths import LakePaths
+from auditlake.lake.write_refused import WriteRefused
 from auditlake.sinks.base import Sink, SinkError
 from auditlake.sinks.config import JsonlConfig, SinkConfig, StdoutConfig, WebhookConfig
 from auditlake.sinks.jsonl import JsonlSink
@@ -90,8 +91,8 @@ class DeliveryReport:
 
     @property
     def complete(self) -> bool:
-        """Whether every sink has every stored alert."""
-        return self.skipped is None and all(s.pending == 0 for s in self.sinks)
+        """Whether every sink has every stored alert (none left in a spool, none left unqueued)."""
+        return self.skipped is None and all(s.pending == 0 and s.error is None for s in self.sinks)
 
     @property
     def waiting(self) -> list[str]:
@@ -140,10 +141,16 @@ class Delivery:
                         for s in self.sinks]
             return DeliveryReport(statuses, skipped=busy, finished_at=time.time())
         try:
-            queued = self._queue()
+            try:
+                queued, refused = self._queue(), None
+            except WriteRefused as exc:  # what is spooled already still goes out
+                queued, refused = 0, exc
             statuses = self._drain_all()
         finally:
             lock.__exit__(None, None, None)
+        if refused is not None:
+            for status in statuses:
+                status.error = status.error or f"new alerts not queued: {refused}"
         return DeliveryReport(statuses, queued, finished_at=time.time())
 
     def pending(self) -> dict[str, int]:
@@ -216,7 +223,7 @@ class Delivery:
             lock = FileLock(self.lake.locks / "deliver.lock", purpose="alert delivery")
             try:
                 return lock.__enter__(), ""
-            except LakeError as exc:
+            except LockHeld as exc:
                 if time.monotonic() >= deadline:
                     return None, str(exc)
             time.sleep(LOCK_POLL_S)

@@ -27,9 +27,11 @@ import polars as pl
 
 from auditlake.lake.commits import fsync_dir, write_durably
 from auditlake.lake.paths import LakePaths
+from auditlake.lake.write_refused import refused_as
 from auditlake.sinks.spool import Spool
 
 LEDGER = "ledger.txt"
+NOT_QUEUED = "the alerts stay in the alert store, and the next delivery queues them for this sink"
 
 
 class Ledger:
@@ -45,11 +47,12 @@ class Ledger:
 
     def start(self, names: Iterable[str]) -> None:
         """Create the ledger listing `names` (files this sink will never be sent)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.tmp")
-        write_durably(temporary, "".join(f"{n}\n" for n in sorted(names)).encode())
-        os.replace(temporary, self.path)
-        fsync_dir(self.path.parent)
+        with refused_as(self.path, outcome="no alert was queued for the new sink yet"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_durably(temporary, "".join(f"{n}\n" for n in sorted(names)).encode())
+            os.replace(temporary, self.path)
+            fsync_dir(self.path.parent)
 
     def names(self) -> set[str]:
         """Every name recorded, including lines other processes appended since the last call."""
@@ -98,6 +101,7 @@ class Outbox:
             if queued:  # only after a crash mid-queue can some of them be in the spool already
                 alerts = alerts.filter(~pl.col("alert_id").is_in(list(queued)))
         rows = alerts.rows(named=True)
-        self.spool.put(rows, batch_size)
-        self.ledger.add(f.name for f in files)
+        with refused_as(self.folder, outcome=NOT_QUEUED):
+            self.spool.put(rows, batch_size)
+            self.ledger.add(f.name for f in files)
         return len(rows)
