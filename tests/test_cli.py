@@ -104,8 +104,21 @@ def test_quarantine_lists_reasons_and_records(tmp_path):
 
 
 def test_quarantine_of_clean_lake(tmp_path):
+    (tmp_path / "lake").mkdir()
     result = CliRunner().invoke(main, ["quarantine", "--lake", str(tmp_path / "lake")])
     assert result.exit_code == 0 and "Nothing is quarantined" in result.stdout
+
+
+def test_commands_that_read_a_lake_refuse_one_that_is_not_there(tmp_path):
+    """A mistyped --lake (or a volume not mounted) must not pass for an empty lake, nor leave
+    a folder behind at the wrong path."""
+    (tmp_path / "rule.yml").write_text(RULE)
+    missing = tmp_path / "lake"
+    for command in (["quarantine"], ["detect", "--rules", str(tmp_path / "rule.yml"), "--no-cache"]):
+        result = CliRunner().invoke(main, [*command, "--lake", str(missing)])
+        assert result.exit_code == 2, result.output
+        assert f"no lake at {missing}" in result.output and "auditlake ingest" in result.output
+        assert not missing.exists()
 
 
 def test_commands_of_other_modules_are_listed_and_loaded_when_asked_for():
@@ -202,6 +215,7 @@ def test_a_rule_set_of_which_nothing_compiles_fails_the_run(tmp_path):
     (tmp_path / "broken.yml").write_text("title: x\nid: [\n")
     (tmp_path / "good").mkdir()
     (tmp_path / "good" / "rule.yml").write_text(RULE)
+    (tmp_path / "lake").mkdir()
     lake = str(tmp_path / "lake")
     broken = str(tmp_path / "broken.yml")
     alone = CliRunner().invoke(main, ["detect", "--rules", broken, "--lake", lake, "--no-cache"])

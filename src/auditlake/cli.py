@@ -17,6 +17,7 @@ import click
 import orjson
 import polars as pl
 
+from auditlake.cli_options import existing_lake
 from auditlake.errors import AuditlakeError, UnknownSourceError
 from auditlake.ingest import DEFAULT_BATCH_ROWS, IngestSummary, ingest
 from auditlake.lake import LakePaths, scan_quarantine
@@ -40,13 +41,15 @@ class ExitCode(IntEnum):
     PARTIAL = 3
 
 
-def _lake_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
+def _lake_option(*, created: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`--lake`; a command that only reads it (`created=False`) refuses a folder that is not there."""
     return click.option(
         "--lake",
         type=click.Path(file_okay=False, path_type=Path),
         default=lambda: os.environ.get("AUDITLAKE_LAKE", str(DEFAULT_LAKE)),
         show_default="$AUDITLAKE_LAKE or data/lake",
-        help="Lake directory (created if missing).",
+        help="Lake directory (created if missing)." if created else "Lake directory.",
+        callback=None if created else existing_lake,
     )
 
 
@@ -228,7 +231,7 @@ def cmd_demo(synth_dir: Path, lake: Path, seed: int, days: int, scale: float, ru
 
 
 @main.command("quarantine")
-@_lake_option()
+@_lake_option(created=False)
 @click.option("--source", default=None, help="Only this source.")
 @click.option("--limit", default=20, show_default=True, help="Records to list (0: counts only).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines: one object per record.")

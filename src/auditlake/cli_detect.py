@@ -13,6 +13,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from auditlake.cli_options import existing_lake
 from auditlake.detection.alerts import ORIGINS
 from auditlake.detection.compile import RuleSet, compile_rules, rule_files
 from auditlake.detection.engine import DetectSummary, run_detection
@@ -73,7 +74,8 @@ def lake_sources(names: tuple[str, ...], lake: Path) -> tuple[str, ...]:
 @click.option("--rules", "rules_paths", multiple=True, type=click.Path(path_type=Path),
               help="Rule files or folders (repeatable).  [default: rules/]")
 @click.option("--lake", type=click.Path(file_okay=False, path_type=Path), envvar="AUDITLAKE_LAKE",
-              default=Path("data/lake"), show_default="$AUDITLAKE_LAKE or data/lake", help="Lake directory.")
+              default=Path("data/lake"), show_default="$AUDITLAKE_LAKE or data/lake", help="Lake directory.",
+              callback=existing_lake)
 @click.option("--since", help="Start of the time range (date or ISO-8601 time, inclusive).")
 @click.option("--until", help="End of the time range (exclusive).")
 @click.option("--source", "sources", multiple=True,
