@@ -240,3 +240,50 @@ def test_an_input_of_which_every_record_is_quarantined_is_reported(tmp_path):
         assert "none of the 2 records could be read" in error and "'okta'" in error
     right = CliRunner().invoke(main, ["ingest", str(data), "--lake", lake, "--json"])
     assert right.exit_code == 0 and json.loads(right.stdout)["errors"] == []
+
+
+def test_records_piped_in_are_ingested_as_an_input_named_stdin(tmp_path):
+    import gzip
+
+    piped = _trail_file(tmp_path / "t.jsonl").read_bytes()  # a record, then a broken line
+    lake = str(tmp_path / "lake")
+    result = CliRunner().invoke(main, ["ingest", "-", "--lake", lake, "--json"], input=piped)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["inputs"], summary["added"]) == (1, 1)
+    (record,) = [json.loads(line) for line in CliRunner().invoke(main, ["quarantine", "--lake", lake, "--json"]).stdout.splitlines()]
+    assert record["location"] == "stdin:2" and record["raw"] == "{broken"
+
+    again = CliRunner().invoke(main, ["ingest", "-", "--lake", lake, "--json"], input=gzip.compress(piped))
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["duplicates"] == {"aws.cloudtrail": 1}
+    assert scan_events(lake).collect().height == 1
+
+
+def test_stdin_is_read_only_when_named(tmp_path):
+    import io
+
+    from auditlake.sources.stdin_input import stdin_copied
+
+    stream = io.BytesIO(b'{"a": 1}\n')
+    with stdin_copied([tmp_path / "x.jsonl"], stream) as paths:
+        assert paths == [tmp_path / "x.jsonl"] and stream.tell() == 0
+    with stdin_copied([Path("-"), tmp_path / "x.jsonl", Path("-")], stream) as paths:
+        copy = paths[0]
+        assert paths == [copy, tmp_path / "x.jsonl"] and copy.name == "stdin"
+        assert copy.read_bytes() == b'{"a": 1}\n'
+    assert not copy.exists()
+
+
+def test_a_batch_of_no_records_is_refused(tmp_path):
+    import pytest
+
+    from auditlake.ingest import ingest
+    from auditlake.lake import LakePaths
+
+    data = _trail_file(tmp_path / "t.jsonl")
+    for rows in ("0", "-5"):
+        result = CliRunner().invoke(main, ["ingest", str(data), "--lake", str(tmp_path / "lake"), "--batch-rows", rows])
+        assert result.exit_code == 2 and "--batch-rows" in result.output
+    with pytest.raises(ValueError, match="at least 1"):
+        ingest([data], LakePaths.at(tmp_path / "lake"), batch_rows=0)

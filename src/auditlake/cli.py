@@ -23,6 +23,7 @@ from auditlake.ingest import DEFAULT_BATCH_ROWS, IngestSummary, ingest
 from auditlake.lake import LakePaths, scan_quarantine
 from auditlake.sources import registry
 from auditlake.sources.base import SourceSpec
+from auditlake.sources.stdin_input import STDIN, stdin_copied
 from auditlake.terminal import (
     print_demo_summary,
     print_ingest_summary,
@@ -115,7 +116,7 @@ def main() -> None:
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML field mapping for generic JSON inputs (overrides --source).")
 @_lake_option()
-@click.option("--batch-rows", default=DEFAULT_BATCH_ROWS, show_default=True,
+@click.option("--batch-rows", default=DEFAULT_BATCH_ROWS, show_default=True, type=click.IntRange(min=1),
               help="Records per atomic commit; bounds memory.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes converting records in parallel.  [default: one per core]")
@@ -124,21 +125,26 @@ def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake:
                batch_rows: int, workers: int | None, as_json: bool) -> None:
     """Read audit logs into the lake.
 
-    PATHS are files or folders (read recursively). Each input's source is detected from its
-    content unless --source names it. Re-ingesting the same input adds nothing; records that
-    cannot be parsed are quarantined with the reason.
+    PATHS are files or folders (read recursively), or - for what is piped in. Each input's
+    source is detected from its content unless --source names it. Re-ingesting the same input
+    adds nothing; records that cannot be parsed are quarantined with the reason.
 
     \b
     Examples:
       auditlake ingest cloudtrail/2024/ --lake data/lake
       auditlake ingest audit.log --source auditd --json
       auditlake ingest app.jsonl --mapping app-mapping.toml
+      zcat trail.json.gz | auditlake ingest - --source cloudtrail
     """
+    if STDIN in paths and sys.stdin.isatty():
+        raise click.UsageError("'-' reads what is piped into auditlake, and nothing is: "
+                               "e.g. `zcat trail.json.gz | auditlake ingest - --source cloudtrail`")
     started = time.monotonic()
     try:
         spec = _mapping_spec(mapping) if mapping else source
-        summary = ingest(list(paths), LakePaths.at(lake), source=spec, batch_rows=batch_rows,
-                         workers=workers, progress=progress_reporter())
+        with stdin_copied(paths) as inputs:
+            summary = ingest(inputs, LakePaths.at(lake), source=spec, batch_rows=batch_rows,
+                             workers=workers, progress=progress_reporter())
     except UnknownSourceError as exc:
         raise click.UsageError(str(exc)) from exc
     except AuditlakeError as exc:

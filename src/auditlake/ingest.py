@@ -96,6 +96,8 @@ def ingest(
     `auditlake.workers`) while a thread commits the previous batch (`auditlake.committer`);
     1 keeps all the work in this thread.
     """
+    if batch_rows < 1:  # no batch could ever be full: the run would never end
+        raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
     summary = IngestSummary()
     batch = _Batch()
     count = workers or os.cpu_count() or 1
