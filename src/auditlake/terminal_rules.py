@@ -121,7 +121,8 @@ def print_check_report(report: CheckReport, *, strict: bool = False) -> None:
             f"{escape(shown(issue.path))}{line}: [{colour}]{issue.severity}:[/{colour}] "
             f"{escape(issue.message)}"
         )
-        console.print(f"  fix: {escape(issue.hint)}")
+        if issue.hint:
+            console.print(f"  fix: {escape(issue.hint)}")
     summary = (
         f"checked {report.files} rule file(s), {report.documents} rule document(s): "
         f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"

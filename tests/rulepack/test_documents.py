@@ -57,3 +57,19 @@ def test_ids_are_read_as_pysigma_prints_them() -> None:
 def test_files_that_are_not_rules(text: str, message: str) -> None:
     with pytest.raises(RuleFileError, match=message):
         target_of(parse_documents(text, "x.yml"))
+    with pytest.raises(RuleFileError) as raised:
+        target_of(parse_documents(text, "x.yml"))
+    assert raised.value.hint  # every such error says how to fix it
+
+
+def test_a_file_that_is_not_text_says_how_to_fix_it(tmp_path) -> None:
+    from auditlake.rulepack.documents import read_documents
+
+    path = tmp_path / "aws_x.yml"
+    path.write_bytes(b"\xff\xfe title: x\n")
+    with pytest.raises(RuleFileError, match="cannot read the rule file") as raised:
+        read_documents(path)
+    assert "UTF-8" in str(raised.value.hint)
+    with pytest.raises(RuleFileError, match="No such file") as missing:
+        read_documents(tmp_path / "gone.yml")
+    assert missing.value.hint

@@ -82,8 +82,12 @@ def read_documents(path: Path) -> RuleDocuments:
     """Read `path`; `RuleFileError` when it is not YAML or a document is not a mapping."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleFileError(f"cannot read the rule file: {exc}", where=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise RuleFileError(f"cannot read the rule file: {exc}", where=str(path),
+                            hint="save it as UTF-8 text (Sigma rules are YAML)") from exc
+    except OSError as exc:
+        raise RuleFileError(f"cannot read the rule file: {exc.strerror or exc}", where=str(path),
+                            hint="check that the file exists and can be read") from exc
     return parse_documents(text, str(path))
 
 
@@ -107,6 +111,7 @@ def parse_documents(text: str, where: str) -> RuleDocuments:
             raise RuleFileError(
                 f"document {index + 1} is not a mapping of rule fields",
                 where=f"{where}:{nodes[index].start_mark.line + 1}",
+                hint="write each rule as `key: value` lines (title:, logsource:, detection:)",
             )
     key_lines: dict[tuple[int, str], int] = {}
     for index, node in enumerate(nodes):
