@@ -238,3 +238,49 @@ def test_a_write_the_disk_refuses_ends_the_command_with_what_to_do_and_a_rerun_c
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["added"] == 3_000
     assert scan_events(paths).collect()["event_uid"].n_unique() == 3_000
+
+
+DIGEST = {  # the shape AWS documents for CloudTrail digest files
+    "awsAccountId": "111122223333",
+    "digestStartTime": "2024-03-01T10:00:00Z",
+    "digestEndTime": "2024-03-01T11:00:00Z",
+    "digestS3Bucket": "trail-bucket",
+    "digestS3Object": "AWSLogs/111122223333/CloudTrail-Digest/us-east-2/2024/03/01/x.json.gz",
+    "digestPublicKeyFingerprint": "809a5d051a2bbfbf2ce2d2f0d8d4bd4e",
+    "digestSignatureAlgorithm": "SHA256withRSA",
+    "newestEventTime": "2024-03-01T10:59:00Z",
+    "oldestEventTime": "2024-03-01T10:00:05Z",
+    "previousDigestS3Bucket": None,
+    "previousDigestS3Object": None,
+    "previousDigestHashValue": None,
+    "previousDigestHashAlgorithm": None,
+    "previousDigestSignature": None,
+    "logFiles": [{
+        "s3Bucket": "trail-bucket",
+        "s3Object": "AWSLogs/111122223333/CloudTrail/us-east-2/2024/03/01/x.json.gz",
+        "hashValue": "9bf5d0d4c8a0e5f5b5e2f0d4", "hashAlgorithm": "SHA-256",
+        "newestEventTime": "2024-03-01T10:59:00Z", "oldestEventTime": "2024-03-01T10:00:05Z",
+    }],
+}
+
+
+@pytest.mark.parametrize("source", ["auto", "aws.cloudtrail"])
+def test_a_trail_buckets_digest_files_are_passed_over_not_failed_or_quarantined(tmp_path: Path, source: str) -> None:
+    """An S3 sync of a trail's bucket brings CloudTrail-Digest/ files beside the logs: they hold
+    hashes, not events, and must neither fail the run nor land in quarantine."""
+    bucket = tmp_path / "AWSLogs" / "111122223333"
+    logs, digests = bucket / "CloudTrail" / "us-east-2", bucket / "CloudTrail-Digest" / "us-east-2"
+    logs.mkdir(parents=True)
+    digests.mkdir(parents=True)
+    with gzip.open(logs / "x.json.gz", "wt") as out:
+        json.dump({"Records": [_trail(i) for i in range(5)]}, out)
+    with gzip.open(digests / "x.json.gz", "wt") as out:
+        json.dump(DIGEST, out)
+    (digests / "y.json").write_text(json.dumps(DIGEST, indent=2))  # unzipped, pretty-printed
+    lake = LakePaths.at(tmp_path / "lake")
+    summary = ingest([tmp_path / "AWSLogs"], lake, source=source, workers=1)
+    assert summary.errors == [] and summary.added == 5 and not summary.quarantined
+    assert summary.inputs == 3 and dict(summary.passed_over) == {
+        "CloudTrail digest file (hashes of the delivered log files)": 2
+    }
+    assert scan_quarantine(lake).collect().height == 0

@@ -179,6 +179,7 @@ def summary_json(summary: IngestSummary, elapsed: float, lake: Path) -> dict[str
         ],
         "already_quarantined": summary.already_quarantined,
         "skipped": [{"source": s, "reason": r, "count": n} for (s, r), n in sorted(summary.skipped.items())],
+        "passed_over": [{"reason": r, "inputs": n} for r, n in sorted(summary.passed_over.items())],
         "errors": summary.errors,
         "elapsed_s": round(elapsed, 3),
         "records_per_s": round(summary.records / elapsed, 1) if elapsed > 0 else None,

@@ -27,6 +27,7 @@ from auditlake.lake.writer import CommitResult
 from auditlake.sources import registry
 from auditlake.sources.base import Frame, SourceSpec
 from auditlake.sources.chunking import JoinedFrames, LineChunk, frame_chunks
+from auditlake.sources.companion_files import companion_of
 from auditlake.sources.convert import Chunk
 from auditlake.workers import ChunkPool
 
@@ -50,6 +51,8 @@ class IngestSummary:
     duplicates: Counter[str] = field(default_factory=Counter)
     quarantined: Counter[tuple[str, str]] = field(default_factory=Counter)
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+    passed_over: Counter[str] = field(default_factory=Counter)
+    """Inputs that hold no events (`sources.companion_files`), by what they are."""
     already_quarantined: int = 0
     errors: list[str] = field(default_factory=list)
     batches: int = 0
@@ -146,6 +149,11 @@ def _input_chunks(
     for path in expand_inputs(paths):
         if source == "auto" and _empty(path):  # a rotated log may be empty: nothing to read
             summary.inputs += 1
+            continue
+        companion = companion_of(path) if path.is_file() else None
+        if companion is not None:  # e.g. a CloudTrail digest beside the logs of a bucket sync
+            summary.inputs += 1
+            summary.passed_over[companion] += 1
             continue
         spec = _resolve(source, path, summary)
         if spec is None:

@@ -44,6 +44,8 @@ def print_ingest_summary(summary: IngestSummary, elapsed: float, lake: Path) -> 
     )
     _print_counts(console, "Quarantined (see the lake's quarantine/ table)", summary.quarantined)
     _print_counts(console, "Skipped on purpose", summary.skipped)
+    for reason, count in sorted(summary.passed_over.items()):
+        console.print(f"passed over {count:,} input(s) holding no events: {reason}")
     for error in summary.errors:
         console.print(f"[red]not ingested:[/red] {error}")
 
