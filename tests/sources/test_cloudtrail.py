@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from auditlake.errors import RecordError
@@ -455,3 +456,75 @@ def test_normalize_raises_record_error(raw: bytes, reason: str) -> None:
         cloudtrail.normalize(Frame(raw, "t:1"))
 
     assert info.value.message.startswith(reason)
+
+
+# --- Insights events --------------------------------------------------------------------------
+
+
+def _insight(state: str, event_id: str, **details: Any) -> dict[str, Any]:
+    """An Insights event as AWS documents it: CloudTrail's finding about one API's call rate."""
+    return {
+        "eventVersion": "1.07",
+        "eventTime": "2024-05-01T10:00:00Z" if state == "Start" else "2024-05-01T10:05:00Z",
+        "awsRegion": "us-east-1",
+        "eventID": event_id,
+        "eventType": "AwsCloudTrailInsight",
+        "recipientAccountId": "111122223333",
+        "sharedEventID": "12edc982-3348-4794-83d3-a3db26525049",
+        "insightDetails": {
+            "state": state,
+            "eventSource": "ssm.amazonaws.com",
+            "eventName": "UpdateInstanceAssociationStatus",
+            "insightType": "ApiCallRateInsight",
+            "insightContext": {"statistics": {"baseline": {"average": 1.7}, "insight": {"average": 8.0}}},
+            **details,
+        },
+        "eventCategory": "Insight",
+    }
+
+
+def test_an_insight_is_cloudtrails_finding_about_an_api_of_its_own() -> None:
+    start, end = _row(_insight("Start", "in-1")), _row(_insight("End", "in-2"))
+    assert cloudtrail.detect(_insight("Start", "in-1")) is True
+    assert (start["action"], start["service"], start["outcome_reason"]) == (
+        "UpdateInstanceAssociationStatus", "ssm.amazonaws.com", "ApiCallRateInsight",
+    )
+    assert (start["actor_id"], start["actor_type"], start["class_uid"], start["outcome"]) == (
+        "cloudtrail.amazonaws.com", "service", cloudtrail.DETECTION_FINDING, "unknown",
+    )
+    assert start["correlation_id"] == end["correlation_id"]  # one insight, opened and closed
+    assert (start["event_uid"], start["eventCategory"], start["eventType"]) == ("in-1", "Insight", "AwsCloudTrailInsight")
+    assert start["time"] == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    with pytest.raises(RecordError, match=r"insightDetails\.eventName"):
+        _row(_insight("Start", "in-3", eventName=None))
+
+
+def test_an_insight_folder_is_recognised_and_read_beside_api_calls(tmp_path: Path) -> None:
+    from auditlake.sources.registry import detect_path
+
+    path = tmp_path / "111122223333_CloudTrail-Insight_us-east-1_20240501T1000Z_abc.json.gz"
+    records = [_insight("Start", "in-1"), _event(eventID="ev-9"), _insight("End", "in-2")]
+    path.write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
+    assert detect_path(path) is cloudtrail.SPEC
+    rows = _ingest(path)
+    assert [r["event_uid"] for r in rows if isinstance(r, dict)] == ["in-1", "ev-9", "in-2"]
+    assert [r["class_uid"] for r in rows if isinstance(r, dict)] == [2004, 6003, 2004]
+
+
+def test_insights_take_the_per_record_path_beside_the_batch_path(tmp_path: Path) -> None:
+    """The batch path declines an Insights event (it has no eventName); the lake holds it as
+    `normalize` reads it, beside the API calls the batch path reads."""
+    from auditlake.ingest import ingest
+    from auditlake.lake import LakePaths, scan_events
+
+    path = tmp_path / "trail.jsonl"
+    records = [_event(eventID=f"ev-{n}") for n in range(20)] + [_insight("Start", "in-1")]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    lake = LakePaths.at(tmp_path / "lake")
+    summary = ingest([path], lake, workers=1)
+    assert summary.added == 21 and not summary.quarantined and not summary.errors
+    found = scan_events(lake).filter(pl.col("event_uid") == "in-1").collect().row(0, named=True)
+    expected = _row(_insight("Start", "in-1"))
+    assert {k: found[k] for k in ("action", "service", "actor_id", "class_uid", "correlation_id")} == {
+        k: expected[k] for k in ("action", "service", "actor_id", "class_uid", "correlation_id")
+    }

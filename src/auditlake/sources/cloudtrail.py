@@ -1,8 +1,13 @@
-"""AWS CloudTrail: management, data and console-sign-in events.
+"""AWS CloudTrail: management, data and console-sign-in events, and Insights events.
 
 Inputs are CloudTrail's own delivery files (`{"Records": [...]}`, usually gzip), JSON arrays or
 JSON Lines. Sigma's CloudTrail rules test native names (`eventSource`, `eventName`,
 `userIdentity.arn`, `errorCode`), so those are kept as columns beside the canonical ones.
+
+An Insights event (`eventType: AwsCloudTrailInsight`, delivered under `CloudTrail-Insight/`)
+is CloudTrail's own finding that one API's call or error rate left its baseline; it has no
+`eventName` or caller of its own. Its action and service are the API's (`insightDetails`), its
+actor CloudTrail, and the Start and End events of one insight share `sharedEventID`.
 """
 
 from __future__ import annotations
@@ -54,14 +59,25 @@ LOG_ADMIN_EVENTS = frozenset({
 })
 
 
+INSIGHT = "AwsCloudTrailInsight"
+INSIGHTS_SERVICE = "cloudtrail.amazonaws.com"
+DETECTION_FINDING = 2004
+"""OCSF class of an Insights event: a finding, not an API call."""
+
+
 def detect(record: Mapping[str, Any]) -> bool:
-    """CloudTrail records carry `eventSource` ending in amazonaws.com and an `eventVersion`."""
+    """CloudTrail records carry `eventSource` ending in amazonaws.com and an `eventName`;
+    Insights events their own `eventType` and `insightDetails`."""
     source = record.get("eventSource")
-    return isinstance(source, str) and source.endswith("amazonaws.com") and "eventName" in record
+    if isinstance(source, str) and source.endswith("amazonaws.com") and "eventName" in record:
+        return True
+    return record.get("eventType") == INSIGHT and record.get("insightDetails") is not None
 
 
 def normalize(frame: Frame) -> Row:
     doc = path_views(load_json_object(frame.raw), NATIVE_PATHS)
+    if get_text(doc, "eventType") == INSIGHT:
+        return _insight(doc)
     event_name = require(get_text(doc, "eventName"), "eventName")
     event_source = get_text(doc, "eventSource")
     error_code = get_text(doc, "errorCode")
@@ -84,6 +100,28 @@ def normalize(frame: Frame) -> Row:
         **_classify(event_source, event_name, get_text(doc, "eventCategory")),
     )
     row["outcome"] = _outcome(doc, event_name, error_code)
+    return row
+
+
+def _insight(doc: Any) -> Row:
+    row: Row = flatten_paths(doc, NATIVE_PATHS)
+    row.update(
+        event_uid=get_text(doc, "eventID"),
+        time=parse_time(get(doc, "eventTime"), what="eventTime"),
+        source_tenant=get_text(doc, "recipientAccountId"),
+        action=require(get_text(doc, "insightDetails.eventName"), "insightDetails.eventName"),
+        service=get_text(doc, "insightDetails.eventSource"),
+        region=get_text(doc, "awsRegion"),
+        correlation_id=get_text(doc, "sharedEventID"),
+        actor_id=INSIGHTS_SERVICE,
+        actor_name="CloudTrail Insights",
+        actor_type="service",
+        class_uid=DETECTION_FINDING,
+        activity_id=0,
+        category="api",
+        outcome="unknown",
+        outcome_reason=get_text(doc, "insightDetails.insightType"),
+    )
     return row
 
 
