@@ -28,6 +28,7 @@ import simdjson
 
 from auditlake.sources.base import Frame
 from auditlake.sources.chunking import LineChunk, frame_chunks
+from auditlake.sources.envelopes import envelope_of, unwrapped
 from auditlake.sources.fields import loads_as_object
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -112,6 +113,9 @@ def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
     stripped = head.lstrip()
     if not stripped:
         return _no_frames
+    if envelope_of(stripped) is not None:  # the events inside CloudWatch Logs envelopes
+        outer = _line_frames if _looks_like_lines(stripped) else _stream_frames
+        return lambda p: unwrapped(outer(p))
     if stripped[:1] == b"[" or _RECORDS_WRAPPER.match(head.decode("utf-8", "replace")):
         return _stream_frames
     if stripped[:1] == b"{" and _looks_like_lines(stripped):
