@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auditlake.ingest import ingest
 from auditlake.lake import LakePaths, scan_events, scan_quarantine
@@ -116,3 +119,71 @@ def test_a_log_event_without_a_text_message_is_quarantined_and_the_rest_read() -
     assert frames[4] == Frame(b'{"plain": 1}', "f:2")  # not an envelope: passed on as it is
     control = json.dumps(CONTROL).encode()
     assert list(unwrapped(iter([Frame(control, "f:1")]))) == []
+
+
+def _eventbridge(detail_type: str, source: str, detail: dict[str, Any], number: int) -> str:
+    """An EventBridge event as Firehose writes it to S3, the detail spaced as its producer wrote it."""
+    return (
+        f'{{"version":"0","id":"6a7e8feb-b491-4cf7-a9f1-bf3703467718-{number}","detail-type":"{detail_type}",'
+        f'"source":"{source}","account":"111122223333","time":"2024-05-01T09:15:00Z","region":"us-east-1",'
+        f'"resources":[],"detail":{json.dumps(detail, indent=1)}}}'
+    )
+
+
+def test_eventbridge_events_are_read_as_their_detail_byte_for_byte(shared_data: Path, tmp_path: Path) -> None:
+    """Okta's System Log reaches AWS through EventBridge; each event's `raw` is the detail as
+    it was written, so the lake equals the one made from the same events as a file."""
+    okta = [json.loads(line)["event"] for line in (shared_data / "samples" / "okta_systemlog.jsonl").read_text().splitlines()]
+    okta = [{**e, "uuid": f"okta-{n}"} for n, e in enumerate(okta) if isinstance(e, dict)]
+    bridged = tmp_path / "okta-firehose"
+    bridged.write_text("".join(_eventbridge("SystemLog", "aws.partner/okta.com/acme/okta", e, n) for n, e in enumerate(okta)))
+    lines = tmp_path / "okta.jsonl"
+    lines.write_text("".join(json.dumps(e, indent=1).replace("\n", "") + "\n" for e in okta))
+    assert detect_path(bridged).name == "okta.system"
+    lake = _lake(tmp_path, "bridged", bridged)
+    assert _events(lake).height >= 10
+    raws = set(scan_events(lake).collect()["raw"].to_list())
+    assert raws <= {json.dumps(e, indent=1) for e in okta}  # the detail's own text
+    reference = _lake(tmp_path, "lines", lines)
+    assert _events(lake).drop("raw", "event_hash").equals(_events(reference).drop("raw", "event_hash"))
+    locations = scan_quarantine(lake).collect()["location"].to_list()
+    assert locations and all(re.fullmatch(r"okta-firehose:\d+ envelope \d+ detail", loc) for loc in locations)
+
+
+def test_cloudtrail_through_eventbridge_is_read_as_cloudtrail(tmp_path: Path) -> None:
+    record = {"eventVersion": "1.09", "eventTime": "2024-05-01T09:15:00Z", "eventSource": "iam.amazonaws.com",
+              "eventName": "CreateUser", "awsRegion": "us-east-1", "eventID": "ev-7",
+              "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"}}
+    path = tmp_path / "bridge.jsonl"
+    path.write_text(_eventbridge("AWS API Call via CloudTrail", "aws.iam", record, 1).replace("\n", "") + "\n")
+    row = scan_events(_lake(tmp_path, "lake", path)).collect().row(0, named=True)
+    assert (row["source"], row["event_uid"], row["action"], row["category"]) == ("aws.cloudtrail", "ev-7", "CreateUser", "iam")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    before=st.dictionaries(st.text(max_size=8).filter(lambda k: k != "detail"), _JSON, max_size=3),
+    detail=st.dictionaries(st.text(max_size=8), _JSON, max_size=4),
+    after=st.dictionaries(st.text(max_size=8).filter(lambda k: k != "detail"), _JSON, max_size=3),
+    space=st.sampled_from(["", " ", "\n  ", "\t"]),
+)
+def test_the_detail_is_cut_from_the_envelope_as_written(
+    before: dict[str, Any], detail: dict[str, Any], after: dict[str, Any], space: str
+) -> None:
+    from auditlake.sources.envelopes import detail_text
+
+    def spaced(value: Any) -> str:
+        return json.dumps(value, indent=1 if space else None, separators=(f",{space}", f":{space}"))
+
+    members = [*(f"{space}{json.dumps(k)}{space}:{space}{spaced(v)}" for k, v in before.items() if k not in after),
+               f"{space}\"detail\"{space}:{space}{spaced(detail)}",
+               *(f"{space}{json.dumps(k)}{space}:{space}{spaced(v)}" for k, v in after.items())]
+    text = "{" + ",".join(members) + space + "}"
+    cut = detail_text(text)
+    assert cut == spaced(detail) and json.loads(cut) == detail

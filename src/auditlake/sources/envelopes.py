@@ -1,33 +1,42 @@
-"""CloudWatch Logs envelopes around audit events, taken off so the events are read as any input's.
+"""Transport envelopes around audit events, taken off so the events are read as any input's.
 
-EKS writes its clusters' Kubernetes audit log only to CloudWatch Logs, and CloudTrail can deliver
-there too; such logs leave CloudWatch in one of two wrappings:
+AWS moves logs in wrappings of its own:
 
-- a subscription's payload (to Firehose, Lambda or S3): `{"messageType": "DATA_MESSAGE",
-  "logGroup": ..., "logStream": ..., "logEvents": [{"id", "timestamp", "message"}, ...]}`,
-  usually gzip, and as Firehose writes them several back to back with nothing between them.
-  `CONTROL_MESSAGE` envelopes (CloudWatch checking the destination) hold no events;
-- the output of `aws logs filter-log-events` or `get-log-events`: `{"events": [{"timestamp",
-  "message", ...}, ...], ...}`.
+- **CloudWatch Logs.** EKS writes its clusters' Kubernetes audit log only there, and CloudTrail
+  can deliver there too. Such logs leave CloudWatch as a subscription's payload (to Firehose,
+  Lambda or S3): `{"messageType": "DATA_MESSAGE", "logGroup": ..., "logStream": ...,
+  "logEvents": [{"id", "timestamp", "message"}, ...]}`, usually gzip, and as Firehose writes
+  them several back to back with nothing between them (`CONTROL_MESSAGE` envelopes, CloudWatch
+  checking the destination, hold no events); or as the output of `aws logs filter-log-events`
+  or `get-log-events`: `{"events": [{"timestamp", "message", ...}, ...], ...}`. Each log
+  event's `message` is one event's own text (a Kubernetes audit event, a CloudTrail record).
+- **EventBridge.** `{"version": "0", "id", "detail-type", "source", "account", "time",
+  "region", "resources", "detail": {...}}`, one per event: CloudTrail's "AWS API Call via
+  CloudTrail", or Okta's System Log through its partner event source. The `detail` is the
+  event, taken as the very bytes it was written with.
 
-Each log event's `message` is one event's own text (a Kubernetes audit event, a CloudTrail
-record), so it becomes one frame, located as `<input>:<line> envelope <k> logEvents[<n>]`, and
-the sources read it as they read the same event from a file; a log event without a text message
-is quarantined with the reason. A file is taken for envelopes from its first bytes
-(`envelope_of`); an object in it that is not an envelope is passed on as it is.
+Each event becomes one frame, located as `<input>:<line> envelope <k> logEvents[<n>]` (or
+`... envelope <k> detail`), and the sources read it as they read the same event from a file; a
+log event without a text message is quarantined with the reason. A file is taken for envelopes
+from its first bytes (`envelope_of`); an object in it that is not an envelope is passed on as
+it is.
 
-What only the envelope says (its log group and stream, the log event's id and timestamp) is not
-kept: an event's row and `raw` are the event's own. For EKS the log group names the cluster
-(`/aws/eks/<cluster>/cluster`), which the audit events do not; keep one cluster's logs per
-input folder to tell clusters apart.
+What only the envelope says (a log group and stream, a log event's id and timestamp, an
+EventBridge id) is not kept: an event's row and `raw` are the event's own. For EKS the log
+group names the cluster (`/aws/eks/<cluster>/cluster`), which the audit events do not; keep
+one cluster's logs per input folder to tell clusters apart.
 
 >>> head = b'{"messageType":"DATA_MESSAGE","owner":"111122223333","logGroup":"/aws/eks/c/cluster",'
 >>> envelope_of(head + b'"logEvents":[{"id":"1","timestamp":1,"message":"{}"}]}')
 'cloudwatch subscription'
 >>> envelope_of(b'{"events": [{"logStreamName": "s", "timestamp": 1, "message": "{}", "ingestionTime": 2}]}')
 'cloudwatch events'
+>>> envelope_of(b'{"version":"0","id":"6a7e8feb","detail-type":"SystemLog","source":"aws.partner/okta.com"}')
+'eventbridge'
 >>> envelope_of(b'{"Records": [{"eventName": "x"}]}') is None
 True
+>>> detail_text('{"version": "0", "detail": {"b": 1.50,  "a": [1]}, "x": 2}')
+'{"b": 1.50,  "a": [1]}'
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from auditlake.sources.base import Frame
@@ -43,29 +53,38 @@ _SUBSCRIPTION = re.compile(rb'\s*\{\s*"messageType"\s*:\s*"(DATA|CONTROL)_MESSAG
 _EVENTS = re.compile(rb'\s*\{\s*"events"\s*:\s*\[\s*(\]|\{)')
 _LOG_EVENT_KEYS = (b'"ingestionTime"', b'"logStreamName"', b'"eventId"')
 """Keys `filter-log-events` and `get-log-events` give each log event besides its message."""
+_EVENTBRIDGE = re.compile(rb'\s*\{\s*"version"\s*:\s*"0"\s*,\s*"id"\s*:\s*"[^"]*"\s*,\s*"detail-type"\s*:')
+_DECODER = json.JSONDecoder()
 
 
 def envelope_of(head: bytes) -> str | None:
-    """The kind of CloudWatch Logs envelope an input starting with `head` holds, or None."""
+    """The kind of envelope an input starting with `head` holds, or None."""
     if _SUBSCRIPTION.match(head):
         return "cloudwatch subscription"
     if _EVENTS.match(head) and any(key in head for key in _LOG_EVENT_KEYS):
         return "cloudwatch events"
+    if _EVENTBRIDGE.match(head):
+        return "eventbridge"
     return None
 
 
 def unwrapped(frames: Iterator[Frame]) -> Iterator[Frame]:
-    """The log events inside each envelope of `frames`, one frame each; a frame that is not
-    an envelope (or is damaged) as it is."""
+    """The events inside each envelope of `frames`, one frame each; a frame that is not an
+    envelope (or is damaged) as it is."""
     envelopes = 0
     for frame in frames:
         if frame.error is not None:
             yield frame
             continue
         try:
-            document = json.loads(frame.raw)
+            text = frame.raw.decode("utf-8")
+            document = json.loads(text)
         except ValueError:
             yield frame  # the reader of the frame says what is wrong with it
+            continue
+        if isinstance(document, dict) and "detail-type" in document and isinstance(document.get("detail"), dict):
+            envelopes += 1
+            yield Frame(detail_text(text).encode("utf-8"), f"{frame.location} envelope {envelopes} detail")
             continue
         events = _log_events(document)
         if events is None:
@@ -76,8 +95,28 @@ def unwrapped(frames: Iterator[Frame]) -> Iterator[Frame]:
             yield _message_frame(event, f"{frame.location} envelope {envelopes} logEvents[{number}]")
 
 
+def detail_text(text: str) -> str:
+    """The text of the top-level `detail` of the JSON object `text`, as written (its spacing,
+    number spellings and key order kept)."""
+    at = _past_space(text, 0) + 1  # past the object's "{"
+    while True:
+        key, at = scanstring(text, _past_space(text, at) + 1)
+        start = _past_space(text, _past_space(text, at) + 1)  # past ":"
+        _, at = _DECODER.raw_decode(text, start)
+        if key == "detail":
+            return text[start:at]
+        at = _past_space(text, at) + 1  # past ","
+
+
+def _past_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
 def _log_events(document: Any) -> list[Any] | None:
-    """The log events of an envelope (none for a control message); None for anything else."""
+    """The log events of a CloudWatch envelope (none for a control message); None for
+    anything else."""
     if not isinstance(document, dict):
         return None
     if document.get("messageType") == "CONTROL_MESSAGE":
