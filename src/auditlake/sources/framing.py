@@ -113,7 +113,7 @@ def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
     stripped = head.lstrip()
     if not stripped:
         return _no_frames
-    if envelope_of(stripped) is not None:  # the events inside CloudWatch Logs envelopes
+    if envelope_of(stripped) is not None:  # the events inside CloudWatch Logs or EventBridge envelopes
         outer = _line_frames if _looks_like_lines(stripped) else _stream_frames
         return lambda p: unwrapped(outer(p))
     if stripped[:1] == b"[" or _RECORDS_WRAPPER.match(head.decode("utf-8", "replace")):
