@@ -36,4 +36,5 @@ def stdin_copied(paths: Sequence[Path], stream: BinaryIO | None = None) -> Itera
         refused = refused_as(copy, outcome="nothing was ingested; set TMPDIR to a folder with room for the piped input")
         with refused, copy.open("wb") as out:
             shutil.copyfileobj(stream or sys.stdin.buffer, out, 1 << 20)
-        yield [copy if path == STDIN else path for path in dict.fromkeys(paths)]
+        first = paths.index(STDIN)  # the stream is read once, however often it is named
+        yield [copy if n == first else path for n, path in enumerate(paths) if path != STDIN or n == first]
