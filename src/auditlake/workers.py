@@ -129,7 +129,7 @@ def _child_environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-Packed = LineChunk | tuple[list[bytes], list[str], list[str | None]]
+Packed = LineChunk | tuple[list[bytes], list[str], list[str | None], list[str | None]]
 
 
 def _pack(frames: Sequence[Frame]) -> Packed:
@@ -139,7 +139,7 @@ def _pack(frames: Sequence[Frame]) -> Packed:
     """
     if isinstance(frames, LineChunk):
         return frames
-    return [f.raw for f in frames], [f.location for f in frames], [f.error for f in frames]
+    return [f.raw for f in frames], [f.location for f in frames], [f.error for f in frames], [f.tenant for f in frames]
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -161,5 +161,5 @@ def _convert_packed(spec: SourceSpec, packed: Packed) -> Chunk:
     """Worker side of `ChunkPool`: rebuild the frames, convert them."""
     if isinstance(packed, LineChunk):
         return convert_chunk(spec, packed)
-    raws, locations, errors = packed
-    return convert_chunk(spec, list(map(Frame, raws, locations, errors)))
+    raws, locations, errors, tenants = packed
+    return convert_chunk(spec, list(map(Frame, raws, locations, errors, tenants)))

@@ -39,9 +39,9 @@ def eks_events(shared_data: Path) -> list[dict[str, Any]]:
     return events
 
 
-def _subscription(events: list[dict[str, Any]], stream: str) -> dict[str, Any]:
+def _subscription(events: list[dict[str, Any]], stream: str, group: str = "/aws/eks/prod/cluster") -> dict[str, Any]:
     return {
-        "messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": "/aws/eks/prod/cluster",
+        "messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": group,
         "logStream": stream, "subscriptionFilters": ["to-firehose"],
         "logEvents": [
             {"id": str(n), "timestamp": 1_700_000_000_000 + n, "message": json.dumps(e)} for n, e in enumerate(events)
@@ -87,8 +87,10 @@ def test_firehose_subscription_payloads_and_log_exports_read_as_json_lines(
     for path in (firehose, export):
         assert detect_path(path).name == "k8s.audit"
         lake = _lake(tmp_path, path.stem, path)
-        assert _events(lake).equals(_events(reference))
+        assert _events(lake).drop("source_tenant").equals(_events(reference).drop("source_tenant"))
         assert _quarantined(lake) == _quarantined(reference)
+        # the subscription names its log group, and so the cluster; the export does not
+        assert set(_events(lake)["source_tenant"]) == ({"prod"} if path is firehose else {None})
     locations = scan_quarantine(_lake(tmp_path, "again", firehose)).collect()["location"].to_list()
     assert all(loc.startswith("eks-firehose.gz:1 envelope ") and " logEvents[" in loc for loc in locations)
     envelopes = {loc.split(" envelope ")[1].split()[0] for loc in locations}
@@ -187,3 +189,30 @@ def test_the_detail_is_cut_from_the_envelope_as_written(
     text = "{" + ",".join(members) + space + "}"
     cut = detail_text(text)
     assert cut == spaced(detail) and json.loads(cut) == detail
+
+
+def test_an_eks_log_group_names_the_cluster_of_its_events(eks_events: list[dict[str, Any]], tmp_path: Path) -> None:
+    """Kubernetes audit events do not name their cluster; the log group EKS writes them to
+    does, on the batch path and on the per-record path (a float sends an event there)."""
+    from auditlake.sources.kubernetes import SPEC
+    from auditlake.workers import _convert_packed, _pack
+
+    half = len(eks_events) // 2
+    eks_events = [{**e, "requestObject": {"ratio": 0.5}} if n % 7 == 0 else e for n, e in enumerate(eks_events)]
+    path = tmp_path / "two-clusters.gz"
+    path.write_bytes(gzip.compress("".join(json.dumps(d) for d in (
+        _subscription(eks_events[:half], "a", "/aws/eks/prod-eu/cluster"),
+        _subscription(eks_events[half:], "b", "/aws/eks/staging/cluster"),
+        _subscription(eks_events[:3], "c", "/aws/lambda/not-a-cluster"),
+    )).encode()))
+    rows = _events(_lake(tmp_path, "lake", path))
+    expected = {e["auditID"]: "prod-eu" for e in eks_events[:half]} | {e["auditID"]: "staging" for e in eks_events[half:]}
+    assert rows.height >= 10
+    assert dict(zip(rows["event_uid"], rows["source_tenant"], strict=True)) == {
+        uid: expected[uid] for uid in rows["event_uid"]
+    }
+    assert any('"ratio"' in raw for raw in rows["raw"])  # some rows took the per-record path
+
+    frames = [Frame(json.dumps(e).encode(), f"x:{n}", tenant="prod-eu") for n, e in enumerate(eks_events)]
+    shipped = _convert_packed(SPEC, _pack(frames))  # as worker processes receive them
+    assert shipped.table is not None and set(shipped.table.column("source_tenant").to_pylist()) == {"prod-eu"}

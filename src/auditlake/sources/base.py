@@ -31,6 +31,9 @@ class Frame(NamedTuple):
     raw: bytes
     location: str
     error: str | None = None
+    tenant: str | None = None
+    """The tenant (a cluster) the transport named, for events that do not name their own:
+    `source_tenant` where the source leaves it empty (see `envelopes`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ sequence of frames, each made only if asked for. Vectorized paths take the bytes
 
 >>> chunk = LineChunk("a.jsonl", [b'{"a": 1}', b'{"a": 2}'], [1, 3])
 >>> chunk[1], len(chunk), raws(chunk)
-(Frame(raw=b'{"a": 2}', location='a.jsonl:3', error=None), 2, [b'{"a": 1}', b'{"a": 2}'])
+(Frame(raw=b'{"a": 2}', location='a.jsonl:3', error=None, tenant=None), 2, [b'{"a": 1}', b'{"a": 2}'])
 >>> [len(c) for c in frame_chunks(iter([Frame(b"{}", "x:1")] * 5), 2)]
 [2, 2, 1]
 """

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditlake.errors import SourceParseError
 from auditlake.sources.base import Frame, Row, SourceSpec
@@ -42,7 +43,7 @@ def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
     if spec.batch is not None:
         result = spec.batch(frames)
         if result.table.num_rows:
-            tables.append(result.table)
+            tables.append(_with_tenants(result.table, frames, result.declined))
         frames = [frames[i] for i in result.declined]
     rows: list[Row] = []
     locations: list[str] = []
@@ -60,6 +61,20 @@ def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
         chunk.rejected = [_located(item) for item in chunk.rejected]
     chunk.table = _concat(tables)
     return chunk
+
+
+def _with_tenants(table: pa.Table, frames: Sequence[Frame], declined: Sequence[int]) -> pa.Table:
+    """`table` (the rows of the frames not `declined`, in order) with the frames' tenants
+    where the rows name none, as `records.normalize_frames` fills them in."""
+    if isinstance(frames, LineChunk):  # lines of a file: no transport named a tenant
+        return table
+    skip = set(declined)
+    tenants = [frame.tenant for n, frame in enumerate(frames) if n not in skip]
+    if all(tenant is None for tenant in tenants):
+        return table
+    column = table.schema.get_field_index("source_tenant")
+    filled = pc.coalesce(table.column(column), pa.array(tenants, type=table.schema.field(column).type))
+    return table.set_column(column, table.schema.field(column), filled)
 
 
 def _located(item: Rejected) -> Rejected:

@@ -22,9 +22,10 @@ from its first bytes (`envelope_of`); an object in it that is not an envelope is
 it is.
 
 What only the envelope says (a log group and stream, a log event's id and timestamp, an
-EventBridge id) is not kept: an event's row and `raw` are the event's own. For EKS the log
-group names the cluster (`/aws/eks/<cluster>/cluster`), which the audit events do not; keep
-one cluster's logs per input folder to tell clusters apart.
+EventBridge id) is not kept: an event's row and `raw` are the event's own. One exception: an
+EKS log group names its cluster (`/aws/eks/<cluster>/cluster`), which the audit events do not,
+so the cluster becomes their `source_tenant` (`Frame.tenant`). `filter-log-events` output does
+not name its log group; ingest one cluster's exports at a time to tell clusters apart.
 
 >>> head = b'{"messageType":"DATA_MESSAGE","owner":"111122223333","logGroup":"/aws/eks/c/cluster",'
 >>> envelope_of(head + b'"logEvents":[{"id":"1","timestamp":1,"message":"{}"}]}')
@@ -53,6 +54,8 @@ _SUBSCRIPTION = re.compile(rb'\s*\{\s*"messageType"\s*:\s*"(DATA|CONTROL)_MESSAG
 _EVENTS = re.compile(rb'\s*\{\s*"events"\s*:\s*\[\s*(\]|\{)')
 _LOG_EVENT_KEYS = (b'"ingestionTime"', b'"logStreamName"', b'"eventId"')
 """Keys `filter-log-events` and `get-log-events` give each log event besides its message."""
+_EKS_LOG_GROUP = re.compile(r"/aws/eks/([^/]+)/cluster")
+"""Where EKS writes a cluster's control-plane logs: the audit events' tenant, which they do not name."""
 _EVENTBRIDGE = re.compile(rb'\s*\{\s*"version"\s*:\s*"0"\s*,\s*"id"\s*:\s*"[^"]*"\s*,\s*"detail-type"\s*:')
 _DECODER = json.JSONDecoder()
 
@@ -91,8 +94,10 @@ def unwrapped(frames: Iterator[Frame]) -> Iterator[Frame]:
             yield frame
             continue
         envelopes += 1  # Firehose writes several on one line: the line alone does not say which
+        cluster = _EKS_LOG_GROUP.fullmatch(str(document.get("logGroup", "")))
+        tenant = cluster[1] if cluster else None
         for number, event in enumerate(events):
-            yield _message_frame(event, f"{frame.location} envelope {envelopes} logEvents[{number}]")
+            yield _message_frame(event, f"{frame.location} envelope {envelopes} logEvents[{number}]", tenant)
 
 
 def detail_text(text: str) -> str:
@@ -125,12 +130,12 @@ def _log_events(document: Any) -> list[Any] | None:
     return events if isinstance(events, list) else None
 
 
-def _message_frame(event: Any, location: str) -> Frame:
+def _message_frame(event: Any, location: str, tenant: str | None) -> Frame:
     message = event.get("message") if isinstance(event, dict) else None
     if not isinstance(message, str):
         text = json.dumps(event, ensure_ascii=False).encode("utf-8", "replace")
         return Frame(text, location, error="CloudWatch log event without a text message")
     try:
-        return Frame(message.strip().encode("utf-8"), location)
+        return Frame(message.strip().encode("utf-8"), location, tenant=tenant)
     except UnicodeEncodeError:
         return Frame(message.encode("utf-8", "replace"), location, error="message is not valid Unicode text")

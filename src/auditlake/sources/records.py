@@ -60,6 +60,8 @@ def normalize_frames(
             continue
         try:
             row = spec.normalize(frame)
+            if frame.tenant is not None and row.get("source_tenant") is None:
+                row["source_tenant"] = frame.tenant
             yield complete_row(row, frame.raw, spec)
         except RecordSkipped as exc:
             yield Skipped(frame.location, exc.message)
