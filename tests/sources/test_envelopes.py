@@ -216,3 +216,38 @@ def test_an_eks_log_group_names_the_cluster_of_its_events(eks_events: list[dict[
     frames = [Frame(json.dumps(e).encode(), f"x:{n}", tenant="prod-eu") for n, e in enumerate(eks_events)]
     shipped = _convert_packed(SPEC, _pack(frames))  # as worker processes receive them
     assert shipped.table is not None and set(shipped.table.column("source_tenant").to_pylist()) == {"prod-eu"}
+
+
+def _log_export(events: list[dict[str, Any]], *, indent: int | None, tail: str) -> str:
+    body = json.dumps({"events": [
+        {"logStreamName": "kube-apiserver-audit-a", "timestamp": 1_700_000_000_000 + n,
+         "message": json.dumps(e), "ingestionTime": 1_700_000_000_500 + n, "eventId": f"{n:056d}"}
+        for n, e in enumerate(events)
+    ]}, indent=indent)
+    return body[: body.rfind("}")] + tail
+
+
+@pytest.mark.parametrize("indent", [2, None])
+def test_a_log_export_is_read_one_log_event_at_a_time(
+    eks_events: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, indent: int | None
+) -> None:
+    """An export larger than the longest record text framing reads (made small here) is
+    still read whole: its log events are framed one by one, and the members after them
+    (`searchedLogStreams`, paging tokens) are the wrapper's, not damage."""
+    from auditlake.sources import framing
+
+    monkeypatch.setattr(framing, "MAX_RECORD_TEXT_READ", 64 << 10)
+    many = [{**e, "auditID": f"{e['auditID']}-{k}"} for k in range(4) for e in eks_events]
+    tail = ', "searchedLogStreams": [{"logStreamName": "a", "searchedCompletely": true}], "nextToken": "Bxk"}'
+    path = tmp_path / "export.json"
+    path.write_text(_log_export(many, indent=indent, tail=tail))
+    assert path.stat().st_size > 4 * (64 << 10)
+    frames = list(framing.json_frames(path))
+    assert [f.raw for f in frames] == [json.dumps(e).encode() for e in many]
+    assert all(f.error is None for f in frames)
+    if indent:  # each log event located by its own line
+        assert frames[1].location == "export.json:10"  # after the first event's seven lines
+
+    path.write_text(_log_export(many[:2], indent=indent, tail=', "nextToken": "Bxk"} trailing'))
+    *events, damage = framing.json_frames(path)
+    assert len(events) == 2 and damage.error == "unexpected content after the JSON records"

@@ -16,8 +16,9 @@ AWS moves logs in wrappings of its own:
   event, taken as the very bytes it was written with.
 
 Each event becomes one frame, located as `<input>:<line> envelope <k> logEvents[<n>]` (or
-`... envelope <k> detail`), and the sources read it as they read the same event from a file; a
-log event without a text message is quarantined with the reason. A file is taken for envelopes
+`... envelope <k> detail`; an export's log events by their own line), and the sources read it
+as they read the same event from a file; a log event without a text message is quarantined
+with the reason. An export is read one log event at a time, whatever its size. A file is taken for envelopes
 from its first bytes (`envelope_of`); an object in it that is not an envelope is passed on as
 it is.
 
@@ -100,6 +101,20 @@ def unwrapped(frames: Iterator[Frame]) -> Iterator[Frame]:
             yield _message_frame(event, f"{frame.location} envelope {envelopes} logEvents[{number}]", tenant)
 
 
+def log_messages(frames: Iterator[Frame]) -> Iterator[Frame]:
+    """The message of each log event of `frames` (an export's `events`, one frame each)."""
+    for frame in frames:
+        if frame.error is not None:
+            yield frame
+            continue
+        try:
+            event = json.loads(frame.raw)
+        except ValueError:
+            yield frame
+            continue
+        yield _message_frame(event, frame.location, None)
+
+
 def detail_text(text: str) -> str:
     """The text of the top-level `detail` of the JSON object `text`, as written (its spacing,
     number spellings and key order kept)."""
@@ -120,13 +135,13 @@ def _past_space(text: str, at: int) -> int:
 
 
 def _log_events(document: Any) -> list[Any] | None:
-    """The log events of a CloudWatch envelope (none for a control message); None for
+    """The log events of a subscription's envelope (none for a control message); None for
     anything else."""
-    if not isinstance(document, dict):
+    if not isinstance(document, dict) or "messageType" not in document:
         return None
-    if document.get("messageType") == "CONTROL_MESSAGE":
+    if document["messageType"] == "CONTROL_MESSAGE":
         return []
-    events = document.get("logEvents") if "messageType" in document else document.get("events")
+    events = document.get("logEvents")
     return events if isinstance(events, list) else None
 
 

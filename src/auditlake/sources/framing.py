@@ -28,12 +28,14 @@ import simdjson
 
 from auditlake.sources.base import Frame
 from auditlake.sources.chunking import LineChunk, frame_chunks
-from auditlake.sources.envelopes import envelope_of, unwrapped
+from auditlake.sources.envelopes import envelope_of, log_messages, unwrapped
 from auditlake.sources.fields import loads_as_object
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 4 << 20
 _RECORDS_WRAPPER = re.compile(r'\s*\{\s*"Records"\s*:\s*\[')
+_EVENTS_WRAPPER = re.compile(r'\s*\{\s*"events"\s*:\s*\[')
+"""`aws logs filter-log-events` output: its log events, then other members (tokens, streams)."""
 _WS = " \t\r\n"
 _DECODER = json.JSONDecoder()
 
@@ -113,9 +115,9 @@ def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
     stripped = head.lstrip()
     if not stripped:
         return _no_frames
-    if envelope_of(stripped) is not None:  # the events inside CloudWatch Logs or EventBridge envelopes
-        outer = _line_frames if _looks_like_lines(stripped) else _stream_frames
-        return lambda p: unwrapped(outer(p))
+    enveloped = _envelope_framer(stripped)
+    if enveloped is not None:
+        return enveloped
     if stripped[:1] == b"[" or _RECORDS_WRAPPER.match(head.decode("utf-8", "replace")):
         return _stream_frames
     if stripped[:1] == b"{" and _looks_like_lines(stripped):
@@ -123,6 +125,18 @@ def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
     if stripped[:1] == b"{":
         return _stream_frames
     return _line_frames
+
+
+def _envelope_framer(head: bytes) -> Callable[[Path], Iterator[Frame]] | None:
+    """For an input of CloudWatch Logs or EventBridge envelopes, how the events inside are
+    framed (`envelopes`); None for any other input."""
+    kind = envelope_of(head)
+    if kind is None:
+        return None
+    if kind == "cloudwatch events":  # one log event at a time: an export may be gigabytes
+        return lambda p: log_messages(_stream_frames(p, wrapper=_EVENTS_WRAPPER))
+    outer = _line_frames if _looks_like_lines(head) else _stream_frames
+    return lambda p: unwrapped(outer(p))
 
 
 def _no_frames(path: Path) -> Iterator[Frame]:
@@ -361,13 +375,14 @@ def _split_members(data: bytes, start: int, end: int, separator: bytes) -> list[
     return members
 
 
-def _stream_frames(path: Path) -> Iterator[Frame]:
-    """Arrays, `{"Records": [...]}` and back-to-back objects, decoded record by record."""
+def _stream_frames(path: Path, *, wrapper: re.Pattern[str] = _RECORDS_WRAPPER) -> Iterator[Frame]:
+    """Arrays, `{"Records": [...]}` (or another `wrapper` of the records' array) and
+    back-to-back objects, decoded record by record."""
     name = path.name
     with open_input(path) as handle:
         stream = _TextStream(handle)
         stream.fill()
-        in_array, wrapped = _open_container(stream)
+        in_array, wrapped = _open_container(stream, wrapper)
         record_indent: str | None = None  # how the last whole record stood on its line
         while True:
             nxt = stream.skip(_WS + ("," if in_array else ""))
@@ -378,7 +393,7 @@ def _stream_frames(path: Path) -> Iterator[Frame]:
                 return
             if in_array and nxt == "]":
                 stream.advance(stream.pos + 1)
-                yield from _trailer(stream, name, wrapped)
+                yield from _trailer(stream, name, wrapped, members=wrapper is not _RECORDS_WRAPPER)
                 return
             indent = stream.indent
             frame = _next_record(stream, name, indent if record_indent is None else record_indent)
@@ -389,21 +404,32 @@ def _stream_frames(path: Path) -> Iterator[Frame]:
                 return  # the rest of the input went into that frame
 
 
-def _open_container(stream: _TextStream) -> tuple[bool, bool]:
-    """Consume `[` or `{"Records": [`; report (inside an array, inside a Records wrapper)."""
+def _open_container(stream: _TextStream, wrapper: re.Pattern[str]) -> tuple[bool, bool]:
+    """Consume `[` or the `wrapper` (`{"Records": [`); report (inside an array, inside a wrapper)."""
     first = stream.skip(_WS)
     if first == "[":
         stream.advance(stream.pos + 1)
         return True, False
-    match = _RECORDS_WRAPPER.match(stream.text, stream.pos)
+    match = wrapper.match(stream.text, stream.pos)
     if match:
         stream.advance(match.end())
         return True, True
     return False, False
 
 
-def _trailer(stream: _TextStream, name: str, wrapped: bool) -> Iterator[Frame]:
-    """After the array: the wrapper's closing brace, then nothing but whitespace."""
+def _trailer(stream: _TextStream, name: str, wrapped: bool, *, members: bool = False) -> Iterator[Frame]:
+    """After the array: the wrapper's closing brace (after other `members` of the wrapper,
+    where it may have them), then nothing but whitespace."""
+    if wrapped and members and stream.skip(_WS) == ",":
+        stream.advance(stream.pos + 1)
+        line = stream.line
+        rest = "{" + stream.rest()
+        try:  # the wrapper's other members and its closing brace, as one object
+            _DECODER.decode(rest)
+        except ValueError:
+            yield Frame(rest.encode("utf-8", "surrogateescape"), f"{name}:{line}",
+                        error="unexpected content after the JSON records")
+        return
     if wrapped and stream.skip(_WS) == "}":
         stream.advance(stream.pos + 1)
     line = stream.line
