@@ -107,6 +107,8 @@ def test_quarantine_of_clean_lake(tmp_path):
     (tmp_path / "lake").mkdir()
     result = CliRunner().invoke(main, ["quarantine", "--lake", str(tmp_path / "lake")])
     assert result.exit_code == 0 and "Nothing is quarantined" in result.stdout
+    negative = CliRunner().invoke(main, ["quarantine", "--lake", str(tmp_path / "lake"), "--limit", "-1"])
+    assert negative.exit_code == 2 and "--limit" in negative.output
 
 
 def test_commands_that_read_a_lake_refuse_one_that_is_not_there(tmp_path):

@@ -240,7 +240,8 @@ def cmd_demo(synth_dir: Path, lake: Path, seed: int, days: int, scale: float, ru
 @main.command("quarantine")
 @_lake_option(created=False)
 @click.option("--source", default=None, help="Only this source.")
-@click.option("--limit", default=20, show_default=True, help="Records to list (0: counts only).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
+              help="Records to list (0: counts only).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines: one object per record.")
 def cmd_quarantine(lake: Path, source: str | None, limit: int, as_json: bool) -> None:
     """Show the records ingest could not read, with where they came from and why.
