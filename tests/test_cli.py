@@ -262,19 +262,41 @@ def test_records_piped_in_are_ingested_as_an_input_named_stdin(tmp_path):
     assert scan_events(lake).collect().height == 1
 
 
-def test_stdin_is_read_only_when_named(tmp_path):
+def test_streams_are_read_only_when_named(tmp_path):
     import io
 
-    from auditlake.sources.stdin_input import stdin_copied
+    from auditlake.sources.piped_inputs import pipes_copied
 
     stream = io.BytesIO(b'{"a": 1}\n')
-    with stdin_copied([tmp_path / "x.jsonl"], stream) as paths:
-        assert paths == [tmp_path / "x.jsonl"] and stream.tell() == 0
-    with stdin_copied([Path("-"), tmp_path / "x.jsonl", Path("-")], stream) as paths:
+    (tmp_path / "x.jsonl").write_text("{}\n")
+    with pipes_copied([tmp_path / "x.jsonl", tmp_path], stream) as paths:
+        assert paths == [tmp_path / "x.jsonl", tmp_path] and stream.tell() == 0
+    with pipes_copied([Path("-"), tmp_path / "x.jsonl", Path("-")], stream) as paths:
         copy = paths[0]
         assert paths == [copy, tmp_path / "x.jsonl"] and copy.name == "stdin"
         assert copy.read_bytes() == b'{"a": 1}\n'
     assert not copy.exists()
+
+
+def test_a_pipe_named_as_a_path_is_read_whole(tmp_path):
+    """`auditlake ingest <(zcat trail.json.gz)` names a pipe: recognising its source must not
+    eat the records it reads first."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    fifo = tmp_path / "trail.jsonl"
+    os.mkfifo(fifo)
+    records = b"".join(json.dumps({**json.loads(_trail_file(tmp_path / "t.jsonl").read_text().splitlines()[0]),
+                                   "eventID": f"e-{n}"}).encode() + b"\n" for n in range(3000))
+    writer = threading.Thread(target=lambda: fifo.write_bytes(records), daemon=True)
+    writer.start()
+    command = [sys.executable, "-m", "auditlake", "ingest", str(fifo), "--lake", str(tmp_path / "lake"), "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)  # a regression waits forever
+    writer.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["added"] == 3000
 
 
 def test_a_batch_of_no_records_is_refused(tmp_path):

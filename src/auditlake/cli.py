@@ -23,7 +23,7 @@ from auditlake.ingest import DEFAULT_BATCH_ROWS, IngestSummary, ingest
 from auditlake.lake import LakePaths, scan_quarantine
 from auditlake.sources import registry
 from auditlake.sources.base import SourceSpec
-from auditlake.sources.stdin_input import STDIN, stdin_copied
+from auditlake.sources.piped_inputs import STDIN, pipes_copied
 from auditlake.terminal import (
     print_demo_summary,
     print_ingest_summary,
@@ -125,9 +125,9 @@ def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake:
                batch_rows: int, workers: int | None, as_json: bool) -> None:
     """Read audit logs into the lake.
 
-    PATHS are files or folders (read recursively), or - for what is piped in. Each input's
-    source is detected from its content unless --source names it. Re-ingesting the same input
-    adds nothing; records that cannot be parsed are quarantined with the reason.
+    PATHS are files, folders (read recursively) or pipes, and - for what is piped in. Each
+    input's source is detected from its content unless --source names it. Re-ingesting the
+    same input adds nothing; records that cannot be parsed are quarantined with the reason.
 
     \b
     Examples:
@@ -142,7 +142,7 @@ def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake:
     started = time.monotonic()
     try:
         spec = _mapping_spec(mapping) if mapping else source
-        with stdin_copied(paths) as inputs:
+        with pipes_copied(paths) as inputs:
             summary = ingest(inputs, LakePaths.at(lake), source=spec, batch_rows=batch_rows,
                              workers=workers, progress=progress_reporter())
     except UnknownSourceError as exc:
