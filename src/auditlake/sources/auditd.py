@@ -29,7 +29,7 @@ import orjson
 from auditlake.errors import RecordError
 from auditlake.schema import CANONICAL
 from auditlake.sources.base import Frame, Row, SourceSpec
-from auditlake.sources.framing import open_input
+from auditlake.sources.compression import open_input
 from auditlake.sources.records import MAX_RECORD_BYTES
 from auditlake.sources.timeparse import EARLIEST, LATEST
 from auditlake.tables import unique_table

@@ -26,7 +26,7 @@ from pathlib import Path
 from evtx import PyEvtxParser, PyRecordsIterator
 
 from auditlake.sources.base import Frame
-from auditlake.sources.framing import open_input
+from auditlake.sources.compression import open_input
 
 EVTX_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"

@@ -2,7 +2,7 @@
 
 Audit exports come framed in several ways: JSON Lines, a JSON array, CloudTrail's
 `{"Records": [...]}`, or several pretty-printed objects back to back (evtx_dump, some SIEM
-exports); any of them may be gzip-compressed. `json_frames` recognises the framing from the
+exports); any of them may be compressed (`compression`). `json_frames` recognises the framing from the
 content and yields one `Frame` per record with its verbatim bytes, streaming so that a large
 file is never held in memory whole. What cannot be framed (a truncated tail, garbage between
 records) becomes a frame with `error` set, which the caller quarantines.
@@ -17,7 +17,6 @@ records) becomes a frame with `error` set, which the caller quarantines.
 from __future__ import annotations
 
 import codecs
-import gzip
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -28,10 +27,10 @@ import simdjson
 
 from auditlake.sources.base import Frame
 from auditlake.sources.chunking import LineChunk, frame_chunks
+from auditlake.sources.compression import open_input
 from auditlake.sources.envelopes import envelope_of, log_messages, unwrapped
 from auditlake.sources.fields import loads_as_object
 
-GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 4 << 20
 _RECORDS_WRAPPER = re.compile(r'\s*\{\s*"Records"\s*:\s*\[')
 _EVENTS_WRAPPER = re.compile(r'\s*\{\s*"events"\s*:\s*\[')
@@ -40,15 +39,11 @@ _WS = " \t\r\n"
 _DECODER = json.JSONDecoder()
 
 
-def open_input(path: Path) -> BinaryIO:
-    """Open a file for reading, transparently gunzipping when its content is gzip."""
-    handle = path.open("rb")
-    if handle.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.open(handle, "rb")  # type: ignore[return-value]
-    return handle
+HEAD_BYTES = 64 << 10
+"""The first (decompressed) bytes read to tell an input's framing and source."""
 
 
-def read_head(path: Path, size: int = 64 << 10) -> bytes:
+def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
     """The first `size` bytes of the (decompressed) content, for sniffing."""
     with open_input(path) as handle:
         return _read_upto(handle, size)[0]
@@ -111,10 +106,11 @@ class JsonFrames(Iterator[Frame]):
 
 def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
     """How `path` is framed, recognised from its first bytes."""
-    head = read_head(path)
+    with open_input(path) as handle:
+        head, error = _read_upto(handle, HEAD_BYTES)
     stripped = head.lstrip()
-    if not stripped:
-        return _no_frames
+    if not stripped:  # nothing to read, or nothing readable (cut in a compressed block)
+        return _no_frames if error is None else lambda p: iter([Frame(head, f"{p.name}:1", error=error)])
     enveloped = _envelope_framer(stripped)
     if enveloped is not None:
         return enveloped

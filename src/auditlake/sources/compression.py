@@ -1,0 +1,72 @@
+"""Compressed inputs, told by their first bytes rather than their names: gzip (CloudTrail's
+delivery files, rotated logs), zstd (what Vector and Fluent Bit can write, in frames back to
+back), bzip2 and xz (archived logs). A damaged or cut stream raises `OSError` or `EOFError`
+where its damage is reached, after everything before it was handed over.
+
+>>> import tempfile, pathlib, lzma
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "audit.log.xz"
+>>> _ = p.write_bytes(lzma.compress(b'{"a": 1}\\n'))
+>>> with open_input(p) as handle:
+...     handle.read()
+b'{"a": 1}\\n'
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+import pyarrow as pa
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BZIP2_MAGIC = b"BZh"
+BZIP2_BLOCK = b"\x31\x41\x59\x26\x53\x59"
+"""A bzip2 stream's first block, after `BZh` and its block size: a text that merely starts
+with `BZh` is not taken for one."""
+XZ_MAGIC = b"\xfd7zXZ\x00"
+
+
+PIECE_BYTES = 16 << 10
+"""Most text asked of Arrow's zstd stream at once: asked for more than a cut stream still
+holds, it raises without handing over what it did decompress."""
+
+
+class _InPieces(io.RawIOBase):
+    """A stream read `PIECE_BYTES` at most at a time, so a cut one yields all but its last piece."""
+
+    def __init__(self, stream: pa.NativeFile) -> None:
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.stream.read(min(len(buffer), PIECE_BYTES))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+
+def open_input(path: Path) -> BinaryIO:
+    """Open a file for reading, transparently decompressing when its content is compressed."""
+    handle = path.open("rb")
+    magic = handle.peek(10)[:10]
+    if magic.startswith(GZIP_MAGIC):
+        return cast(BinaryIO, gzip.open(handle, "rb"))
+    if magic.startswith(ZSTD_MAGIC):
+        handle.close()  # Arrow reads the file itself, and decodes frames written back to back
+        stream = pa.CompressedInputStream(pa.OSFile(str(path)), "zstd")
+        return cast(BinaryIO, io.BufferedReader(_InPieces(stream), PIECE_BYTES))
+    if magic.startswith(BZIP2_MAGIC) and magic[3:4] in b"123456789" and magic[4:10] == BZIP2_BLOCK:
+        return cast(BinaryIO, bz2.open(handle, "rb"))
+    if magic.startswith(XZ_MAGIC):
+        return cast(BinaryIO, lzma.open(handle, "rb"))
+    return handle
