@@ -1,4 +1,5 @@
-"""Windows event logs: `.evtx` files and their evtx_dump-style JSON exports.
+"""Windows event logs: `.evtx` files, their evtx_dump-style JSON exports, and the events
+Winlogbeat or Elastic Agent ship (`winlogbeat`).
 
 Both inputs carry the same structure, `{"Event": {"System": {...}, "EventData": {...}}}`, so one
 normalizer serves both. Sigma's Windows rules test flat field names (`EventID`, `Channel`,
@@ -19,7 +20,7 @@ import simdjson
 
 from auditlake.errors import RecordError
 from auditlake.schema import is_canonical
-from auditlake.sources import windows_batch
+from auditlake.sources import windows_batch, winlogbeat
 from auditlake.sources import windows_events as events
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.chunking import frame_chunks
@@ -64,7 +65,10 @@ MAX_EVENT_ID = 2**32 - 1
 
 
 def detect(record: Mapping[str, Any]) -> bool:
-    """An `Event` object holding a `System` object, or a bare `System` with an `EventID`."""
+    """An `Event` object holding a `System` object, a bare `System` with an `EventID`, or a
+    Winlogbeat event (`winlogbeat`)."""
+    if winlogbeat.carries(record):
+        return True
     event = record.get("Event")
     if isinstance(event, JsonObject):
         return isinstance(event.get("System"), JsonObject)
@@ -122,7 +126,8 @@ def normalize(frame: Frame) -> Row:
     """
     # Read through dicts of their keys: `UserData` and most `<element>_attributes` are absent,
     # and a missing key costs simdjson an exception (see `fields.SCANNED_KEYS`).
-    event = object_view(_event(load_json_object(frame.raw)))
+    doc = load_json_object(frame.raw)
+    event = object_view(_event(winlogbeat.as_event(doc) if winlogbeat.carries(doc) else doc))
     system = object_view(_object(event.get("System"), "Event.System", required=True))
     event_id = _event_id(system.get("EventID"))
     row: Row = system_fields(system)
