@@ -126,7 +126,7 @@ def normalize(frame: Frame) -> Row:
     """
     # Read through dicts of their keys: `UserData` and most `<element>_attributes` are absent,
     # and a missing key costs simdjson an exception (see `fields.SCANNED_KEYS`).
-    doc = load_json_object(frame.raw)
+    doc = object_view(load_json_object(frame.raw))  # its top-level keys once: Event, or winlog
     event = object_view(_event(winlogbeat.as_event(doc) if winlogbeat.carries(doc) else doc))
     system = object_view(_object(event.get("System"), "Event.System", required=True))
     event_id = _event_id(system.get("EventID"))

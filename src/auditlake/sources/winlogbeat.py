@@ -35,8 +35,8 @@ LEVELS = {"critical": "1", "error": "2", "warning": "3", "information": "4", "ve
 
 def carries(record: Mapping[str, Any]) -> bool:
     """Whether `record` is a Winlogbeat event: a `winlog` object naming its channel."""
-    winlog = record.get("winlog")
-    return isinstance(winlog, JsonObject) and winlog.get("channel") is not None
+    winlog = member(record, "winlog")  # a key most records lack: see `fields.SCANNED_KEYS`
+    return isinstance(winlog, JsonObject) and member(winlog, "channel") is not None
 
 
 def as_event(record: Mapping[str, Any]) -> dict[str, Any]:
