@@ -35,6 +35,13 @@ CHUNK = 4 << 20
 _RECORDS_WRAPPER = re.compile(r'\s*\{\s*"Records"\s*:\s*\[')
 _EVENTS_WRAPPER = re.compile(r'\s*\{\s*"events"\s*:\s*\[')
 """`aws logs filter-log-events` output: its log events, then other members (tokens, streams)."""
+_ENTRIES_WRAPPER = re.compile(r'\s*\{\s*"entries"\s*:\s*\[')
+"""Cloud Logging's `entries.list` response: its log entries, then `nextPageToken`."""
+_EVENT_LIST_WRAPPER = re.compile(
+    r'\s*\{(?:\s*"(?:kind|apiVersion)"\s*:\s*"[^"\\]*"\s*,|\s*"metadata"\s*:\s*\{[^{}]*\}\s*,)*\s*"items"\s*:\s*\['
+)
+"""A Kubernetes `EventList` (what the audit webhook backend posts): kind, apiVersion and
+metadata, then its `items`."""
 _WS = " \t\r\n"
 _DECODER = json.JSONDecoder()
 
@@ -111,9 +118,9 @@ def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
     stripped = head.lstrip()
     if not stripped:  # nothing to read, or nothing readable (cut in a compressed block)
         return _no_frames if error is None else lambda p: iter([Frame(head, f"{p.name}:1", error=error)])
-    enveloped = _envelope_framer(stripped)
-    if enveloped is not None:
-        return enveloped
+    unwrapping = _unwrapping_framer(stripped)
+    if unwrapping is not None:
+        return unwrapping
     if stripped[:1] == b"[" or _RECORDS_WRAPPER.match(head.decode("utf-8", "replace")):
         return _stream_frames
     if stripped[:1] == b"{" and _looks_like_lines(stripped):
@@ -123,16 +130,29 @@ def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
     return _line_frames
 
 
-def _envelope_framer(head: bytes) -> Callable[[Path], Iterator[Frame]] | None:
-    """For an input of CloudWatch Logs or EventBridge envelopes, how the events inside are
-    framed (`envelopes`); None for any other input."""
+def _unwrapping_framer(head: bytes) -> Callable[[Path], Iterator[Frame]] | None:
+    """For an input of CloudWatch Logs or EventBridge envelopes (`envelopes`), or an API
+    listing (`_listing_of`), how the records inside are framed; None for any other input."""
     kind = envelope_of(head)
     if kind is None:
-        return None
+        listing = _listing_of(head.decode("utf-8", "replace"))
+        return None if listing is None else lambda p: _stream_frames(p, wrapper=listing)
     if kind == "cloudwatch events":  # one log event at a time: an export may be gigabytes
         return lambda p: log_messages(_stream_frames(p, wrapper=_EVENTS_WRAPPER))
     outer = _line_frames if _looks_like_lines(head) else _stream_frames
     return lambda p: unwrapped(outer(p))
+
+
+def _listing_of(head: str) -> re.Pattern[str] | None:
+    """The wrapper of an API listing whose records stand in one array among other members
+    (Cloud Logging's `entries`, a Kubernetes `EventList`), or None; the records are framed
+    one by one, as a CloudTrail `Records` array is, and the other members are passed over."""
+    if _ENTRIES_WRAPPER.match(head):
+        return _ENTRIES_WRAPPER
+    opening = _EVENT_LIST_WRAPPER.match(head)
+    if opening is not None and re.search(r'"kind"\s*:\s*"EventList"', opening[0]):
+        return _EVENT_LIST_WRAPPER
+    return None
 
 
 def _no_frames(path: Path) -> Iterator[Frame]:
