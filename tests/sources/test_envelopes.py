@@ -251,3 +251,27 @@ def test_a_log_export_is_read_one_log_event_at_a_time(
     path.write_text(_log_export(many[:2], indent=indent, tail=', "nextToken": "Bxk"} trailing'))
     *events, damage = framing.json_frames(path)
     assert len(events) == 2 and damage.error == "unexpected content after the JSON records"
+
+
+def test_cloudtrail_event_history_is_read_as_its_records(tmp_path: Path) -> None:
+    """`aws cloudtrail lookup-events` output: each item's CloudTrailEvent text is the record."""
+    records = [
+        {"eventVersion": "1.08", "eventTime": f"2024-05-01T09:{n:02d}:00Z", "eventSource": "iam.amazonaws.com",
+         "eventName": "CreateUser", "awsRegion": "us-east-1", "eventID": f"ev-{n}", "readOnly": False,
+         "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"}}
+        for n in range(30)
+    ]
+    items = [{"EventId": r["eventID"], "EventName": r["eventName"], "ReadOnly": "false", "EventTime": 1714554000.0,
+              "EventSource": r["eventSource"], "Username": "alice", "Resources": [],
+              "CloudTrailEvent": json.dumps(r)} for r in records]
+    items.append({"EventId": "broken", "EventName": "x"})  # no CloudTrailEvent: quarantined
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps({"Events": items, "NextToken": "eyJ2IjoiMiJ9"}, indent=4))
+    assert detect_path(path).name == "aws.cloudtrail"
+    lake = LakePaths.at(tmp_path / "lake")
+    summary = ingest([path], lake, workers=1)
+    assert summary.errors == [] and summary.added == 30
+    rows = scan_events(lake).collect().sort("time")
+    assert rows["raw"].to_list() == [json.dumps(r) for r in records]
+    (bad,) = scan_quarantine(lake).collect().to_dicts()
+    assert bad["reason"] == "lookup-events item without its CloudTrailEvent text"

@@ -10,6 +10,9 @@ AWS moves logs in wrappings of its own:
   checking the destination, hold no events); or as the output of `aws logs filter-log-events`
   or `get-log-events`: `{"events": [{"timestamp", "message", ...}, ...], ...}`. Each log
   event's `message` is one event's own text (a Kubernetes audit event, a CloudTrail record).
+- **CloudTrail's event history.** `aws cloudtrail lookup-events` (the last 90 days of
+  management events, without a trail) gives `{"Events": [{"EventId", "EventName", ...,
+  "CloudTrailEvent": "<the record as JSON text>"}], "NextToken": ...}`; the record is read.
 - **EventBridge.** `{"version": "0", "id", "detail-type", "source", "account", "time",
   "region", "resources", "detail": {...}}`, one per event: CloudTrail's "AWS API Call via
   CloudTrail", or Okta's System Log through its partner event source. The `detail` is the
@@ -57,6 +60,8 @@ _LOG_EVENT_KEYS = (b'"ingestionTime"', b'"logStreamName"', b'"eventId"')
 """Keys `filter-log-events` and `get-log-events` give each log event besides its message."""
 _EKS_LOG_GROUP = re.compile(r"/aws/eks/([^/]+)/cluster")
 """Where EKS writes a cluster's control-plane logs: the audit events' tenant, which they do not name."""
+_LOOKUP = re.compile(rb'\s*\{\s*"Events"\s*:\s*\[\s*\{')
+"""`aws cloudtrail lookup-events` output: each event's record is a JSON text in `CloudTrailEvent`."""
 _EVENTBRIDGE = re.compile(rb'\s*\{\s*"version"\s*:\s*"0"\s*,\s*"id"\s*:\s*"[^"]*"\s*,\s*"detail-type"\s*:')
 _DECODER = json.JSONDecoder()
 
@@ -67,6 +72,8 @@ def envelope_of(head: bytes) -> str | None:
         return "cloudwatch subscription"
     if _EVENTS.match(head) and any(key in head for key in _LOG_EVENT_KEYS):
         return "cloudwatch events"
+    if _LOOKUP.match(head) and b'"CloudTrailEvent"' in head:
+        return "cloudtrail lookup"
     if _EVENTBRIDGE.match(head):
         return "eventbridge"
     return None
@@ -101,8 +108,9 @@ def unwrapped(frames: Iterator[Frame]) -> Iterator[Frame]:
             yield _message_frame(event, f"{frame.location} envelope {envelopes} logEvents[{number}]", tenant)
 
 
-def log_messages(frames: Iterator[Frame]) -> Iterator[Frame]:
-    """The message of each log event of `frames` (an export's `events`, one frame each)."""
+def log_messages(frames: Iterator[Frame], key: str = "message") -> Iterator[Frame]:
+    """The text under `key` of each item of `frames` (an export's log events, one frame each;
+    `CloudTrailEvent` for the events of `lookup-events`)."""
     for frame in frames:
         if frame.error is not None:
             yield frame
@@ -112,7 +120,7 @@ def log_messages(frames: Iterator[Frame]) -> Iterator[Frame]:
         except ValueError:
             yield frame
             continue
-        yield _message_frame(event, frame.location, None)
+        yield _message_frame(event, frame.location, None, key)
 
 
 def detail_text(text: str) -> str:
@@ -145,11 +153,17 @@ def _log_events(document: Any) -> list[Any] | None:
     return events if isinstance(events, list) else None
 
 
-def _message_frame(event: Any, location: str, tenant: str | None) -> Frame:
-    message = event.get("message") if isinstance(event, dict) else None
+_WITHOUT_TEXT = {
+    "message": "CloudWatch log event without a text message",
+    "CloudTrailEvent": "lookup-events item without its CloudTrailEvent text",
+}
+
+
+def _message_frame(event: Any, location: str, tenant: str | None, key: str = "message") -> Frame:
+    message = event.get(key) if isinstance(event, dict) else None
     if not isinstance(message, str):
         text = json.dumps(event, ensure_ascii=False).encode("utf-8", "replace")
-        return Frame(text, location, error="CloudWatch log event without a text message")
+        return Frame(text, location, error=_WITHOUT_TEXT[key])
     try:
         return Frame(message.strip().encode("utf-8"), location, tenant=tenant)
     except UnicodeEncodeError:

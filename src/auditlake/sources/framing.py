@@ -37,6 +37,8 @@ CHUNK = 4 << 20
 _RECORDS_WRAPPER = re.compile(r'\s*\{\s*"Records"\s*:\s*\[')
 _EVENTS_WRAPPER = re.compile(r'\s*\{\s*"events"\s*:\s*\[')
 """`aws logs filter-log-events` output: its log events, then other members (tokens, streams)."""
+_LOOKUP_WRAPPER = re.compile(r'\s*\{\s*"Events"\s*:\s*\[')
+"""`aws cloudtrail lookup-events` output: its events, then `NextToken`."""
 _ENTRIES_WRAPPER = re.compile(r'\s*\{\s*"entries"\s*:\s*\[')
 """Cloud Logging's `entries.list` response: its log entries, then `nextPageToken`."""
 _EVENT_LIST_WRAPPER = re.compile(
@@ -141,6 +143,8 @@ def _unwrapping_framer(head: bytes) -> Callable[[Path], Iterator[Frame]] | None:
         return None if listing is None else lambda p: _stream_frames(p, wrapper=listing)
     if kind == "cloudwatch events":  # one log event at a time: an export may be gigabytes
         return lambda p: log_messages(_stream_frames(p, wrapper=_EVENTS_WRAPPER))
+    if kind == "cloudtrail lookup":
+        return lambda p: log_messages(_stream_frames(p, wrapper=_LOOKUP_WRAPPER), "CloudTrailEvent")
     outer = _line_frames if _looks_like_lines(head) else _stream_frames
     return lambda p: unwrapped(outer(p))
 
