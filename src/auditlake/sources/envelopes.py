@@ -19,11 +19,11 @@ AWS moves logs in wrappings of its own:
   event, taken as the very bytes it was written with.
 
 Each event becomes one frame, located as `<input>:<line> envelope <k> logEvents[<n>]` (or
-`... envelope <k> detail`; an export's log events by their own line), and the sources read it
-as they read the same event from a file; a log event without a text message is quarantined
-with the reason. An export is read one log event at a time, whatever its size. A file is taken for envelopes
-from its first bytes (`envelope_of`); an object in it that is not an envelope is passed on as
-it is.
+`... envelope <k> detail`; the items of an export or of the event history by their own line),
+and the sources read it as they read the same event from a file; an item without its event's
+text is quarantined with the reason. Exports and histories are read an item at a time,
+whatever their size. A file is taken for envelopes from its first bytes (`envelope_of`); an
+object in it that is not an envelope is passed on as it is.
 
 What only the envelope says (a log group and stream, a log event's id and timestamp, an
 EventBridge id) is not kept: an event's row and `raw` are the event's own. One exception: an
@@ -38,6 +38,8 @@ not name its log group; ingest one cluster's exports at a time to tell clusters 
 'cloudwatch events'
 >>> envelope_of(b'{"version":"0","id":"6a7e8feb","detail-type":"SystemLog","source":"aws.partner/okta.com"}')
 'eventbridge'
+>>> envelope_of(b'{"Events": [{"EventId": "1", "CloudTrailEvent": "{}"}], "NextToken": "x"}')
+'cloudtrail lookup'
 >>> envelope_of(b'{"Records": [{"eventName": "x"}]}') is None
 True
 >>> detail_text('{"version": "0", "detail": {"b": 1.50,  "a": [1]}, "x": 2}')
