@@ -112,6 +112,20 @@ def test_detect_path_refuses_an_unrecognised_file_with_a_hint(tmp_path: Path, co
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize(("content", "said"), [
+    (b'{"ts": 1, "who": "x", "what": "y"}\n', "whose first record's keys are ts, who, what"),
+    (json.dumps({f"k{n}": n for n in range(12)}).encode(), "keys are k0, k1, k2, k3, k4, k5, k6, k7, and 4 more"),
+    (b"hello world\nline two\n", "which starts with b'hello world'"),
+    (b"", "which holds no record"),
+])
+def test_an_unrecognised_input_says_what_it_starts_with(tmp_path: Path, content: bytes, said: str) -> None:
+    path = tmp_path / "mystery.log"
+    path.write_bytes(content)
+    with pytest.raises(UnknownSourceError, match="no registered source recognises this input, ") as info:
+        detect_path(path)
+    assert said in str(info.value)
+
+
 # --- the table itself -------------------------------------------------------------------------
 
 

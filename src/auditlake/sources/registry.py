@@ -5,6 +5,7 @@ Adding a source is one module in this package and one row here (STYLE.md §5.3).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -78,15 +79,33 @@ def detect_path(path: Path, *, sample: int = 5) -> SourceSpec:
     for spec in SOURCES:
         if spec.sniff is not None and spec.sniff(head):
             return spec
-    for raw in _first_frames(path, sample):
+    frames = _first_frames(path, sample)
+    for raw in frames:
         found = _detect_record(raw)
         if found is not None:
             return found
+    seen = _described(frames[0] if frames else head)
     raise UnknownSourceError(
-        "no registered source recognises this input",
+        f"no registered source recognises this input, {seen}",
         where=str(path),
         hint="name the source with --source, or map it with a generic JSON mapping",
     )
+
+
+def _described(first: bytes, keys: int = 8) -> str:
+    """What the input starts with, so that its owner sees why nothing took it: the first
+    record's top-level keys, or its first bytes when it is not a JSON object."""
+    try:
+        document = json.loads(first)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and document:
+        names = list(document)
+        more = f", and {len(names) - keys} more" if len(names) > keys else ""
+        return f"whose first record's keys are {', '.join(names[:keys])}{more}"
+    if not first.strip():
+        return "which holds no record"
+    return f"which starts with {first[:60]!r}"
 
 
 def _detect_record(raw: bytes) -> SourceSpec | None:
