@@ -63,8 +63,11 @@ def test_lake_from_environment(tmp_path, monkeypatch):
 
 def test_sources_lists_registry():
     result = CliRunner().invoke(main, ["sources", "--json"])
-    names = [row["name"] for row in json.loads(result.stdout)]
-    assert "aws.cloudtrail" in names
+    rows = json.loads(result.stdout)
+    assert "aws.cloudtrail" in [row["name"] for row in rows]
+    assert all(row["reads"] for row in rows)  # every source says what inputs it takes
+    table = CliRunner().invoke(main, ["sources"]).stdout
+    assert "Winlogbeat" in table and "compressed" in table
 
 
 def test_generic_mapping_from_toml(tmp_path):

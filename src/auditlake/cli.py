@@ -283,8 +283,13 @@ def _source_name(name: str) -> str:
 @main.command("sources")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def cmd_sources(as_json: bool) -> None:
-    """List the log sources auditlake can read, with their aliases."""
-    rows = [{"name": s.name, "aliases": list(s.aliases), "raw_format": s.raw_format} for s in registry.SOURCES]
+    """List the log sources auditlake can read, with their aliases and the inputs each takes.
+
+    Any input may also be compressed (gzip, zstd, bzip2, xz) or piped in (-); other JSON logs
+    are read with a field mapping (ingest --mapping).
+    """
+    rows = [{"name": s.name, "aliases": list(s.aliases), "raw_format": s.raw_format, "reads": s.reads}
+            for s in registry.SOURCES]
     if as_json:
         click.echo(orjson.dumps(rows).decode())
     else:

@@ -146,11 +146,14 @@ def print_quarantine(records: pl.DataFrame, limit: int) -> None:
 
 def print_sources(rows: list[dict[str, Any]]) -> None:
     table = Table()
-    for name in ("name", "aliases", "raw_format"):
+    for name in ("name", "aliases", "reads"):
         table.add_column(name)
     for row in rows:
-        table.add_row(row["name"], ", ".join(row["aliases"]), row["raw_format"])
-    _stdout().print(table)
+        table.add_row(row["name"], ", ".join(row["aliases"]), row["reads"])
+    console = _stdout()
+    console.print(table)
+    console.print("Any input may be compressed (gzip, zstd, bzip2, xz) or piped in (-); other JSON logs "
+                  "are read with a field mapping (ingest --mapping).")
 
 
 def progress_reporter(*, every_s: float = 1.0) -> Callable[[str, int], None] | None:

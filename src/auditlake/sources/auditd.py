@@ -547,6 +547,7 @@ def _target(native: Mapping[str, str], records: list[_Record], class_uid: int) -
 
 SPEC = SourceSpec(
     name=NAME,
+    reads='raw audit.log (records of one event joined by their serial)',
     raw_format=RAW_FORMAT,
     frames=frames,
     normalize=normalize,

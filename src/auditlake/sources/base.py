@@ -48,6 +48,7 @@ class SourceSpec:
     - `batch(frames)`, optional, is a vectorized fast path equal in result to `normalize` on
       the frames it accepts; the frames it declines go through `normalize` one by one.
     - `complete_paths`: see below.
+    - `reads`: the inputs of this source, as `auditlake sources` tells them.
     """
 
     name: str
@@ -60,6 +61,7 @@ class SourceSpec:
     native_types: Mapping[str, pa.DataType] = field(default_factory=dict)
     parser_version: str = "1"
     batch: Callable[[Sequence[Frame]], BatchResult] | None = None
+    reads: str = ""
     complete_paths: frozenset[str] = frozenset()
     """Dotted paths of the record, as `raw` holds it, that ingest writes as a column of that
     name whenever the record has a value there: a file without the column has no value there

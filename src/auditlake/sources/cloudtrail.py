@@ -193,6 +193,7 @@ def _outcome(doc: Any, event_name: str, error_code: str | None) -> str:
 
 SPEC = SourceSpec(
     name=NAME,
+    reads='delivery files ({"Records": [...]}), JSON Lines or arrays, `lookup-events` output, CloudWatch Logs and EventBridge deliveries; Insights events',
     raw_format="json",
     frames=json_frames,
     normalize=normalize,

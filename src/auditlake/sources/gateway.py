@@ -232,6 +232,7 @@ def _string(doc: Any, key: str) -> str | None:
 
 SPEC = SourceSpec(
     name=NAME,
+    reads='Teleport audit events: sessions, commands, database queries (JSON Lines or arrays)',
     raw_format="json",
     frames=json_frames,
     normalize=normalize,

@@ -282,6 +282,7 @@ def _log_type(log_name: str | None) -> str | None:
 
 SPEC = SourceSpec(
     name=NAME,
+    reads='Cloud Audit Logs entries: JSON Lines, `gcloud logging read` arrays, `entries.list` responses',
     raw_format="json",
     frames=json_frames,
     normalize=normalize,

@@ -211,6 +211,7 @@ def _classify(action: str) -> Row:
 
 SPEC = SourceSpec(
     name=NAME,
+    reads='audit log entries: API arrays and JSON exports, streamed JSON Lines',
     raw_format="json",
     frames=json_frames,
     normalize=normalize,

@@ -276,6 +276,7 @@ def _kind(value: Any) -> str:
 
 SPEC = SourceSpec(
     name=NAME,
+    reads="audit.k8s.io Events: audit log files, the webhook's EventLists, EKS through CloudWatch Logs",
     raw_format="json",
     frames=json_frames,
     normalize=normalize,

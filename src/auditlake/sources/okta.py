@@ -258,6 +258,7 @@ def _classify(event_type: str) -> Row:
 
 SPEC = SourceSpec(
     name=NAME,
+    reads='System Log events: API arrays, JSON Lines, EventBridge log streams',
     raw_format="json",
     frames=json_frames,
     normalize=normalize,

@@ -296,6 +296,7 @@ def _put(out: dict[str, str], name: str, value: Any) -> None:
 
 SPEC = SourceSpec(
     name=NAME,
+    reads='.evtx files, evtx_dump JSON, Winlogbeat and Elastic Agent documents',
     raw_format="evtx-json",
     frames=frames,
     normalize=normalize,
