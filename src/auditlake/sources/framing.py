@@ -4,10 +4,10 @@ Audit exports come framed in several ways: JSON Lines, a JSON array, CloudTrail'
 `{"Records": [...]}`, an API listing (`{"entries": [...], "nextPageToken": ...}`, a Kubernetes
 `EventList`), or several pretty-printed objects back to back (evtx_dump, some SIEM exports),
 and in CloudWatch Logs or EventBridge envelopes (`envelopes`); any of them may be compressed
-(`compression`). `json_frames` recognises the framing from the
-content and yields one `Frame` per record with its verbatim bytes, streaming so that a large
-file is never held in memory whole. What cannot be framed (a truncated tail, garbage between
-records) becomes a frame with `error` set, which the caller quarantines.
+(`compression`). `json_frames` recognises the framing from the content and yields one `Frame`
+per record with its verbatim bytes, streaming so that a large file is never held in memory
+whole. What cannot be framed (a truncated tail, garbage between records) becomes a frame with
+`error` set, which the caller quarantines.
 
 >>> import tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.json"
