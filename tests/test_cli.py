@@ -314,3 +314,43 @@ def test_a_batch_of_no_records_is_refused(tmp_path):
         assert result.exit_code == 2 and "--batch-rows" in result.output
     with pytest.raises(ValueError, match="at least 1"):
         ingest([data], LakePaths.at(tmp_path / "lake"), batch_rows=0)
+
+
+def test_sources_tells_what_ingest_would_make_of_each_input(tmp_path):
+    """`auditlake sources PATH...` reads nothing into a lake: per input, the source and how it
+    is read, or why nothing reads it (exit 3)."""
+    import gzip
+    import shutil
+
+    from tests.sources.test_windows import REGRESSION
+    from tests.test_ingest import DIGEST
+
+    evtx = next(REGRESSION.rglob("*.evtx"))
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    trail = json.loads(_trail_file(tmp_path / "t.jsonl").read_text().splitlines()[0])
+    (inbox / "trail.json.gz").write_bytes(gzip.compress(json.dumps({"Records": [trail]}).encode()))
+    (inbox / "digest.json.gz").write_bytes(gzip.compress(json.dumps(DIGEST).encode()))
+    (inbox / "bridge.json").write_text(
+        '{"version":"0","id":"1","detail-type":"AWS API Call via CloudTrail","source":"aws.s3","detail":'
+        + json.dumps(trail) + "}")
+    shutil.copyfile(evtx, inbox / "host.evtx")
+    (inbox / "mystery.jsonl").write_text('{"ts": 1, "who": "x"}\n')
+    result = CliRunner().invoke(main, ["sources", str(inbox), "--json"])
+    assert result.exit_code == 3, result.output
+    reports = {Path(r["input"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    assert {n: (r["source"], r["read_as"]) for n, r in reports.items()} == {
+        "trail.json.gz": ("aws.cloudtrail", "CloudTrail Records file (gzip)"),
+        "digest.json.gz": (None, "file holding no events (gzip)"),
+        "bridge.json": ("aws.cloudtrail", "EventBridge events"),
+        "host.evtx": ("windows.eventlog", "EVTX file"),
+        "mystery.jsonl": (None, "JSON Lines"),
+    }
+    assert reports["digest.json.gz"]["note"].startswith("passed over: CloudTrail digest file")
+    assert "keys are ts, who" in reports["mystery.jsonl"]["note"]
+    assert not (tmp_path / "data").exists()  # nothing was ingested anywhere
+
+    (inbox / "mystery.jsonl").unlink()
+    table = CliRunner().invoke(main, ["sources", str(inbox)])
+    assert table.exit_code == 0 and "EventBridge" in table.stdout

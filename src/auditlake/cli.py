@@ -27,6 +27,7 @@ from auditlake.sources.piped_inputs import STDIN, pipes_copied
 from auditlake.terminal import (
     print_demo_summary,
     print_ingest_summary,
+    print_input_reports,
     print_quarantine,
     print_sources,
     progress_reporter,
@@ -281,16 +282,44 @@ def _source_name(name: str) -> str:
 
 
 @main.command("sources")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def cmd_sources(as_json: bool) -> None:
+def cmd_sources(paths: tuple[Path, ...], as_json: bool) -> None:
     """List the log sources auditlake can read, with their aliases and the inputs each takes.
 
     Any input may also be compressed (gzip, zstd, bzip2, xz) or piped in (-); other JSON logs
     are read with a field mapping (ingest --mapping).
+
+    With PATHS (files or folders), tell instead what ingest would make of each input, without
+    ingesting it: the source that reads it and how, or why none does (exit 3).
+
+    \b
+    Examples:
+      auditlake sources
+      auditlake sources s3-sync/AWSLogs/ --json
     """
+    if paths:
+        _describe_inputs(paths, as_json)
+        return
     rows = [{"name": s.name, "aliases": list(s.aliases), "raw_format": s.raw_format, "reads": s.reads}
             for s in registry.SOURCES]
     if as_json:
         click.echo(orjson.dumps(rows).decode())
     else:
         print_sources(rows)
+
+
+def _describe_inputs(paths: tuple[Path, ...], as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from auditlake.ingest import expand_inputs
+    from auditlake.sources.input_report import describe_input
+
+    reports = [describe_input(path) for path in expand_inputs(paths)]
+    if as_json:
+        for report in reports:
+            click.echo(orjson.dumps(asdict(report)).decode())
+    else:
+        print_input_reports(reports)
+    unread = [r for r in reports if r.source is None and not (r.note or "").startswith("passed over")]
+    sys.exit(ExitCode.PARTIAL if unread else ExitCode.OK)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from auditlake.ingest import IngestSummary
@@ -20,6 +21,7 @@ if TYPE_CHECKING:  # the demo pulls in the synthetic organisation; only its type
     import polars as pl
 
     from auditlake.demo import DemoResult
+    from auditlake.sources.input_report import InputReport
 
 
 def _stdout() -> Console:
@@ -154,6 +156,17 @@ def print_sources(rows: list[dict[str, Any]]) -> None:
     console.print(table)
     console.print("Any input may be compressed (gzip, zstd, bzip2, xz) or piped in (-); other JSON logs "
                   "are read with a field mapping (ingest --mapping).")
+
+
+def print_input_reports(reports: Sequence[InputReport]) -> None:
+    """Per input: the source that would read it and how, or why none would."""
+    table = Table()
+    for name in ("input", "source", "read as", "note"):
+        table.add_column(name)
+    for report in reports:
+        source = report.source or "[red]none[/red]"
+        table.add_row(escape(report.input), source, escape(report.read_as), escape(report.note or ""))
+    _stdout().print(table)
 
 
 def progress_reporter(*, every_s: float = 1.0) -> Callable[[str, int], None] | None:

@@ -55,18 +55,36 @@ class _InPieces(io.RawIOBase):
         super().close()
 
 
+def compression_of(path: Path) -> str | None:
+    """The compression of the file at `path` (`gzip`, `zstd`, `bzip2`, `xz`), None for none."""
+    with path.open("rb") as handle:
+        return _kind(handle.read(10))
+
+
+def _kind(magic: bytes) -> str | None:
+    if magic.startswith(GZIP_MAGIC):
+        return "gzip"
+    if magic.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if magic.startswith(BZIP2_MAGIC) and magic[3:4] in b"123456789" and magic[4:10] == BZIP2_BLOCK:
+        return "bzip2"
+    if magic.startswith(XZ_MAGIC):
+        return "xz"
+    return None
+
+
 def open_input(path: Path) -> BinaryIO:
     """Open a file for reading, transparently decompressing when its content is compressed."""
     handle = path.open("rb")
-    magic = handle.peek(10)[:10]
-    if magic.startswith(GZIP_MAGIC):
+    kind = _kind(handle.peek(10)[:10])
+    if kind == "gzip":
         return cast(BinaryIO, gzip.open(handle, "rb"))
-    if magic.startswith(ZSTD_MAGIC):
+    if kind == "zstd":
         handle.close()  # Arrow reads the file itself, and decodes frames written back to back
         stream = pa.CompressedInputStream(pa.OSFile(str(path)), "zstd")
         return cast(BinaryIO, io.BufferedReader(_InPieces(stream), PIECE_BYTES))
-    if magic.startswith(BZIP2_MAGIC) and magic[3:4] in b"123456789" and magic[4:10] == BZIP2_BLOCK:
+    if kind == "bzip2":
         return cast(BinaryIO, bz2.open(handle, "rb"))
-    if magic.startswith(XZ_MAGIC):
+    if kind == "xz":
         return cast(BinaryIO, lzma.open(handle, "rb"))
     return handle

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import simdjson
 
@@ -115,38 +115,65 @@ class JsonFrames(Iterator[Frame]):
         return frame_chunks(framer(self.path), size)
 
 
+class Framing(NamedTuple):
+    """How an input is framed: in words (`auditlake sources PATH`), and the framer itself."""
+
+    label: str
+    read: Callable[[Path], Iterator[Frame]]
+
+
+def framing_of(path: Path) -> str:
+    """In words, how `path` is read as JSON: its framing, and the wrapping taken off."""
+    return _framing(path).label
+
+
 def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
+    return _framing(path).read
+
+
+def _framing(path: Path) -> Framing:
     """How `path` is framed, recognised from its first bytes."""
     with open_input(path) as handle:
         head, error = _read_upto(handle, HEAD_BYTES)
     stripped = head.lstrip()
     if not stripped:  # nothing to read, or nothing readable (cut in a compressed block)
-        return _no_frames if error is None else lambda p: iter([Frame(head, f"{p.name}:1", error=error)])
-    unwrapping = _unwrapping_framer(stripped)
-    if unwrapping is not None:
-        return unwrapping
-    if stripped[:1] == b"[" or _RECORDS_WRAPPER.match(head.decode("utf-8", "replace")):
-        return _stream_frames
-    if stripped[:1] == b"{" and _looks_like_lines(stripped):
-        return _line_frames
-    if stripped[:1] == b"{":
-        return _stream_frames
-    return _line_frames
+        if error is None:
+            return Framing("no records", _no_frames)
+        return Framing(f"unreadable ({error})", lambda p: iter([Frame(head, f"{p.name}:1", error=error)]))
+    return _unwrapping(stripped) or _plain(stripped)
 
 
-def _unwrapping_framer(head: bytes) -> Callable[[Path], Iterator[Frame]] | None:
+def _plain(head: bytes) -> Framing:
+    """How an input of records in no envelope is framed, from its first bytes (stripped)."""
+    if head[:1] == b"[":
+        return Framing("JSON array", _stream_frames)
+    if _RECORDS_WRAPPER.match(head.decode("utf-8", "replace")):
+        return Framing("CloudTrail Records file", _stream_frames)
+    if head[:1] == b"{" and _looks_like_lines(head):
+        return Framing("JSON Lines", _line_frames)
+    if head[:1] == b"{":
+        return Framing("JSON objects back to back", _stream_frames)
+    return Framing("lines", _line_frames)
+
+
+def _unwrapping(head: bytes) -> Framing | None:
     """For an input of CloudWatch Logs or EventBridge envelopes (`envelopes`), or an API
     listing (`_listing_of`), how the records inside are framed; None for any other input."""
     kind = envelope_of(head)
     if kind is None:
         listing = _listing_of(head.decode("utf-8", "replace"))
-        return None if listing is None else lambda p: _stream_frames(p, wrapper=listing)
+        if listing is None:
+            return None
+        label = "Cloud Logging entries listing" if listing is _ENTRIES_WRAPPER else "Kubernetes EventList"
+        return Framing(label, lambda p: _stream_frames(p, wrapper=listing))
     if kind == "cloudwatch events":  # one log event at a time: an export may be gigabytes
-        return lambda p: log_messages(_stream_frames(p, wrapper=_EVENTS_WRAPPER))
+        return Framing("CloudWatch Logs export", lambda p: log_messages(_stream_frames(p, wrapper=_EVENTS_WRAPPER)))
     if kind == "cloudtrail lookup":
-        return lambda p: log_messages(_stream_frames(p, wrapper=_LOOKUP_WRAPPER), "CloudTrailEvent")
+        return Framing("CloudTrail event history (lookup-events)",
+                       lambda p: log_messages(_stream_frames(p, wrapper=_LOOKUP_WRAPPER), "CloudTrailEvent"))
     outer = _line_frames if _looks_like_lines(head) else _stream_frames
-    return lambda p: unwrapped(outer(p))
+    label = "EventBridge events" if kind == "eventbridge" else "CloudWatch Logs subscription payloads"
+    return Framing(label, lambda p: unwrapped(outer(p)))
 
 
 def _listing_of(head: str) -> re.Pattern[str] | None:

@@ -1,0 +1,46 @@
+"""What ingest would make of an input, told without ingesting it (`auditlake sources PATH`):
+the source that reads it, how it is framed and unwrapped, and why, when nothing takes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from auditlake.errors import UnknownSourceError
+from auditlake.sources import registry
+from auditlake.sources.companion_files import companion_of
+from auditlake.sources.compression import compression_of
+from auditlake.sources.framing import framing_of, read_head
+
+BINARY_FORMATS = {"evtx-json": "EVTX file", "auditd-kv": "audit.log records"}
+"""How the sources that recognise their inputs by their bytes read them."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputReport:
+    """One input as ingest would see it; `source` None when no source would read it."""
+
+    input: str
+    source: str | None
+    read_as: str
+    note: str | None = None
+
+
+def describe_input(path: Path) -> InputReport:
+    """The source and framing ingest would use for `path` (auto-detected, as by default)."""
+    try:
+        compression = compression_of(path)
+    except OSError as exc:
+        return InputReport(str(path), None, "unreadable", exc.strerror or str(exc))
+    packed = f" ({compression})" if compression else ""
+    companion = companion_of(path)
+    if companion is not None:
+        return InputReport(str(path), None, f"file holding no events{packed}", f"passed over: {companion}")
+    try:
+        spec = registry.detect_path(path)
+    except UnknownSourceError as exc:
+        return InputReport(str(path), None, framing_of(path) + packed, exc.message)
+    own = BINARY_FORMATS.get(spec.raw_format)
+    if own is not None and spec.sniff is not None and spec.sniff(read_head(path)):
+        return InputReport(str(path), spec.name, own + packed)
+    return InputReport(str(path), spec.name, framing_of(path) + packed)
