@@ -348,6 +348,7 @@ def test_sources_tells_what_ingest_would_make_of_each_input(tmp_path):
         "mystery.jsonl": (None, "JSON Lines"),
     }
     assert reports["digest.json.gz"]["note"].startswith("passed over: CloudTrail digest file")
+    assert [n for n, r in reports.items() if r["passed_over"]] == ["digest.json.gz"]
     assert "keys are ts, who" in reports["mystery.jsonl"]["note"]
     assert not (tmp_path / "data").exists()  # nothing was ingested anywhere
 

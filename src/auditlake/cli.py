@@ -19,7 +19,7 @@ import polars as pl
 
 from auditlake.cli_options import existing_lake
 from auditlake.errors import AuditlakeError, UnknownSourceError
-from auditlake.ingest import DEFAULT_BATCH_ROWS, IngestSummary, ingest
+from auditlake.ingest import DEFAULT_BATCH_ROWS, IngestSummary, expand_inputs, ingest
 from auditlake.lake import LakePaths, scan_quarantine
 from auditlake.sources import registry
 from auditlake.sources.base import SourceSpec
@@ -310,9 +310,10 @@ def cmd_sources(paths: tuple[Path, ...], as_json: bool) -> None:
 
 
 def _describe_inputs(paths: tuple[Path, ...], as_json: bool) -> None:
+    """`auditlake sources PATH...`: per input, what ingest would make of it; exit 3 when some
+    input would be neither read nor knowingly passed over."""
     from dataclasses import asdict
 
-    from auditlake.ingest import expand_inputs
     from auditlake.sources.input_report import describe_input
 
     reports = [describe_input(path) for path in expand_inputs(paths)]
@@ -321,5 +322,5 @@ def _describe_inputs(paths: tuple[Path, ...], as_json: bool) -> None:
             click.echo(orjson.dumps(asdict(report)).decode())
     else:
         print_input_reports(reports)
-    unread = [r for r in reports if r.source is None and not (r.note or "").startswith("passed over")]
+    unread = [r for r in reports if r.source is None and not r.passed_over]
     sys.exit(ExitCode.PARTIAL if unread else ExitCode.OK)

@@ -24,6 +24,8 @@ class InputReport:
     source: str | None
     read_as: str
     note: str | None = None
+    passed_over: bool = False
+    """An input ingest knowingly leaves out (it holds no events), rather than one it cannot read."""
 
 
 def describe_input(path: Path) -> InputReport:
@@ -35,7 +37,7 @@ def describe_input(path: Path) -> InputReport:
     packed = f" ({compression})" if compression else ""
     companion = companion_of(path)
     if companion is not None:
-        return InputReport(str(path), None, f"file holding no events{packed}", f"passed over: {companion}")
+        return InputReport(str(path), None, f"file holding no events{packed}", f"passed over: {companion}", True)
     try:
         spec = registry.detect_path(path)
     except UnknownSourceError as exc:
