@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 from tests.lake.helpers import events
 
-from auditlake.lake import LakePaths, LakeWriter, scan_events
-from auditlake.lake.scan import native_columns
+from auditlake.errors import LakeError
+from auditlake.lake import LakePaths, LakeWriter, scan_events, scan_quarantine
+from auditlake.lake.scan import CommitRange, native_columns
 
 
 def _lake(tmp_path):
@@ -60,3 +63,23 @@ def test_empty_lake_has_the_canonical_columns(tmp_path):
     frame = scan_events(tmp_path).collect()
     assert frame.height == 0
     assert {"time", "actor_id", "action", "raw", "source", "dt"} <= set(frame.columns)
+
+
+def test_a_missing_lake_is_an_error_not_an_empty_lake(tmp_path):
+    for reader in (scan_events, scan_quarantine, lambda lake: native_columns(lake, "okta.system")):
+        with pytest.raises(LakeError, match=r"no lake at .*nothing is there.*auditlake ingest"):
+            reader(tmp_path / "mistyped")
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(LakeError, match="a file is there"):
+        scan_events(tmp_path / "a-file")
+
+
+def test_a_source_the_lake_never_held_warns_with_the_ones_it_holds(tmp_path):
+    lake = _lake(tmp_path)
+    with pytest.warns(UserWarning, match=r"no events of cloudtrail \(its sources: aws.cloudtrail, okta.system\)"):
+        assert scan_events(lake, sources=["cloudtrail"]).collect().height == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # held, though not in this range or these commits: no warning
+        scan_events(lake, sources=["okta.system"], start=datetime(2030, 1, 1, tzinfo=UTC)).collect()
+        scan_events(lake, sources=["okta.system"], commits=CommitRange(after=2)).collect()

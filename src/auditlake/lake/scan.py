@@ -12,6 +12,7 @@ the scan reads them all under the union schema, with nulls where a file lacks a 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +21,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from auditlake.errors import LakeError
 from auditlake.lake.commits import CommittedFile, read_commits
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.quarantine import QUARANTINE_SCHEMA
@@ -42,11 +44,40 @@ def scan_events(
 
     `columns` limits what is read (the partition columns are always available). `commits`
     limits the scan to what batches with those sequence numbers brought (incremental readers).
+
+    A folder that is not there raises `LakeError` (a mistyped path is not an empty lake); a
+    source of which the lake holds no events at all warns, naming the sources it does hold,
+    since an alias (`cloudtrail` for `aws.cloudtrail`) would otherwise read as no events.
     """
-    paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
+    paths = _existing(lake)
     wanted = set(sources) if sources is not None else None
-    files = [f for f in _files(paths, "events", commits) if _keep(f, wanted, start, end)]
+    every = list(_files(paths, "events", commits))
+    if wanted:
+        held = every if commits is None else _files(paths, "events")
+        _warn_absent(wanted, {f.source for f in held})
+    files = [f for f in every if _keep(f, wanted, start, end)]
     return scan_files(paths, files, start=start, end=end, columns=columns)
+
+
+def _existing(lake: str | Path | LakePaths) -> LakePaths:
+    paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
+    if not paths.root.is_dir():
+        what = "a file" if paths.root.exists() else "nothing"
+        raise LakeError(
+            f"no lake at {paths.root} ({what} is there)",
+            hint="check the path; `auditlake ingest` creates a lake",
+        )
+    return paths
+
+
+def _warn_absent(wanted: set[str], present: set[str]) -> None:
+    absent = sorted(wanted - present)
+    if absent:
+        held = ", ".join(sorted(present)) or "none yet"
+        warnings.warn(
+            f"the lake holds no events of {', '.join(absent)} (its sources: {held})",
+            stacklevel=3,
+        )
 
 
 def event_files(
@@ -97,7 +128,7 @@ def scan_files(
 
 def scan_quarantine(lake: str | Path | LakePaths) -> pl.LazyFrame:
     """Every quarantined record with its source, input, location and reason."""
-    paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
+    paths = _existing(lake)
     files = list(_files(paths, "quarantine"))
     if not files:
         empty = pl.from_arrow(QUARANTINE_SCHEMA.empty_table())
@@ -108,7 +139,7 @@ def scan_quarantine(lake: str | Path | LakePaths) -> pl.LazyFrame:
 
 def native_columns(lake: str | Path | LakePaths, source: str) -> list[str]:
     """Every column that any committed file of `source` has, in first-seen order."""
-    paths = lake if isinstance(lake, LakePaths) else LakePaths.at(lake)
+    paths = _existing(lake)
     names: dict[str, None] = {}
     for file in _files(paths, "events"):
         if file.source == source:
