@@ -48,6 +48,24 @@ def test_recommit_adds_nothing_and_counts_duplicates(tmp_path):
     assert sorted(scan_events(lake).collect()["event_uid"].to_list()) == ["a", "b", "c", "d"]
 
 
+def test_an_id_on_two_days_lands_the_same_in_one_batch_or_two(tmp_path):
+    """Duplicates within a batch are judged as against the lake: per day, so batching cannot
+    change what a lake holds (a re-run with smaller batches would otherwise add a row)."""
+    pair = (("x", "2024-03-01T10:00:00"), ("x", "2024-03-02T10:00:00"))
+    one = LakePaths.at(tmp_path / "one")
+    with LakeWriter(one) as writer:
+        together = writer.commit({"aws.cloudtrail": events(*pair)})
+    two = LakePaths.at(tmp_path / "two")
+    with LakeWriter(two) as writer:
+        apart = [writer.commit({"aws.cloudtrail": events(row)}) for row in pair]
+    assert sum(together.rows.values()) == 2 and together.duplicates["aws.cloudtrail"] == 0
+    assert sum(sum(r.rows.values()) for r in apart) == 2
+    days = [scan_events(lake).collect()["dt"].cast(pl.String).sort().to_list() for lake in (one, two)]
+    assert days == [["2024-03-01", "2024-03-02"]] * 2
+    with LakeWriter(one) as writer:
+        assert sum(writer.commit({"aws.cloudtrail": events(pair[1])}).rows.values()) == 0
+
+
 def test_nothing_new_means_no_commit(tmp_path):
     lake = LakePaths.at(tmp_path)
     with LakeWriter(lake) as writer:

@@ -126,7 +126,9 @@ class LakeWriter:
         keys = pl.from_arrow(table.select(["event_uid", "time"]))
         assert isinstance(keys, pl.DataFrame)
         keys = keys.with_row_index("_i").with_columns(_dt=pl.col("time").dt.date().cast(pl.String))
-        unique = keys.unique(subset="event_uid", keep="first", maintain_order=True)
+        # Identity is checked within a day, as against stored rows (`_known_ids` per partition):
+        # two records of one id on different days both land, however the input is batched.
+        unique = keys.unique(subset=["event_uid", "_dt"], keep="first", maintain_order=True)
         result.duplicates[source] += keys.height - unique.height
         staged = []
         for (day,), group in unique.group_by("_dt", maintain_order=True):
