@@ -238,17 +238,29 @@ def cmd_demo(synth_dir: Path, lake: Path, seed: int, days: int, scale: float, ru
     sys.exit(ExitCode.PARTIAL if result.ingest.errors else ExitCode.OK)
 
 
+QUARANTINE_TABLE_ROWS = 20
+"""Records the quarantine table lists when --limit is not given (--json lists them all)."""
+
+
 @main.command("quarantine")
 @_lake_option(created=False)
 @click.option("--source", default=None, help="Only this source.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
-              help="Records to list (0: counts only).")
+@click.option("--limit", default=None, type=click.IntRange(min=0),
+              help="Records to list; 0: counts per source and reason only.  "
+                   f"[default: {QUARANTINE_TABLE_ROWS} in the table, all with --json]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines: one object per record.")
-def cmd_quarantine(lake: Path, source: str | None, limit: int, as_json: bool) -> None:
+def cmd_quarantine(lake: Path, source: str | None, limit: int | None, as_json: bool) -> None:
     """Show the records ingest could not read, with where they came from and why.
 
     Each is kept byte for byte in the lake's quarantine/ table; fix the cause (or the
     input), then ingest again: what now parses is added, the rest stays here.
+
+    \b
+    With --json, each line is one record:
+      source, input, location, reason, quarantined_at
+      raw          the record as text; null when its bytes are not UTF-8
+      raw_base64   then its bytes in base64 (else null)
+    With --json --limit 0, each line is {source, reason, count}.
     """
     from auditlake.lake.damage import reading
     from auditlake.lake.scan import committed_files
@@ -263,13 +275,30 @@ def cmd_quarantine(lake: Path, source: str | None, limit: int, as_json: bool) ->
     except AuditlakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
+    # scripts read --json and need every record; a person reads the table and is told the rest
+    listed = limit if limit is not None else records.height if as_json else QUARANTINE_TABLE_ROWS
     if as_json:
-        for row in records.head(limit or records.height).to_dicts():
-            row["raw"] = row["raw"].decode("utf-8", "backslashreplace")
-            row.pop("record_hash", None)
-            click.echo(orjson.dumps(row, default=str).decode())
+        _print_quarantine_json(records, listed)
     else:
-        print_quarantine(records, limit)
+        print_quarantine(records, listed)
+    if 0 < listed < records.height:
+        click.echo(f"{records.height - listed:,} more quarantined record(s) not listed: --limit "
+                   f"{records.height} lists them all", err=True)
+
+
+def _print_quarantine_json(records: pl.DataFrame, limit: int) -> None:
+    """JSON Lines: the first `limit` records, or with `limit` 0 the count per source and
+    reason, as `ingest --json` reports them."""
+    from auditlake.lake.quarantine import record_json
+
+    if limit == 0:
+        counts = records.group_by("source", "reason").len().sort("source", "reason")
+        for row in counts.iter_rows(named=True):
+            click.echo(orjson.dumps({"source": row["source"], "reason": row["reason"],
+                                     "count": row["len"]}).decode())
+        return
+    for row in records.head(limit).iter_rows(named=True):
+        click.echo(orjson.dumps(record_json(row), default=str).decode())
 
 
 def _source_name(name: str) -> str:

@@ -4,7 +4,7 @@
 Exit codes:
   0  every rule passes
   1  some rule fails: a check issue, a failing case, a surviving mutant
-  2  usage error (no such path, unknown flag)
+  2  usage error (no such path, no rule file under it, unknown flag)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from auditlake.rulepack.attack import AttackCatalog
 from auditlake.rulepack.check import check_pack
 from auditlake.rulepack.coverage import coverage, to_json
 from auditlake.rulepack.junit import explanation_text, write_junit
-from auditlake.rulepack.layout import Pack, discover
+from auditlake.rulepack.layout import SOURCE_FOLDERS, Pack, discover
 from auditlake.rulepack.runner import RuleResult, run_pack
 from auditlake.rulepack.sharpness import SharpnessReport, assess
 from auditlake.terminal_rules import print_check_report, print_coverage, print_test_results
@@ -44,9 +44,23 @@ def _path_argument() -> Callable[[Callable[..., None]], Callable[..., None]]:
     return click.argument(
         "path",
         required=False,
-        type=click.Path(exists=True, path_type=Path),
+        type=click.Path(path_type=Path),
         default=lambda: os.environ.get("AUDITLAKE_RULES", str(DEFAULT_RULES)),
+        callback=_existing_path,
     )
+
+
+def _existing_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """PATH must be there: a mistyped path (or an unset $AUDITLAKE_RULES run from another
+    folder) must fail the CI job, not pass it for a pack with nothing to check."""
+    if not value.exists():
+        raise click.BadParameter(
+            f"no such file or folder: {value} (check the path; without PATH the rules are read "
+            f"from $AUDITLAKE_RULES, else {DEFAULT_RULES}/ in the current folder)",
+            ctx=ctx,
+            param=param,
+        )
+    return value
 
 
 def _json_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -56,10 +70,29 @@ def _json_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
 
 
 def _pack(path: Path) -> Pack:
+    """The rules under `path`; a usage error when there are none, as `detect --rules` says:
+    checking or testing nothing is a wrong path far more often than a pack still to write."""
     try:
-        return discover(path)
+        pack = discover(path)
     except AuditlakeError as exc:
         raise click.UsageError(str(exc)) from exc
+    if not pack.rules:
+        raise click.UsageError(_no_rules(pack))
+    return pack
+
+
+def _no_rules(pack: Pack) -> str:
+    """What to check when `pack` holds no rule file, and what one looks like."""
+    text = (
+        f"no rule files under {pack.root}: a rule file is a Sigma rule in YAML (.yml) in a "
+        f"source folder ({', '.join(f'{f}/' for f in SOURCE_FOLDERS)}), e.g. "
+        f"{DEFAULT_RULES}/aws/aws_cloudtrail_stop_logging.yml, with its match_ and miss_ cases "
+        f"in the folder of the same name beside it (see {DEFAULT_RULES}/README.md); check the "
+        "path and $AUDITLAKE_RULES"
+    )
+    if pack.orphans:
+        text += f"; {len(pack.orphans)} case folder(s) there have no rule file, e.g. {pack.orphans[0]}"
+    return text
 
 
 @click.group("rules", help=__doc__)
@@ -114,8 +147,6 @@ def cmd_test(path: Path, junit: Path | None, mutate: bool, verbose: bool, as_jso
     failed = not all(r.passed for r in results) or any(
         not s.sharp for s in (sharpness or {}).values()
     )
-    if not results:  # an empty pack passes: rules are added over time, CI must not block on it
-        click.echo(f"no rule files under {path}", err=True)
     sys.exit(RulesExit.FAILED if failed else RulesExit.OK)
 
 

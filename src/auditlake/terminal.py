@@ -137,7 +137,7 @@ def print_quarantine(records: pl.DataFrame, limit: int) -> None:
                   {(r["source"], r["reason"]): r["len"] for r in counts.to_dicts()})
     if limit <= 0:
         return
-    table = Table(title=f"First {min(limit, records.height)}", title_justify="left")
+    table = Table(title=f"First {min(limit, records.height)} of {records.height:,}", title_justify="left")
     for name in ("input", "location", "reason", "raw (preview)"):
         table.add_column(name, overflow="fold")
     for row in records.head(limit).to_dicts():

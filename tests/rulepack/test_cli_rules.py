@@ -146,9 +146,3 @@ def test_coverage_table_and_json(good: Path) -> None:
 
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     assert invoke("test", tmp_path / "nope").exit_code == 2
-
-
-def test_an_empty_pack_passes(tmp_path: Path) -> None:
-    (tmp_path / "rules").mkdir()
-    result = invoke("test", tmp_path / "rules")
-    assert result.exit_code == 0 and "no rule files" in result.output

@@ -7,10 +7,12 @@ Identity is a hash of (input name, location, bytes), so re-ingesting the same in
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -59,3 +61,19 @@ def quarantine_table(entries: Sequence[QuarantineEntry], at: datetime) -> pa.Tab
         },
         schema=QUARANTINE_SCHEMA,
     )
+
+
+def record_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A quarantined record (a row of the table) as plain JSON types, its bytes without loss.
+
+    `raw` is the record as text when its bytes are UTF-8, and `raw_base64` (base64) otherwise;
+    the other one is null. Decoding with replacement would print the byte 0xff and the four
+    characters `\\xff` alike, and the record is kept to be looked at exactly as it came.
+    """
+    body = {k: v for k, v in row.items() if k not in ("record_hash", "raw")}
+    raw: bytes = row["raw"]
+    try:
+        body["raw"], body["raw_base64"] = raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        body["raw"], body["raw_base64"] = None, base64.b64encode(raw).decode("ascii")
+    return body

@@ -96,6 +96,20 @@ KEYS: Mapping[str, str] = {
 }
 """Issue class → the top-level key whose line it points at (tag issues: `tags`; else `detection`)."""
 
+MODIFIER_ALIASES: Mapping[str, tuple[str, str]] = {
+    "utf16le": ("wide", "pySigma's name for UTF-16LE, the Sigma spec's utf16le; utf16be is big-endian"),
+    "beginswith": ("startswith", "Sigma's prefix match"),
+    "regex": ("re", "Sigma's regular-expression modifier"),
+    "regexp": ("re", "Sigma's regular-expression modifier"),
+    "casesensitive": ("cased", "Sigma's case-sensitive match"),
+    "not": ("neq", "Sigma's not-equal modifier; or negate a selection in the condition"),
+}
+"""Modifier names from the Sigma spec or other query languages → pySigma's modifier, and why.
+
+Keys are written as `_spelling` reduces a name (lower case, no `-` or `_`). Spelling alone
+would mislead here: `utf16le` is closest to `utf16be`, the other byte order, and `beginswith`
+to `endswith`, the other end."""
+
 
 Severity = Literal["error", "warning"]
 
@@ -224,11 +238,32 @@ def _explain_error(
     match = _UNKNOWN_MODIFIER.search(message)
     if isinstance(error, SigmaModifierError) and match:
         name = match[1]
-        close = difflib.get_close_matches(name, sorted(modifier_mapping), n=1)
-        hint = (
-            f"did you mean '{close[0]}'?"
-            if close
-            else f"use a Sigma modifier: {', '.join(sorted(modifier_mapping))}"
-        )
-        return message, hint, docs.line_containing(f"|{name}", index)
+        return message, modifier_hint(name), docs.line_containing(f"|{name}", index)
     return message, "fix the rule so pySigma can read it", docs.line_of(index)
+
+
+def modifier_hint(name: str) -> str:
+    """The fix for an unknown modifier `name`: a known alias first (`MODIFIER_ALIASES`), then
+    the same name spelt pySigma's way (`utf-16be` → `utf16be`), then the closest spelling.
+
+    >>> modifier_hint("utf16le")
+    "did you mean 'wide'? (pySigma's name for UTF-16LE, the Sigma spec's utf16le; utf16be is big-endian)"
+    >>> modifier_hint("Utf-16BE"), modifier_hint("existz")
+    ("did you mean 'utf16be'?", "did you mean 'exists'?")
+    """
+    spelling = _spelling(name)
+    if spelling in MODIFIER_ALIASES:
+        modifier, why = MODIFIER_ALIASES[spelling]
+        return f"did you mean '{modifier}'? ({why})"
+    known = {_spelling(m): m for m in modifier_mapping}
+    close = [known[spelling]] if spelling in known else difflib.get_close_matches(
+        spelling, sorted(modifier_mapping), n=1
+    )
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"use a Sigma modifier: {', '.join(sorted(modifier_mapping))}"
+
+
+def _spelling(name: str) -> str:
+    """`name` without case, `-` or `_`: how the alias table is keyed."""
+    return name.lower().replace("-", "").replace("_", "")
