@@ -66,6 +66,19 @@ def test_an_id_on_two_days_lands_the_same_in_one_batch_or_two(tmp_path):
         assert sum(writer.commit({"aws.cloudtrail": events(pair[1])}).rows.values()) == 0
 
 
+def test_a_partition_whose_files_differ_in_columns_takes_further_batches(tmp_path):
+    """A native field that appears in a later file (CloudTrail's `tlsDetails`) must not make
+    the day unwritable: identities are read from each file on its own."""
+    lake = LakePaths.at(tmp_path)
+    for uid, extra in (("a", {}), ("b", {"tlsDetails.tlsVersion": "TLSv1.3"}), ("c", {})):
+        with LakeWriter(lake) as writer:
+            result = writer.commit({"aws.cloudtrail": events((uid, "2024-03-01T10:00:00"), **extra)})
+        assert sum(result.rows.values()) == 1
+    with LakeWriter(lake) as writer:
+        assert sum(writer.commit({"aws.cloudtrail": events(("b", "2024-03-01T10:00:00"))}).rows.values()) == 0
+    assert sorted(scan_events(lake).collect()["event_uid"].to_list()) == ["a", "b", "c"]
+
+
 def test_nothing_new_means_no_commit(tmp_path):
     lake = LakePaths.at(tmp_path)
     with LakeWriter(lake) as writer:

@@ -205,7 +205,9 @@ class LakeWriter:
             if files:
                 paths = [committed_path(self.lake, f.path) for f in files]
                 with reading(self.lake, files):  # a damaged file is named, not a reader's error
-                    ids = pl.scan_parquet(paths).select(column).collect().to_series()
+                    # one scan per file: a partition's files may differ in their native
+                    # columns, and a scan of several takes its schema from the first
+                    ids = pl.concat([pl.scan_parquet(p).select(column) for p in paths]).collect().to_series()
                 self._known[key] = ids.bin.encode("hex") if column == "record_hash" else ids
             else:
                 self._known[key] = pl.Series(column, [], dtype=pl.String)
