@@ -353,6 +353,26 @@ def test_module_format_is_an_executable_module_of_rules() -> None:
     assert namespace["CORRELATIONS"] == {}
 
 
+CONDITION_LIST = "sel1:\n  a: x\nsel2:\n  b: y\ncondition:\n  - sel1\n  - sel2"
+
+
+def test_a_condition_list_is_one_expression_in_the_default_format() -> None:
+    [text] = PolarsBackend().convert(collection(CONDITION_LIST))
+    expected = bind(Or((Leaf("a", "eq", ("x",)), Leaf("b", "eq", ("y",)))), AllStrings())
+    assert eval(text, {"pl": pl}).meta.eq(expected)
+
+
+def test_a_condition_list_is_one_rule_in_the_module_format() -> None:
+    module = PolarsBackend().convert(collection(CONDITION_LIST), "module")
+    assert module.count(f'"{RULE_ID}"') == 1  # a dict literal keeps the last of repeated keys
+    namespace: dict[str, object] = {}
+    exec(compile(module, "<rules>", "exec"), namespace)
+    rules = namespace["RULES"]
+    assert isinstance(rules, dict)
+    frame = pl.DataFrame({"a": ["X", None, "z"], "b": [None, "Y", "z"]})
+    assert frame.select(rules[RULE_ID]).to_series().to_list() == [True, True, False]
+
+
 def test_ir_format_returns_nodes() -> None:
     assert PolarsBackend().convert(collection(FORMAT_RULE), "ir") == [
         Leaf("Image", "endswith", ("\\cmd.exe",))

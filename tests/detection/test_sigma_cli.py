@@ -7,13 +7,20 @@ commands start together and each test reads its own result.
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+
+from auditlake.detection import correlation_plan
+from auditlake.detection.compile import compile_rules
+from auditlake.detection.correlation_plan import Comparison, CorrelationPlan, Operator
+from auditlake.detection.rendering import PLAN_NAMES
 
 SIGMA = Path(sys.executable).parent / "sigma"
 Runs = Mapping[str, subprocess.CompletedProcess[str]]
@@ -36,14 +43,74 @@ UNKNOWN_LOGSOURCE_RULE = WINDOWS_RULE.replace("product: windows", "product: nosu
 )
 
 
+CONDITION_LIST_RULE = """title: Condition list
+id: 5e0f5a1e-0000-4000-8000-00000000c003
+status: test
+logsource: {product: teleport, service: audit}
+detection:
+  a: {cmd: Foo}
+  b: {tag: x}
+  condition:
+    - a
+    - b
+"""
+
+CORRELATED_BASE = """title: base
+id: 5e0f5a1e-0000-4000-8000-00000000c004
+name: cli_base
+status: test
+logsource: {product: teleport, service: audit}
+detection:
+  sel: {act: x}
+  condition: sel
+"""
+
+FLOAT_THRESHOLD = CORRELATED_BASE + """---
+title: average above a fraction
+id: 5e0f5a1e-0000-4000-8000-00000000c005
+name: cli_float
+status: test
+correlation:
+  type: value_avg
+  rules: [cli_base]
+  group-by: [user]
+  timespan: 10m
+  condition: {field: num, gt: 500.7}
+"""
+
+RANGE_THRESHOLD = CORRELATED_BASE + """---
+title: a count in a range
+id: 5e0f5a1e-0000-4000-8000-00000000c006
+name: cli_range
+status: test
+correlation:
+  type: event_count
+  rules: [cli_base]
+  group-by: [user]
+  timespan: 10m
+  condition: {gte: 3, lte: 4}
+"""
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rules")
+
+
+@pytest.fixture(scope="module")
+def runs(folder: Path) -> Iterator[Runs]:
     """Every command's completed process, by name."""
-    folder = tmp_path_factory.mktemp("rules")
     windows = folder / "windows.yml"
     windows.write_text(WINDOWS_RULE)
     unknown = folder / "unknown.yml"
     unknown.write_text(UNKNOWN_LOGSOURCE_RULE)
+    listed = folder / "condition_list.yml"
+    listed.write_text(CONDITION_LIST_RULE)
+    fraction = folder / "float.yml"
+    fraction.write_text(FLOAT_THRESHOLD)
+    ranged = folder / "range.yml"
+    ranged.write_text(RANGE_THRESHOLD)
+    lake = ["convert", "-t", "polars", "-p", "auditlake"]
     commands = {
         "targets": ["list", "targets"],
         "pipelines": ["list", "pipelines"],
@@ -51,6 +118,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         "plain": ["convert", "-t", "polars", "--without-pipeline", str(windows)],
         "module": ["convert", "-t", "polars", "--without-pipeline", "-f", "module", str(windows)],
         "unknown": ["convert", "-t", "polars", "-p", "auditlake", str(unknown)],
+        "lake-default": [*lake, str(listed), str(fraction), str(ranged)],
+        "lake-module": [*lake, "-f", "module", str(listed), str(ranged)],
     }
     started = {
         name: subprocess.Popen(
@@ -132,3 +201,66 @@ def test_unknown_logsource_fails_naming_it(runs: Runs) -> None:
     assert run.returncode != 0
     assert "product=nosuchproduct" in run.stdout + run.stderr
     assert "no source in the lake" in run.stdout + run.stderr
+
+
+# -- condition lists and correlation thresholds ---------------------------------------------------
+
+TELEPORT = pl.DataFrame(
+    {
+        "source": ["gateway.teleport"] * 4,
+        "raw": ['{"cmd": "FOO"}', '{"tag": "x"}', '{"cmd": "bar", "tag": "y"}', "{}"],
+    }
+)
+
+
+def printed(runs: Runs) -> tuple[list[str], dict[str, CorrelationPlan]]:
+    """The default format's expressions, and its plans by name."""
+    texts = ok(runs["lake-default"]).strip().split("\n\n")
+    env = {name: getattr(correlation_plan, name) for name in PLAN_NAMES} | {"datetime": datetime}
+    plans = [eval(t, env) for t in texts if t.startswith("CorrelationPlan(")]
+    return [t for t in texts if not t.startswith("CorrelationPlan(")], {p.name: p for p in plans}
+
+
+def module(runs: Runs) -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile(ok(runs["lake-module"]), "rules.py", "exec"), namespace)
+    return namespace
+
+
+def engine_plan(folder: Path, name: str) -> CorrelationPlan:
+    [plan] = compile_rules([folder / name]).correlations
+    return plan
+
+
+def test_a_condition_list_converts_to_one_expression(runs: Runs) -> None:
+    [text], _ = printed(runs)
+    assert TELEPORT.select(eval(text, {"pl": pl})).to_series().to_list() == [True, True, False, False]
+
+
+def test_a_condition_list_is_one_module_rule(runs: Runs) -> None:
+    namespace = module(runs)
+    [(rule_id, expr)] = namespace["RULES"].items()
+    assert rule_id == "5e0f5a1e-0000-4000-8000-00000000c003"
+    events = namespace["with_rule_columns"](TELEPORT)
+    assert events.select(expr).to_series().to_list() == [True, True, False, False]
+
+
+def test_a_fractional_threshold_is_kept(runs: Runs, folder: Path) -> None:
+    plan = printed(runs)[1]["cli_float"]
+    assert plan.condition is not None
+    assert plan.condition.comparisons == (Comparison(Operator.GT, 500.7),)
+    assert plan == engine_plan(folder, "float.yml")
+
+
+def test_a_threshold_range_converts_to_the_engines_range(runs: Runs, folder: Path) -> None:
+    plan = printed(runs)[1]["cli_range"]
+    assert plan.condition is not None
+    assert plan.condition.comparisons == (Comparison(Operator.GTE, 3), Comparison(Operator.LTE, 4))
+    assert plan == engine_plan(folder, "range.yml")
+
+
+def test_a_threshold_range_module_holds_the_range_and_its_rule(runs: Runs, folder: Path) -> None:
+    namespace = module(runs)
+    [plan] = namespace["CORRELATIONS"].values()
+    assert plan == engine_plan(folder, "range.yml")
+    assert list(namespace["CORRELATION_RULES"]) == ["cli_base"]

@@ -7,7 +7,12 @@ regexes Polars cannot run raise `SigmaFeatureNotSupportedByBackendError`: a rule
 what it says or does not compile, it never silently matches nothing.
 
 Formats: `default` (one Python expression per rule, for `sigma convert`), `module` (one Python
-module of all rules), `ir` (IR objects, for the library).
+module of all rules, with the rules its correlations read), `ir` (IR objects per condition, for
+the library). The text formats render in `rendering.py`: a rule whose `condition` is a list
+comes out once, as the OR of its conditions, and under the `auditlake` pipeline it reads a lake
+frame as `auditlake.lake.scan_events` returns it. sigma-cli runs `SigmaCliPolarsBackend`, which
+also keeps correlation ranges and fractional thresholds that pySigma's parser would reject or
+truncate.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from sigma.conditions import (
 )
 from sigma.conversion.base import Backend
 from sigma.conversion.state import ConversionState
-from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaFeatureNotSupportedByBackendError
+from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 from sigma.types import (
     CompareOperators,
@@ -41,6 +47,7 @@ from sigma.types import (
 )
 
 from auditlake.detection import ir
+from auditlake.detection.logsources import Alternative, route
 from auditlake.detection.patterns import PatternError, sigma_regex, string_match
 from auditlake.detection.pipeline import ROUTING_STATE_KEY
 
@@ -68,8 +75,10 @@ class PolarsBackend(Backend):
     name: ClassVar[str] = "auditlake Polars backend"
     identifier: ClassVar[str] = "polars"
     formats: ClassVar[dict[str, str]] = {
-        "default": "one Polars expression (Python source) per rule",
-        "module": "one Python module holding every rule as a Polars expression",
+        "default": "one Polars expression (Python source) per rule; with -p auditlake it reads a "
+        "lake frame (auditlake.lake.scan_events), without it columns named as the Sigma fields",
+        "module": "one Python module: RULES, CORRELATION_RULES, CORRELATIONS, COLUMNS, "
+        "with_rule_columns(frame), correlate(events) (see its docstring)",
         "ir": "auditlake rule IR objects (library use)",
     }
     requires_pipeline: ClassVar[bool] = False
@@ -239,6 +248,9 @@ class PolarsBackend(Backend):
 
         raw = getattr(self, "raw_correlations", {})
         document = raw.get(str(rule.id)) or (raw.get(rule.name) if rule.name else None)
+        kept = getattr(rule.condition, RAW_CONDITION, None)
+        if document is None and kept is not None:
+            document = {"condition": kept}  # parsed under `keep_correlation_conditions`
         return [plan_correlation(rule, document)]
 
     def convert_correlation_event_count_rule(
@@ -297,7 +309,7 @@ class PolarsBackend(Backend):
         queries = super().convert_rule(rule, output_format, callback)
         if rule._backreferences and rule._output and not self.finalize_correlation_subqueries:
             # A rule that a correlation references comes back un-finalized; with
-            # `generate: true` it is also output, and sigma-cli needs text for it.
+            # `generate: true` it is also output, so it is finalized like any output rule.
             fmt = output_format or self.default_format
             states = rule.get_conversion_states()
             return [self.finalize_query(rule, q, i, states[i], fmt) for i, q in enumerate(queries)]
@@ -306,17 +318,17 @@ class PolarsBackend(Backend):
     def finalize_query_default(
         self, rule: SigmaRule | SigmaCorrelationRule, query: Any, index: int, state: ConversionState
     ) -> Any:
-        from auditlake.detection.rendering import render_rule_query
-
-        return render_rule_query(rule, _routed_for_output(rule, query, state))
+        return _for_output(rule, query, state)
 
     def finalize_output_default(self, queries: list[Any]) -> Any:
-        return queries
+        from auditlake.detection.rendering import render_queries
+
+        return render_queries(queries)
 
     def finalize_query_module(
         self, rule: SigmaRule | SigmaCorrelationRule, query: Any, index: int, state: ConversionState
     ) -> Any:
-        return (rule, _routed_for_output(rule, query, state))
+        return _for_output(rule, query, state)
 
     def finalize_output_module(self, queries: list[Any]) -> Any:
         from auditlake.detection.rendering import render_module
@@ -332,18 +344,75 @@ class PolarsBackend(Backend):
         return queries
 
 
-def _routed_for_output(rule: SigmaRule | SigmaCorrelationRule, query: Any, state: ConversionState) -> Any:
+class SigmaCliPolarsBackend(PolarsBackend):
+    """The backend as sigma-cli runs it (`sigma convert -t polars`).
+
+    sigma-cli parses the rules with pySigma before the backend converts them, and pySigma 1.5.1
+    rejects a correlation range (`gte: 3` with `lte: 4`) and truncates `gt: 500.7` to 500
+    (SIGMA.md §1.9); no pipeline runs before parsing. sigma-cli builds the backend of the
+    chosen target before it loads the rules, so this one extends pySigma's parser there, for
+    the rest of the process (`keep_correlation_conditions`): the plan then holds the thresholds
+    the rule wrote, as auditlake's own compiler does (it reads the YAML itself, with
+    `PolarsBackend`, which leaves pySigma as it is).
+    """
+
+    def __init__(
+        self,
+        processing_pipeline: ProcessingPipeline | None = None,
+        collect_errors: bool = False,
+        **backend_options: Any,
+    ) -> None:
+        super().__init__(processing_pipeline, collect_errors, **backend_options)
+        keep_correlation_conditions()
+
+
+RAW_CONDITION = "auditlake_yaml"
+"""Attribute of a pySigma correlation condition holding its YAML mapping, once
+`keep_correlation_conditions` is in force."""
+
+
+def keep_correlation_conditions() -> None:
+    """Make pySigma keep each correlation condition's YAML and accept ranges and fractions.
+
+    The condition pySigma builds holds the first operator with an integer threshold
+    (`pysigma_compatible`), and the mapping as written under `RAW_CONDITION`, from which the
+    plan reads every bound exactly. Idempotent.
+    """
+    current = SigmaCorrelationCondition.__dict__["from_dict"].__func__
+    if getattr(current, RAW_CONDITION, False):
+        return
+
+    def from_dict(
+        cls: type[SigmaCorrelationCondition], d: dict[str, Any], source: Any = None
+    ) -> SigmaCorrelationCondition:
+        from auditlake.detection.correlation_reader import pysigma_compatible
+
+        narrowed = pysigma_compatible({"correlation": {"condition": d}})["correlation"]["condition"]
+        condition = current(cls, narrowed, source)
+        setattr(condition, RAW_CONDITION, dict(d))
+        return condition
+
+    setattr(from_dict, RAW_CONDITION, True)
+    SigmaCorrelationCondition.from_dict = classmethod(from_dict)  # type: ignore[method-assign, assignment]
+
+
+def _for_output(rule: SigmaRule | SigmaCorrelationRule, query: Any, state: ConversionState) -> Any:
+    """What text output renders of one converted condition or correlation plan."""
+    from auditlake.detection.rendering import Converted
+
+    routed = bool(state.processing_state.get(ROUTING_STATE_KEY))
+    if isinstance(rule, SigmaCorrelationRule):
+        return Converted(rule, query, inputs=_referenced_rules(rule, routed))
+    return Converted(rule, query, _lake_routes(rule) if routed else None)
+
+
+def _lake_routes(rule: SigmaRule) -> tuple[Alternative, ...]:
     """Text output under the `auditlake` pipeline restricts the rule to its lake sources.
 
-    The library keeps routing separate (`CompiledRule.routes`), so it is applied here only, at
-    the last step before text. A logsource with no lake source is an error, not an expression
-    that matches nothing.
+    The library keeps routing separate (`CompiledRule.routes`), so it is applied at the last
+    step before text only. A logsource with no lake source is an error, not an expression that
+    matches nothing.
     """
-    if not isinstance(rule, SigmaRule) or not state.processing_state.get(ROUTING_STATE_KEY):
-        return query
-    from auditlake.detection.logsources import route
-    from auditlake.detection.routing import routed_condition
-
     logsource = rule.logsource
     routes = route(logsource.product, logsource.category, logsource.service)
     if not routes:
@@ -353,7 +422,34 @@ def _routed_for_output(rule: SigmaRule | SigmaCorrelationRule, query: Any, state
             f"service={logsource.service}) has no source in the lake; "
             "convert without `-p auditlake` for the plain expression",
         )
-    return routed_condition(query, routes)
+    return routes
+
+
+def _referenced_rules(rule: SigmaCorrelationRule, routed: bool) -> tuple[tuple[str, Any], ...]:
+    """The detection rules a correlation reads, by the key its plan uses, as they converted.
+
+    A referenced rule keeps its conditions unfinalized (pySigma), whether or not it is output
+    itself; a referenced correlation is not here, its plan is.
+    """
+    from auditlake.detection.rendering import Converted
+
+    out = []
+    for reference in rule.referenced_rules:
+        target = reference.rule
+        if not isinstance(target, SigmaRule):
+            continue
+        try:
+            conditions = target.get_conversion_result()
+        except SigmaError:
+            raise RuleRejected(
+                "correlation",
+                f"the correlation reads rule {reference.reference!r}, which did not convert "
+                "(see its own error)",
+            ) from None
+        condition = ir.any_of([c for c in conditions if isinstance(c, ir.NODE_TYPES)])
+        routes = _lake_routes(target) if routed else None
+        out.append((reference.reference, Converted(target, condition, routes)))
+    return tuple(out)
 
 
 def _field(cond: ConditionFieldEqualsValueExpression) -> str:

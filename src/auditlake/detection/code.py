@@ -185,6 +185,23 @@ def column_name(code: Code) -> str | None:
     return args[0] if plain and method == "col" and len(args) == 1 and isinstance(args[0], str) else None
 
 
+def columns_read(value: Any) -> list[str]:
+    """The names `value` reads with `pl.col("name")`, in order of first appearance."""
+    return list(dict.fromkeys(n for node in walk(value) if (n := column_name(node)) is not None))
+
+
+def constant(code: Code) -> bool | None:
+    """`b` of `pl.lit(b)` for a bool `b` (a condition folded to a constant); else None."""
+    call = method_call(code)
+    if call is None:
+        return None
+    receiver, method, args = call
+    plain = isinstance(receiver._node, _Name) and receiver._node.name == "pl"
+    if plain and method == "lit" and len(args) == 1 and isinstance(args[0], bool):
+        return args[0]
+    return None
+
+
 def namespace_of(code: Code, namespace: str) -> Code | None:
     """`x` of `x.<namespace>` (`x.str`); else None."""
     node = code._node

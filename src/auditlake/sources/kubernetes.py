@@ -282,6 +282,6 @@ SPEC = SourceSpec(
     normalize=normalize,
     detect=detect,
     aliases=("kubernetes", "k8s"),
-    complete_paths=frozenset(NATIVE_PATHS),
+    complete_paths=frozenset(NATIVE_PATHS) | {f"annotations.{key}" for key in ANNOTATION_COLUMNS},
     batch=kubernetes_batch.batch,
 )

@@ -1,5 +1,9 @@
-"""sigma-cli plugin: `sigma convert -t polars` (the backend lives in auditlake.detection)."""
+"""sigma-cli plugin: `sigma convert -t polars` (the backend lives in auditlake.detection).
 
-from auditlake.detection.backend import PolarsBackend
+Only the sigma-cli flavour of the backend is visible here: sigma-cli registers every backend
+class this module holds.
+"""
+
+from auditlake.detection.backend import SigmaCliPolarsBackend as PolarsBackend
 
 __all__ = ["PolarsBackend"]
