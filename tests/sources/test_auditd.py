@@ -47,8 +47,11 @@ def _rows(path: Path) -> list[Row]:
     return [r for r in out if not isinstance(r, Rejected)]
 
 
-def _by_uid(rows: list[Row]) -> dict[str, Row]:
-    return {row["event_uid"]: row for row in rows}
+def _by_stamp(rows: list[Row]) -> dict[str, Row]:
+    """Rows by their event's `<node>:<stamp>` (`correlation_id`); each fixture event is read whole."""
+    by_stamp = {row["correlation_id"]: row for row in rows}
+    assert len(by_stamp) == len(rows) == len({row["event_uid"] for row in rows})
+    return by_stamp
 
 
 def _event(*lines: str) -> Frame:
@@ -118,8 +121,9 @@ def test_end_of_input_flushes_open_events() -> None:
 
 
 def test_same_stamp_on_two_nodes_is_two_events() -> None:
-    rows = _by_uid(_rows(DATA / "node.log"))
+    rows = _by_stamp(_rows(DATA / "node.log"))
     assert set(rows) == {"web1:1700000100.000:500", "web2:1700000100.000:500", "web1:1700000101.500:501"}
+    assert all(row["event_uid"].startswith(stamp + "/") for stamp, row in rows.items())
     web2 = rows["web2:1700000100.000:500"]
     assert web2["host"] == "web2" and web2["cmdline"] == "whoami" and web2["actor_id"] == "1002"
 
@@ -149,7 +153,7 @@ def test_spec_names_the_source() -> None:
 
 @pytest.fixture(scope="module")
 def fixture_rows() -> dict[str, Row]:
-    return _by_uid(_rows(DATA / "audit.log"))
+    return _by_stamp(_rows(DATA / "audit.log"))
 
 
 def test_execve_event_maps_who_what_when(fixture_rows: dict[str, Row]) -> None:
@@ -228,7 +232,7 @@ def test_file_watch_events_name_the_object_and_the_errno(fixture_rows: dict[str,
 
 
 def test_enriched_records_give_names() -> None:
-    rows = _by_uid(_rows(DATA / "enriched.log"))
+    rows = _by_stamp(_rows(DATA / "enriched.log"))
     insmod = rows[":1700000200.250:600"]
     assert (insmod["actor_id"], insmod["actor_name"], insmod["actor_original"]) == ("1000", "alice", "alice")
     assert (insmod["SYSCALL"], insmod["ARCH"], insmod["UID"], insmod["OUID"]) == (
@@ -302,7 +306,7 @@ def test_garbage_between_records_is_quarantined_line_by_line(tmp_path: Path) -> 
     lines = EXECVE_EVENT.splitlines(keepends=True)
     garbage = [b"\x00\x00\x00 garbage from a crash\n", b"--- MARK ---\n", b"type=SYSCALL but no stamp\n"]
     out = _outputs(tmp_path, b"".join([lines[0], garbage[0], lines[1], garbage[1], *lines[2:], garbage[2], LOGIN_LINE]))
-    kinds = [(type(r).__name__, r.location if isinstance(r, Rejected) else r["event_uid"]) for r in out]
+    kinds = [(type(r).__name__, r.location if isinstance(r, Rejected) else r["correlation_id"]) for r in out]
     assert kinds == [
         ("dict", ":1364481363.243:24287"), ("Rejected", "audit.log:2"), ("Rejected", "audit.log:4"),
         ("Rejected", "audit.log:7"), ("dict", ":1700000012.345:211"),

@@ -7,6 +7,7 @@ so the tests check the files, not the generator's idea of them.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -79,7 +80,8 @@ def id_and_time(source: str, record: Any) -> tuple[str, datetime]:
         match = AUDIT_LINE.match(record[0])
         assert match
         node, sec, ms, serial = match[1], match[3], match[4], match[5]
-        return f"{node}:{sec}.{ms}:{serial}", datetime.fromtimestamp(int(sec) + int(ms) / 1000, tz=UTC)
+        digest = hashlib.sha256("\n".join(record).encode()).hexdigest()[:16]  # the event's records
+        return f"{node}:{sec}.{ms}:{serial}/{digest}", datetime.fromtimestamp(int(sec) + int(ms) / 1000, tz=UTC)
     get_id, get_time = JSON_SOURCES[source]
     return get_id(record), get_time(record)
 

@@ -7,15 +7,25 @@ the stamp and may interleave with other events, so `frames` reassembles them int
 event. Sigma's auditd rules test native keys (`type`, `syscall`, `exe`, `key`, `a0`, `SYSCALL`),
 so those stay columns beside the canonical ones.
 
+An event is not always read whole: a live audit.log ends wherever auditd last flushed, and
+rotation may leave an event's first records in audit.log.1 and the rest in audit.log. So the
+stamp `<node>:<epoch>.<millis>:<serial>` is the event's `correlation_id`, and a row's identity
+is that stamp plus a digest of the records read (`event_uid`): a later, fuller reading of an
+event lands beside the earlier piece instead of being taken for its duplicate, while reading
+the same bytes again still adds nothing.
+
 >>> row = normalize(Frame(b"type=USER_LOGIN msg=audit(1700000000.123:42): pid=9 uid=0 "
 ...     b"auid=1000 ses=3 msg='op=login acct=\\"alice\\" exe=\\"/usr/sbin/sshd\\" "
 ...     b"hostname=? addr=10.0.0.5 terminal=ssh res=success'", "audit.log:1"))
->>> row["event_uid"], row["actor_id"], row["actor_name"], row["src_ip"], row["outcome"]
-(':1700000000.123:42', '1000', 'alice', '10.0.0.5', 'success')
+>>> row["correlation_id"], row["event_uid"]
+(':1700000000.123:42', ':1700000000.123:42/dfd81b43916494bd')
+>>> row["actor_id"], row["actor_name"], row["src_ip"], row["outcome"]
+('1000', 'alice', '10.0.0.5', 'success')
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections import deque
@@ -23,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
@@ -37,10 +48,18 @@ from auditlake.tables import unique_table
 NAME = "linux.auditd"
 RAW_FORMAT = "auditd-kv"
 
-STALE_AFTER_LINES = 64
-"""An event without EOE is complete once this many lines of other events have followed it."""
+STALE_AFTER_LINES = 4096
+"""An event without EOE is complete once this many lines of other events have followed it.
+
+Records of concurrent syscalls interleave, and one busy second can put hundreds of lines between
+an event's first record and its EOE; a window this wide rejoins them while holding at most a
+few thousand lines (and never more than `MAX_HELD_BYTES`)."""
+MAX_HELD_BYTES = 2 * MAX_RECORD_BYTES
+"""Records held for reassembly beyond this many bytes send the oldest event out unfinished."""
 MAX_EVENT_RECORDS = 10_000
 """More records than this under one stamp is a stamp collision or a loop: close the event."""
+UID_DIGEST_CHARS = 16
+"""Hex digits of content digest in `event_uid`: 64 bits, to tell apart pieces of one stamp."""
 MAX_ARG_COLUMNS = 32
 """`EXECVE.a0`..`EXECVE.a31` become columns; every argument is always in `cmdline`."""
 
@@ -114,6 +133,14 @@ class _Pending:
     done: bool = False
 
 
+class _Line(NamedTuple):
+    """A well-formed record line: its event key, record type, and where its fields start."""
+
+    key: bytes
+    type: bytes
+    body: int
+
+
 def sniff(head: bytes) -> bool:
     """The first non-blank line is an audit record: `[node=… ]type=… msg=audit(…:…)`."""
     for line in head.splitlines():
@@ -123,7 +150,14 @@ def sniff(head: bytes) -> bool:
 
 
 def frames(path: Path) -> Iterator[Frame]:
-    """One frame per audit event of `path` (gzip or plain), streaming line by line."""
+    """One frame per audit event of `path` (gzip or plain), streaming line by line.
+
+    Each input is framed on its own: ingest hands a source one path at a time, in name order
+    (`audit.log` before the older `audit.log.1`), and converts the chunks of each in parallel,
+    so rejoining an event that rotation cut in two would need state shared across inputs and
+    workers. Each piece becomes a row of its own instead: both land, with different
+    `event_uid`s and the same `correlation_id` (see `event_uid`).
+    """
     with open_input(path) as handle:
         yield from frame_lines(handle, path.name)
 
@@ -132,63 +166,79 @@ def frame_lines(lines: Iterable[bytes], name: str, *, stale_after: int = STALE_A
                 ) -> Iterator[Frame]:
     """Reassemble records into events and yield them in the order of their first line.
 
-    An event is complete at its EOE record, once `stale_after` lines of other events followed
-    it, or at the end of input; only events not yet yielded are held in memory. A line that is
-    not an audit record becomes an error frame of its own, in its place in the order.
+    An event is complete at its EOE record, at once when it is a record that stands alone
+    (a user-space message or an auditd daemon record), once `stale_after` lines of other events
+    followed it, or at the end of input; only events not yet yielded are held in memory, and
+    never more than `MAX_HELD_BYTES` of them. A line that is not an audit record becomes an
+    error frame of its own, in its place in the order.
     """
-    queue: deque[_Pending] = deque()
-    active: dict[bytes, _Pending] = {}
+    window = _Window(name)
     number = 0
     try:
         for number, line in enumerate(lines, start=1):
-            _take(line, number, queue, active, number - 1 - stale_after)
-            yield from _ready(queue, active, name, number - stale_after)
+            window.take(line, number, number - 1 - stale_after)
+            yield from window.ready(number - stale_after)
     except (OSError, EOFError) as exc:
-        yield from _ready(queue, active, name, None)
+        yield from window.ready(None)
         yield Frame(b"", f"{name}:{number + 1}", error=f"input ends early: {exc}")
         return
-    yield from _ready(queue, active, name, None)
+    yield from window.ready(None)
 
 
-def _take(line: bytes, number: int, queue: deque[_Pending], active: dict[bytes, _Pending],
-          stale_before: int) -> None:
-    """Route one input line to its event (opening a new one), or queue it as an error."""
-    record = line.rstrip(b"\r\n")
-    if not record.strip():
-        return
-    checked = _check_line(record, complete=line.endswith(b"\n"))
-    if isinstance(checked, str):
-        queue.append(_Pending(None, number, number, [record], error=checked, done=True))
-        return
-    key, record_type = checked
-    event = active.get(key)
-    if event is None or event.done or event.last <= stale_before:
-        if event is not None:
-            event.done = True
-        event = active[key] = _Pending(key, number, number)
-        queue.append(event)
-    event.lines.append(record)
-    event.last = number
-    event.size += len(record) + 1
-    too_big = len(event.lines) >= MAX_EVENT_RECORDS or event.size > MAX_RECORD_BYTES
-    event.done = record_type == b"EOE" or too_big
+@dataclass(slots=True)
+class _Window:
+    """The events of one input still being reassembled, oldest first, and where each stands."""
 
+    name: str
+    queue: deque[_Pending] = field(default_factory=deque)
+    active: dict[bytes, _Pending] = field(default_factory=dict)
+    held: int = 0
+    """Bytes of the records in `queue`."""
 
-def _ready(queue: deque[_Pending], active: dict[bytes, _Pending], name: str,
-           stale_upto: int | None) -> Iterator[Frame]:
-    """Yield finished events from the front; `stale_upto=None` flushes everything."""
-    while queue:
-        front = queue[0]
-        if not (front.done or stale_upto is None or front.last <= stale_upto):
+    def take(self, line: bytes, number: int, stale_before: int) -> None:
+        """Route one input line to its event (opening a new one), or queue it as an error."""
+        record = line.rstrip(b"\r\n")
+        if not record.strip():
             return
-        queue.popleft()
-        if front.key is not None and active.get(front.key) is front:
-            del active[front.key]
-        yield Frame(b"\n".join(front.lines), f"{name}:{front.first}", error=front.error)
+        checked = _check_line(record, complete=line.endswith(b"\n"))
+        if isinstance(checked, str):
+            self.queue.append(_Pending(None, number, number, [record], len(record) + 1, error=checked, done=True))
+            self.held += len(record) + 1
+            return
+        event = self.active.get(checked.key)
+        if event is None or event.done or event.last <= stale_before:
+            if event is not None:
+                event.done = True
+            event = self.active[checked.key] = _Pending(checked.key, number, number)
+            self.queue.append(event)
+        event.lines.append(record)
+        event.last = number
+        event.size += len(record) + 1
+        self.held += len(record) + 1
+        too_big = len(event.lines) >= MAX_EVENT_RECORDS or event.size > MAX_RECORD_BYTES
+        alone = len(event.lines) == 1 and _stands_alone(record, checked)
+        event.done = checked.type == b"EOE" or too_big or alone
+
+    def ready(self, stale_upto: int | None) -> Iterator[Frame]:
+        """Yield finished events from the front; `stale_upto=None` flushes everything.
+
+        Past `MAX_HELD_BYTES` the oldest event goes out unfinished: should its missing records
+        come later, they make an event of their own, which lands beside it (see `event_uid`).
+        """
+        while self.queue:
+            front = self.queue[0]
+            stale = stale_upto is None or front.last <= stale_upto
+            if not (front.done or stale or self.held > MAX_HELD_BYTES):
+                return
+            self.queue.popleft()
+            self.held -= front.size
+            if front.key is not None and self.active.get(front.key) is front:
+                del self.active[front.key]
+            yield Frame(b"\n".join(front.lines), f"{self.name}:{front.first}", error=front.error)
 
 
-def _check_line(record: bytes, *, complete: bool) -> tuple[bytes, bytes] | str:
-    """(event key, record type) of a well-formed record line, else the reason it is not."""
+def _check_line(record: bytes, *, complete: bool) -> _Line | str:
+    """Event key and role of a well-formed record line, else the reason it is not one."""
     if not record.isascii() and (bad := _invalid_utf8(record)):
         return bad
     header = _HEADER.match(record)
@@ -204,7 +254,21 @@ def _check_line(record: bytes, *, complete: bool) -> tuple[bytes, bytes] | str:
         return "truncated record: the input ends without a final newline inside this line"
     if record.count(b'"') % 2 or _open_nested_msg(record):
         return "unbalanced quotes: the record is truncated or corrupt"
-    return (node or b"") + b" " + stamp, record_type
+    return _Line((node or b"") + b" " + stamp, record_type, header.end())
+
+
+def _stands_alone(record: bytes, line: _Line) -> bool:
+    """A record that is a whole event when it opens one, so it need not wait for more.
+
+    auditd's own DAEMON_* records, and user-space messages (PAM, sudo, useradd), which the
+    kernel relays as `pid=… uid=… auid=… ses=… [subj=…] msg='…'`: the `msg='` comes before any
+    double quote, where a kernel record can only carry it inside a quoted value. Should more
+    records of the stamp follow after all, they become an event of their own, which lands.
+    """
+    if line.type.startswith(b"DAEMON_"):
+        return True
+    start = record.find(b"msg='", line.body)
+    return start >= 0 and record.find(b'"', line.body, start) < 0
 
 
 def _invalid_utf8(record: bytes) -> str | None:
@@ -371,8 +435,10 @@ def normalize(frame: Frame) -> Row:
     for name in CANONICAL.keys() & native.keys():  # a native name never shadows a column
         del native[name]
     row: Row = native
+    stamp = f"{first.node or ''}:{first.stamp}"
     row.update(
-        event_uid=f"{first.node or ''}:{first.stamp}",
+        event_uid=event_uid(stamp, frame.raw),
+        correlation_id=stamp,
         time=_stamp_time(first.stamp),
         host=first.node or None,
         session_id=_known_id(native.get("ses")),
@@ -384,6 +450,23 @@ def normalize(frame: Frame) -> Row:
         **_target(native, records, klass["class_uid"]),
     )
     return row
+
+
+def event_uid(stamp: str, raw: bytes) -> str:
+    """The identity of what one frame holds of an event: `<stamp>/<digest of its records>`.
+
+    `stamp` (`<node>:<epoch>.<millis>:<serial>`) names the event, but a reading of it may be
+    partial (a live log cut mid-event, an event split by rotation), and the lake skips rows
+    whose `event_uid` it holds already: with the stamp alone, whichever piece came first would
+    hide every later, fuller one. The digest, the first `UID_DIGEST_CHARS` hex digits of the
+    SHA-256 of `raw` (so the start of the row's `event_hash`), keeps different pieces apart
+    and lets a re-read of the same bytes dedupe; the pieces of one event share `stamp` as their
+    `correlation_id`.
+
+    >>> event_uid("web1:1700000000.123:42", b"type=EOE msg=audit(1700000000.123:42):")
+    'web1:1700000000.123:42/8c91e4a2ccbdb73c'
+    """
+    return f"{stamp}/{hashlib.sha256(raw).hexdigest()[:UID_DIGEST_CHARS]}"
 
 
 def _native(records: list[_Record], primary: _Record) -> dict[str, str]:
@@ -553,4 +636,5 @@ SPEC = SourceSpec(
     normalize=normalize,
     sniff=sniff,
     aliases=("auditd", "linux"),
+    parser_version="2",  # 2: `event_uid` is the stamp plus a digest of the records read
 )

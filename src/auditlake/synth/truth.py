@@ -13,7 +13,7 @@ the lake's `event_uid` of that record, so truth joins to the lake directly:
 | gcp.audit | `<logName>/<insertId>` |
 | gateway.teleport | `uid` |
 | windows.eventlog | `<Computer>|<Channel>|<EventRecordID>` |
-| linux.auditd | `<node>:<epoch>.<ms>:<serial>` |
+| linux.auditd | `<node>:<epoch>.<ms>:<serial>/<sha256 of the record lines, 16 hex>` |
 
 One row per step; the true start is the step's earliest record (T0 of the drill vocabulary,
 METRICS.md §1.1).

@@ -10,6 +10,7 @@ increase per host across days. `execve()` and `pam()` are shared with the scenar
 
 from __future__ import annotations
 
+import hashlib
 import random
 import zlib
 from collections.abc import Callable, Iterator
@@ -216,20 +217,29 @@ def encoder(org: Org) -> Callable[[Any], bytes]:
             serial = random.Random(f"auditd:{seed}:{node}").randrange(1000, 900_000)
         serials[node] = serial + 1 + (event["ts"] & 3)
         event["serial"] = serial
-        seconds, micro = divmod(event["ts"], US)
-        stamp = f"audit({seconds}.{micro // 1000:03d}:{serial})"
-        lines = [f"node={node} type={kind} msg={stamp}: {body}" if body else f"node={node} type={kind} msg={stamp}:"
-                 for kind, body in event["records"]]
-        return ("\n".join(lines) + "\n").encode()
+        return ("\n".join(_lines(event)) + "\n").encode()
 
     return encode
 
 
-def native_id(event: Event) -> str:
-    """`<node>:<epoch>.<ms>:<serial>`: host plus the `audit(...)` stamp, the event's identity
-    in METRICS.md §6.2 (a serial alone is only unique per host and boot)."""
+def _stamp(event: Event) -> str:
     seconds, micro = divmod(event["ts"], US)
-    return f"{event['node']}:{seconds}.{micro // 1000:03d}:{event['serial']}"
+    return f"{seconds}.{micro // 1000:03d}:{event['serial']}"
+
+
+def _lines(event: Event) -> list[str]:
+    """The event's record lines, once the encoder has given it its serial."""
+    node, stamp = event["node"], f"audit({_stamp(event)})"
+    return [f"node={node} type={kind} msg={stamp}: {body}" if body else f"node={node} type={kind} msg={stamp}:"
+            for kind, body in event["records"]]
+
+
+def native_id(event: Event) -> str:
+    """`<node>:<epoch>.<ms>:<serial>/<digest>`, the lake's `event_uid` of the event read whole:
+    host plus the `audit(...)` stamp (a serial alone is only unique per host and boot), then
+    the first 16 hex digits of the SHA-256 of its record lines joined by newlines."""
+    digest = hashlib.sha256("\n".join(_lines(event)).encode()).hexdigest()[:16]
+    return f"{event['node']}:{_stamp(event)}/{digest}"
 
 
 GEN = SourceGen(NAME, "auditd", plan_hour, encoder, native_id)
