@@ -10,6 +10,7 @@ Rejected records go to quarantine with their reason; nothing is dropped silently
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -72,15 +73,40 @@ class _Batch:
 
 
 def expand_inputs(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named, and files under folders named (sorted, hidden ones skipped)."""
+    """Files named, and files under folders named (sorted, hidden ones skipped).
+
+    Nothing under a folder is passed over unsaid: a folder that cannot be listed and a link to
+    nothing are yielded as inputs, so that reading them fails and the run reports why (exit 3).
+    Links to folders are followed, and a folder reached again (a link loop) is walked once.
+    Pipes, sockets and devices are not inputs: opening a pipe would wait for a writer.
+    """
     for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
-                if child.is_file() and not hidden:
-                    yield child
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        walked: set[Path] = set()
+        pending = [(path, True)]  # (path, is a folder), the next one last: a sorted walk
+        while pending:
+            here, folder = pending.pop()
+            if not folder:
+                yield here
+                continue
+            if here.resolve() in walked:
+                continue
+            walked.add(here.resolve())
+            try:
+                with os.scandir(here) as entries:
+                    names = sorted(e.name for e in entries if not e.name.startswith("."))
+            except OSError:
+                yield here  # opening it says why it cannot be listed
+                continue
+            for name in reversed(names):
+                try:
+                    mode = (here / name).stat().st_mode
+                except OSError:  # a link to nothing, or no access: opening it says which
+                    mode = stat.S_IFREG
+                if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                    pending.append((here / name, stat.S_ISDIR(mode)))
 
 
 def ingest(
@@ -252,7 +278,8 @@ def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> So
             summary.errors.append(f"{path}: {exc.strerror or exc}")
             return None
     if not path.is_file():
-        summary.errors.append(f"{path}: no such file")
+        what = "a folder that cannot be listed" if path.is_dir() else "no such file"
+        summary.errors.append(f"{path}: {what}")
         return None
     return spec
 
