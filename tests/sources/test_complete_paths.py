@@ -32,6 +32,13 @@ def _labelled_events(folder: str) -> list[str]:
     return [line for f in files for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _raw_path(source: str, dotted: str) -> str:
+    """Where `dotted` is in the record: a Kubernetes annotation's key holds dots of its own."""
+    if source == "k8s.audit" and dotted.startswith("annotations."):
+        return f"$.annotations['{dotted.removeprefix('annotations.')}']"
+    return json_path(dotted)
+
+
 CASES = {
     "aws.cloudtrail": lambda: _sample_events("aws_cloudtrail.jsonl") + _labelled_events("aws"),
     "k8s.audit": lambda: _sample_events("amazon_eks_audit.jsonl") + _labelled_events("kubernetes"),
@@ -55,7 +62,7 @@ def test_a_complete_path_has_a_column_value_exactly_where_the_raw_record_has_one
     paths = registry.lookup(source).complete_paths
     present_somewhere = 0
     for dotted in sorted(paths):
-        in_raw = events["raw"].str.json_path_match(json_path(dotted)).is_not_null()
+        in_raw = events["raw"].str.json_path_match(_raw_path(source, dotted)).is_not_null()
         in_column = events[dotted].is_not_null() if dotted in events.columns else pl.repeat(False, events.height, eager=True)
         assert in_raw.to_list() == in_column.to_list(), dotted
         present_somewhere += int(in_raw.any())
