@@ -206,12 +206,12 @@ def test_invalid_utf8_is_rejected_and_neighbours_survive(tmp_path: Path) -> None
     assert rejected.raw == broken and rejected.location == "utf8.jsonl:2"
 
 
-def test_integer_too_large_for_64_bits_is_a_rejection_not_a_crash(tmp_path: Path) -> None:
+def test_integer_too_large_for_64_bits_is_read_as_its_digits(tmp_path: Path) -> None:
     big = json.dumps(_event("big-int", n=0)).encode().replace(b'"n": 0', b'"n": ' + b"9" * 30)
     path = _write_lines(tmp_path / "bigint.jsonl", [big, json.dumps(_event("ok")).encode()])
     results = ingest(path)
-    assert set(rows_by_uid(results)) == {"ok"}
-    assert reasons(results)[0].startswith("invalid JSON: integer does not fit in 64 bits")
+    assert set(rows_by_uid(results)) == {"big-int", "ok"} and reasons(results) == []
+    assert rows_by_uid(results)["big-int"]["raw"].encode() == big
 
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared/data/samples is not beside the checkout")

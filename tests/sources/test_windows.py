@@ -299,7 +299,7 @@ BAD_RECORDS = [
     (event(TimeCreated={"#attributes": {"SystemTime": "yesterday"}}), "unparsable System.TimeCreated"),
     (event(TimeCreated={"#attributes": {"SystemTime": "1601-01-01T00:00:00Z"}}), "outside 1970..2200"),
     (b'{"Event": "4688"}', "Event is a string, not an object"),
-    (b'{"Event": {"System": {"EventID": 123456789012345678901}}}', "integer does not fit in 64 bits"),
+    (b'{"Event": {"System": {"EventID": 123456789012345678901}}}', "System.EventID 123456789012345678901 is outside"),
     (event().replace(b"C:\\\\x.exe", b"C:\\\\\xff\xfe.exe"), "invalid UTF-8"),
     (b'[{"Event": {}}]', "record is an array"),
 ]

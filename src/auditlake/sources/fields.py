@@ -3,7 +3,9 @@
 Records are parsed with simdjson, whose documents are read lazily: only the fields a source asks
 for are turned into Python objects, which is what makes ingest fast. A parsed document is valid
 only until the next parse, so every value handed back here is a plain Python value: scalars as
-they are, objects and arrays as compact JSON text.
+they are, objects and arrays as compact JSON text. The rare record simdjson refuses though it is
+valid JSON (an integer beyond 64 bits, a lone surrogate escape) is read by `rfc_json` instead,
+as plain dicts and lists, which every function here reads as well.
 
 >>> doc = load_json(b'{"a": {"b": [1, 2]}, "n": 3, "s": "x"}')
 >>> get(doc, "a.b"), text(get(doc, "n")), text(get(doc, "a")), get(doc, "a.zz")
@@ -22,6 +24,7 @@ import simdjson
 
 from auditlake.errors import RecordError
 from auditlake.schema import is_canonical
+from auditlake.sources import rfc_json
 
 _THREAD = threading.local()
 """One simdjson parser per thread: a parser is not safe to share between threads, and making
@@ -34,15 +37,36 @@ def load_json(raw: bytes) -> Any:
     """Parse one JSON record; raise `RecordError` naming what is wrong with it.
 
     The returned document is lazy and lives until the next call: read what you need from it
-    before parsing another record.
+    before parsing another record. A record simdjson refuses is read again by `_refused`: the
+    reason is given only when that fails too.
     """
     try:
         return _parse(raw)
-    except ValueError as exc:
-        raise RecordError(_json_reason(raw, exc)) from exc
-    except RuntimeError as exc:  # simdjson reports a >64-bit integer this way
-        reason = "integer does not fit in 64 bits" if "BIGINT" in str(exc) else str(exc)
-        raise RecordError(f"invalid JSON: {reason} ({exc})") from exc
+    except (ValueError, RuntimeError) as exc:  # RuntimeError: an integer beyond 64 bits
+        refusal = exc
+    doc = _refused(raw)
+    if doc is not None:
+        return doc
+    if isinstance(refusal, ValueError):
+        raise RecordError(_json_reason(raw, refusal)) from refusal
+    reason = "integer does not fit in 64 bits" if "BIGINT" in str(refusal) else str(refusal)
+    raise RecordError(f"invalid JSON: {reason} ({refusal})") from refusal
+
+
+def _refused(raw: bytes) -> Any | None:
+    """A record simdjson refused, when it is valid JSON all the same; else None.
+
+    With its lone surrogate escapes made text (`rfc_json.escape_lone_surrogates`) simdjson may
+    read it, as it reads every other record; what it still refuses (a number beyond 64 bits)
+    is read by Python's decoder (`rfc_json.load`), as dicts and lists.
+    """
+    escaped = rfc_json.escape_lone_surrogates(raw)
+    if escaped != raw:
+        try:
+            return _parse(escaped)
+        except (ValueError, RuntimeError):
+            pass
+    return rfc_json.load(raw)
 
 
 def _parse(raw: bytes) -> Any:
@@ -72,7 +96,12 @@ def load_json_object(raw: bytes) -> Any:
 
 def loads_as_object(parse: Callable[[bytes], Any], raw: bytes) -> bool:
     """Whether simdjson (`parse`, a parser's bound method, reused for speed) loads `raw` as a
-    JSON object, as the per-record path needs it to."""
+    JSON object, as the per-record path needs it to.
+
+    Only simdjson's verdict: a record it refuses is for the per-record path to read or reject
+    (`load_json`), so a batch path that declines what this refuses needs no check of its own
+    for the valid JSON simdjson refuses, and pays nothing for it.
+    """
     try:
         return type(parse(raw)) is simdjson.Object  # the document dies here, freeing the parser
     except (ValueError, RuntimeError):  # RuntimeError: an integer beyond 64 bits
@@ -181,7 +210,11 @@ def _views(obj: Any, tree: PathTree) -> Any:
 
 def text(value: Any) -> str | None:
     """A value as text: strings as they are, numbers and booleans in JSON spelling, objects
-    and arrays as compact JSON, null as None.
+    and arrays as compact JSON, null as None. An integer beyond 64 bits is its digits, a
+    `rfc_json.WideNumber` the number as written.
+
+    >>> text(2**64), text({"n": 2**64}), text(-1.5)
+    ('18446744073709551616', '{"n":18446744073709551616}', '-1.5')
     """
     if value is None or isinstance(value, str):
         return value
@@ -191,10 +224,19 @@ def text(value: Any) -> str | None:
         return "false"
     if isinstance(value, int | float):
         return repr(value) if isinstance(value, float) else str(value)
+    return _container_text(value)
+
+
+def _container_text(value: Any) -> str:
+    """An object or array as compact JSON: simdjson's own text, else orjson's, else (a number
+    orjson does not write, in a record `rfc_json` read) `rfc_json.dumps`."""
     if isinstance(value, simdjson.Object | simdjson.Array):
         mini: bytes | str = value.mini  # bytes at run time, whatever the stubs say
         return mini.decode("utf-8") if isinstance(mini, bytes) else mini
-    return orjson.dumps(value).decode("utf-8")
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError
+        return rfc_json.dumps(value, text)
 
 
 def get_text(doc: Any, path: str) -> str | None:

@@ -67,7 +67,8 @@ def normalize_frames(
             yield Skipped(frame.location, exc.message)
         except RecordError as exc:
             yield Rejected(frame.raw, frame.location, exc.message, spec.name)
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError,
+                RecursionError) as exc:  # RecursionError: a record nested too deep to write back
             reason = f"{spec.name} parser failed: {type(exc).__name__}: {exc}"
             yield Rejected(frame.raw, frame.location, reason, spec.name)
 
