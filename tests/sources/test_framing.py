@@ -252,21 +252,22 @@ def test_read_head_of_a_truncated_gzip_is_the_readable_part(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("data", "garbage"),
+    ("data", "records", "garbage"),
     [
-        (b"[" + RECORDS[0] + b"]\ntrailing junk\n", b"trailing junk"),
-        (_wrapped(RECORDS[:1]) + b" x", b"x"),
-        (b"[" + RECORDS[0] + b"] [" + RECORDS[1] + b"]", b"[" + RECORDS[1] + b"]"),
+        (b"[" + RECORDS[0] + b"]\ntrailing junk\n", RECORDS[:1], b"trailing junk"),
+        (_wrapped(RECORDS[:1]) + b" x", RECORDS[:1], b"x"),
+        (_wrapped(RECORDS[:1]) + b"[" + RECORDS[1] + b"]", RECORDS[:1], b"[" + RECORDS[1] + b"]"),
+        (b"[" + RECORDS[0] + b"] [" + RECORDS[1] + b"] x", RECORDS[:2], b"x"),
     ],
-    ids=["after-array", "after-wrapper", "second-array"],
+    ids=["after-array", "after-wrapper", "array-after-wrapper", "after-pages"],
 )
-def test_content_after_the_records_is_an_error_frame(tmp_path: Path, data: bytes, garbage: bytes) -> None:
-    frames = _frames(_write(tmp_path, "g.json", data))
+def test_content_after_the_records_is_an_error_frame(
+    tmp_path: Path, data: bytes, records: list[bytes], garbage: bytes
+) -> None:
+    *frames, last = _frames(_write(tmp_path, "g.json", data))
 
-    assert frames[0] == Frame(RECORDS[0], "g.json:1")
-    assert frames[-1].raw == garbage
-    assert frames[-1].error == "unexpected content after the JSON records"
-    assert len(frames) == 2
+    assert frames == [Frame(record, "g.json:1") for record in records]
+    assert (last.raw, last.error) == (garbage, "unexpected content after the JSON records")
 
 
 def test_garbage_between_pretty_objects_is_quarantined_and_framing_goes_on(tmp_path: Path) -> None:

@@ -97,8 +97,8 @@ def test_detect_path_only_samples_the_first_records(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [json.dumps(UNKNOWN_EVENT).encode(), json.dumps([UNKNOWN_EVENT] * 3).encode(), b"", b"[1, 2, 3]"],
-    ids=["object", "array", "empty", "scalars"],
+    [json.dumps(UNKNOWN_EVENT).encode(), json.dumps([UNKNOWN_EVENT] * 3).encode(), b"[]", b"[1, 2, 3]"],
+    ids=["object", "array", "empty-array", "scalars"],
 )
 def test_detect_path_refuses_an_unrecognised_file_with_a_hint(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "mystery.json"
@@ -116,7 +116,7 @@ def test_detect_path_refuses_an_unrecognised_file_with_a_hint(tmp_path: Path, co
     (b'{"ts": 1, "who": "x", "what": "y"}\n', "whose first record's keys are ts, who, what"),
     (json.dumps({f"k{n}": n for n in range(12)}).encode(), "keys are k0, k1, k2, k3, k4, k5, k6, k7, and 4 more"),
     (b"hello world\nline two\n", "which starts with b'hello world'"),
-    (b"", "which holds no record"),
+    (b"[]", "which starts with b'[]'"),
 ])
 def test_an_unrecognised_input_says_what_it_starts_with(tmp_path: Path, content: bytes, said: str) -> None:
     path = tmp_path / "mystery.log"

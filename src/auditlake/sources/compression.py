@@ -1,7 +1,8 @@
 """Compressed inputs, told by their first bytes rather than their names: gzip (CloudTrail's
 delivery files, rotated logs), zstd (what Vector and Fluent Bit can write, in frames back to
 back), bzip2 and xz (archived logs). A damaged or cut stream raises `OSError` or `EOFError`
-where its damage is reached, after everything before it was handed over.
+where its damage is reached, after everything before it was handed over. `open_input` also
+reads text written with a byte order mark as UTF-8 (`text_encoding`).
 
 >>> import tempfile, pathlib, lzma
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "audit.log.xz"
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 import pyarrow as pa
+
+from auditlake.sources.text_encoding import as_utf8
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -74,6 +77,12 @@ def _kind(magic: bytes) -> str | None:
 
 
 def open_input(path: Path) -> BinaryIO:
+    """Open a file for reading its text: decompressed when its content is compressed, past a
+    byte order mark, and in UTF-8 when the mark declares UTF-16."""
+    return as_utf8(open_decompressed(path))
+
+
+def open_decompressed(path: Path) -> BinaryIO:
     """Open a file for reading, transparently decompressing when its content is compressed."""
     handle = path.open("rb")
     kind = _kind(handle.peek(10)[:10])

@@ -18,6 +18,9 @@ AWS moves logs in wrappings of its own:
   CloudTrail", or Okta's System Log through its partner event source. The `detail` is the
   event, taken as the very bytes it was written with.
 
+Envelopes are told from the first one's members in any order (`jq -S` sorts them), in a JSON
+array of them too.
+
 Each event becomes one frame, located as `<input>:<line> envelope <k> logEvents[<n>]` (or
 `... envelope <k> detail`; the items of an export or of the event history by their own line),
 and the sources read it as they read the same event from a file; an item without its event's
@@ -40,6 +43,8 @@ not name its log group; ingest one cluster's exports at a time to tell clusters 
 'eventbridge'
 >>> envelope_of(b'{"Events": [{"EventId": "1", "CloudTrailEvent": "{}"}], "NextToken": "x"}')
 'cloudtrail lookup'
+>>> envelope_of(b'[{"account": "1", "detail": {}, "detail-type": "x", "id": "2", "source": "aws.s3"}]')
+'eventbridge'
 >>> envelope_of(b'{"Records": [{"eventName": "x"}]}') is None
 True
 >>> detail_text('{"version": "0", "detail": {"b": 1.50,  "a": [1]}, "x": 2}')
@@ -65,20 +70,60 @@ _EKS_LOG_GROUP = re.compile(r"/aws/eks/([^/]+)/cluster")
 _LOOKUP = re.compile(rb'\s*\{\s*"Events"\s*:\s*\[\s*\{')
 """`aws cloudtrail lookup-events` output: each event's record is a JSON text in `CloudTrailEvent`."""
 _EVENTBRIDGE = re.compile(rb'\s*\{\s*"version"\s*:\s*"0"\s*,\s*"id"\s*:\s*"[^"]*"\s*,\s*"detail-type"\s*:')
+_ARRAY_OPENING = re.compile(rb"\s*\[")
 _DECODER = json.JSONDecoder()
 
 
 def envelope_of(head: bytes) -> str | None:
     """The kind of envelope an input starting with `head` holds, or None."""
-    if _SUBSCRIPTION.match(head):
-        return "cloudwatch subscription"
     if _EVENTS.match(head) and any(key in head for key in _LOG_EVENT_KEYS):
         return "cloudwatch events"
     if _LOOKUP.match(head) and b'"CloudTrailEvent"' in head:
         return "cloudtrail lookup"
-    if _EVENTBRIDGE.match(head):
+    opening = _ARRAY_OPENING.match(head)  # envelopes in an array: the first one
+    return _envelope_kind(head[opening.end() :] if opening else head)
+
+
+def _envelope_kind(first: bytes) -> str | None:
+    """The kind of the subscription payload or EventBridge event `first` starts with: told
+    from its first member or two, else from all the members it holds, in any order."""
+    if _SUBSCRIPTION.match(first):
+        return "cloudwatch subscription"
+    if _EVENTBRIDGE.match(first):
         return "eventbridge"
-    return None
+    if b'"messageType"' not in first and b'"detail-type"' not in first:
+        return None  # what follows decodes the members: not for every input
+    members = leading_members(first.decode("utf-8", "replace"))
+    if members.get("messageType") in ("DATA_MESSAGE", "CONTROL_MESSAGE"):
+        return "cloudwatch subscription"
+    return "eventbridge" if "detail-type" in members and "source" in members else None
+
+
+def leading_members(text: str) -> dict[str, Any]:
+    """The members of the JSON object `text` opens, as far as `text` holds them whole.
+
+    >>> leading_members('{"b": 1, "a": [2], "c": {"cut')
+    {'b': 1, 'a': [2]}
+    """
+    members: dict[str, Any] = {}
+    at = _past_space(text, 0) + 1  # past the object's "{"
+    try:
+        while text[at - 1 : at] in ("{", ","):
+            key, at = scanstring(text, _expect(text, at, '"'))
+            value, at = _DECODER.raw_decode(text, _past_space(text, _expect(text, at, ":")))
+            members[key] = value
+            at = _expect(text, at, ",")
+    except (ValueError, IndexError):  # the text ends, or is not an object
+        pass
+    return members
+
+
+def _expect(text: str, at: int, char: str) -> int:
+    """Past `char`, the next character after `at` but blanks; ValueError if another is there."""
+    at = _past_space(text, at)
+    if text[at : at + 1] != char:
+        raise ValueError(f"expected {char!r}")
+    return at + 1
 
 
 def unwrapped(frames: Iterator[Frame]) -> Iterator[Frame]:

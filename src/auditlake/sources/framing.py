@@ -1,13 +1,14 @@
 """Split JSON inputs into records without losing a byte.
 
-Audit exports come framed in several ways: JSON Lines, a JSON array, CloudTrail's
-`{"Records": [...]}`, an API listing (`{"entries": [...], "nextPageToken": ...}`, a Kubernetes
-`EventList`), or several pretty-printed objects back to back (evtx_dump, some SIEM exports),
+Audit exports come framed in several ways: JSON Lines, a JSON array (or several back to back,
+the pages `gh api --paginate` writes), CloudTrail's `{"Records": [...]}`, an API listing
+(`listings`), or several pretty-printed objects back to back (evtx_dump, some SIEM exports),
 and in CloudWatch Logs or EventBridge envelopes (`envelopes`); any of them may be compressed
-(`compression`). `json_frames` recognises the framing from the content and yields one `Frame`
-per record with its verbatim bytes, streaming so that a large file is never held in memory
-whole. What cannot be framed (a truncated tail, garbage between records) becomes a frame with
-`error` set, which the caller quarantines.
+(`compression`) or written with a byte order mark (`text_encoding`). `json_frames` recognises
+the framing from the content and yields one `Frame` per record with its verbatim bytes,
+streaming so that a large file is never held in memory whole. What cannot be framed (a
+truncated tail, garbage between records, a damaged record) becomes a frame with `error` set,
+which the caller quarantines; framing goes on at the next record (`resync`).
 
 >>> import tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.json"
@@ -32,6 +33,9 @@ from auditlake.sources.chunking import LineChunk, frame_chunks
 from auditlake.sources.compression import open_input
 from auditlake.sources.envelopes import envelope_of, log_messages, unwrapped
 from auditlake.sources.fields import loads_as_object
+from auditlake.sources.listings import listing_of
+from auditlake.sources.pretty_lines import held_back, joined, opens_object
+from auditlake.sources.resync import Layout, damaged_stop, first_key
 
 CHUNK = 4 << 20
 _RECORDS_WRAPPER = re.compile(r'\s*\{\s*"Records"\s*:\s*\[')
@@ -39,13 +43,6 @@ _EVENTS_WRAPPER = re.compile(r'\s*\{\s*"events"\s*:\s*\[')
 """`aws logs filter-log-events` output: its log events, then other members (tokens, streams)."""
 _LOOKUP_WRAPPER = re.compile(r'\s*\{\s*"Events"\s*:\s*\[')
 """`aws cloudtrail lookup-events` output: its events, then `NextToken`."""
-_ENTRIES_WRAPPER = re.compile(r'\s*\{\s*"entries"\s*:\s*\[')
-"""Cloud Logging's `entries.list` response: its log entries, then `nextPageToken`."""
-_EVENT_LIST_WRAPPER = re.compile(
-    r'\s*\{(?:\s*"(?:kind|apiVersion)"\s*:\s*"[^"\\]*"\s*,|\s*"metadata"\s*:\s*\{[^{}]*\}\s*,)*\s*"items"\s*:\s*\['
-)
-"""A Kubernetes `EventList` (what the audit webhook backend posts): kind, apiVersion and
-metadata, then its `items`."""
 _WS = " \t\r\n"
 _DECODER = json.JSONDecoder()
 
@@ -124,7 +121,10 @@ class Framing(NamedTuple):
 
 def framing_of(path: Path) -> str:
     """In words, how `path` is read as JSON: its framing, and the wrapping taken off."""
-    return _framing(path).label
+    framing = _framing(path)
+    if framing.read is _stream_frames and framing.label == "JSON array" and _paged(path):
+        return "JSON arrays back to back (pages)"
+    return framing.label
 
 
 def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
@@ -132,15 +132,54 @@ def _framer(path: Path) -> Callable[[Path], Iterator[Frame]]:
 
 
 def _framing(path: Path) -> Framing:
-    """How `path` is framed, recognised from its first bytes."""
-    with open_input(path) as handle:
-        head, error = _read_upto(handle, HEAD_BYTES)
-    stripped = head.lstrip()
-    if not stripped:  # nothing to read, or nothing readable (cut in a compressed block)
+    """How `path` is framed, recognised from its first bytes past any blanks."""
+    head, error = content_head(path)
+    if not head:  # nothing to read, or nothing readable (cut in a compressed block)
         if error is None:
             return Framing("no records", _no_frames)
-        return Framing(f"unreadable ({error})", lambda p: iter([Frame(head, f"{p.name}:1", error=error)]))
-    return _unwrapping(stripped) or _plain(stripped)
+        return Framing(f"unreadable ({error})", lambda p: iter([Frame(b"", f"{p.name}:1", error=error)]))
+    return _unwrapping(head) or _plain(head)
+
+
+def content_head(path: Path, size: int = HEAD_BYTES) -> tuple[bytes, str | None]:
+    """The first `size` bytes of the (decompressed) content from its first non-blank byte
+    (b"" for a blank input), and why reading stopped early on a damaged input (else None).
+
+    Blanks of any length are passed over, so that records after them are never taken for
+    an empty input.
+    """
+    with open_input(path) as handle:
+        while True:
+            chunk, error = _read_upto(handle, size)
+            head = chunk.lstrip()
+            if head or error is not None or len(chunk) < size:
+                break
+        if head and len(head) < size and error is None and len(chunk) == size:
+            more, error = _read_upto(handle, size - len(head))
+            head += more
+    return head, error
+
+
+def is_blank(path: Path) -> bool:
+    """Whether `path`'s (decompressed) content is empty or blanks only: an input of no records."""
+    head, error = content_head(path)
+    return not head and error is None
+
+
+PAGES_HEAD_BYTES = 4 << 20
+"""How far `framing_of` reads to see whether a JSON array is followed by another."""
+
+
+def _paged(path: Path) -> bool:
+    """Whether the JSON array `path` starts with is followed by another (pages of a listing,
+    as `gh api --paginate` writes them), as far as its first `PAGES_HEAD_BYTES` tell."""
+    head, _ = content_head(path, PAGES_HEAD_BYTES)
+    text = head.decode("utf-8", "replace")
+    try:
+        _, end = _DECODER.raw_decode(text)
+    except ValueError:
+        return False
+    return text[end:].lstrip(_WS)[:1] == "["
 
 
 def _plain(head: bytes) -> Framing:
@@ -158,34 +197,21 @@ def _plain(head: bytes) -> Framing:
 
 def _unwrapping(head: bytes) -> Framing | None:
     """For an input of CloudWatch Logs or EventBridge envelopes (`envelopes`), or an API
-    listing (`_listing_of`), how the records inside are framed; None for any other input."""
+    listing (`listings`), how the records inside are framed; None for any other input."""
     kind = envelope_of(head)
     if kind is None:
-        listing = _listing_of(head.decode("utf-8", "replace"))
+        listing = listing_of(head.decode("utf-8", "replace"))
         if listing is None:
             return None
-        label = "Cloud Logging entries listing" if listing is _ENTRIES_WRAPPER else "Kubernetes EventList"
-        return Framing(label, lambda p: _stream_frames(p, wrapper=listing))
+        return Framing(listing.label, lambda p: _stream_frames(p, wrapper=listing.opening))
     if kind == "cloudwatch events":  # one log event at a time: an export may be gigabytes
         return Framing("CloudWatch Logs export", lambda p: log_messages(_stream_frames(p, wrapper=_EVENTS_WRAPPER)))
     if kind == "cloudtrail lookup":
         return Framing("CloudTrail event history (lookup-events)",
                        lambda p: log_messages(_stream_frames(p, wrapper=_LOOKUP_WRAPPER), "CloudTrailEvent"))
-    outer = _line_frames if _looks_like_lines(head) else _stream_frames
+    outer = _line_frames if head[:1] != b"[" and _looks_like_lines(head) else _stream_frames
     label = "EventBridge events" if kind == "eventbridge" else "CloudWatch Logs subscription payloads"
     return Framing(label, lambda p: unwrapped(outer(p)))
-
-
-def _listing_of(head: str) -> re.Pattern[str] | None:
-    """The wrapper of an API listing whose records stand in one array among other members
-    (Cloud Logging's `entries`, a Kubernetes `EventList`), or None; the records are framed
-    one by one, as a CloudTrail `Records` array is, and the other members are passed over."""
-    if _ENTRIES_WRAPPER.match(head):
-        return _ENTRIES_WRAPPER
-    opening = _EVENT_LIST_WRAPPER.match(head)
-    if opening is not None and re.search(r'"kind"\s*:\s*"EventList"', opening[0]):
-        return _EVENT_LIST_WRAPPER
-    return None
 
 
 def _no_frames(path: Path) -> Iterator[Frame]:
@@ -211,6 +237,7 @@ def _looks_like_lines(head: bytes) -> bool:
 
 def _line_frames(path: Path) -> Iterator[Frame]:
     """JSON Lines: each non-blank line is one record; validity is checked by the normalizer.
+    An object written over several lines among them is one record (`pretty_lines`).
 
     A damaged input (truncated gzip) still yields every line read before the damage; the cut
     last line carries the error, so its bytes reach the quarantine too.
@@ -222,12 +249,14 @@ def _line_frames(path: Path) -> Iterator[Frame]:
             chunk, error = _read_upto(handle, CHUNK)
             lines = (tail + chunk).split(b"\n")
             tail = lines.pop() if chunk and error is None else b""
-            for line in lines[:-1] if error else lines:
-                number += 1
-                if line.strip():
-                    yield Frame(line.strip(), f"{name}:{number}")
-            if error is not None:
-                yield Frame(lines[-1].strip(), f"{name}:{number + 1}", error=error)
+            cut = lines.pop() if error is not None else None
+            if opens_object(lines):  # an object over several lines, maybe open at the end
+                lines, tail = held_back(lines, tail, more=bool(chunk) and error is None)
+            for raw, at in zip(*_records_of(lines, number + 1), strict=True):
+                yield Frame(raw, f"{name}:{at}")
+            number += len(lines)
+            if cut is not None:
+                yield Frame(cut.strip(), f"{name}:{number + 1}", error=error)
             if not chunk or error is not None:
                 return
 
@@ -246,19 +275,19 @@ def _line_chunks(path: Path, size: int) -> Iterator[Sequence[Frame]]:
         with open_input(path) as handle:
             while True:
                 chunk, error = _read_upto(handle, CHUNK)
-                lines = chunk.split(b"\n")
-                lines[0] = tail + lines[0]  # the tail holds no line break: no copy of the block
+                if b"\n" in tail:  # the lines of an object left open by the last block
+                    lines = (tail + chunk).split(b"\n")
+                else:
+                    lines = chunk.split(b"\n")
+                    lines[0] = tail + lines[0]  # the tail holds no line break: no copy of the block
                 tail = lines.pop() if chunk and error is None else b""
                 cut = lines.pop() if error is not None else None
-                stripped = list(map(bytes.strip, lines))
-                kept = range(number + 1, number + 1 + len(lines))
+                if opens_object(lines):  # an object over several lines, maybe open at the end
+                    lines, tail = held_back(lines, tail, more=bool(chunk) and error is None)
+                records, at = _records_of(lines, number + 1)
+                raws += records
+                numbers += at
                 number += len(lines)
-                if all(stripped):
-                    raws += stripped
-                    numbers += kept
-                else:  # blank lines are counted, not framed
-                    raws += [raw for raw in stripped if raw]
-                    numbers += [n for n, raw in zip(kept, stripped, strict=True) if raw]
                 while len(raws) >= size:
                     yield LineChunk(name, raws[:size], numbers[:size])
                     del raws[:size], numbers[:size]
@@ -274,6 +303,19 @@ def _line_chunks(path: Path, size: int) -> Iterator[Sequence[Frame]]:
         raise
     if raws:
         yield LineChunk(name, raws, numbers)
+
+
+def _records_of(lines: list[bytes], first: int) -> tuple[list[bytes], Sequence[int]]:
+    """The records of `lines` (the first numbered `first`) and their line numbers: the
+    non-blank lines, stripped in bulk; blank lines are counted, not framed. An object written
+    over several lines is one record (`pretty_lines`)."""
+    if opens_object(lines):
+        return joined(lines, first)
+    stripped = list(map(bytes.strip, lines))
+    numbers = range(first, first + len(lines))
+    if all(stripped):
+        return stripped, numbers
+    return [raw for raw in stripped if raw], [n for n, raw in zip(numbers, stripped, strict=True) if raw]
 
 
 class _TextStream:
@@ -425,14 +467,16 @@ def _split_members(data: bytes, start: int, end: int, separator: bytes) -> list[
 
 
 def _stream_frames(path: Path, *, wrapper: re.Pattern[str] = _RECORDS_WRAPPER) -> Iterator[Frame]:
-    """Arrays, `{"Records": [...]}` (or another `wrapper` of the records' array) and
-    back-to-back objects, decoded record by record."""
+    """Arrays (one, or several back to back: the pages of a listing), `{"Records": [...]}`
+    (or another `wrapper` of the records' array) and back-to-back objects, decoded record by
+    record."""
     name = path.name
     with open_input(path) as handle:
         stream = _TextStream(handle)
         stream.fill()
         in_array, wrapped = _open_container(stream, wrapper)
         record_indent: str | None = None  # how the last whole record stood on its line
+        key: str | None = None  # the first key of the first whole record
         while True:
             nxt = stream.skip(_WS + ("," if in_array else ""))
             if nxt == "":
@@ -442,13 +486,17 @@ def _stream_frames(path: Path, *, wrapper: re.Pattern[str] = _RECORDS_WRAPPER) -
                 return
             if in_array and nxt == "]":
                 stream.advance(stream.pos + 1)
+                if not wrapped and stream.skip(_WS) == "[":  # the next page (`gh api --paginate`)
+                    stream.advance(stream.pos + 1)
+                    continue
                 yield from _trailer(stream, name, wrapped, members=wrapper is not _RECORDS_WRAPPER)
                 return
             indent = stream.indent
-            frame = _next_record(stream, name, indent if record_indent is None else record_indent)
+            frame = _next_record(stream, name, indent if record_indent is None else record_indent, key)
             yield frame
             if frame.error is None:
                 record_indent = indent
+                key = key or first_key(frame.raw)
             elif stream.exhausted():
                 return  # the rest of the input went into that frame
 
@@ -488,14 +536,13 @@ def _trailer(stream: _TextStream, name: str, wrapped: bool, *, members: bool = F
         yield Frame(raw, f"{name}:{line}", error="unexpected content after the JSON records")
 
 
-def _next_record(stream: _TextStream, name: str, indent: str | None) -> Frame:
+def _next_record(stream: _TextStream, name: str, indent: str | None, key: str | None) -> Frame:
     """Decode one value at the cursor, reading more input while it is incomplete.
 
     A value that is invalid, not merely cut short by the end of what was read, becomes an
-    error frame of its text up to the next line that opens an object after `indent` (how
-    records stand on their lines; None: they do not start lines), where framing goes on: one
-    damaged record of a large export costs that record, not the rest of the input (nor the
-    memory to hold it)."""
+    error frame of its text up to where the next record starts (`_resynced`), where framing
+    goes on: one damaged record of a large export costs that record, not the rest of the input
+    (nor the memory to hold it)."""
     while True:
         line = stream.line
         try:
@@ -508,7 +555,9 @@ def _next_record(stream: _TextStream, name: str, indent: str | None) -> Frame:
                 continue
             if short and stream.eof:
                 return _unframeable(stream, name, line, exc)
-            return _resynced(stream, name, line, f"invalid JSON: {exc.msg}", indent)
+            too_long = _cut_short(stream.text, exc)  # and no end within MAX_RECORD_TEXT_READ
+            reason = f"record longer than {MAX_RECORD_TEXT_READ} bytes" if too_long else f"invalid JSON: {exc.msg}"
+            return _resynced(stream, name, line, reason, Layout(indent, key))
         raw = stream.advance(end).encode("utf-8", "surrogateescape")
         return Frame(raw, f"{name}:{line}")
 
@@ -521,26 +570,11 @@ MAX_RECORD_TEXT_READ = 64 << 20
 `records.MAX_RECORD_BYTES`, which the normalizer enforces on what is framed)."""
 
 
-def _resynced(stream: _TextStream, name: str, line: int, reason: str, indent: str | None) -> Frame:
-    """An error frame of the text from the cursor to the next line that opens an object after
-    `indent` (a nested object stands deeper), the cursor left there; at most
-    `MAX_RECORD_TEXT_READ` of it per frame, the rest of the input when no such line follows
-    or records do not start lines."""
-    marker = None if indent is None else "\n" + indent + "{"
-    search = stream.pos
-    while True:
-        found = -1 if marker is None else stream.text.find(marker, search)
-        if found >= 0:
-            stop = found + 1
-            break
-        if len(stream.text) - stream.pos > MAX_RECORD_TEXT_READ:
-            stop = stream.pos + MAX_RECORD_TEXT_READ
-            break
-        searched = len(stream.text) - stream.pos  # `fill` moves the cursor to 0
-        if not stream.fill():
-            stop = len(stream.text)
-            break
-        search = stream.pos + max(0, searched - len(marker or ""))
+def _resynced(stream: _TextStream, name: str, line: int, reason: str, layout: Layout) -> Frame:
+    """An error frame of the damaged text at the cursor, the cursor left where the next record
+    starts (`resync.damaged_stop`), at most `MAX_RECORD_TEXT_READ` on when no such place is
+    found."""
+    stop = damaged_stop(stream, layout, MAX_RECORD_TEXT_READ)
     raw = stream.advance(stop).rstrip(_WS + ",").encode("utf-8", "surrogateescape")
     return Frame(raw, f"{name}:{line}", error=stream.read_error or reason)
 

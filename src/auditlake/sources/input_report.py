@@ -9,8 +9,9 @@ from pathlib import Path
 from auditlake.errors import UnknownSourceError
 from auditlake.sources import registry
 from auditlake.sources.companion_files import companion_of
-from auditlake.sources.compression import compression_of
+from auditlake.sources.compression import compression_of, open_decompressed
 from auditlake.sources.framing import framing_of, read_head
+from auditlake.sources.text_encoding import marked_encoding
 
 BINARY_FORMATS = {"evtx-json": "EVTX file", "auditd-kv": "audit.log records"}
 """How the sources that recognise their inputs by their bytes read them."""
@@ -34,7 +35,8 @@ def describe_input(path: Path) -> InputReport:
         compression = compression_of(path)
     except OSError as exc:
         return InputReport(str(path), None, "unreadable", exc.strerror or str(exc))
-    packed = f" ({compression})" if compression else ""
+    stored = [name for name in (compression, _encoding(path)) if name]
+    packed = f" ({', '.join(stored)})" if stored else ""
     companion = companion_of(path)
     if companion is not None:
         return InputReport(str(path), None, f"file holding no events{packed}", f"passed over: {companion}", True)
@@ -42,7 +44,18 @@ def describe_input(path: Path) -> InputReport:
         spec = registry.detect_path(path)
     except UnknownSourceError as exc:
         return InputReport(str(path), None, framing_of(path) + packed, exc.message)
+    if spec is registry.NO_RECORDS:
+        return InputReport(str(path), None, f"no records{packed}", "passed over: empty, or blanks only", True)
     own = BINARY_FORMATS.get(spec.raw_format)
     if own is not None and spec.sniff is not None and spec.sniff(read_head(path)):
         return InputReport(str(path), spec.name, own + packed)
     return InputReport(str(path), spec.name, framing_of(path) + packed)
+
+
+def _encoding(path: Path) -> str | None:
+    """The encoding a byte order mark declares for the (decompressed) text, if it has one."""
+    try:
+        with open_decompressed(path) as handle:
+            return marked_encoding(handle.read(4))
+    except (OSError, EOFError):
+        return None  # reading it is reported where it is read

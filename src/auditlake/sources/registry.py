@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from auditlake.errors import RecordError, UnknownSourceError
@@ -21,9 +21,9 @@ from auditlake.sources import (
     okta,
     windows,
 )
-from auditlake.sources.base import SourceSpec
+from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.fields import JsonObject, load_json
-from auditlake.sources.framing import json_frames, read_head
+from auditlake.sources.framing import is_blank, json_frames, read_head
 
 SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 """What a source name may look like: it becomes a directory name in the lake."""
@@ -73,9 +73,31 @@ def lookup(name: str) -> SourceSpec:
         ) from None
 
 
+def _no_frames(path: Path) -> Iterator[Frame]:
+    return iter(())
+
+
+def _no_row(frame: Frame) -> Row:
+    raise RecordError("an input of no records has no record to read")
+
+
+NO_RECORDS = SourceSpec(
+    name="none",
+    reads="inputs of no records: empty, or blanks only (compressed or not)",
+    raw_format="none",
+    frames=_no_frames,
+    normalize=_no_row,
+)
+"""What reads an input of no records (a rotated log left empty, a compressed empty file):
+nothing, and no error. It is not in `SOURCES`: no name looks it up."""
+
+
 def detect_path(path: Path, *, sample: int = 5) -> SourceSpec:
-    """Which source wrote `path`, judged from its content (not its name)."""
+    """Which source wrote `path`, judged from its content (not its name); `NO_RECORDS` when
+    it holds nothing but blanks."""
     head = read_head(path)
+    if not head.strip() and is_blank(path):
+        return NO_RECORDS
     for spec in SOURCES:
         if spec.sniff is not None and spec.sniff(head):
             return spec
