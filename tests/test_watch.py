@@ -268,9 +268,12 @@ def test_a_file_the_disk_cannot_take_waits_in_the_inbox_until_it_can(
     days: dict[int, list[Path]], reference: pl.DataFrame, ruleset: RuleSet, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A full disk is the lake's trouble, not the file's: the file is not moved to `.failed/`;
-    `watch` says why it waits and takes the file once the lake can be written again."""
+    """A full disk is the lake's trouble, not the file's: the file is not moved to `.failed/`.
+    A watch says why it waits and takes the file once the lake can be written again; a run
+    with `once` (cron) ends with the error instead, and the next run takes the file."""
     from tests.lake.helpers import file_size_limit
+
+    from auditlake.lake.write_refused import WriteRefused
 
     lake = LakePaths.at(tmp_path / "lake")
     inbox = tmp_path / "inbox"
@@ -281,7 +284,7 @@ def test_a_file_the_disk_cannot_take_waits_in_the_inbox_until_it_can(
 
     def on_a_full_disk_at_first(*args: object, **kwargs: object) -> object:
         calls.append(args)
-        if len(calls) > 1:
+        if len(calls) not in (1, 2):
             return original(*args, **kwargs)  # type: ignore[arg-type]
         with file_size_limit(16 * 1024):
             return original(*args, **kwargs)  # type: ignore[arg-type]
@@ -289,12 +292,66 @@ def test_a_file_the_disk_cannot_take_waits_in_the_inbox_until_it_can(
     monkeypatch.setattr(watch_module, "ingest", on_a_full_disk_at_first)
     notes: list[str] = []
     reports: list[FileReport] = []
-    Watcher(inbox, lake, ruleset, digest="rules", delivery=Delivery(lake, [JsonlSink("a", archive)]),
-            settle_s=0.0, poll_s=0.01, on_file=reports.append, on_note=notes.append).run(once=True)
-    assert any(n.startswith("ingest deferred: ") and "could not write: File too large" in n for n in notes)
+
+    def watcher() -> Watcher:
+        return Watcher(inbox, lake, ruleset, digest="rules", delivery=Delivery(lake, [JsonlSink("a", archive)]),
+                       settle_s=0.0, poll_s=0.01, on_file=reports.append, on_note=notes.append)
+
+    with pytest.raises(WriteRefused, match="could not write: File too large"):
+        watcher().run(once=True)
+    assert not reports and not (inbox / ".failed").exists()
+
+    stop = threading.Event()
+    session = threading.Thread(target=watcher().run, kwargs={"stop": stop})
+    session.start()
+    try:
+        _wait_for(lambda: len(reports) == len(days[0]))
+    finally:
+        stop.set()
+        session.join(timeout=30)
+    assert [n for n in notes if n.startswith("ingest deferred: ")] == [notes[0]]
+    assert "could not write: File too large" in notes[0]
     assert not (inbox / ".failed").exists()
     assert sorted(r.file for r in reports) == sorted(p.name for p in days[0])
     assert {r.status for r in reports} == {"done"}
     one_day = {i for i, t in zip(reference["alert_id"], reference["last_evidence_at"], strict=True)
                if t < START + timedelta(days=1)}
     assert one_day <= set(_jsonl_ids(archive)) == set(AlertStore(lake).scan().collect()["alert_id"].to_list())
+
+
+def test_watch_once_exits_4_while_alerts_wait_in_a_spool(
+    days: dict[int, list[Path]], rules: Path, receiver: Receiver, tmp_path: Path
+) -> None:
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    config = tmp_path / "auditlake.toml"
+    config.write_text(f'[[sinks]]\ntype = "webhook"\nname = "soc"\nurl = "{receiver.url}"\nsecret = "test-secret"\n')
+    args = ["watch", "--inbox", str(inbox), "--rules", str(rules), "--lake", str(lake), "--config", str(config),
+            "--once", "--settle-s", "0"]
+    _drop(inbox, days[0])
+    receiver.status = 400  # refused: not retried now, kept for the next delivery
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 4, refused.output
+    assert "alerts waiting in the spool of soc" in refused.stderr
+    assert receiver.requests > 0 and not receiver.counts
+
+    receiver.status = None  # fixed: the next run sends what waited, and is done
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert receiver.exactly_once() == stored_ids(LakePaths.at(lake)) != set()
+
+
+def test_a_stdout_sink_gets_standard_output_to_itself(days: dict[int, list[Path]], rules: Path, tmp_path: Path) -> None:
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    config = tmp_path / "auditlake.toml"
+    config.write_text('[[sinks]]\ntype = "stdout"\n')
+    args = ["watch", "--inbox", str(inbox), "--rules", str(rules), "--lake", str(lake), "--config", str(config),
+            "--once", "--settle-s", "0"]
+    refused = CliRunner().invoke(main, [*args, "--json"])
+    assert refused.exit_code == 2 and "--json prints a report per file on standard output" in refused.stderr
+    _drop(inbox, days[0])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    alerts = [json.loads(line)["alert_id"] for line in result.stdout.splitlines()]
+    assert sorted(alerts) == sorted(stored_ids(LakePaths.at(lake))) != []

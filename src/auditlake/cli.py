@@ -311,7 +311,7 @@ def _source_name(name: str) -> str:
 
 
 @main.command("sources")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def cmd_sources(paths: tuple[Path, ...], as_json: bool) -> None:
     """List the log sources auditlake can read, with their aliases and the inputs each takes.
@@ -320,7 +320,8 @@ def cmd_sources(paths: tuple[Path, ...], as_json: bool) -> None:
     are read with a field mapping (ingest --mapping).
 
     With PATHS (files or folders), tell instead what ingest would make of each input, without
-    ingesting it: the source that reads it and how, or why none does (exit 3).
+    ingesting it: the source that reads it and how, or why none does (exit 3), as for a path
+    that cannot be read or a folder with no file to read.
 
     \b
     Examples:
@@ -343,9 +344,13 @@ def _describe_inputs(paths: tuple[Path, ...], as_json: bool) -> None:
     input would be neither read nor knowingly passed over."""
     from dataclasses import asdict
 
-    from auditlake.sources.input_report import describe_input
+    from auditlake.sources.input_report import InputReport, describe_input
 
-    reports = [describe_input(path) for path in expand_inputs(paths)]
+    reports = []
+    for path in paths:  # a missing path is reported by describe_input, as ingest reports it
+        found = [describe_input(each) for each in expand_inputs([path])]
+        reports += found or [InputReport(str(path), None, "folder",
+                                         "no file to read in it (names starting with '.' are skipped)")]
     if as_json:
         for report in reports:
             click.echo(orjson.dumps(asdict(report)).decode())

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 import orjson
@@ -18,9 +19,15 @@ from auditlake.detection.rulecache import compile_rules_cached, frozen_for_the_r
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError, UnknownSourceError
 from auditlake.lake import LakePaths
-from auditlake.sinks import Delivery, config_path, open_delivery
+from auditlake.sinks import Delivery, SinkConfig, build_sinks, config_path, load_config
+from auditlake.sinks.config import StdoutConfig
 from auditlake.sources import registry
 from auditlake.watch import FileReport, Watcher
+
+SPOOLED = 4
+"""Exit status of `watch --once` that did its work while some alerts wait in a sink's spool."""
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 @click.command("watch")
@@ -41,8 +48,10 @@ from auditlake.watch import FileReport, Watcher
               help="A file written in place is taken once unchanged this long.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes converting each file (1 is fastest for small files).")
-@click.option("--once", is_flag=True, help="Process what is in the inbox, then exit (for tests and cron).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per processed file on stdout.")
+@click.option("--once", is_flag=True,
+              help="Process what is in the inbox, then exit (for tests and cron); exit status below.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object per processed file on stdout (not with a stdout sink).")
 def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Path | None, source: str,
               poll_s: float, settle_s: float, workers: int, once: bool, as_json: bool) -> None:
     """Detect in near real time on log files dropped into an inbox folder.
@@ -53,8 +62,18 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
     from the file landing to its alerts being acknowledged by every sink.
 
     Writers should write elsewhere (or under a name starting with '.' or ending in .tmp) and
-    rename the finished file into the inbox. Ctrl-C stops cleanly; whatever was not finished
-    is picked up on the next start.
+    rename the finished file into the inbox. Ctrl-C or SIGTERM stops within seconds: sinks give
+    up their retries (their alerts stay spooled) and whatever was not finished is picked up on
+    the next start; a second Ctrl-C stops at once.
+
+    While watching, a lake that refuses writes (read-only, full) is waited for and said once.
+    With --once the run ends instead, and its exit status is:
+
+    \b
+      0  done
+      1  could not run (the lake refused a write, bad configuration, ...)
+      3  done, but some files could not be read (moved to INBOX/.failed/)
+      4  done, but some alerts wait in a sink's spool (receiver down or refusing)
 
     \b
     Examples:
@@ -72,17 +91,21 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
     if not files:
         raise click.UsageError("no rule files found; pass --rules DIR")
     try:
-        placeholders = load_placeholders(config_path(config))
+        chosen = config_path(config)
     except AuditlakeError as exc:
         raise click.UsageError(str(exc)) from exc
+    sink_configs, placeholders = _configuration(chosen)
+    if as_json and any(isinstance(c, StdoutConfig) for c in sink_configs):
+        raise click.UsageError("--json prints a report per file on standard output, where the stdout sink "
+                               "writes alerts; leave out --json (the same reports go to stderr as text) "
+                               "or send the alerts to a jsonl sink")
     ruleset = frozen_for_the_run(compile_rules_cached(files, placeholders=placeholders))
     warn_failures(ruleset)
     stop = threading.Event()
     delivery: Delivery | None = None
     try:
         paths = LakePaths.at(lake)
-        chosen = config_path(config)
-        delivery = open_delivery(paths, chosen)
+        delivery = Delivery(paths, build_sinks(sink_configs))
         watcher = Watcher(
             inbox, paths, ruleset, digest=ruleset_digest(files, placeholders), delivery=delivery, poll_s=poll_s,
             settle_s=settle_s, source=source, workers=workers,
@@ -91,11 +114,12 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
         sinks = ", ".join(str(s) for s in delivery.sinks) or f"none ({chosen or 'no auditlake.toml'})"
         click.echo(f"watching {inbox} into {lake}: {len(files)} rule files, sinks: {sinks}"
                    f"{'' if once else '; Ctrl-C to stop'}", err=True)
-        previous = signal.signal(signal.SIGTERM, _stopper(stop))
+        previous = _on_stop_signals(_stopper(stop, delivery))
         try:
             stats = watcher.run(once=once, stop=stop)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
     except KeyboardInterrupt:
         if delivery is not None:
             delivery.stop.set()
@@ -104,15 +128,51 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
     except AuditlakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
+    if stop.is_set():
+        click.echo("stopped; unfinished files are taken up on the next start", err=True)
+    waiting = f", alerts waiting in the spool of {', '.join(stats.waiting_for)}" if stats.waiting_for else ""
     click.echo(f"{stats.files} files, {stats.records:,} records, {stats.alerts:,} alerts"
-               f"{f', {stats.failed} failed' if stats.failed else ''}", err=True)
-    sys.exit(ExitCode.PARTIAL if stats.failed else ExitCode.OK)
+               f"{f', {stats.failed} failed' if stats.failed else ''}{waiting}", err=True)
+    if stats.failed:
+        sys.exit(ExitCode.PARTIAL)
+    sys.exit(SPOOLED if once and stats.waiting_for else ExitCode.OK)
 
 
-def _stopper(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
-    """SIGTERM ends the watch like Ctrl-C, at the next safe point."""
+def _configuration(chosen: Path | None) -> tuple[list[SinkConfig], dict[str, list[str]]]:
+    """The sinks and placeholders of the configuration file; exit 1 when it cannot be used."""
+    from auditlake.cli import ExitCode
+
+    if chosen is None:
+        return [], {}
+    try:
+        return load_config(chosen), load_placeholders(chosen)
+    except AuditlakeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.FAILURE)
+
+
+def _on_stop_signals(handler: Callable[[int, FrameType | None], None]) -> dict[int, _Handler]:
+    """Install `handler` for SIGTERM and SIGINT; returns the handlers to put back.
+
+    A SIGINT the process was started ignoring (a background job of a script) stays ignored.
+    Installing a Python handler also matters for SIGINT: Polars puts its own handler in place
+    when imported, which leaves Ctrl-C unnoticed until the next Polars query.
+    """
+    previous: dict[int, _Handler] = {}
+    for number in STOP_SIGNALS:
+        if signal.getsignal(number) is not signal.SIG_IGN:
+            previous[number] = signal.signal(number, handler)
+    return previous
+
+
+def _stopper(stop: threading.Event, delivery: Delivery) -> Callable[[int, FrameType | None], None]:
+    """A stop signal ends the watch at the next safe point, and sinks give up their retries
+    (for a Kubernetes pod, well within its 30 s grace period); a second Ctrl-C stops at once."""
     def handler(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
         stop.set()
+        delivery.stop.set()
 
     return handler
 

@@ -1,6 +1,9 @@
 """Human-readable terminal output: summary tables on stdout, progress on stderr.
 
 Kept apart from `cli` so that commands stay short and the formatting is testable on its own.
+Every console is made by `console_on()`, which never wraps a message line: off a terminal (a log
+file, journald, a pipe) Rich would otherwise break lines at 80 columns, and one message would
+become two log records.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,11 +24,17 @@ if TYPE_CHECKING:  # the demo pulls in the synthetic organisation; only its type
     import polars as pl
 
     from auditlake.demo import DemoResult
+    from auditlake.detection.engine import DetectSummary
     from auditlake.sources.input_report import InputReport
 
 
+def console_on(file: TextIO) -> Console:
+    """A console on `file` whose text lines are never wrapped (tables still fit its width)."""
+    return Console(file=file, soft_wrap=True)
+
+
 def _stdout() -> Console:
-    return Console(file=sys.stdout, soft_wrap=True)
+    return console_on(sys.stdout)
 
 
 def print_ingest_summary(summary: IngestSummary, elapsed: float, lake: Path) -> None:
@@ -146,6 +155,30 @@ def print_quarantine(records: pl.DataFrame, limit: int) -> None:
     console.print(table)
 
 
+def print_detect_summary(summary: DetectSummary, *, err: bool = False) -> None:
+    """Rules, events, alerts per rule and level, time and rate; on stderr with `err` (when
+    stdout carries alerts: `detect --json`, or a stdout sink)."""
+    out = console_on(sys.stderr if err else sys.stdout)
+    after, through = summary.commits
+    if summary.mode != "incremental":
+        scope = "time range"
+    elif through > after:
+        scope = f"commits {after + 1}..{through}"
+    else:
+        scope = "no new commits"
+    out.print(
+        f"{summary.rules} rules and {summary.correlations} correlations over "
+        f"{summary.events_scanned:,} events ({scope}) in {summary.elapsed_s:.1f} s "
+        f"({summary.events_per_second:,.0f} events/s): {summary.new_alerts:,} new alerts"
+    )
+    if not summary.new_alerts:
+        return
+    table = Table("level", "rule", "alerts")
+    for (level, title), count in summary.counts.most_common():
+        table.add_row(level, escape(title), f"{count:,}")
+    out.print(table)
+
+
 def print_sources(rows: list[dict[str, Any]]) -> None:
     table = Table()
     for name in ("name", "aliases", "reads"):
@@ -173,13 +206,13 @@ def progress_reporter(*, every_s: float = 1.0) -> Callable[[str, int], None] | N
     """A progress callback writing to stderr when it is a terminal, else None (quiet logs)."""
     if not sys.stderr.isatty():
         return None
-    console = Console(file=sys.stderr)
+    err = console_on(sys.stderr)
     last = [0.0]
 
     def report(name: str, count: int) -> None:
         now = time.monotonic()
         if now - last[0] >= every_s:
             last[0] = now
-            console.print(f"  {name}: {count:,} records read", end="\r")
+            err.print(f"  {name}: {count:,} records read", end="\r")
 
     return report

@@ -26,6 +26,13 @@ is credited with the alerts whose evidence it brought (for several, the last suc
 round); alerts with no evidence in the round count for its last file. When a sink is down the
 alerts wait in its spool and the file's latency is reported as unknown (`None`).
 
+When the lake refuses work: another process holding one of its locks is waited for (the
+step is deferred to the next poll). Any other lake error (a write the system refuses: a
+read-only mount, a full disk; a damaged lake) is deferred too while watching, so the watch
+carries on once the cause is fixed; with `once` it ends the run instead (`run` raises it), since
+a cron job that cannot do its work must fail rather than wait or pass. Each such note is said
+once until the step it is about succeeds or the reason changes, however many steps wait.
+
 Crash safety: a file leaves the inbox only after its round was detected and delivered (or
 spooled). Killed earlier, the next start ingests it again, which adds nothing (ingest skips
 known events), and detection and delivery pick up where the lake's watermark and the sinks'
@@ -49,10 +56,10 @@ from auditlake.detection.watermarks import read_watermark
 from auditlake.errors import LakeError
 from auditlake.ingest import ingest
 from auditlake.lake.commits import next_seq
-from auditlake.lake.lock import FileLock
+from auditlake.lake.lock import FileLock, LockHeld
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import CommitRange, scan_events
-from auditlake.sinks.deliver import Delivery, DeliveryReport
+from auditlake.sinks.deliver import Delivery, DeliveryReport, SinkStatus
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
 DONE = ".done"
@@ -180,6 +187,8 @@ class WatchStats:
     failed: int = 0
     records: int = 0
     alerts: int = 0
+    waiting_for: list[str] = field(default_factory=list)
+    """Sinks that still owed alerts after the last delivery (down, refused, or stopped)."""
 
 
 @dataclass
@@ -225,18 +234,25 @@ class Watcher:
         self.on_note = on_note
         self.stats = WatchStats()
         self._undetected: list[_Ingested] = []
-        self._last_note = ""
+        self._said: dict[str, str] = {}
+        """The last note said per step (ingest, detection, delivery, each sink), until it succeeds."""
+        self._once = False
 
     def run(self, *, once: bool = False, stop: threading.Event | None = None) -> WatchStats:
-        """Watch until `stop` is set, or with `once` until nothing more is ready."""
+        """Watch until `stop` is set, or with `once` until nothing more is ready.
+
+        With `once`, a lake error other than a lock held by another process is raised (see the
+        module docstring). To make sinks give up their retries too, set `delivery.stop`.
+        """
         stop = stop or threading.Event()
+        self._once = once
         self.inbox.root.mkdir(parents=True, exist_ok=True)
         with FileLock(self.inbox.root / ".watch.lock", purpose="watch of this inbox"):
             self._idle()  # what a previous run (or another ingest) left undetected or undelivered
             while not stop.is_set():
                 ready, waiting, fresh = self.inbox.scan()
                 if ready:
-                    if not self._round(ready[: self.max_batch]):
+                    if not self._round(ready[: self.max_batch], stop):
                         stop.wait(self.poll_s)  # the lake is busy: retry, but not in a tight loop
                     continue
                 self._idle()
@@ -245,20 +261,24 @@ class Watcher:
                 stop.wait(self.inbox.settle_s if waiting else self.poll_s)
         return self.stats
 
-    def _round(self, files: Sequence[Landed]) -> bool:
-        """Ingest, detect and deliver; False when the lake was busy and files were left."""
+    def _round(self, files: Sequence[Landed], stop: threading.Event) -> bool:
+        """Ingest, detect and deliver; False when the lake was busy (or a stop came) and files were left."""
         complete = True
         for file in files:
+            if stop.is_set():  # what is ingested so far is detected; the rest waits for the next start
+                complete = False
+                break
             before = next_seq(self.lake) - 1
             try:
                 summary = ingest([file.path], self.lake, source=self.source, workers=self.workers)
             except LakeError as exc:  # the lake, not the file (e.g. another ingest holds it)
-                self._note(f"ingest deferred: {exc}")
+                self._defer("ingest", exc)
                 complete = False
                 break
             except Exception as exc:  # one bad file must not stop the watch
                 self._fail(file, f"{type(exc).__name__}: {exc}")
                 continue
+            self._said.pop("ingest", None)
             if summary.errors:
                 self._fail(file, "; ".join(summary.errors))
                 continue
@@ -270,19 +290,20 @@ class Watcher:
         if self._undetected or next_seq(self.lake) - 1 > read_watermark(self.lake, self.digest):
             self._detect_and_deliver()
         else:
-            self._delivered(self.delivery.sync(lock_wait_s=0.0), backlog=True)
+            self._delivered(self._sync(lock_wait_s=0.0), backlog=True)
 
     def _detect_and_deliver(self) -> None:
         try:
             found = run_detection(self.lake, self.ruleset, digest=self.digest, origin="realtime").alerts
-        except LakeError as exc:  # another detection run; the files wait for the next poll
-            self._note(f"detection deferred: {exc}")
+        except LakeError as exc:  # e.g. another detection run; the files wait for the next poll
+            self._defer("detection", exc)
             return
-        report = self._delivered(self.delivery.sync())
+        self._said.pop("detection", None)
+        report = self._delivered(self._sync())
         files, self._undetected = self._undetected, []
         if not files:
             if found.height:
-                self._note(f"{found.height:,} alerts from data ingested outside this watch")
+                self.on_note(f"{found.height:,} alerts from data ingested outside this watch")
             return
         counts = _credit(self.lake, files, found)
         for item, count in zip(files, counts, strict=True):
@@ -291,13 +312,30 @@ class Watcher:
             latency = None if waiting else report.finished_at - item.file.landed_at
             self._report(FileReport(item.file.name, "done", item.records, count, latency, waiting))
 
+    def _sync(self, *, lock_wait_s: float | None = None) -> DeliveryReport:
+        """A delivery; one the lake refused counts as skipped (its alerts wait in the store)."""
+        try:
+            report = self.delivery.sync(lock_wait_s=lock_wait_s)
+        except LakeError as exc:
+            self._defer("delivery", exc)
+            return DeliveryReport([SinkStatus(s.name, error=str(exc)) for s in self.delivery.sinks],
+                                  skipped=str(exc), finished_at=time.time())
+        self._said.pop("delivery", None)
+        return report
+
     def _delivered(self, report: DeliveryReport, *, backlog: bool = False) -> DeliveryReport:
         """Say what went wrong, and (for a spool drained between rounds) what finally went out."""
         for status in report.sinks:
+            key = f"sink {status.sink}"
             if status.error is not None and status.pending:
-                self._note(f"sink {status.sink}: {status.error}; {status.pending:,} alerts wait in its spool")
-            elif backlog and status.delivered:
-                self._note(f"sink {status.sink}: {status.delivered:,} spooled alerts delivered")
+                self._note(key, f"{key}: {status.error}; {status.pending:,} alerts wait in its spool")
+            elif status.error is None and not status.retry_in_s:
+                self._said.pop(key, None)  # delivered: a new failure is news again
+                if backlog and status.delivered:
+                    self.on_note(f"{key}: {status.delivered:,} spooled alerts delivered")
+        # A delivery skipped because another process was delivering owes only what is spooled.
+        self.stats.waiting_for = [s.sink for s in report.sinks
+                                  if s.pending or (s.error is not None and report.skipped is None)]
         return report
 
     def _fail(self, file: Landed, reason: str) -> None:
@@ -311,9 +349,16 @@ class Watcher:
         self.stats.alerts += report.alerts
         self.on_file(report)
 
-    def _note(self, text: str) -> None:
-        if text != self._last_note:  # a sink down for an hour is said once, not every poll
-            self._last_note = text
+    def _defer(self, step: str, exc: LakeError) -> None:
+        """A step the lake refused: waited out while watching; with `once`, only a busy lock is."""
+        if self._once and not isinstance(exc, LockHeld):
+            raise exc
+        self._note(step, f"{step} deferred: {exc}")
+
+    def _note(self, key: str, text: str) -> None:
+        # A sink down for an hour, or a read-only lake, is said once, not every poll.
+        if self._said.get(key) != text:
+            self._said[key] = text
             self.on_note(text)
 
 

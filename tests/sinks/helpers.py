@@ -1,8 +1,11 @@
-"""A webhook receiver on 127.0.0.1 that checks signatures and counts alerts by id; stored alerts."""
+"""Webhook receivers on 127.0.0.1 (one that checks signatures and counts alerts by id, one that
+never answers); stored alerts."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -95,6 +98,33 @@ class Receiver:
         twice = {i for i, n in self.counts.items() if n > 1}
         assert not twice, f"received more than once: {sorted(twice)[:5]}"
         return set(self.counts)
+
+
+class Hang:
+    """A receiver that accepts connections, reads the requests and never answers."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/hook"
+        self.requested = threading.Event()
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            self._open.append(connection)
+            if connection.recv(65536):
+                self.requested.set()
+
+    def close(self) -> None:
+        for connection in [*self._open, self._server]:
+            with contextlib.suppress(OSError):  # not connected
+                connection.shutdown(socket.SHUT_RDWR)  # wakes the thread up from accept or recv
+            connection.close()
 
 
 def stored_ids(lake: LakePaths) -> set[str]:

@@ -92,7 +92,7 @@ def test_mistakes_name_the_key_and_the_fix(tmp_path: Path, text: str, message: s
         _load(tmp_path, text)
     assert message in caught.value.message
     assert hint in (caught.value.hint or "")
-    assert str(tmp_path / "auditlake.toml") in (caught.value.where or "")
+    assert str(tmp_path / "auditlake.toml") in str(caught.value)
 
 
 def test_where_names_the_sink(tmp_path: Path) -> None:

@@ -33,15 +33,15 @@ turn a sink off.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from auditlake.errors import AuditlakeError
+from auditlake.config_file import ConfigError, read_config
 
 DEFAULT_CONFIG = Path("auditlake.toml")
 SINK_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -54,10 +54,6 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "webhook": (*_COMMON, "url", "secret", "secret_env", "timeout_s", "max_attempts", "backoff_s",
                 "backoff_max_s", "batch_size"),
 }
-
-
-class ConfigError(AuditlakeError):
-    """`auditlake.toml` cannot be used as written."""
 
 
 @dataclass(frozen=True)
@@ -99,14 +95,7 @@ def config_path(explicit: Path | None) -> Path | None:
 
 def load_config(path: Path) -> list[SinkConfig]:
     """The sinks `path` configures (an empty list when it has no `[[sinks]]`)."""
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the configuration: {exc.strerror or exc}", where=str(path)) from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not valid TOML: {exc}", where=str(path),
-                          hint="see auditlake.example.toml for the format") from exc
-    return parse_config(document, base=path.parent, where=str(path))
+    return parse_config(read_config(path), base=path.parent, where=str(path))
 
 
 def parse_config(document: dict[str, Any], *, base: Path, where: str) -> list[SinkConfig]:
@@ -148,11 +137,7 @@ def _sink(table: dict[str, Any], base: Path, where: str) -> SinkConfig:
 
 
 def _webhook(table: dict[str, Any], name: str, where: str) -> WebhookConfig:
-    url = _text(table, "url", where, example='url = "https://receiver.example.com/alerts"')
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"url {url!r} is not an http(s) URL", where=where,
-                          hint='write url = "https://host/path"')
+    url = _url(table, where)
     if "secret" in table and "secret_env" in table:
         raise ConfigError("both `secret` and `secret_env` are set", where=where, hint="keep one of them")
     if "secret_env" in table:
@@ -177,6 +162,31 @@ def _webhook(table: dict[str, Any], name: str, where: str) -> WebhookConfig:
     )
 
 
+def _url(table: dict[str, Any], where: str) -> str:
+    """An http(s) URL every request could be sent to: refused here, not on every delivery."""
+    url = _text(table, "url", where, example='url = "https://receiver.example.com/alerts"')
+    fix = 'write url = "https://host[:port]/path"'
+    odd = next((c for c in url if c.isspace() or not c.isprintable()), None)
+    if odd is not None:
+        raise ConfigError(f"url {url!r} contains {'a space' if odd == ' ' else f'the character {odd!r}'}",
+                          where=where, hint=f"remove it, or write it percent-encoded (a space is %20); {fix}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"url {url!r} is not an http(s) URL with a host", where=where, hint=fix)
+    if "@" in parts.netloc:
+        # Not echoed: what stands before '@' may be a password.
+        raise ConfigError("url holds a user name or password (before '@'), which is never sent", where=where,
+                          hint="leave it out: receivers check each request's signature, made with the secret")
+    if not (parts.path + parts.query + parts.fragment).isascii():
+        raise ConfigError(f"url {url!r} has characters other than ASCII after its host", where=where,
+                          hint="percent-encode them (as UTF-8 bytes, e.g. é is %C3%A9)")
+    port = parts.netloc.rpartition("]")[2].partition(":")[2]  # after an IPv6 address's brackets
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ConfigError(f"url {url!r} has port {port!r}, not a port from 1 to 65535", where=where,
+                          hint='write url = "https://host:8443/path", or leave the port out (443 for https, 80 for http)')
+    return url
+
+
 def _refuse_unknown(table: dict[str, Any], known: tuple[str, ...], where: str, what: str) -> None:
     for key in table:
         if key not in known:
@@ -198,7 +208,9 @@ def _text(table: dict[str, Any], key: str, where: str, *, default: str | None = 
 
 def _number(table: dict[str, Any], key: str, where: str, default: float, *, low: float) -> float:
     value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+    # TOML has nan and inf: `value < low` is false for nan, and neither is a usable time.
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            or value < low):
         raise ConfigError(f"`{key}` must be a number >= {low:g}, not {value!r}", where=where,
                           hint=f"write {key} = {default:g}")
     return float(value)

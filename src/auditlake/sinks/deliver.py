@@ -20,6 +20,11 @@ every webhook request its batch id) so receivers can discard them.
 
 Create the `Delivery` before running detection: that is when a new sink's starting point is
 fixed (the current end of the store), so the run's alerts are the first it gets.
+
+Stopping (`Delivery.stop`, set by a stop signal): sinks give up their retries, and a sink still
+busy with a request `STOP_GRACE_S` later is not waited for (a receiver that accepts and never
+answers would hold the process for its whole timeout). Its batch stays in the spool, since a
+batch leaves it only once acknowledged, and goes out on the next delivery.
 """
 
 from __future__ import annotations
@@ -40,10 +45,13 @@ from auditlake.sinks.base import Sink, SinkError
 from auditlake.sinks.config import JsonlConfig, SinkConfig, StdoutConfig, WebhookConfig
 from auditlake.sinks.jsonl import JsonlSink
 from auditlake.sinks.outbox import Outbox
+from auditlake.sinks.spool import Spool
 from auditlake.sinks.stdout import StdoutSink
 from auditlake.sinks.webhook import WebhookSink
 
 LOCK_POLL_S = 0.05
+STOP_GRACE_S = 1.0
+"""How long a stopped delivery still waits for requests in flight."""
 
 
 def build_sinks(configs: Sequence[SinkConfig]) -> list[Sink]:
@@ -153,6 +161,11 @@ class Delivery:
                 status.error = status.error or f"new alerts not queued: {refused}"
         return DeliveryReport(statuses, queued, finished_at=time.time())
 
+    @property
+    def writes_stdout(self) -> bool:
+        """Whether alerts go to standard output, which then must carry nothing else."""
+        return any(isinstance(s, StdoutSink) for s in self.sinks)
+
     def pending(self) -> dict[str, int]:
         """Alerts waiting in each sink's spool."""
         return {name: outbox.spool.pending_alerts() for name, outbox in self._outboxes.items()}
@@ -183,14 +196,30 @@ class Delivery:
         for thread in threads:
             thread.start()
         try:
-            for thread in threads:
-                thread.join()
+            self._join(threads)
         except KeyboardInterrupt:
             self.stop.set()  # sinks give up their retries; a batch in flight is kept in the spool
-            for thread in threads:
-                thread.join(timeout=5.0)
+            self._join(threads)
             raise
+        for sink, thread in zip(self.sinks, threads, strict=True):
+            if thread.is_alive():  # stopped mid-request: the batch was not acknowledged
+                status = statuses[sink.name]
+                status.error = "stopped while a request was in flight"
+                # A spool of its own: the sink's thread may still be using the outbox's.
+                status.pending = Spool(self._outboxes[sink.name].folder).pending_alerts()
         return [statuses[s.name] for s in self.sinks]
+
+    def _join(self, threads: Sequence[threading.Thread]) -> None:
+        """Wait for the drains; once `stop` is set, for at most `STOP_GRACE_S` more."""
+        deadline: float | None = None
+        for thread in threads:
+            while thread.is_alive():
+                if deadline is None and self.stop.is_set():
+                    deadline = time.monotonic() + STOP_GRACE_S
+                left = LOCK_POLL_S if deadline is None else min(LOCK_POLL_S, deadline - time.monotonic())
+                if left <= 0:
+                    return
+                thread.join(left)
 
     def _drain(self, sink: Sink, status: SinkStatus) -> None:
         outbox = self._outboxes[sink.name]
@@ -224,6 +253,6 @@ class Delivery:
             try:
                 return lock.__enter__(), ""
             except LockHeld as exc:
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or self.stop.is_set():
                     return None, str(exc)
-            time.sleep(LOCK_POLL_S)
+            self.stop.wait(LOCK_POLL_S)

@@ -1,7 +1,8 @@
 """Standard output: one JSON object per alert, flushed per batch (for pipes and log shippers).
 
-Commands run with `--json` print their own objects on stdout too (`detect --json` the same
-alerts again, `watch --json` one report per file); alerts are the objects with an `alert_id`.
+A log collector reading standard output must find alerts there and nothing else, each once:
+with a stdout sink, `detect` prints its summary on stderr and leaves the alerts of `--json`
+to the sink, and `watch` refuses `--json`, whose per-file reports would share stdout with them.
 """
 
 from __future__ import annotations
