@@ -32,7 +32,7 @@ class Column:
 
 CANONICAL: dict[str, Column] = unique_table(((c.name, c) for c in [
     # ids
-    Column("event_uid", pa.string(), "identity of the event: the source's native id, else the hex event_hash"),
+    Column("event_uid", pa.string(), "identity of the event: the source's native id, else the hex SHA-256 of the record's canonical JSON (sources.record_identity)"),
     Column("event_hash", pa.binary(32), "SHA-256 of `raw`; dedup and integrity"),
     Column("source", pa.string(), "lake source name, e.g. aws.cloudtrail (hive partition, not stored in files)"),
     Column("source_tenant", pa.string(), "AWS account, GCP project, Okta org, GitHub org, cluster, host"),

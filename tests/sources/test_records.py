@@ -64,12 +64,13 @@ def test_rows_are_completed() -> None:
 
 
 @pytest.mark.parametrize("raw", [b'{"op": "x"}', b'{"op": "x", "id": ""}', b'{"op": "x", "id": null}'])
-def test_event_uid_falls_back_to_the_hash(raw: bytes) -> None:
+def test_event_uid_falls_back_to_the_hash_of_the_content(raw: bytes) -> None:
     [row] = _run(Frame(raw, "f:1"))
 
     assert isinstance(row, dict)
-    assert row["event_uid"] == hashlib.sha256(raw).hexdigest()
-    assert bytes.fromhex(row["event_uid"]) == row["event_hash"]
+    canonical = json.dumps(json.loads(raw), separators=(",", ":"), sort_keys=True).encode()
+    assert row["event_uid"] == hashlib.sha256(canonical).hexdigest()
+    assert row["event_hash"] == hashlib.sha256(raw).digest()
 
 
 def test_identical_records_hash_alike_and_different_bytes_differently() -> None:

@@ -91,13 +91,10 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
 
 
 def _read(texts: pl.DataFrame, base: Mapping[str, pa.Array]) -> pl.DataFrame:
-    """The texts with `raw`, the event hash in hex and the per-row flags."""
+    """The texts with `raw` and the per-row flags."""
     raw = pl.col("raw")
     floaty = pl.any_horizontal(raw.str.contains(token) for token in FLOAT_TOKENS)
-    return texts.with_columns(
-        raw=pl.Series(base["raw"]),
-        _hash_hex=pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex"),
-    ).with_columns(
+    return texts.with_columns(raw=pl.Series(base["raw"])).with_columns(
         _floaty=floaty,
         _respelled=floaty | raw.str.contains(CONTROL_ESCAPE),
         _time=_time_common(),
@@ -271,7 +268,7 @@ def _canonical(cloudtrail: Any) -> dict[str, pl.Expr]:
     arn, address = c(f"{who}.arn"), c("sourceIPAddress")
     is_ip = c("_is_ip")
     return {
-        "event_uid": first_truthy(c("eventID"), c("_hash_hex")),
+        "event_uid": pl.when(truthy(c("eventID"))).then(c("eventID")),  # else from the content, in `finish`
         "time": c("_time"),
         "source_tenant": first_truthy(c("recipientAccountId"), c(f"{who}.accountId")),
         "action": c("eventName"),

@@ -36,7 +36,6 @@ from auditlake.sources.batch_exprs import (
 )
 from auditlake.sources.fields import ip_or_host
 from auditlake.sources.ndjson_batch import (
-    HASH_HEX,
     KIND,
     declined_all,
     decode_typed,
@@ -139,12 +138,10 @@ def _canonical(gcp: Any) -> dict[str, pl.Expr]:
     resource_name = _scalar(f"{PAYLOAD}.resourceName")
     code = _scalar(f"{PAYLOAD}.status.code")
     return {
-        "event_uid": pl.coalesce(
-            pl.when(insert_id.is_not_null() & log_name.is_not_null())
-            .then(pl.concat_str([log_name, pl.lit("/"), insert_id]))
-            .otherwise(insert_id),
-            pl.col(HASH_HEX),
-        ),
+        # Without an insertId, from the record's content (`finish`).
+        "event_uid": pl.when(insert_id.is_not_null() & log_name.is_not_null())
+        .then(pl.concat_str([log_name, pl.lit("/"), insert_id]))
+        .otherwise(insert_id),
         "time": pl.col("_time"),
         "source_logged_at": pl.col("_received"),
         "action": method,

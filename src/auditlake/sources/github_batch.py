@@ -30,7 +30,6 @@ from auditlake.sources.batch_exprs import in_range, json_value, nonempty, per_di
 from auditlake.sources.json_paths import read_keys, read_paths
 from auditlake.sources.ndjson_batch import (
     FRAME_COLUMN,
-    HASH_HEX,
     KIND,
     declined_all,
     decode_typed,
@@ -93,7 +92,7 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     )
 
 
-_INTERNAL = frozenset({"raw", FRAME_COLUMN, HASH_HEX, "_keys", "_time", "_person", "_class", "_failed"})
+_INTERNAL = frozenset({"raw", FRAME_COLUMN, "_keys", "_time", "_person", "_class", "_failed"})
 """Columns of the work frame besides the fields' own: a key of one of these names declines."""
 
 
@@ -173,7 +172,7 @@ def _canonical(github: Any) -> dict[str, pl.Expr]:
     target_name = pl.when(on_user).then(user).when(on_team).then(team).when(on_repo).then(repo)
     conclusion = _conclusion()
     return {
-        "event_uid": pl.coalesce(nonempty("_document_id"), pl.col(HASH_HEX)),
+        "event_uid": nonempty("_document_id"),  # else from the content, in `finish`
         "time": pl.col("_time"),
         "action": pl.col("action"),
         "actor_id": pl.coalesce(nonempty("actor_id"), actor),

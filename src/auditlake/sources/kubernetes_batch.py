@@ -44,7 +44,7 @@ import polars as pl
 
 from auditlake.sources.base import BatchResult, Frame
 from auditlake.sources.batch_exprs import is_ip, nonempty, respelled, time_from_text
-from auditlake.sources.ndjson_batch import HASH_HEX, KIND, declined_all, decode_typed, finish
+from auditlake.sources.ndjson_batch import KIND, declined_all, decode_typed, finish
 
 OBJECTS: tuple[str, ...] = ("user", "impersonatedUser", "objectRef", "responseStatus", "annotations")
 """Members that must be objects when present (`kubernetes.STRUCTURE`)."""
@@ -185,7 +185,7 @@ def _canonical(kubernetes: Any) -> dict[str, pl.Expr]:
     reason = pl.col("annotations.authorization.k8s.io/reason")
     is_resource = resource.is_not_null()
     return {
-        "event_uid": pl.coalesce(auditid, pl.col(HASH_HEX)),
+        "event_uid": auditid,  # else from the content, in `finish`
         "request_id": auditid,
         "time": pl.col("_time"),
         "source_logged_at": pl.col("_logged"),

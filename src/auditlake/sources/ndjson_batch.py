@@ -5,8 +5,9 @@ caps ingest at a few thousand records a second. A batch path reads a whole chunk
 text in one native pass (`json_paths`) and maps them with Polars expressions instead; this
 module does the parts that do not depend on the source: decoding a chunk (setting aside the
 records the per-record path must judge), the columns every event carries (`raw`,
-`event_hash`, `raw_format`, `parser_version`, exactly as `records.complete_row` makes them)
-and running a spec's batch path with the per-record path behind it for the frames it declines.
+`event_hash`, `raw_format`, `parser_version`, and `event_uid` where the source names none,
+exactly as `records.complete_row` makes them) and running a spec's batch path with the
+per-record path behind it for the frames it declines.
 
 >>> from auditlake.sources import cloudtrail
 >>> frames = [Frame(b'{"a": "x"}', "f:1"), Frame(b'{"a": ', "f:2"), Frame(b'{"a": 1}', "f:3")]
@@ -35,6 +36,7 @@ from auditlake.sources.batch_exprs import table
 from auditlake.sources.chunking import LineChunk, raws
 from auditlake.sources.fields import loads_as_object
 from auditlake.sources.json_paths import read_kinds, read_paths
+from auditlake.sources.record_identity import with_fallback_uids
 from auditlake.sources.records import MAX_RECORD_BYTES, Rejected, Skipped, normalize_frames
 from auditlake.sources.table import rows_to_table
 
@@ -42,8 +44,6 @@ FRAME_COLUMN = "_frame"
 """Column of a decoded chunk holding each row's index into the frames that were decoded."""
 KIND = "kind:"
 """Prefix of the columns of a typed decoding (`decode_typed`) holding a field's JSON type."""
-HASH_HEX = "_hash_hex"
-"""Column of a typed decoding holding the event hash in hex (`complete_row`'s fallback id)."""
 
 
 @dataclass(frozen=True)
@@ -106,17 +106,15 @@ def decode_typed(
     """`decode`, with the JSON type of each of `typed` (a column `KIND + path`), the text of
     each of `members` (key paths, named by their keys joined with dots, that are not among
     `paths`: members of a path's object, keys holding dots), the keys of the object at
-    `keys_of` (`json_paths.read_kinds`), `raw` and the hash in hex (`HASH_HEX`). None when
-    DuckDB refuses a record for its types after taking it for its texts: the caller declines
-    the chunk."""
+    `keys_of` (`json_paths.read_kinds`), and `raw`. None when DuckDB refuses a record for its
+    types after taking it for its texts: the caller declines the chunk."""
     texts, base, declined = decode(frames, paths, spec)
     kinds = read_kinds(base["raw"], list(dict.fromkeys(typed)), list(dict.fromkeys(members)), keys_of)
     if kinds is None:
         return None
     types, values = kinds
     work = pl.concat([texts, types.select(pl.all().name.prefix(KIND)), values], how="horizontal").with_columns(
-        pl.Series("raw", base["raw"]),
-        pl.Series(base["event_hash"]).cast(pl.Binary).bin.encode("hex").alias(HASH_HEX),
+        pl.Series("raw", base["raw"])
     )
     return Decoded(work, base, declined)
 
@@ -142,10 +140,16 @@ def finish(
 ) -> BatchResult:
     """The batch result: the table of the rows `keep` holds (`canonical` and `natives` are
     theirs), and every frame declined, on decoding or by `keep`. Raises if a frame is neither
-    kept nor declined."""
+    kept nor declined.
+
+    `canonical`'s `event_uid` is the source's own id, null (or empty) where the record names
+    none: those rows get the identity `records.complete_row` gives them, from their content
+    (`record_identity.with_fallback_uids`).
+    """
     base = decoded.base
     if not keep.all():
         base = {name: column.filter(keep.to_arrow()) for name, column in base.items()}
+    canonical = with_fallback_uids(canonical, base["raw"], spec.raw_format)
     dropped = decoded.work.get_column(FRAME_COLUMN).filter(~keep).to_list()
     rows = table(canonical, natives, base, spec.native_types)
     result = BatchResult(rows, sorted(decoded.declined + dropped))

@@ -38,7 +38,6 @@ from auditlake.sources.batch_exprs import (
     time_from_text,
 )
 from auditlake.sources.ndjson_batch import (
-    HASH_HEX,
     KIND,
     declined_all,
     decode_typed,
@@ -125,7 +124,7 @@ def _canonical(okta: Any) -> dict[str, pl.Expr]:
     factor = pl.col(KIND + f"{DEBUG_DATA}.factor")
     session = _scalar("authenticationContext.externalSessionId")
     return {
-        "event_uid": pl.coalesce(_scalar("uuid"), pl.col(HASH_HEX)),
+        "event_uid": _scalar("uuid"),  # else from the content, in `finish`
         "time": pl.col("_time"),
         "action": event_type,
         "src_ip": _scalar("client.ipAddress"),

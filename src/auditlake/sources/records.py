@@ -1,9 +1,9 @@
 """Frames in, rows or quarantine entries out: the per-record step shared by every source.
 
 Each frame is normalized by its source; the row is completed with what every event carries
-(`raw`, `event_hash`, a fallback `event_uid`, `raw_format`, `parser_version`). A frame that
-fails becomes a `Rejected` with the reason, never an exception that stops the input and never a
-silent drop.
+(`raw`, `event_hash`, a fallback `event_uid` from the record's content (`record_identity`),
+`raw_format`, `parser_version`). A frame that fails becomes a `Rejected` with the reason, never
+an exception that stops the input and never a silent drop.
 
 >>> from auditlake.sources import cloudtrail
 >>> good = Frame(b'{"eventSource":"s3.amazonaws.com","eventName":"GetObject",'
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from auditlake.errors import RecordError, RecordSkipped
 from auditlake.sources.base import Frame, Row, SourceSpec
+from auditlake.sources.record_identity import fallback_uid
 
 MAX_RECORD_BYTES = 64 << 20
 """A record larger than this is quarantined: it is almost surely a framing accident."""
@@ -74,17 +75,20 @@ def normalize_frames(
 
 
 def complete_row(row: Row, raw: bytes, spec: SourceSpec) -> Row:
-    """Add the columns every event has; the raw text must be valid UTF-8."""
+    """Add the columns every event has; the raw text must be valid UTF-8.
+
+    A row its source gave no `event_uid` is identified by the record's content, whatever its
+    writing (`record_identity.fallback_uid`); `event_hash` is the digest of the bytes as read.
+    """
     if row.get("time") is None:
         raise RecordError("missing timestamp")
     try:
         row["raw"] = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RecordError(f"invalid UTF-8 at byte {exc.start}") from exc
-    digest = hashlib.sha256(raw).digest()
-    row["event_hash"] = digest
+    row["event_hash"] = hashlib.sha256(raw).digest()
     if not row.get("event_uid"):
-        row["event_uid"] = digest.hex()
+        row["event_uid"] = fallback_uid(raw, spec.raw_format)
     row.setdefault("raw_format", spec.raw_format)
     row["parser_version"] = f"{spec.name}/{spec.parser_version}"
     return row

@@ -60,7 +60,7 @@ from auditlake.sources.batch_exprs import (
     truthy,
 )
 from auditlake.sources.json_paths import KEYS_OF, read_paths
-from auditlake.sources.ndjson_batch import HASH_HEX, KIND, declined_all, decode_typed, finish
+from auditlake.sources.ndjson_batch import KIND, declined_all, decode_typed, finish
 
 EVENT = ("Event",)
 SYSTEM = ("Event", "System")
@@ -148,13 +148,13 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     keep = ~work.select(_declined(layout)).to_series()
     if not keep.all():  # a chunk's hundreds of columns are copied only when some row goes
         natives = natives.filter(keep)
-    kept = pl.concat([work.select(HASH_HEX, "_time").filter(keep), natives.select(pl.all().name.prefix(_NATIVE))],
+    kept = pl.concat([work.select("_time").filter(keep), natives.select(pl.all().name.prefix(_NATIVE))],
                      how="horizontal")
     present = natives.columns
     kinds = per_distinct(kept.select(pl.struct(_native(n, present) for n in KIND_FIELDS)).to_series(), _kind_of,
                          _KIND_TYPE)
     # With a column beside it: a select of literals alone (no such field in the chunk) is one row.
-    address = kept.select(_value(["IpAddress", "SourceIp", "SourceAddress"], present), pl.col(HASH_HEX)).to_series()
+    address = kept.select(_value(["IpAddress", "SourceIp", "SourceAddress"], present), pl.col("_time")).to_series()
     kept = kept.with_columns(
         kinds.alias(_KIND),
         per_distinct(natives.get_column("Computer"), windows._domain, pl.String()).alias("_tenant"),
@@ -341,8 +341,8 @@ def _canonical(kinds: pl.Series, present: Sequence[str]) -> dict[str, pl.Expr]:
     targets = {t: _target(t, present) for t in kinds.struct.field("targets").unique().drop_nulls().to_list()}
     level = _native("Level", present)
     return {
-        "event_uid": pl.when(identified).then(pl.concat_str(computer, channel, record, separator="|"))
-        .otherwise(pl.col(HASH_HEX)),
+        # Without all three, from the record's content (`finish`).
+        "event_uid": pl.when(identified).then(pl.concat_str(computer, channel, record, separator="|")),
         "time": pl.col("_time"),
         "host": computer,
         "source_tenant": pl.col("_tenant"),
