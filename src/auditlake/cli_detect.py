@@ -17,6 +17,7 @@ from auditlake.cli_options import existing_lake
 from auditlake.detection.alerts import ORIGINS
 from auditlake.detection.compile import RuleSet, compile_rules, rule_files
 from auditlake.detection.engine import DetectSummary, run_detection
+from auditlake.detection.logsources import unsupported_reason
 from auditlake.detection.placeholders import load_placeholders
 from auditlake.detection.rulecache import compile_rules_cached, frozen_for_the_run
 from auditlake.detection.watermarks import ruleset_digest
@@ -151,17 +152,35 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
 
 
 def warn_failures(ruleset: RuleSet) -> None:
-    """A warning per rule that did not compile; exit 1 when rules failed and none is left to
-    run: a scheduled run of a broken rule set must not pass for a quiet day."""
+    """A warning per rule that did not compile, and per rule whose logsource reaches no lake
+    source (`warn_unrouted`); exit 1 when rules failed and none is left to run: a scheduled
+    run of a broken rule set must not pass for a quiet day."""
     from auditlake.cli import ExitCode
 
     for failure in ruleset.failures:
         click.echo(f"warning: rule {failure.path or failure.title} not compiled ({failure.reason}): "
                    f"{failure.message}", err=True)
+    warn_unrouted(ruleset)
     if ruleset.failures and not ruleset.correlations and not any(rule.output for rule in ruleset.rules):
         click.echo(f"error: no rule left to run: {len(ruleset.failures)} did not compile (above); "
                    "`auditlake rules check` shows where", err=True)
         sys.exit(ExitCode.FAILURE)
+
+
+def warn_unrouted(ruleset: RuleSet) -> None:
+    """A warning per rule that compiled but whose logsource no lake source holds: it would
+    never see an event, which a run must not pass over in silence (a misspelt product, or a
+    log the lake does not ingest)."""
+    for rule in ruleset.rules:
+        if rule.routes:
+            continue
+        product, category, service = rule.logsource
+        written = ", ".join(f"{k}={v}" for k, v in (("product", product), ("category", category),
+                                                    ("service", service)) if v)
+        why = unsupported_reason(product, category, service) or "no lake source reads it"
+        click.echo(f"warning: rule {rule.path or rule.title} not run: its logsource ({written or 'empty'}) "
+                   f"reaches no lake source ({why}); `auditlake rules check` shows which logsources route",
+                   err=True)
 
 
 def _progress(every_s: float = 0.5) -> Callable[[str, int, int], None] | None:

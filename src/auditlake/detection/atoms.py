@@ -7,7 +7,9 @@ set* is a set of atoms one of which every matching row holds:
 
 - a string leaf gives its literals (a wildcard or regex its longest literal run, or one per
   branch of an alternation); a field read from raw gives the part of each literal that the
-  record's text must hold verbatim;
+  record's text must hold verbatim, as does a column that may hold a JSON array's text;
+- a keyword gives its literals in every column keywords search, in raw also as JSON escapes
+  them, and the escapes that may hide them there (which the binder decodes);
 - every child of an AND is necessary, so an AND has all its children's sets;
 - an OR needs a set for every child and unions one of each;
 - a NOT gives none (nothing is necessary), a constant false the empty set (no row matches).
@@ -27,8 +29,8 @@ from operator import itemgetter
 import polars as pl
 
 from auditlake.detection import ir
-from auditlake.detection.lower import PARTITION_SOURCE
-from auditlake.detection.raw_json import json_text_column
+from auditlake.detection.lower import PARTITION_SOURCE, array_text_column
+from auditlake.detection.raw_json import hiding_escapes, json_text_column
 
 Atom = tuple[str, str, object]
 """(column, kind, value): kind `text` (a lowercased literal), `num` (an exact number) or `json`
@@ -45,17 +47,31 @@ MAX_SETS = 4
 
 @dataclass(frozen=True)
 class Columns:
-    """What the binder will see: the schema, columns whose text is not what leaves compare
-    (JSON arrays are matched member by member), and whether absent fields are read from raw."""
+    """What the binder will see (as `lower.BindOptions` tells it): the schema, columns whose
+    text is not what leaves compare (JSON arrays are matched member by member), whether absent
+    fields are read from raw, where keywords are searched and how."""
 
     schema: pl.Schema
     opaque: frozenset[str] = frozenset()
     json_fallback: bool = False
     json_arrays: frozenset[str] = frozenset()
     json_objects: frozenset[str] = frozenset()
+    keyword_columns: tuple[str, ...] | None = None
+    native_arrays: bool = False
+    raw_is_json: bool = True
+    array_columns: frozenset[str] | None = None
+
+    @property
+    def json_list_columns(self) -> frozenset[str]:
+        return self.opaque
 
     def dtype(self, name: str) -> pl.DataType | None:
         return None if name in self.opaque else self.schema.get(name)
+
+    def may_hold_array(self, name: str) -> bool:
+        """Whether a String column's text may be a JSON array, whose members leaves match
+        (as `lower.BindOptions.may_hold_array` tells the binder)."""
+        return array_text_column(name, self.schema.get(name), self)
 
     def absent(self, name: str) -> bool:
         """True when a leaf on `name` reads no column at all (so it is false)."""
@@ -127,7 +143,9 @@ def _leaf_sets(leaf: ir.Leaf, columns: Columns) -> list[Atoms]:
     if leaf.op == "num" and _is_integer(dtype) and all(type(v) is int for v in leaf.values):
         return [frozenset((leaf.field, "num", v) for v in leaf.values)]
     usable: Callable[[str], str]
-    if dtype == pl.String:
+    if dtype == pl.String and columns.may_hold_array(leaf.field):
+        column, kind, usable = leaf.field, "json", _raw_safe  # a member is JSON-escaped there
+    elif dtype == pl.String:
         column, kind, usable = leaf.field, "text", str
     elif (text := columns.json_text(leaf.field)) is not None:
         column, kind, usable = text, "json", _raw_safe
@@ -176,10 +194,32 @@ def _keyword_sets(keyword: ir.Keyword, columns: Columns) -> list[Atoms]:
 
 
 def _keyword_atoms(keyword: ir.Keyword, columns: Columns) -> Atoms | None:
-    """Keywords are searched in `raw` (the binder's default when it exists), where a value
-    may also appear in its JSON-escaped spelling."""
-    if columns.dtype(RAW) != pl.String:
+    """Keywords are searched where the binder searches them (`lower.keyword`): the source's
+    keyword columns, else `raw`. A JSON text may hold a value in its JSON-escaped spelling,
+    or spell part of it with an escape the binder decodes (its rows hold that escape)."""
+    if columns.keyword_columns is None:
+        if columns.schema.get(RAW) != pl.String:
+            return None  # every String column is searched: no help
+        searched = [RAW]
+    else:
+        searched = [c for c in columns.keyword_columns if c in columns.schema]
+    if any(columns.schema[c] != pl.String for c in searched):
         return None
+    texts = _keyword_texts(keyword)
+    if texts is None:
+        return None
+    atoms: set[Atom] = set()
+    for column in searched:
+        json_text = column == RAW or column in columns.opaque
+        spellings = {t for text in texts for t in (text, _json_spelling(text) if json_text else text)}
+        if column == RAW and columns.raw_is_json:
+            spellings |= set(hiding_escapes(texts, pattern=keyword.op in ("match", "regex")))
+        atoms |= {(column, "text", t) for t in spellings}
+    return frozenset(atoms)
+
+
+def _keyword_texts(keyword: ir.Keyword) -> list[str] | None:
+    """Lowercased literals one of which every text the keyword matches holds; None: none."""
     if keyword.op in ("eq", "contains", "startswith", "endswith", "num"):
         texts = [str(v).lower() for v in keyword.values]
     elif keyword.op in ("match", "regex"):
@@ -190,10 +230,11 @@ def _keyword_atoms(keyword: ir.Keyword, columns: Columns) -> Atoms | None:
         texts = [str(t).lower() for t in found]
     else:
         return None
-    if any(t == "" for t in texts):
-        return None
-    spellings = {t for text in texts for t in (text, json.dumps(text, ensure_ascii=False)[1:-1])}
-    return frozenset((RAW, "text", t) for t in spellings)
+    return None if any(t == "" for t in texts) else texts
+
+
+def _json_spelling(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 def wildcard_literal(body: str) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cache, partial
 
 import polars as pl
 
@@ -20,11 +20,13 @@ from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlate import evaluate_correlation
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.distinct_values import merge_equal_rows, split_merged_rows
+from auditlake.detection.json_members import crosses_array
 from auditlake.detection.logsources import (
     effective_field_map,
     json_arrays,
     json_list_columns,
     json_objects,
+    keyword_columns,
 )
 from auditlake.detection.lower import (
     PARTITION_SOURCE,
@@ -32,6 +34,7 @@ from auditlake.detection.lower import (
     BindOptions,
     Schema,
     bind,
+    json_location,
     lower,
 )
 from auditlake.detection.lowered_once import PREFIX, lowered_once_all, lowerings
@@ -52,6 +55,7 @@ from auditlake.detection.prefilter import (
     searched_atoms,
 )
 from auditlake.detection.raw_json import array_prefix, json_path, json_text_column
+from auditlake.errors import UnknownSourceError
 
 RULE_ID_COLUMN = "rule_id"
 
@@ -84,6 +88,8 @@ def needed_columns(
     for rule in rules:
         fields, has_keyword = rule.reads(source)
         needs_raw |= has_keyword
+        if has_keyword:  # what a keyword searches besides `raw` (`logsources.KEYWORD_COLUMNS`)
+            names.update(c for c in keyword_columns(source) or () if c in schema and c != "raw")
         for name in fields:
             if name in schema:
                 names.add(name)
@@ -97,24 +103,82 @@ def needed_columns(
     return [n for n in schema if n in names]
 
 
-def bind_options(source: str | None) -> BindOptions:
-    """How rules meet a partition of `source` (None: a frame of unknown origin)."""
+def bind_options(
+    source: str | None, array_columns: frozenset[str] | None = None, flat_paths: frozenset[str] = frozenset()
+) -> BindOptions:
+    """How rules meet a partition of `source` (None: a frame of unknown origin). When the rows
+    are known: `array_columns`, the only columns holding a JSON array's text in them
+    (`array_columns_of`), and `flat_paths`, fields read by path that cross no array in them
+    (`flat_paths_of`)."""
     if source is None:
         return BindOptions()
     return BindOptions(
         source=source,
         json_fallback=source in RAW_JSON_SOURCES,
+        keyword_columns=keyword_columns(source),
         json_list_columns=json_list_columns(source),
         json_arrays=json_arrays(source),
         json_objects=json_objects(source),
+        native_arrays=source in RAW_JSON_SOURCES,
+        array_columns=array_columns,
+        flat_paths=flat_paths,
+        raw_is_json=raw_is_json(source),
     )
 
 
-def atom_columns(schema: Schema, source: str) -> Columns:
-    """What the binder sees of `schema` on a partition of `source`, for finding atoms."""
+def array_columns_of(frame: pl.DataFrame, source: str) -> frozenset[str]:
+    """The columns of `frame` that may hold a JSON array's text (`BindOptions.native_arrays`)
+    and hold one in some row: one cheap pass over those columns, which spares every leaf on
+    the others its test of members."""
     options = bind_options(source)
+    columns = [name for name, dtype in frame.schema.items() if options.may_hold_array(name, dtype)]
+    if not columns:
+        return frozenset()
+    found = frame.select(pl.col(c).str.starts_with("[").any() for c in columns).row(0)
+    return frozenset(c for c, holds in zip(columns, found, strict=True) if holds)
+
+
+@cache
+def raw_is_json(source: str) -> bool:
+    """Whether a source's `raw` is JSON text (a source this registry does not know is a
+    generic mapping's, which reads JSON). The registry is imported here, on first use: it
+    imports every source."""
+    from auditlake.sources.registry import lookup
+
+    try:
+        return lookup(source).raw_format.endswith("json")
+    except UnknownSourceError:
+        return True
+
+
+def flat_paths_of(rules: Iterable[CompiledRule], frame: pl.DataFrame, schema: Schema, source: str) -> frozenset[str]:
+    """The fields the rules read by JSON path (from a text column of `frame`; `schema` adds
+    the columns read later) that cross no array in any row of `frame`: one search per text
+    column (`json_members.crosses_array`), which spares each leaf on them reading members."""
+    options = bind_options(source)
+    if not options.json_fallback:
+        return frozenset()
+    by_column: dict[str, list[tuple[str, list[str]]]] = {}
+    for name in sorted({name for rule in rules for name in rule.reads(source)[0]}):
+        if name in schema or isinstance(schema.get(name.split(".", 1)[0]), pl.Struct):
+            continue
+        found = json_location(name, schema, options)
+        if found is not None and found[0] in frame.columns:
+            by_column.setdefault(found[0], []).append((name, found[1].split(".")))
+    flat = set()
+    for column, fields in by_column.items():
+        crossing = crosses_array(frame.get_column(column), [keys for _, keys in fields])
+        flat |= {name for (name, _), crosses in zip(fields, crossing, strict=True) if not crosses}
+    return frozenset(flat)
+
+
+def atom_columns(schema: Schema, source: str, array_columns: frozenset[str] | None = None) -> Columns:
+    """What the binder sees of `schema` on a partition of `source`, for finding atoms."""
+    options = bind_options(source, array_columns)
     return Columns(
-        pl.Schema(schema), options.json_list_columns, options.json_fallback, options.json_arrays, options.json_objects
+        pl.Schema(schema), options.json_list_columns, options.json_fallback, options.json_arrays,
+        options.json_objects, options.keyword_columns, options.native_arrays, options.raw_is_json,
+        options.array_columns,
     )
 
 
@@ -224,7 +288,8 @@ def evaluate_candidates(
     """
     rules = [r for r in rules if r.routes and source in r.sources]
     schema = pl.Schema({**frame.schema, **(late.schema if late else {})})
-    prepared = _prepared(rules, schema, source, frozenset(late.schema) if late else frozenset())
+    shapes = (array_columns_of(frame, source), flat_paths_of(rules, frame, schema, source))
+    prepared = _prepared(rules, schema, source, frozenset(late.schema) if late else frozenset(), shapes)
     plans = prepared.plans
     indexed = frame.with_row_index(ROW)
     output = indexed if keep is None else indexed.select(ROW, *[c for c in keep if c in frame.schema])
@@ -292,7 +357,7 @@ def _with_late(indexed: pl.DataFrame, late: LateColumns, rows: pl.Series | None)
 @dataclass
 class _Prepared:
     """What evaluating rules on one source's schema needs besides the rows: reused by every
-    batch of the same rules and schema."""
+    batch of the same rules, schema and columns holding JSON arrays."""
 
     rules: list[CompiledRule]
     schema: Schema
@@ -300,6 +365,9 @@ class _Prepared:
     plans: list[RulePlan]
     judged_key: str | None = None
     """Where the judgements below are kept between runs (`plancache.load_judged`)."""
+    shapes: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+    """In the batches these are for: the columns holding a JSON array's text, the fields read
+    by path that cross no array (`bind_options`)."""
     _bound: dict[int, BoundRule] = field(default_factory=dict)
     _together: dict[tuple[int, ...], tuple[dict[str, pl.Expr], tuple[str, ...]]] = field(default_factory=dict)
     _sampled: pl.DataFrame | None = None
@@ -369,7 +437,8 @@ class _Prepared:
         """Plan `index`'s rule on the schema: its expression, and the columns it reads."""
         if index not in self._bound:
             rule = self.plans[index].rule
-            lowering = partial(lower, rule.routed(self.source), self.schema, bind_options(self.source))
+            options = bind_options(self.source, *self.shapes)
+            lowering = partial(lower, rule.routed(self.source), self.schema, options)
             reads = needed_columns([rule], self.schema, self.source, keep=())
             self._bound[index] = BoundRule(lowering().to_expr(RUNTIME_ENV), reads, lowering)
         return self._bound[index]
@@ -379,15 +448,21 @@ _PREPARED: OrderedDict[tuple[object, ...], _Prepared] = OrderedDict()
 PREPARED_KEPT = 8
 
 
-def _prepared(rules: list[CompiledRule], schema: Schema, source: str, late: frozenset[str]) -> _Prepared:
-    key = (source, tuple(id(r) for r in rules), tuple((n, str(d)) for n, d in schema.items()), late)
+def _prepared(
+    rules: list[CompiledRule],
+    schema: Schema,
+    source: str,
+    late: frozenset[str],
+    shapes: tuple[frozenset[str], frozenset[str]],
+) -> _Prepared:
+    key = (source, tuple(id(r) for r in rules), tuple((n, str(d)) for n, d in schema.items()), late, shapes)
     if key in _PREPARED:
         _PREPARED.move_to_end(key)
         return _PREPARED[key]
-    columns = atom_columns(schema, source)
+    columns = atom_columns(schema, source, shapes[0])
     plans = _sparing(planned(rules, columns, source), late)
     # The entry holds the rules, so their ids in the key cannot be reused by other objects.
-    entry = _Prepared(rules, schema, source, plans, judged_key(rules, columns, source, late))
+    entry = _Prepared(rules, schema, source, plans, judged_key(rules, columns, source, late), shapes)
     _PREPARED[key] = entry
     while len(_PREPARED) > PREPARED_KEPT:
         _PREPARED.popitem(last=False)

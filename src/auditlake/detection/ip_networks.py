@@ -1,8 +1,10 @@
 """IP network membership in pure Polars, for Sigma's `cidr` modifier.
 
 IPv4 text becomes a number compared with each network's range; IPv6 text in any spelling
-(`::` gaps, leading zeros dropped, zone ids) becomes its 32 hex digits compared by prefix.
-Anything that is not an address is null, so the test is false.
+(`::` gaps, leading zeros dropped, zone ids, the last 32 bits as a dotted quad:
+`::ffff:10.1.2.3`) becomes its 32 hex digits compared by prefix. Anything that is not an
+address is null, so the test is false. As in Python's `ipaddress`, an IPv4-mapped IPv6
+address is in IPv6 networks (`::ffff:0:0/96`), not in IPv4 ones.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ import ipaddress
 from auditlake.detection.code import Code, binop, pl_
 
 _IPV4 = r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
+_OCTET = r"(0|[1-9][0-9]{0,2})"
+_EMBEDDED_IPV4 = rf"^(.*:){_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
+"""IPv6 text ending in a dotted quad, which stands for its last two groups (decimal octets
+without leading zeros, as `ipaddress` reads them)."""
+_HEX_DIGITS = "0123456789abcdef"
 _IPV6_SHAPE = r"^(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?:::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?)?$"
 """Hex groups joined by single colons, with at most one `::`: no `:::`, no stray edge colon."""
 
@@ -54,9 +61,10 @@ def _ipv6_hex(text: Code) -> Code:
 
     `fe80::1%eth0` → `fe80` + 27 zeros + `1`: the `::` gap is filled with as many zero groups
     as the written groups leave free, and every group is padded to four digits, so networks
-    compare by prefix whatever spelling the log used. IPv4-embedded forms are not expanded.
+    compare by prefix whatever spelling the log used. A trailing dotted quad is its two
+    groups (`::ffff:10.1.2.3` is `::ffff:0a01:0203`).
     """
-    address = text.str.to_lowercase().str.replace(r"%.*$", "")
+    address = _quad_as_groups(text.str.to_lowercase().str.replace(r"%.*$", ""))
     halves = address.str.split("::")
 
     def groups(half: Code) -> Code:
@@ -72,6 +80,17 @@ def _ipv6_hex(text: Code) -> Code:
     shape_ok = binop("==", written.list.len(), 8) & binop("==", digits.str.len_chars(), 32)
     shape_ok = shape_ok & (~gap | binop(">", missing, 0))  # `::` stands for at least one group
     return pl_.when(well_formed & shape_ok).then(digits)
+
+
+def _quad_as_groups(address: Code) -> Code:
+    """The address with a trailing dotted quad written as two hex groups; unchanged without
+    one, still dotted (so no address) when an octet exceeds 255."""
+    parts = address.str.extract_groups(_EMBEDDED_IPV4)
+    octets = [parts.struct.field(str(i)).cast(pl_.Int64) for i in range(2, 6)]
+    digits = [pl_.lit(_HEX_DIGITS).str.slice(part, 1) for o in octets for part in (o.floordiv(16), o.mod(16))]
+    groups = pl_.concat_str(parts.struct.field("1"), *digits[:4], pl_.lit(":"), *digits[4:])
+    valid = binop("<=", pl_.max_horizontal(*octets), 255)
+    return pl_.coalesce(pl_.when(valid).then(groups), address)
 
 
 def _hex_prefix_test(digits: Code, network: ipaddress.IPv6Network) -> Code:

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from auditlake.sources.auditd import HEX_FIELDS
 from auditlake.tables import unique_table
 
 Value = str | int
@@ -113,9 +114,10 @@ JSON_LIST_COLUMNS: Mapping[str, frozenset[str]] = MappingProxyType({
     AUDITD: frozenset({"record_types", "PATH.name", "PATH.nametype"}),
     "k8s.audit": frozenset({"sourceIPs", "user.groups"}),
 })
-"""String columns that hold a JSON array of strings (`["SYSCALL","EXECVE"]`): a Sigma leaf on
-them must match any member, e.g. `col.str.json_decode(pl.List(pl.String))` then
-`list.eval(leaf).list.any()`."""
+"""String columns that always hold a JSON array of strings (`["SYSCALL","EXECVE"]`): a Sigma
+leaf on them matches any member, and they are decoded as lists outright
+(`col.str.json_decode(pl.List(pl.String))`), a fast path; a JSON source's other columns may
+hold an array too, and match by member where they do (`lower.BindOptions.native_arrays`)."""
 
 
 JSON_ARRAYS: Mapping[str, frozenset[str]] = MappingProxyType({
@@ -123,8 +125,26 @@ JSON_ARRAYS: Mapping[str, frozenset[str]] = MappingProxyType({
     "gcp.audit": frozenset({"protoPayload.authorizationInfo"}),
     "k8s.audit": frozenset({"requestObject.spec.volumes", "requestObject.spec.containers"}),
 })
-"""Paths of a source's raw record that hold an array of objects: a rule's `target.displayName`
-means any member's `displayName` (Sigma writes no index)."""
+"""Paths of a source's raw record known to hold an array of objects. Any path crossing an array
+matches by any member (`json_members`), these or others; for these the engine reads the array's
+own column when the lake has one (a fraction of the record's text), and a correlation grouping
+by a member field takes the first member (Okta's main target)."""
+
+
+KEYWORD_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    # auditd writes a value holding spaces or quotes hex-encoded (`cmd=617564697463746C202D44`)
+    # and the lake decodes it into its column: `raw` alone would never show `auditctl -D`.
+    # The columns are those of every field auditd may hex-encode, `cmdline` (the EXECVE
+    # arguments, decoded and joined) and the PATH records' names.
+    AUDITD: ("raw", *HEX_FIELDS, "cmdline", "PATH.name"),
+})
+"""Where keywords are searched in a source whose `raw` does not hold the event's text as its
+fields read; elsewhere keywords search `raw` (a JSON record, its escapes decoded, see
+`lower.keyword`)."""
+
+
+def keyword_columns(source: str) -> tuple[str, ...] | None:
+    return KEYWORD_COLUMNS.get(source)
 
 
 def json_arrays(source: str) -> frozenset[str]:

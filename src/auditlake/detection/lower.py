@@ -15,9 +15,12 @@ Semantics (SIGMA.md §1.3-§1.5, §3.2-§3.3):
 - Numbers compare natively on numeric columns and by exact spelling on text columns (no hex
   coercion); a text value compared with a numeric column must parse as a number, else the leaf
   is false.
-- A list column matches when any member does.
+- A list column matches when any member does; so does a field whose path crosses a JSON
+  array at any level, or whose JSON text is an array (`json_members`).
 - A field the schema lacks may be read from the `raw` JSON record by path (`json_fallback`),
   for sources whose raw record carries the native field names.
+- Keywords search the whole event: the raw record, also as its JSON escapes decode
+  (`caf\\u00e9` holds `café`), and the columns a source decodes out of it (`keyword_columns`).
 """
 
 from __future__ import annotations
@@ -25,21 +28,26 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
 from auditlake.detection.code import Code, binop, pl_
 from auditlake.detection.ip_networks import network_test
 from auditlake.detection.ir import And, Const, Keyword, Leaf, Node, Not, Or
+from auditlake.detection.json_members import array_gate, path_values
 from auditlake.detection.patterns import escape_regex
 from auditlake.detection.raw_json import (
     RAW_COLUMN,
-    array_prefix,
+    hiding_escapes,
     json_path,
     json_text_column,
-    raw_members,
+    json_unescaped,
 )
+from auditlake.schema import is_canonical
+
+if TYPE_CHECKING:
+    from auditlake.detection.atoms import Columns
 
 Schema = Mapping[str, pl.DataType]
 
@@ -58,10 +66,17 @@ class BindOptions:
     read fields the schema lacks from the `raw` JSON record. `keyword_columns`: where keywords
     are searched (default: `raw`, else every String column). `json_list_columns`: text
     columns holding a JSON array, matched like list columns (any member). `json_arrays`: paths
-    of the raw record that hold an array of objects (Okta's `target`), so `target.displayName`
-    read from raw is the list of its members' values, matched by any member. `json_objects`:
+    of the raw record known to hold an array of objects (Okta's `target`), whose own column
+    holds the members a field such as `target.displayName` is read from. `json_objects`:
     columns holding an object of the raw record as JSON text (CloudTrail's `responseElements`),
-    from which a field inside it is read instead of from `raw`.
+    from which a field inside it is read instead of from `raw`. `native_arrays`: the source's
+    other non-canonical String columns hold its record's fields as text, an array as its
+    JSON (Teleport's `argv`), so a leaf also matches any member of one; `array_columns`,
+    when the rows are known, names the only such columns that hold an array in them (testing
+    members costs every leaf on a column, most of which never hold one); likewise
+    `flat_paths`, fields read by path that cross no array in the rows at hand, whose plain
+    JSONPath value is all they hold. `raw_is_json`: `raw` is JSON text, so keywords also
+    search it with its escapes decoded.
     """
 
     source: str | None = None
@@ -70,6 +85,38 @@ class BindOptions:
     json_list_columns: frozenset[str] = frozenset()
     json_arrays: frozenset[str] = frozenset()
     json_objects: frozenset[str] = frozenset()
+    native_arrays: bool = False
+    array_columns: frozenset[str] | None = None
+    flat_paths: frozenset[str] = frozenset()
+    raw_is_json: bool = True
+
+    def may_hold_array(self, column: str, dtype: pl.DataType | None) -> bool:
+        """Whether a String column may hold a JSON array as its text (see `native_arrays`)."""
+        return array_text_column(column, dtype, self)
+
+
+def json_location(field: str, schema: Schema, options: BindOptions) -> tuple[str, str] | None:
+    """The JSON text column a field the schema lacks is read from, and its path there; None
+    when no column holds it (see `raw_json.json_text_column`)."""
+    text = json_text_column(field, schema, options.json_arrays, options.json_objects)
+    if text is None:
+        return None
+    return text, field if text == RAW_COLUMN else field[len(text) + 1 :]
+
+
+def array_text_column(column: str, dtype: pl.DataType | None, options: BindOptions | Columns) -> bool:
+    """Whether `column` may hold a record's field as text, an array as its JSON: a String
+    column of a source with `native_arrays`, not canonical, not known to hold JSON lists or
+    objects, not `raw` or the partition, and (when they are known) among the `array_columns`."""
+    return (
+        options.native_arrays
+        and dtype == pl.String
+        and column not in (RAW_COLUMN, PARTITION_SOURCE)
+        and column not in options.json_list_columns
+        and column not in options.json_objects
+        and not is_canonical(column)
+        and (options.array_columns is None or column in options.array_columns)
+    )
 
 
 def lower(ir: Node, schema: Schema, options: BindOptions | None = None) -> Code:
@@ -94,6 +141,17 @@ def render(ir: Node, schema: Schema, options: BindOptions | None = None) -> str:
 RUNTIME_ENV: Mapping[str, object] = {"pl": pl}
 
 Lowered = Code | bool
+
+
+@dataclass(frozen=True)
+class FieldRead:
+    """What a field name reads: an expression of a known dtype, and, where the field may
+    cross or be a JSON array, `members`: a List(String) of the further values it holds there
+    (empty or null where there are none), any of which may match."""
+
+    expr: Code
+    dtype: pl.DataType
+    members: Code | None = None
 
 
 class _Lowering:
@@ -136,30 +194,42 @@ class _Lowering:
 
     # -- columns --------------------------------------------------------------------------
 
-    def column(self, field: str) -> tuple[Code, pl.DataType] | None:
-        """The expression and dtype a field name reads, or None when it is absent."""
-        if field in self.options.json_list_columns and self.schema.get(field) == pl.String:
+    def column(self, field: str) -> FieldRead | None:
+        """What a field name reads, or None when it is absent."""
+        options = self.options
+        if field in options.json_list_columns and self.schema.get(field) == pl.String:
             members = pl.List(pl.String())
-            return pl_.col(field).str.json_decode(pl_.List(pl_.String)), members
+            return FieldRead(pl_.col(field).str.json_decode(pl_.List(pl_.String)), members)
         if field in self.schema:
-            return pl_.col(field), self.schema[field]
+            dtype = self.schema[field]
+            if options.may_hold_array(field, dtype):
+                text = pl_.col(field)
+                return FieldRead(text, dtype, path_values(text, (), where=text.str.starts_with("[")))
+            return FieldRead(pl_.col(field), dtype)
         head, _, rest = field.partition(".")
         if rest and isinstance(self.schema.get(head), pl.Struct):
-            return self._struct_path(head, rest.split("."))
-        return self._json_field(field) if self.options.json_fallback else None
+            found = self._struct_path(head, rest.split("."))
+            return None if found is None else FieldRead(*found)
+        return self._json_field(field) if options.json_fallback else None
 
-    def _json_field(self, field: str) -> tuple[Code, pl.DataType] | None:
-        """A field the schema lacks, read by path from the JSON text that holds it."""
+    def _json_field(self, field: str) -> FieldRead | None:
+        """A field the schema lacks, read by path from the JSON text that holds it: its plain
+        JSONPath value, and the values it reaches across arrays on rows where one may lie on
+        the path (Sigma writes no index: `target.displayName` is any target's), unless the
+        rows at hand hold none there (`BindOptions.flat_paths`)."""
         options = self.options
-        text = json_text_column(field, self.schema, options.json_arrays, options.json_objects)
-        if text is None:
+        found = json_location(field, self.schema, options)
+        if found is None:
             return None
-        array = array_prefix(field, options.json_arrays)
-        if array is not None:
-            return raw_members(array, field[len(array) + 1 :], column=text), pl.List(pl.String())
-        if text != RAW_COLUMN:  # the JSON object the field lies in
-            return pl_.col(text).str.json_path_match(json_path(field[len(text) + 1 :])), pl.String()
-        return pl_.col(RAW_COLUMN).str.json_path_match(json_path(field)), pl.String()
+        text, path = found
+        column = pl_.col(text)
+        plain = column.str.json_path_match(json_path(path))
+        if field in options.flat_paths:
+            return FieldRead(plain, pl.String())
+        keys = path.split(".")
+        # The record and its object columns are objects; an array's own column is an array.
+        members = path_values(column, keys, where=array_gate(column, keys), root_array=text in options.json_arrays)
+        return FieldRead(plain, pl.String(), members)
 
     def _struct_path(self, head: str, path: list[str]) -> tuple[Code, pl.DataType] | None:
         expr: Code = pl_.col(head)
@@ -183,19 +253,22 @@ class _Lowering:
             return _presence_test(leaf, found)
         if found is None:
             return False
-        expr, dtype = found
         if leaf.op == "fieldref":
-            return self.field_reference(leaf, expr, dtype)
-        if isinstance(dtype, pl.List):
-            return _any_member(leaf, expr, dtype)
-        return value_test(leaf, expr, dtype)
+            return self.field_reference(leaf, found.expr, found.dtype)
+        if isinstance(found.dtype, pl.List):
+            result = _any_member(leaf, found.expr, found.dtype)
+        else:
+            result = value_test(leaf, found.expr, found.dtype)
+        if found.members is None:
+            return result
+        return _either(result, _any_member(leaf, found.members, pl.List(pl.String())))
 
     def field_reference(self, leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
         other, mode = cast(tuple[str, str], leaf.values[0])
         found = self.column(other)
         if found is None:
             return False
-        other_expr, other_dtype = found
+        other_expr, other_dtype = found.expr, found.dtype
         if mode == "eq" and dtype.is_numeric() and other_dtype.is_numeric():
             return binop("==", expr, other_expr)
         left = _as_text(expr, dtype).str.to_lowercase()
@@ -223,7 +296,10 @@ class _Lowering:
         tests: list[Code] = []
         for column in present:
             text = _as_text(pl_.col(column), self.schema[column])
-            result = _keyword_test(text, keyword, json_text=column == RAW_COLUMN)
+            json_text = column == RAW_COLUMN or column in self.options.json_list_columns
+            result = _keyword_test(text, keyword, json_text=json_text)
+            if column == RAW_COLUMN and self.options.raw_is_json and self.schema[column] == pl.String:
+                result = _either(result, _decoded_keyword_test(text, keyword))
             if isinstance(result, bool):
                 if result:
                     return True
@@ -242,13 +318,23 @@ def value_test(leaf: Leaf, expr: Code, dtype: pl.DataType) -> Lowered:
     return _VALUE_TESTS[leaf.op](leaf, expr, dtype)
 
 
-def _presence_test(leaf: Leaf, found: tuple[Code, pl.DataType] | None) -> Lowered:
-    if leaf.op == "null":
-        return True if found is None else found[0].is_null()
-    wanted = bool(leaf.values[0])
+def _presence_test(leaf: Leaf, found: FieldRead | None) -> Lowered:
     if found is None:
-        return not wanted
-    return found[0].is_not_null() if wanted else found[0].is_null()
+        return leaf.op == "null" or not leaf.values[0]
+    present, absent = found.expr.is_not_null(), found.expr.is_null()
+    if found.members is not None:  # a value in some member of an array is a value
+        in_members = binop(">", found.members.list.len(), 0).fill_null(False)
+        present, absent = present | in_members, absent & ~in_members
+    return present if leaf.op == "exists" and leaf.values[0] else absent
+
+
+def _either(first: Lowered, second: Lowered) -> Lowered:
+    """`first or second`, folding constants."""
+    if isinstance(first, bool):
+        return True if first else second
+    if isinstance(second, bool):
+        return True if second else first
+    return first | second
 
 
 def _any_member(leaf: Leaf, expr: Code, dtype: pl.List) -> Lowered:
@@ -371,6 +457,17 @@ def _keyword_test(text: Code, keyword: Keyword, *, json_text: bool) -> Lowered:
     if json_text:
         needles += [e for e in (_json_escaped(n) for n in needles) if e not in needles]
     return _contains_test(text, subject, needles)
+
+
+def _decoded_keyword_test(raw: Code, keyword: Keyword) -> Lowered:
+    """The keyword searched in the JSON text with its escapes decoded (`http:\\/\\/`,
+    `\\u0026`), on the rows whose text holds an escape that could spell part of a value
+    (`raw_json.hiding_escapes`); the others are null, which costs nothing here. A backslash or
+    quote escaped alone is found by the escaped spelling `_keyword_test` also searches."""
+    texts = [str(v) for v in keyword.values]
+    escapes = hiding_escapes(texts, pattern=keyword.op in ("match", "regex"))
+    hiding = raw.str.contains_any(escapes, ascii_case_insensitive=True)
+    return _keyword_test(json_unescaped(pl_.when(hiding).then(raw)), keyword, json_text=False)
 
 
 def _json_escaped(text: str) -> str:

@@ -73,6 +73,9 @@ def plan_key(rules: Sequence[CompiledRule], columns: Columns, source: str) -> st
     digest.update("\0".join(f"{name}:{dtype}" for name, dtype in columns.schema.items()).encode() + b"\1")
     options = (columns.opaque, columns.json_arrays, columns.json_objects)
     digest.update(f"{columns.json_fallback}\0{[sorted(o) for o in options]}\1".encode())
+    arrays = None if columns.array_columns is None else sorted(columns.array_columns)
+    flags = (columns.keyword_columns, columns.native_arrays, columns.raw_is_json, arrays)
+    digest.update(f"{flags}\1".encode())
     digest.update("\0".join(fingerprints).encode())
     return digest.hexdigest()[:32]
 

@@ -1,20 +1,15 @@
-"""Reading fields of the raw JSON record by path: JSONPaths from dotted names, and the
-members of arrays (Okta's `target[]`) for fields Sigma names without an index."""
+"""Reading the raw JSON record: fields by path (JSONPaths from dotted names, the text column
+holding a field), and its text with JSON's escapes decoded, for keywords."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from auditlake.detection.code import Code, binop, pl_
+from auditlake.detection.code import Code, pl_
 
 RAW_COLUMN = "raw"
-
-
-ARRAY_MEMBERS = 16
-"""Members of a raw-record array a leaf reads (`target.0.x` .. `target.15.x`): Okta targets
-and GCP authorization checks hold a handful; members beyond this are not seen."""
 
 
 def array_prefix(field: str, arrays: frozenset[str]) -> str | None:
@@ -54,20 +49,6 @@ def object_prefix(field: str, objects: frozenset[str]) -> str | None:
     return next((o for o in sorted(objects) if field.startswith(o + ".")), None)
 
 
-def raw_members(array: str, rest: str, *, column: str = RAW_COLUMN) -> Code:
-    """The values of `rest` in each member of the raw record's `array` (or in `array` itself
-    when a record holds one object there), as a list; null when none has a value, so that a
-    null test and `exists` read the field as absent. `column` is the JSON text read: the whole
-    record, the array's own column, or that of an object the array lies in (the same values,
-    in a fraction of the text)."""
-    inner = array if column == RAW_COLUMN else array[len(column) + 1 :]
-    prefix = f"{inner}." if inner else ""
-    paths = [json_path(f"{prefix}{i}.{rest}") for i in range(ARRAY_MEMBERS)] + [json_path(f"{prefix}{rest}")]
-    text = pl_.col(column)
-    values = pl_.concat_list(*(text.str.json_path_match(p) for p in paths)).list.drop_nulls()
-    return pl_.when(binop(">", values.list.len(), 0)).then(values)
-
-
 def json_path(field: str) -> str:
     """A JSONPath for a dotted field name: a numeric part indexes an array (`target.0.id` →
     `$.target[0].id`), keys with other characters use bracket notation.
@@ -85,3 +66,43 @@ def json_path(field: str) -> str:
         else:
             out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"
     return out
+
+
+UNICODE_ESCAPES = tuple(f"\\u{digit}" for digit in "0123456789abcdef")
+"""`\\u` and a hex digit: JSON's spelling of any character by its code point (Go's encoder
+writes `&`, `<` and `>` so, Python's every non-ASCII character), searched ignoring case; the
+digit keeps Windows paths (`\\\\Users`) out."""
+CONTROL_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def hiding_escapes(texts: Sequence[str], *, pattern: bool) -> list[str]:
+    """The JSON escapes that may spell part of one of `texts` in a record's text, so that the
+    record holds it only once the escapes are decoded: a `\\u` escape (any character), `\\/`
+    for a text with a slash (or a pattern, which may match one), a control character's own.
+    A backslash or a quote has one spelling (`\\\\`, `\\"`), which a search can use as it is.
+
+    >>> hiding_escapes(["http://x"], pattern=False)[-1]
+    '\\\\/'
+    """
+    escapes = list(UNICODE_ESCAPES)
+    if pattern or any("/" in text for text in texts):
+        escapes.append("\\/")
+    escapes += [escape for char, escape in CONTROL_ESCAPES.items() if any(char in text for text in texts)]
+    return escapes
+
+
+_STRUCTURE = ["\\\\", '\\"', '"', "\n", "\r", "\t"]
+_AS_STRING = ["\\\\", '\\"', '\\"', "\\n", "\\r", "\\t"]
+
+
+def json_unescaped(text: Code) -> Code:
+    """A JSON text with the escapes of its strings decoded (`{"c":"caf\\u00e9"}` reads
+    `{"c":"café"}`; surrogate pairs too), null where it is not JSON whose escapes decode.
+
+    The text is made the body of one JSON string, which Polars' JSON reader then decodes: its
+    quotes are escaped and the whitespace between its tokens spelled as escapes; a scan from
+    the left takes an escaped backslash or quote as the pair it is, so the quote in `\\\\"` (an
+    escaped backslash, then the string's end) is still escaped.
+    """
+    body = text.str.replace_many(_STRUCTURE, _AS_STRING)
+    return pl_.concat_str(pl_.lit('["'), body, pl_.lit('"]')).str.json_path_match("$[0]")
