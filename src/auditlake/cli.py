@@ -41,6 +41,7 @@ class ExitCode(IntEnum):
     FAILURE = 1
     USAGE = 2
     PARTIAL = 3
+    SPOOLED = 4
 
 
 def _lake_option(*, created: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -79,6 +80,8 @@ Exit codes:
   1  could not run (lake locked, unreadable input, bad configuration)
   2  usage error (unknown flag or source)
   3  done, but some inputs were not recognised or could not be read
+  4  done, but some alerts wait in a sink's spool (receiver down or refusing);
+     the next detect or watch sends them
 """
 
 LAZY_COMMANDS = {

@@ -5,18 +5,18 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
 import orjson
-from rich.console import Console
-from rich.table import Table
 
 from auditlake.cli_options import existing_lake
+from auditlake.detect_output import PrintingRuns
 from auditlake.detection.alerts import ORIGINS
 from auditlake.detection.compile import RuleSet, compile_rules, rule_files
-from auditlake.detection.engine import DetectSummary, run_detection
+from auditlake.detection.engine import DetectSummary, new_run_id, run_detection
 from auditlake.detection.logsources import unsupported_reason
 from auditlake.detection.placeholders import load_placeholders
 from auditlake.detection.rulecache import compile_rules_cached, frozen_for_the_run
@@ -24,6 +24,7 @@ from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError, UnknownSourceError
 from auditlake.lake import LakePaths
 from auditlake.sinks import config_path, describe, open_delivery
+from auditlake.terminal import console_on, print_detect_summary
 
 DEFAULT_RULES = Path("rules")
 
@@ -90,7 +91,8 @@ def lake_sources(names: tuple[str, ...], lake: Path) -> tuple[str, ...]:
               default=None, show_default="$AUDITLAKE_CONFIG or ./auditlake.toml if present",
               help="Sinks the new alerts are delivered to (see auditlake.example.toml).")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print the new alerts as JSON Lines on stdout (summary on stderr).")
+              help="Print the new alerts as JSON Lines on stdout (summary on stderr); a run "
+                   "killed before it printed them has them printed by the next --json run.")
 def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, until: str | None,
                sources: tuple[str, ...], origin: str | None, no_cache: bool, config: Path | None,
                as_json: bool) -> None:
@@ -101,7 +103,8 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
     job just runs `auditlake detect`. With a range, it (re)processes that time range. Alerts
     have deterministic ids: running the same range twice adds nothing. New alerts go to the
     sinks configured in --config (JSON Lines, stdout, webhook); a sink that is down gets them
-    from its spool on a later run.
+    from its spool on a later run (exit 4 until then). With a stdout sink, standard output
+    carries the alerts only, each once (the summary goes to stderr, as with --json).
 
     \b
     Examples:
@@ -119,29 +122,37 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
         raise click.BadParameter("--since must be before --until")
     sources = lake_sources(sources, lake)
     try:
-        placeholders = load_placeholders(config_path(config))
+        chosen = config_path(config)
     except AuditlakeError as exc:
         raise click.UsageError(str(exc)) from exc
+    try:
+        placeholders = load_placeholders(chosen)
+    except AuditlakeError as exc:  # bad configuration, not a bad command line
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.FAILURE)
     ruleset = frozen_for_the_run(compile_rules(files, placeholders=placeholders) if no_cache
                                  else compile_rules_cached(files, placeholders=placeholders))
     warn_failures(ruleset)
     incremental = start is None and end is None
+    paths, run_id = LakePaths.at(lake), new_run_id()
     try:
         # Opened before the run: a sink configured for the first time starts with its alerts.
-        delivery = open_delivery(LakePaths.at(lake), config_path(config))
-        summary = run_detection(
-            LakePaths.at(lake), ruleset, digest=ruleset_digest(files, placeholders), since=start, until=end,
-            sources=sources or None, origin=origin or ("realtime" if incremental else "replay"),
-            progress=_progress(),
-        )
+        delivery = open_delivery(paths, chosen)
+        prints = as_json and not delivery.writes_stdout  # else the stdout sink prints them, once
+        marks = PrintingRuns(paths)
+        with marks.printing(run_id) if prints else nullcontext():
+            earlier = marks.interrupted() if prints else []
+            summary = run_detection(
+                paths, ruleset, digest=ruleset_digest(files, placeholders), since=start, until=end,
+                sources=sources or None, origin=origin or ("realtime" if incremental else "replay"),
+                progress=_progress(), run_id=run_id,
+            )
+            if prints:
+                _print_alerts(summary, earlier, marks)
     except AuditlakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
-    if as_json:
-        for batch in summary.alert_batches():
-            for row in batch.iter_rows(named=True):
-                click.echo(orjson.dumps(row, default=str).decode())
-    print_detect_summary(summary, err=as_json)
+    print_detect_summary(summary, err=as_json or delivery.writes_stdout)
     try:
         report = delivery.sync()
     except AuditlakeError as exc:  # the alerts are stored; the next delivery sends them
@@ -149,6 +160,29 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
         sys.exit(ExitCode.FAILURE)
     for line in describe(report):  # a sink that is down keeps its alerts in its spool
         click.echo(line, err=True)
+    if not report.complete:
+        sys.exit(ExitCode.SPOOLED)
+
+
+def _print_alerts(summary: DetectSummary, earlier: list[str], marks: PrintingRuns) -> None:
+    """JSON Lines of the run's new alerts, after those of printing runs killed before they
+    printed theirs (`auditlake.detect_output`)."""
+    again = 0
+    if summary.store is not None:
+        store = summary.store
+        for path in [p for run_id in earlier for p in store.run_files(run_id)]:
+            for row in store.read([path]).iter_rows(named=True):
+                click.echo(orjson.dumps(row, default=str).decode())
+                again += 1
+    for batch in summary.alert_batches():
+        for row in batch.iter_rows(named=True):
+            click.echo(orjson.dumps(row, default=str).decode())
+    sys.stdout.flush()
+    for run_id in earlier:
+        marks.done(run_id)
+    if again:
+        click.echo(f"{again:,} alerts of an interrupted run printed again (they may have been "
+                   "printed in part before it stopped)", err=True)
 
 
 def warn_failures(ruleset: RuleSet) -> None:
@@ -187,7 +221,7 @@ def _progress(every_s: float = 0.5) -> Callable[[str, int, int], None] | None:
     """Events detected so far, on stderr when it is a terminal (scheduled runs log nothing)."""
     if not sys.stderr.isatty():
         return None
-    console = Console(file=sys.stderr)
+    console = console_on(sys.stderr)
     started = time.monotonic()
     last = [0.0]
 
@@ -202,26 +236,3 @@ def _progress(every_s: float = 0.5) -> Callable[[str, int, int], None] | None:
         console.print(f"  detecting {what}: {done:,}/{total:,} events ({share}, {rate:,.0f}/s)   ", end=end)
 
     return report
-
-
-def print_detect_summary(summary: DetectSummary, *, err: bool = False) -> None:
-    """Rules, events, alerts per rule and level, time and rate."""
-    console = Console(file=sys.stderr if err else sys.stdout)
-    after, through = summary.commits
-    if summary.mode != "incremental":
-        scope = "time range"
-    elif through > after:
-        scope = f"commits {after + 1}..{through}"
-    else:
-        scope = "no new commits"
-    console.print(
-        f"{summary.rules} rules and {summary.correlations} correlations over "
-        f"{summary.events_scanned:,} events ({scope}) in {summary.elapsed_s:.1f} s "
-        f"({summary.events_per_second:,.0f} events/s): {summary.new_alerts:,} new alerts"
-    )
-    if not summary.new_alerts:
-        return
-    table = Table("level", "rule", "alerts")
-    for (level, title), count in summary.counts.most_common():
-        table.add_row(level, title, f"{count:,}")
-    console.print(table)

@@ -24,8 +24,6 @@ from auditlake.sinks.config import StdoutConfig
 from auditlake.sources import registry
 from auditlake.watch import FileReport, Watcher
 
-SPOOLED = 4
-"""Exit status of `watch --once` that did its work while some alerts wait in a sink's spool."""
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -135,7 +133,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
                f"{f', {stats.failed} failed' if stats.failed else ''}{waiting}", err=True)
     if stats.failed:
         sys.exit(ExitCode.PARTIAL)
-    sys.exit(SPOOLED if once and stats.waiting_for else ExitCode.OK)
+    sys.exit(ExitCode.SPOOLED if once and stats.waiting_for else ExitCode.OK)
 
 
 def _configuration(chosen: Path | None) -> tuple[list[SinkConfig], dict[str, list[str]]]:

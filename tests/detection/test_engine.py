@@ -669,7 +669,7 @@ def test_detect_resolves_placeholders_from_the_configuration(tmp_path: Path) -> 
 
     config.write_text("[placeholders]\nAdmins = 3\n")
     bad = CliRunner().invoke(main, [*args, "--config", str(config)])
-    assert bad.exit_code == 2 and "list of strings" in bad.output
+    assert bad.exit_code == 1 and "list of strings" in bad.stderr  # bad configuration
 
 
 KILLER = """

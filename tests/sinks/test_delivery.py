@@ -220,7 +220,7 @@ backoff_s = 0.01
     receiver.stop()
     args = ["detect", "--rules", str(rules), "--lake", str(lake.root), "--config", str(config), "--json"]
     result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output  # stored, but some alerts wait in a spool
     printed = [json.loads(line)["alert_id"] for line in result.stdout.splitlines()]
     count = len(printed)
     assert count >= 1  # at least the correlation of the three failures

@@ -142,6 +142,11 @@ def _counts(alerts: pl.DataFrame) -> Counter[tuple[str, str]]:
     return Counter({(str(level), str(title)): n for level, title, n in grouped})
 
 
+def new_run_id() -> str:
+    """A fresh id for a detection run (it names the run's alert files)."""
+    return uuid.uuid4().hex[:16]
+
+
 def run_detection(
     lake: LakePaths,
     ruleset: RuleSet,
@@ -153,8 +158,12 @@ def run_detection(
     origin: str = "replay",
     now: Callable[[], datetime] | None = None,
     progress: Progress | None = None,
+    run_id: str | None = None,
 ) -> DetectSummary:
-    """Run `ruleset` over the lake (see the module docstring) and store its alerts."""
+    """Run `ruleset` over the lake (see the module docstring) and store its alerts.
+
+    `run_id` names the run's alert files (`new_run_id()` when not given): a caller that marks
+    the run before it starts can find what it stored should it be killed."""
     started = clock.monotonic()
     with FileLock(lake.locks / "detect.lock", purpose="detection run"):
         commits = read_commits(lake)
@@ -162,7 +171,7 @@ def run_detection(
         incremental = since is None and until is None
         after = read_watermark(lake, digest) if incremental else 0
         window = CommitRange(after, newest)
-        run = RunInfo((now or (lambda: datetime.now(UTC)))(), origin, uuid.uuid4().hex[:16])
+        run = RunInfo((now or (lambda: datetime.now(UTC)))(), origin, run_id or new_run_id())
         wanted = set(sources) if sources is not None else None
         routed = _sources_of(ruleset, wanted)
         linked = correlated_rules(ruleset) if ruleset.correlations else []

@@ -12,9 +12,9 @@ rule that matches nothing).
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+from auditlake.config_file import read_config
 from auditlake.errors import AuditlakeError
 
 
@@ -22,10 +22,7 @@ def load_placeholders(path: Path | None) -> dict[str, list[str]]:
     """Placeholder name → values from the configuration file (empty without one)."""
     if path is None:
         return {}
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise AuditlakeError(f"cannot read placeholders: {exc}", where=str(path)) from exc
+    document = read_config(path)  # ConfigError: "<path> is not valid TOML: ... (at line 1, column 8)"
     table = document.get("placeholders", {})
     if not isinstance(table, dict):
         raise AuditlakeError("`placeholders` must be a table", where=str(path),
