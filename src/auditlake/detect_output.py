@@ -40,8 +40,13 @@ class PrintingRuns:
         """Run ids whose process is gone without removing its mark, oldest first."""
         if not self.folder.is_dir():
             return []
-        marks = sorted(self.folder.glob("*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
-        return [p.stem for p in marks if not _alive(_pid(p))]
+        marks = []
+        for path in self.folder.glob("*.json"):
+            try:  # a run that ends meanwhile removes its mark
+                marks.append((path.stat().st_mtime_ns, path.name, path))
+            except FileNotFoundError:
+                continue
+        return [path.stem for _, _, path in sorted(marks) if not _alive(_pid(path))]
 
     @contextmanager
     def printing(self, run_id: str) -> Iterator[None]:
