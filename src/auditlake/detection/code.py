@@ -175,14 +175,20 @@ def method_call(code: Code) -> tuple[Code, str, tuple[Any, ...]] | None:
     return None
 
 
-def column_name(code: Code) -> str | None:
-    """`x` of `pl.col("x")`; None for any other node."""
+def _pl_call(code: Code, function: str) -> tuple[Any, ...] | None:
+    """The arguments of `pl.<function>(...)`; None for any other node."""
     call = method_call(code)
     if call is None:
         return None
     receiver, method, args = call
     plain = isinstance(receiver._node, _Name) and receiver._node.name == "pl"
-    return args[0] if plain and method == "col" and len(args) == 1 and isinstance(args[0], str) else None
+    return args if plain and method == function else None
+
+
+def column_name(code: Code) -> str | None:
+    """`x` of `pl.col("x")`; None for any other node."""
+    args = _pl_call(code, "col")
+    return args[0] if args is not None and len(args) == 1 and isinstance(args[0], str) else None
 
 
 def columns_read(value: Any) -> list[str]:
@@ -192,14 +198,8 @@ def columns_read(value: Any) -> list[str]:
 
 def constant(code: Code) -> bool | None:
     """`b` of `pl.lit(b)` for a bool `b` (a condition folded to a constant); else None."""
-    call = method_call(code)
-    if call is None:
-        return None
-    receiver, method, args = call
-    plain = isinstance(receiver._node, _Name) and receiver._node.name == "pl"
-    if plain and method == "lit" and len(args) == 1 and isinstance(args[0], bool):
-        return args[0]
-    return None
+    args = _pl_call(code, "lit")
+    return args[0] if args is not None and len(args) == 1 and isinstance(args[0], bool) else None
 
 
 def namespace_of(code: Code, namespace: str) -> Code | None:
