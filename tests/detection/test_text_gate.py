@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 
 from auditlake.detection import text_gate
 
-ALPHABET = "abAB:.\\ -kK"
+ALPHABET = "abAB:.\\ -kKuU0"
 needle_lists = st.lists(st.text(ALPHABET, min_size=1, max_size=6).map(str.lower), min_size=1, max_size=14, unique=True)
+MIMIKATZ = ["sekurlsa::", "lsadump::", "kerberos::ptt", "misc::skeleton", "event::drop",
+            "gentilkiwi.com", "eo.oe.kiwi", "mimidrv.sys", "\\mimilib.dll"]
 texts = st.lists(st.text(ALPHABET, max_size=30), min_size=1, max_size=30)
 
 
@@ -36,9 +38,7 @@ def test_the_gate_keeps_every_row_holding_a_needle_in_any_case(needles: list[str
 
 def test_few_needles_are_their_own_pieces_and_many_share_them() -> None:
     assert text_gate.pieces(["b", "a::"]) == ["a::", "b"]
-    mimikatz = ["sekurlsa::", "lsadump::", "kerberos::ptt", "misc::skeleton", "event::drop",
-                "gentilkiwi.com", "eo.oe.kiwi", "mimidrv.sys", "\\mimilib.dll"]
-    assert text_gate.pieces(mimikatz) == ["::", "mimi", "kiwi"]
+    assert text_gate.pieces(MIMIKATZ) == ["::", "mimi", "kiwi"]
     assert text_gate.pieces([f"word{n}" for n in range(10)]) == ["word"]  # shared from four characters
     assert text_gate.pieces([f"{c}{d}q" for c in "abcdefg" for d in "hijk"]) is None  # nothing shared: too many
 
@@ -53,3 +53,22 @@ def test_pieces_that_hold_in_most_sampled_rows_give_way_to_the_alternation() -> 
 
 def test_no_gate_for_a_non_ascii_needle() -> None:
     assert text_gate.gate("raw", ["é", "ab"]) is None
+
+
+ESCAPES = [f"\\u{digit}" for digit in "0123456789abcdef"]
+
+
+def test_escape_needles_are_vouched_for_by_their_shape_not_the_alternation() -> None:
+    test = text_gate.gate("raw", [*MIMIKATZ, *ESCAPES])
+    assert test is not None
+    assert "mimilib" not in str(test)  # the pieces (`::`, `mimi`, `kiwi`), not every needle
+    rows = ['{"p":"C:\\\\Users\\\\x"}', '{"a":"caf\\u00e9"}', '{"a":"x\\U00E9"}', '{"c":"sekurlsa::x"}', '{"u":"\\u"}']
+    kept = pl.DataFrame({"raw": rows}).select(test).to_series().to_list()
+    assert kept == [False, True, True, True, False]
+
+
+def test_escape_needles_alone_need_no_pieces() -> None:
+    test = text_gate.gate("raw", ESCAPES)
+    assert test is not None
+    kept = pl.DataFrame({"raw": ["\\users", "\\u0026", "\\UF"]}).select(test).to_series().to_list()
+    assert kept == [False, True, True]

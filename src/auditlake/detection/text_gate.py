@@ -9,6 +9,12 @@ literal search for a piece with no letters. So a gate tests a few *pieces*, shor
 of which every literal contains (`sekurlsa::` and `lsadump::` share `::`), a few at a time,
 and falls back on the alternation when too many pieces would be needed.
 
+A JSON text spells any character as `\\u` and four hex digits; keyword searches look for the
+sixteen `\\u<digit>` that may hide a value (`raw_json.hiding_escapes`). Two characters with a
+letter make no piece (`\\u` alone holds in every Windows path, `C:\\\\Users`), and sixteen
+needles leave too few pieces for the others; so a needle holding such an escape is vouched
+for by one regex test of the escape's shape instead, far faster than the alternation.
+
 >>> pieces(["sekurlsa::", "lsadump::", "kerberos::ptt", "misc::skeleton", "event::drop",
 ...         "gentilkiwi.com", "eo.oe.kiwi", "mimidrv.sys", "mimilib.dll", "x"])
 ['::', 'mimi', 'kiwi', 'x']
@@ -18,6 +24,7 @@ and falls back on the alternation when too many pieces would be needed.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import polars as pl
@@ -33,12 +40,16 @@ MOST_PASSED = 0.1
 MIN_WORDLIKE_PIECE = 4
 """Shortest piece holding a letter or digit: shorter ones (`.d`, `exe`) hold in most rows of
 a log. A piece of punctuation alone (`::`) is rare in text from two characters on."""
+UNICODE_ESCAPE = r"\\[uU][0-9a-fA-F]"
+"""A JSON `\\u` escape's first three characters, in any case (as the needles are searched)."""
+_ESCAPE = re.compile(UNICODE_ESCAPE)
 
 
 def gate(column: str, needles: list[str], sample: pl.DataFrame | None = None) -> pl.Expr | None:
     """Rows of `column` where one of the lowercased `needles` may occur, ignoring case; None
     when no gate can vouch for them. Pieces that hold in more than `MOST_PASSED` of the rows
-    of `sample` (when given) would keep too many: the alternation is used instead.
+    of `sample` (when given) would keep too many: the alternation is used instead. Needles
+    holding a `\\u` escape are vouched for by `UNICODE_ESCAPE`.
 
     Unicode case folding (the regex `(?i)`) matches at least what ASCII folding and
     lowercasing do for ASCII literals, and a piece without letters matches itself whatever
@@ -47,15 +58,23 @@ def gate(column: str, needles: list[str], sample: pl.DataFrame | None = None) ->
     """
     if not needles or len(needles) > GATE_NEEDLES or not all(n.isascii() for n in needles):
         return None
-    alternation = pl.col(column).str.contains("(?i)" + "|".join(map(regex_literal, needles)))
-    chosen = pieces(needles)
+    others = [n for n in needles if not _ESCAPE.search(n)]
+    escape = len(others) < len(needles)
+    if not others:
+        return pl.col(column).str.contains(UNICODE_ESCAPE)
+    shapes = [*map(regex_literal, others), *([UNICODE_ESCAPE] if escape else [])]
+    alternation = pl.col(column).str.contains("(?i)" + "|".join(shapes))
+    chosen = pieces(others)
     if chosen is None:
         return alternation
-    by_pieces = _any_piece(column, chosen)
-    shared = chosen != sorted(set(needles))  # pieces, not the needles themselves: may hold often
-    if shared and sample is not None and sample.height and sample.select(by_pieces.mean()).item() > MOST_PASSED:
+    shared = chosen != sorted(set(others))  # pieces, not the needles themselves: may hold often
+    if shared and sample is not None and _share_passed(sample, _any_piece(column, chosen, escape=False)) > MOST_PASSED:
         return alternation
-    return by_pieces
+    return _any_piece(column, chosen, escape=escape)
+
+
+def _share_passed(sample: pl.DataFrame, test: pl.Expr) -> float:
+    return float(sample.select(test.mean()).item()) if sample.height else 0.0
 
 
 def pieces(needles: list[str]) -> list[str] | None:
@@ -82,12 +101,16 @@ def _pieces_of(needle: str) -> set[str]:
     return {p for p in every if len(p) >= MIN_WORDLIKE_PIECE or not any(c.isalnum() for c in p)}
 
 
-def _any_piece(column: str, chosen: list[str]) -> pl.Expr:
-    """Pieces without letters by literal search; the others, a few at a time, by a regex
-    that ignores case (up to `PIECES_PER_REGEX` keep the regex engine's prefilter)."""
+def _any_piece(column: str, chosen: list[str], *, escape: bool) -> pl.Expr:
+    """Pieces without letters by literal search (with `escape`, in one regex with
+    `UNICODE_ESCAPE`, which shares its pass); the others, a few at a time, by a regex that
+    ignores case (up to `PIECES_PER_REGEX` keep the regex engine's prefilter)."""
     caseless = [p for p in chosen if not any(c.isalpha() for c in p)]
     cased = [p for p in chosen if p not in caseless]
-    tests = [pl.col(column).str.contains(piece, literal=True) for piece in caseless]
+    if escape:
+        tests = [pl.col(column).str.contains("|".join([*map(regex_literal, caseless), UNICODE_ESCAPE]))]
+    else:
+        tests = [pl.col(column).str.contains(piece, literal=True) for piece in caseless]
     for start in range(0, len(cased), PIECES_PER_REGEX):
         group = cased[start:start + PIECES_PER_REGEX]
         tests.append(pl.col(column).str.contains("(?i)" + "|".join(map(regex_literal, group))))
