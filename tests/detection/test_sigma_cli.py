@@ -120,6 +120,8 @@ def runs(folder: Path) -> Iterator[Runs]:
         "unknown": ["convert", "-t", "polars", "-p", "auditlake", str(unknown)],
         "lake-default": [*lake, str(listed), str(fraction), str(ranged)],
         "lake-module": [*lake, "-f", "module", str(listed), str(ranged)],
+        "files-default": [*lake, "-od", str(folder / "default"), str(windows), str(listed)],
+        "files-module": [*lake, "-f", "module", "-od", str(folder / "module"), str(listed), str(ranged)],
     }
     started = {
         name: subprocess.Popen(
@@ -264,3 +266,30 @@ def test_a_threshold_range_module_holds_the_range_and_its_rule(runs: Runs, folde
     [plan] = namespace["CORRELATIONS"].values()
     assert plan == engine_plan(folder, "range.yml")
     assert list(namespace["CORRELATION_RULES"]) == ["cli_base"]
+
+
+# -- one file per rule (`--output-dir`) -------------------------------------------------------------
+
+
+def test_output_dir_writes_each_rules_expression_a_condition_list_as_one(runs: Runs, folder: Path) -> None:
+    assert "Wrote 2 file(s)" in ok(runs["files-default"]) + runs["files-default"].stderr
+    files = {path.stem: path.read_text() for path in (folder / "default").iterdir()}
+    assert sorted(files) == ["condition_list", "windows"]
+    assert '"windows.eventlog"' in files["windows"]
+    assert isinstance(eval(files["windows"], {"pl": pl}), pl.Expr)
+    [text], _ = printed(runs)
+    assert files["condition_list"].strip() == text
+
+
+def test_output_dir_writes_each_rules_module(runs: Runs, folder: Path) -> None:
+    ok(runs["files-module"])
+    files = {path.stem: path.read_text() for path in (folder / "module").iterdir()}
+    assert sorted(files) == ["condition_list", "range"]  # the range's base rule is not output
+    listed: dict[str, Any] = {}
+    exec(compile(files["condition_list"], "condition_list.py", "exec"), listed)
+    [expr] = listed["RULES"].values()
+    assert listed["with_rule_columns"](TELEPORT).select(expr).to_series().to_list() == [True, True, False, False]
+    ranged: dict[str, Any] = {}
+    exec(compile(files["range"], "range.py", "exec"), ranged)
+    assert list(ranged["CORRELATIONS"].values()) == [engine_plan(folder, "range.yml")]
+    assert list(ranged["CORRELATION_RULES"]) == ["cli_base"]

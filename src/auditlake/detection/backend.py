@@ -365,6 +365,43 @@ class SigmaCliPolarsBackend(PolarsBackend):
         super().__init__(processing_pipeline, collect_errors, **backend_options)
         keep_correlation_conditions()
 
+    # sigma-cli's `--output-dir` writes each rule's file from what the conversion callback
+    # receives, if text; pySigma hands it each condition unfinalized (an `ir.Node` here). So the
+    # callback is called once a rule has converted, with the rule's finished text: one file
+    # per rule, a condition list included (SIGMA.md §1.6), as the output without it prints.
+
+    def convert_rule(self, rule: SigmaRule, output_format: str | None = None, callback: Any = None) -> list[Any]:
+        queries = super().convert_rule(rule, output_format)
+        return self._as_text_to(callback, rule, output_format, queries, rule.detection.parsed_condition[0])
+
+    def convert_correlation_rule(
+        self,
+        rule: SigmaCorrelationRule,
+        output_format: str | None = None,
+        method: str | None = None,
+        callback: Any = None,
+    ) -> list[Any]:
+        queries = super().convert_correlation_rule(rule, output_format, method)
+        return self._as_text_to(callback, rule, output_format, queries, rule.condition)
+
+    def _as_text_to(
+        self,
+        callback: Any,
+        rule: SigmaRule | SigmaCorrelationRule,
+        output_format: str | None,
+        queries: list[Any],
+        condition: Any,
+    ) -> list[Any]:
+        """`queries`, after `callback` (when given) has the text they finalize to; none when
+        the callback drops it (returns None), as pySigma's callbacks may."""
+        if callback is None or not queries:
+            return queries
+        fmt = output_format or self.default_format
+        text = self.finalize(list(queries), fmt)
+        if isinstance(text, list) and all(isinstance(part, str) for part in text):
+            text = "\n".join(text) + "\n"
+        return [] if callback(rule, output_format, 0, condition, text) is None else queries
+
 
 RAW_CONDITION = "auditlake_yaml"
 """Attribute of a pySigma correlation condition holding its YAML mapping, once
