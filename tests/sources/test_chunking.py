@@ -105,7 +105,7 @@ def test_lines_read_before_an_io_error_are_kept(tmp_path: Path, monkeypatch: pyt
     path = tmp_path / "a.jsonl"
     path.write_bytes(b"\n".join([RECORD] * 10) + b"\n")
     monkeypatch.setattr(framing, "CHUNK", len(RECORD) * 3 + 3)
-    real = framing._read_upto
+    real = framing.read_upto
     calls = []
 
     def failing(handle, size):  # type: ignore[no-untyped-def]
@@ -114,7 +114,7 @@ def test_lines_read_before_an_io_error_are_kept(tmp_path: Path, monkeypatch: pyt
             raise OSError(5, "Input/output error")
         return real(handle, size)
 
-    monkeypatch.setattr(framing, "_read_upto", failing)
+    monkeypatch.setattr(framing, "read_upto", failing)
     one_by_one: list[Frame] = []
     with pytest.raises(OSError, match="Input/output"):
         one_by_one.extend(json_frames(path))

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditlake.sources import framing
+from auditlake.sources import framing, input_head, one_line
 from auditlake.sources.base import Frame
-from auditlake.sources.framing import json_frames, open_input, read_head
+from auditlake.sources.framing import json_frames, open_input
+from auditlake.sources.input_head import read_head
 
 SIGMA_PROCESS_CREATION = Path("sigmahq/regression_data/rules/windows/process_creation")
 
@@ -480,7 +481,7 @@ def test_arrays_split_in_one_go_frame_as_record_by_record(
     expected = list(framing._stream_frames(path))
     for size in (1, 3, 1000):
         assert _chunked(path, size) == expected
-    members = framing.one_line_members(path)
+    members = one_line.one_line_members(path)
     if members is not None:
         assert members == [frame.raw for frame in expected]
 
@@ -493,24 +494,25 @@ def test_a_cloudtrail_delivery_file_is_split_in_one_go(tmp_path: Path) -> None:
     ]
     data = b'{"Records":[' + b",".join(json.dumps(r, separators=(",", ":")).encode() for r in records) + b"]}"
     path = _write(tmp_path, "delivery.json.gz", data, gz=True)
-    members = framing.one_line_members(path)
+    members = one_line.one_line_members(path)
     assert members is not None and [json.loads(m)["eventName"] for m in members] == ["A", "B", "C"]
     assert _chunked(path, 2) == list(framing._stream_frames(path))
     # written over several lines, or with members of another first key: left to the stream
-    assert framing.one_line_members(_write(tmp_path, "a.json", _array(RECORDS))) is None
+    assert one_line.one_line_members(_write(tmp_path, "a.json", _array(RECORDS))) is None
     mixed = b"[" + b",".join([*RECORDS, b'{"zz": 1}']).replace(b" ", b"") + b"]"
-    assert framing.one_line_members(_write(tmp_path, "b.json", mixed)) is None
+    assert one_line.one_line_members(_write(tmp_path, "b.json", mixed)) is None
 
 
 def test_a_pretty_printed_array_is_not_read_whole_to_be_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _write(tmp_path, "pretty.json", b"[\n" + b",\n".join(RECORDS) + b"\n]\n")
     sizes: list[int] = []
-    read_upto = framing._read_upto
+    read_upto = input_head.read_upto
 
     def recording(handle: Any, size: int) -> tuple[bytes, str | None]:
         sizes.append(size)
         return read_upto(handle, size)
 
-    monkeypatch.setattr(framing, "_read_upto", recording)
-    assert framing.one_line_members(path) is None
+    monkeypatch.setattr(input_head, "read_upto", recording)
+    monkeypatch.setattr(one_line, "read_upto", recording)
+    assert one_line.one_line_members(path) is None
     assert sizes and max(sizes) <= 64 << 10  # its head only

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditlake.sources.framing import read_head
+from auditlake.sources.input_head import read_head
 
 CLOUDTRAIL_DIGEST = "CloudTrail digest file (hashes of the delivered log files)"
 _DIGEST_KEYS = (b'"awsAccountId"', b'"digestStartTime"', b'"digestSignatureAlgorithm"')

@@ -26,14 +26,13 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-import simdjson
-
 from auditlake.sources.base import Frame
 from auditlake.sources.chunking import LineChunk, frame_chunks
 from auditlake.sources.compression import open_input
 from auditlake.sources.envelopes import envelope_of, log_messages, unwrapped
-from auditlake.sources.fields import loads_as_object
+from auditlake.sources.input_head import HEAD_BYTES, read_upto
 from auditlake.sources.listings import listing_of
+from auditlake.sources.one_line import one_line_members
 from auditlake.sources.pretty_lines import held_back, joined, opens_object
 from auditlake.sources.resync import Layout, damaged_stop, first_key
 
@@ -45,37 +44,6 @@ _LOOKUP_WRAPPER = re.compile(r'\s*\{\s*"Events"\s*:\s*\[')
 """`aws cloudtrail lookup-events` output: its events, then `NextToken`."""
 _WS = " \t\r\n"
 _DECODER = json.JSONDecoder()
-
-
-HEAD_BYTES = 64 << 10
-"""The first (decompressed) bytes read to tell an input's framing and source."""
-
-
-def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
-    """The first `size` bytes of the (decompressed) content, for sniffing."""
-    with open_input(path) as handle:
-        return _read_upto(handle, size)[0]
-
-
-def _read_upto(handle: BinaryIO, size: int) -> tuple[bytes, str | None]:
-    """Up to `size` bytes, and why reading stopped early on a damaged input (else None).
-
-    Reads piecewise so that a truncated gzip stream still hands over what it decompressed
-    before the damage, instead of losing the whole read to the `EOFError`.
-    """
-    read = getattr(handle, "read1", handle.read)
-    pieces: list[bytes] = []
-    got = 0
-    while got < size:
-        try:
-            piece = read(size - got)
-        except (OSError, EOFError) as exc:
-            return b"".join(pieces), f"input ends early: {exc}"
-        if not piece:
-            break
-        pieces.append(piece)
-        got += len(piece)
-    return b"".join(pieces), None
 
 
 def json_frames(path: Path) -> JsonFrames:
@@ -150,12 +118,12 @@ def content_head(path: Path, size: int = HEAD_BYTES) -> tuple[bytes, str | None]
     """
     with open_input(path) as handle:
         while True:
-            chunk, error = _read_upto(handle, size)
+            chunk, error = read_upto(handle, size)
             head = chunk.lstrip()
             if head or error is not None or len(chunk) < size:
                 break
         if head and len(head) < size and error is None and len(chunk) == size:
-            more, error = _read_upto(handle, size - len(head))
+            more, error = read_upto(handle, size - len(head))
             head += more
     return head, error
 
@@ -246,7 +214,7 @@ def _line_frames(path: Path) -> Iterator[Frame]:
     number, tail = 0, b""
     with open_input(path) as handle:
         while True:
-            chunk, error = _read_upto(handle, CHUNK)
+            chunk, error = read_upto(handle, CHUNK)
             lines = (tail + chunk).split(b"\n")
             tail = lines.pop() if chunk and error is None else b""
             cut = lines.pop() if error is not None else None
@@ -274,7 +242,7 @@ def _line_chunks(path: Path, size: int) -> Iterator[Sequence[Frame]]:
     try:
         with open_input(path) as handle:
             while True:
-                chunk, error = _read_upto(handle, CHUNK)
+                chunk, error = read_upto(handle, CHUNK)
                 if b"\n" in tail:  # the lines of an object left open by the last block
                     lines = (tail + chunk).split(b"\n")
                 else:
@@ -343,7 +311,7 @@ class _TextStream:
             return False
         chunk = b""
         if self.read_error is None:
-            chunk, self.read_error = _read_upto(self.handle, CHUNK)
+            chunk, self.read_error = read_upto(self.handle, CHUNK)
         if not chunk:
             self.eof = True
             self.text = self.text[self.pos :] + self.decoder.decode(b"", final=True)
@@ -385,85 +353,6 @@ class _TextStream:
         while self.fill():
             pass
         return self.advance(len(self.text))
-
-
-MAX_WHOLE_BYTES = 64 << 20
-"""Largest input (decompressed) `one_line_members` reads whole; larger ones stream."""
-_OPENING = re.compile(rb'[ \t\r]*(?:(\[)|\{[ \t\r]*"Records"[ \t\r]*:[ \t\r]*\[)[ \t\r]*')
-_CLOSING = re.compile(rb'[ \t\r]*\][ \t\r]*(\}?)[ \t\r\n]*')
-_FIRST_KEY = re.compile(rb'\{"([^"\\]*)":')
-
-
-def one_line_members(path: Path) -> list[bytes] | None:
-    """The objects of an array input written on one line (`[...]` or CloudTrail's
-    `{"Records": [...]}`), exactly as `_stream_frames` frames them, found without decoding.
-
-    The array is split before each `{"<key>":` that follows `},`, where `<key>` is the first
-    key of the first object (CloudTrail's `eventVersion`); outside strings only, since a quote
-    inside a string is escaped. Every piece must then load in simdjson as one object: a split
-    inside a record (an object of the same first key nested in an array) leaves two pieces
-    that do not, and Python's decoder, which `_stream_frames` uses, reads all JSON simdjson
-    does, ending each object where simdjson does. Otherwise (records over several lines,
-    members that are not objects or start with another key, anything simdjson refuses, an
-    oversized or damaged input) None: the input is left to `_stream_frames`.
-    """
-    data = _whole_if_one_line(path)
-    if data is None:
-        return None
-    opening = _OPENING.match(data)
-    end = data.rfind(b"]")
-    closing = _CLOSING.fullmatch(data, end) if opening is not None and end >= 0 else None
-    if opening is None or closing is None or (opening[1] is None) != (closing[1] == b"}"):
-        return None  # (a bare array has no closing brace, a Records wrapper one)
-    start = opening.end()
-    while end > start and data[end - 1] in b" \t\r":
-        end -= 1
-    if data.find(b"\n", start, end) >= 0:
-        return None
-    if start == end:
-        return []
-    first = _FIRST_KEY.match(data, start)
-    if first is None:
-        return None
-    return _split_members(data, start, end, b'},{"' + first[1] + b'":')
-
-
-def _whole_if_one_line(path: Path) -> bytes | None:
-    """The whole (decompressed) input, when it is undamaged, of at most `MAX_WHOLE_BYTES`, and
-    its head opens an array with no line break after the opening (a pretty-printed array is
-    told by its head, without reading it all); else None."""
-    head = read_head(path)
-    opening = _OPENING.match(head)
-    if opening is None or b"\n" in head[opening.end() :].rstrip():
-        return None
-    with open_input(path) as handle:
-        data, error = _read_upto(handle, MAX_WHOLE_BYTES + 1)
-    return data if error is None and len(data) <= MAX_WHOLE_BYTES else None
-
-
-MAX_RECORD_TEXT = 1 << 20
-"""Longest text taken for one record before `one_line_members` gives up."""
-
-
-def _split_members(data: bytes, start: int, end: int, separator: bytes) -> list[bytes] | None:
-    """`data[start:end]` cut after the `}` of each `separator`, into texts that each load as
-    one object; a cut inside a record (its texts do not load) is undone, up to
-    `MAX_RECORD_TEXT`."""
-    parse = simdjson.Parser().parse
-    members: list[bytes] = []
-    cut = start
-    while start < end:
-        found = data.find(separator, cut, end)
-        stop = end if found < 0 else found + 1
-        record = data[start:stop]
-        if loads_as_object(parse, record):
-            members.append(record)
-            start = cut = stop + 1
-        elif found < 0 or stop - start > MAX_RECORD_TEXT:
-            return None
-        else:  # cut at an object of the same first key nested in the record's arrays
-            cut = stop
-    return members
 
 
 def _stream_frames(path: Path, *, wrapper: re.Pattern[str] = _RECORDS_WRAPPER) -> Iterator[Frame]:

@@ -10,7 +10,8 @@ from auditlake.errors import UnknownSourceError
 from auditlake.sources import registry
 from auditlake.sources.companion_files import companion_of
 from auditlake.sources.compression import compression_of, open_decompressed
-from auditlake.sources.framing import framing_of, read_head
+from auditlake.sources.framing import framing_of
+from auditlake.sources.input_head import read_head
 from auditlake.sources.text_encoding import marked_encoding
 
 BINARY_FORMATS = {"evtx-json": "EVTX file", "auditd-kv": "audit.log records"}

@@ -23,7 +23,8 @@ from auditlake.sources import (
 )
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.fields import JsonObject, load_json
-from auditlake.sources.framing import is_blank, json_frames, read_head
+from auditlake.sources.framing import is_blank, json_frames
+from auditlake.sources.input_head import read_head
 
 SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 """What a source name may look like: it becomes a directory name in the lake."""

@@ -11,7 +11,7 @@ from how the records stand (`Layout`):
   follows it; that holds for any damage that leaves the brackets whole (a raw control
   character, a bad escape, number or literal, a missing comma, invalid UTF-8). Otherwise the
   next `}` or `,` before an object that opens with the records' first key, the place
-  `framing.one_line_members` splits an array at.
+  `one_line.one_line_members` splits an array at.
 
 >>> class Text:  # what a `framing._TextStream` offers, all of the input read
 ...     def __init__(self, text: str) -> None:

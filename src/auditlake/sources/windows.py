@@ -34,7 +34,8 @@ from auditlake.sources.fields import (
     object_view,
     text,
 )
-from auditlake.sources.framing import json_frames, read_head
+from auditlake.sources.framing import json_frames
+from auditlake.sources.input_head import read_head
 from auditlake.sources.timeparse import parse_time
 
 NAME = "windows.eventlog"
