@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from auditlake.errors import RecordError
-from auditlake.sources import auditd
+from auditlake.sources import auditd, auditd_events
 from auditlake.sources.base import Frame, Row
 from auditlake.sources.records import Rejected, normalize_frames
 from auditlake.sources.table import rows_to_table
@@ -98,7 +98,7 @@ def test_eoe_closes_an_event_before_the_input_goes_on() -> None:
             consumed.append(number)
             yield LOGIN_LINE.replace(b":211)", f":{1000 + number})".encode())
 
-    stream = auditd.frame_lines(lines(), "live")
+    stream = auditd_events.frame_lines(lines(), "live")
     first = next(stream)
     assert first.raw.count(b"\n") == 3 and first.location == "live:1"
     assert len(consumed) == 4  # yielded right at the EOE line, nothing read past it
@@ -108,14 +108,14 @@ def test_event_without_eoe_closes_after_n_lines_of_other_events() -> None:
     a = b"type=SYSCALL msg=audit(1700000000.000:1): arch=c000003e syscall=2 success=yes\n"
     others = [LOGIN_LINE.replace(b":211)", f":{100 + i})".encode()) for i in range(3)]
     late = b"type=CWD msg=audit(1700000000.000:1): cwd=\"/\"\n"
-    frames = list(auditd.frame_lines([a, *others, late], "x", stale_after=3))
+    frames = list(auditd_events.frame_lines([a, *others, late], "x", stale_after=3))
     assert [f.location for f in frames] == ["x:1", "x:2", "x:3", "x:4", "x:5"]
     assert frames[0].raw == a.rstrip() and frames[-1].raw == late.rstrip()
 
 
 def test_end_of_input_flushes_open_events() -> None:
     lines = [*EXECVE_EVENT.splitlines(keepends=True)[:3], LOGIN_LINE]
-    frames = list(auditd.frame_lines(lines, "x"))
+    frames = list(auditd_events.frame_lines(lines, "x"))
     assert [f.raw.count(b"\n") + 1 for f in frames] == [3, 1]
     assert all(f.error is None for f in frames)
 
@@ -406,7 +406,7 @@ def test_a_large_log_streams_in_bounded_memory_and_reasonably_fast() -> None:
     backlog = 0
     rows = rejected = 0
     started = time.perf_counter()
-    frames = auditd.frame_lines(_generated(total_lines, consumed), "big.log")
+    frames = auditd_events.frame_lines(_generated(total_lines, consumed), "big.log")
 
     def watched() -> Iterator[Frame]:
         nonlocal emitted_lines, backlog
@@ -423,5 +423,5 @@ def test_a_large_log_streams_in_bounded_memory_and_reasonably_fast() -> None:
     elapsed = time.perf_counter() - started
     assert rejected == 0 and emitted_lines == total_lines
     assert rows == 3 * total_lines // 7
-    assert backlog <= auditd.STALE_AFTER_LINES + 8  # only open events are ever held
+    assert backlog <= auditd_events.STALE_AFTER_LINES + 8  # only open events are ever held
     assert elapsed < 120, f"{rows / elapsed:.0f} events/s is far too slow"

@@ -11,7 +11,7 @@ import pytest
 
 from auditlake.ingest import ingest
 from auditlake.lake import LakePaths, scan_events
-from auditlake.sources import auditd
+from auditlake.sources import auditd, auditd_events
 from auditlake.sources.base import Frame, Row
 from auditlake.sources.records import normalize_frames
 
@@ -119,7 +119,7 @@ def test_records_hundreds_of_lines_apart_are_one_event() -> None:
         busy += [_login(2 * serial), *_openat(2 * serial + 1)]
     lines = [SYSCALL, *busy, EXECVE, PATH, PROCTITLE, EOE]
     assert len(busy) == 800
-    rows = _rows(auditd.frame_lines(_text(lines).splitlines(keepends=True), "busy.log"))
+    rows = _rows(auditd_events.frame_lines(_text(lines).splitlines(keepends=True), "busy.log"))
     assert len(rows) == 1 + 400
     execve = rows[0]
     assert execve["raw"] == "\n".join(EVENT) and execve["cmdline"] == CMDLINE
@@ -127,7 +127,7 @@ def test_records_hundreds_of_lines_apart_are_one_event() -> None:
 
 def test_records_beyond_the_window_land_as_two_rows_of_one_event() -> None:
     lines = [SYSCALL, EXECVE, *(_login(s) for s in range(5)), PATH, PROCTITLE, EOE]
-    rows = _rows(auditd.frame_lines(_text(lines).splitlines(keepends=True), "x", stale_after=3))
+    rows = _rows(auditd_events.frame_lines(_text(lines).splitlines(keepends=True), "x", stale_after=3))
     pieces = [r for r in rows if r["correlation_id"] == f":{STAMP}"]
     assert [p["raw"] for p in pieces] == ["\n".join(EVENT[:2]), "\n".join(EVENT[2:])]
     assert len({p["event_uid"] for p in pieces}) == 2
@@ -142,21 +142,21 @@ def test_a_user_message_is_yielded_without_waiting_for_more_lines() -> None:
             consumed.append(number)
             yield f"{line}\n".encode()
 
-    first = next(auditd.frame_lines(lines(), "live"))
+    first = next(auditd_events.frame_lines(lines(), "live"))
     assert first.location == "live:1" and len(consumed) == 1
 
 
 def test_a_kernel_record_without_eoe_waits_for_the_rest_of_its_event() -> None:
     login = f"type=LOGIN msg=audit({STAMP}): pid=2 uid=0 old-auid=4294967295 auid=1000 tty=(none) old-ses=4294967295 ses=3 res=1"
     lines = [login, *(_login(s) for s in range(10)), SYSCALL, PROCTITLE, EOE]
-    frames = list(auditd.frame_lines(_text(lines).splitlines(keepends=True), "x"))
+    frames = list(auditd_events.frame_lines(_text(lines).splitlines(keepends=True), "x"))
     assert frames[0].raw == "\n".join([login, SYSCALL, PROCTITLE, EOE]).encode()
 
 
 def test_held_records_stay_under_the_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auditd, "MAX_HELD_BYTES", 2_000)
+    monkeypatch.setattr(auditd_events, "MAX_HELD_BYTES", 2_000)
     lines = [SYSCALL, *(line for s in range(20) for line in _openat(s)), EXECVE, EOE]
-    frames = list(auditd.frame_lines(_text(lines).splitlines(keepends=True), "x"))
+    frames = list(auditd_events.frame_lines(_text(lines).splitlines(keepends=True), "x"))
     ours = [f.raw for f in frames if STAMP.encode() in f.raw]
     assert ours == [SYSCALL.encode(), "\n".join([EXECVE, EOE]).encode()]  # went out unfinished
     assert sum(f.raw.count(b"\n") + 1 for f in frames) == len(lines)  # and nothing was lost
@@ -180,7 +180,7 @@ def test_the_same_bytes_read_again_have_the_same_identity(tmp_path: Path) -> Non
     plain = tmp_path / "audit.log"
     plain.write_bytes(_text([*EVENT, _login(7)]).replace(b"\n", b"\r\n"))
     again = [r["event_uid"] for r in _rows(auditd.frames(plain))]
-    assert again == [r["event_uid"] for r in _rows(auditd.frame_lines(_text([*EVENT, _login(7)]).splitlines(True), "y"))]
+    assert again == [r["event_uid"] for r in _rows(auditd_events.frame_lines(_text([*EVENT, _login(7)]).splitlines(True), "y"))]
 
 
 def test_the_identity_is_the_stamp_and_the_start_of_the_event_hash() -> None:
@@ -194,6 +194,6 @@ def test_the_identity_is_the_stamp_and_the_start_of_the_event_hash() -> None:
 def test_events_of_the_same_stamp_on_two_nodes_stay_apart() -> None:
     web1 = [f"node=web1 {line}" for line in EVENT]
     web2 = [f"node=web2 {line}" for line in EVENT]
-    rows = _rows(auditd.frame_lines(_text([*web1, *web2]).splitlines(True), "x"))
+    rows = _rows(auditd_events.frame_lines(_text([*web1, *web2]).splitlines(True), "x"))
     assert [r["correlation_id"] for r in rows] == [f"web1:{STAMP}", f"web2:{STAMP}"]
     assert pl.Series([r["event_uid"] for r in rows]).n_unique() == 2
