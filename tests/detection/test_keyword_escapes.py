@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
+from tests.detection.engine_paths import matched_by_every_path
 
-from auditlake.detection import prefilter
 from auditlake.detection.code import pl_
 from auditlake.detection.compile import CompiledRule, RuleSet, compile_collection
 from auditlake.detection.engine import run_detection
-from auditlake.detection.evaluate import (
-    RULE_ID_COLUMN,
-    LateColumns,
-    atom_columns,
-    evaluate,
-    evaluate_candidates,
-)
 from auditlake.ingest import ingest
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import scan_events
@@ -58,30 +50,9 @@ def _quoted(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _rows_of(columns: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:
-    numbered = columns.with_row_index(prefilter.ROW)
-    return numbered if rows is None else numbered[rows]
-
-
 def _matched(rules: list[CompiledRule], frame: pl.DataFrame, source: str) -> set[tuple[str, str]]:
     """(event_uid, rule title) matched, the same by every path of the engine."""
-    titles = {rule.id: rule.title for rule in rules}
-    late = LateColumns(pl.Schema({"raw": frame.schema["raw"]}), partial(_rows_of, frame.select("raw")))
-    found = []
-    for result in (
-        evaluate(rules, frame.lazy(), source=source).collect(),
-        evaluate_candidates(rules, frame, source=source),
-        evaluate_candidates(rules, frame.drop("raw"), source=source, late=late),
-    ):
-        found.append({(uid, titles[rule]) for uid, rule in zip(result["event_uid"], result[RULE_ID_COLUMN], strict=True)})
-    assert all(f == found[0] for f in found), found
-    plans = prefilter.plan_rules(rules, atom_columns(frame.schema, source), source)
-    for plan in plans:  # the scan filter of each rule's first set keeps its matches
-        likely = prefilter.candidate_filter([plan])
-        if likely is not None:
-            kept = evaluate([plan.rule], frame.filter(likely).lazy(), source=source).collect()
-            assert {(uid, plan.rule.title) for uid in kept["event_uid"]} == {m for m in found[0] if m[1] == plan.rule.title}
-    return found[0]
+    return matched_by_every_path(rules, frame, source)
 
 
 def _lake(tmp_path: Path, source: str, name: str, content: str) -> LakePaths:

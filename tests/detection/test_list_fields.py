@@ -10,7 +10,6 @@ the engine (all rules on all rows, candidate rows, `raw` read late) agrees.
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
+from tests.detection.engine_paths import matched_by_every_path
 
-from auditlake.detection import prefilter
 from auditlake.detection.compile import CompiledRule, compile_collection
-from auditlake.detection.evaluate import (
-    RULE_ID_COLUMN,
-    LateColumns,
-    atom_columns,
-    evaluate,
-    evaluate_candidates,
-)
 from auditlake.ingest import ingest
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import scan_events
@@ -51,31 +43,10 @@ def _rules(logsource: str, selections: dict[str, str]) -> list[CompiledRule]:
     return list(ruleset.rules)
 
 
-def _rows_of(columns: pl.DataFrame, rows: pl.Series | None) -> pl.DataFrame:
-    numbered = columns.with_row_index(prefilter.ROW)
-    return numbered if rows is None else numbered[rows]
-
-
 def _matched(rules: list[CompiledRule], frame: pl.DataFrame, source: str, key: str) -> set[tuple[str, str]]:
     """(the record's `key`, rule title) matched, the same by every path of the engine."""
-    titles = {rule.id: rule.title for rule in rules}
     keys = dict(zip(frame["event_uid"], frame["raw"].str.json_path_match(f"$.{key}"), strict=True))
-    late = LateColumns(pl.Schema({"raw": frame.schema["raw"]}), partial(_rows_of, frame.select("raw")))
-    found = []
-    for result in (
-        evaluate(rules, frame.lazy(), source=source).collect(),
-        evaluate_candidates(rules, frame, source=source),
-        evaluate_candidates(rules, frame.drop("raw"), source=source, late=late),
-    ):
-        found.append({(keys[uid], titles[rule]) for uid, rule in zip(result["event_uid"], result[RULE_ID_COLUMN], strict=True)})
-    assert all(f == found[0] for f in found), found
-    for plan in prefilter.plan_rules(rules, atom_columns(frame.schema, source), source):
-        likely = prefilter.candidate_filter([plan])
-        if likely is not None:  # the scan filter of the rule's first set keeps its matches
-            kept = evaluate([plan.rule], frame.filter(likely).lazy(), source=source).collect()
-            assert {(keys[uid], plan.rule.title) for uid in kept["event_uid"]} == {
-                m for m in found[0] if m[1] == plan.rule.title}
-    return found[0]
+    return {(keys[uid], title) for uid, title in matched_by_every_path(rules, frame, source)}
 
 
 def _lake_events(tmp_path: Path, source: str, records: list[dict[str, Any]]) -> pl.DataFrame:
