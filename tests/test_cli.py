@@ -38,6 +38,15 @@ def test_human_summary_names_source_and_day(tmp_path):
     assert "1 quarantined" in result.stdout
 
 
+def test_an_empty_folder_adds_nothing_and_says_so(tmp_path):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / ".hidden.json").write_text("{}")
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path / "inbox"), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("No file to read (names starting with '.' are skipped): nothing added to")
+    assert "┏" not in result.stdout  # no empty table
+
+
 def test_unknown_source_is_a_usage_error(tmp_path):
     data = _trail_file(tmp_path / "t.jsonl")
     result = CliRunner().invoke(main, ["ingest", str(data), "--lake", str(tmp_path / "lake"), "--source", "nope"])

@@ -40,6 +40,9 @@ def _stdout() -> Console:
 def print_ingest_summary(summary: IngestSummary, elapsed: float, lake: Path) -> None:
     """Rows per source and day, then duplicates, quarantine and errors."""
     console = _stdout()
+    if not summary.inputs and not summary.errors:  # a drop folder that is empty this time
+        console.print(f"No file to read (names starting with '.' are skipped): nothing added to {lake}")
+        return
     table = Table(title=f"Ingested into {lake}", title_justify="left")
     for name in ("source", "day", "rows added"):
         table.add_column(name, justify="right" if name == "rows added" else "left")
