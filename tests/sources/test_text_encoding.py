@@ -1,5 +1,6 @@
-"""Text written with a byte order mark (Notepad, PowerShell) reads as the same text in UTF-8:
-a UTF-8 mark is passed over, UTF-16 is turned into UTF-8; records land as they would from UTF-8."""
+"""Text written with a byte order mark (Notepad, PowerShell) or in UTF-16 or UTF-32 without one
+reads as the same text in UTF-8: a UTF-8 mark is passed over, UTF-16 and UTF-32 are turned into
+UTF-8; records land as they would from UTF-8."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ ENCODINGS = {
     "utf-8 with bom": lambda text: codecs.BOM_UTF8 + text.encode("utf-8"),
     "utf-16le": lambda text: codecs.BOM_UTF16_LE + text.encode("utf-16-le"),
     "utf-16be": lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+    "utf-32le": lambda text: codecs.BOM_UTF32_LE + text.encode("utf-32-le"),
+    "utf-32be": lambda text: codecs.BOM_UTF32_BE + text.encode("utf-32-be"),
+    "utf-16le without bom": lambda text: text.encode("utf-16-le"),
+    "utf-16be without bom": lambda text: text.encode("utf-16-be"),
+    "utf-32le without bom": lambda text: text.encode("utf-32-le"),
+    "utf-32be without bom": lambda text: text.encode("utf-32-be"),
 }
 
 
@@ -85,7 +92,7 @@ def test_an_odd_last_byte_of_utf16_is_reported_as_a_cut_input(tmp_path: Path) ->
     *good, cut = json_frames(path)
 
     assert [json.loads(f.raw) for f in good] == EVENTS[:2]
-    assert cut.error is not None and "UTF-16LE character" in cut.error
+    assert cut.error is not None and "inside a character of its UTF-16LE text" in cut.error
 
 
 def test_text_without_a_mark_is_read_as_it_is(tmp_path: Path) -> None:
@@ -104,3 +111,21 @@ def test_a_stream_failing_at_its_first_read_fails_every_read() -> None:
     for _ in range(2):
         with pytest.raises(EOFError):
             handle.read(10)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "named"),
+    [
+        ("type=USER_LOGIN msg=audit(1700000000.123:42): pid=9\n", "utf-16-le", "UTF-16LE without BOM"),
+        (TEXTS["json lines"], "utf-32-be", "UTF-32BE without BOM"),
+        (TEXTS["json lines"], "utf-8", None),
+    ],
+)
+def test_sources_names_an_encoding_told_without_a_mark(tmp_path: Path, text: str, encoding: str, named: str | None) -> None:
+    from auditlake.sources.input_report import describe_input
+
+    path = tmp_path / "in.log"
+    path.write_bytes(text.encode(encoding))
+    report = describe_input(path)
+    assert report.source is not None
+    assert (named or "") in report.read_as and ("without BOM" in report.read_as) == (named is not None)

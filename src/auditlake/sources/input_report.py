@@ -12,7 +12,7 @@ from auditlake.sources.companion_files import companion_of
 from auditlake.sources.compression import compression_of, open_decompressed
 from auditlake.sources.framing import framing_of
 from auditlake.sources.input_head import read_head
-from auditlake.sources.text_encoding import marked_encoding
+from auditlake.sources.text_encoding import encoding_of
 
 BINARY_FORMATS = {"evtx-json": "EVTX file", "auditd-kv": "audit.log records"}
 """How the sources that recognise their inputs by their bytes read them."""
@@ -54,9 +54,10 @@ def describe_input(path: Path) -> InputReport:
 
 
 def _encoding(path: Path) -> str | None:
-    """The encoding a byte order mark declares for the (decompressed) text, if it has one."""
+    """The (decompressed) text's encoding when it is not plain UTF-8."""
     try:
         with open_decompressed(path) as handle:
-            return marked_encoding(handle.read(4))
+            found = encoding_of(handle.read(4))
+            return None if found is None else found.name
     except (OSError, EOFError):
         return None  # reading it is reported where it is read
