@@ -198,6 +198,45 @@ def test_console_login_failure_without_mfa() -> None:
     assert row["errorMessage"] == "Failed authentication"
 
 
+@pytest.mark.parametrize(
+    ("name", "result", "outcome"),
+    [
+        ("SwitchRole", "Failure", "failure"),
+        ("SwitchRole", "Success", "success"),
+        ("CheckMfa", "Failure", "failure"),
+        ("PasswordUpdated", "Failure", "failure"),
+        ("ExternalIdPDirectoryLogin", "Failure", "failure"),
+    ],
+)
+def test_sign_in_events_give_their_result_under_their_own_name(name: str, result: str, outcome: str) -> None:
+    """Like ConsoleLogin, the other console sign-in events write no errorCode when they fail."""
+    event = _event(
+        eventSource="signin.amazonaws.com", eventName=name, eventType="AwsConsoleSignIn",
+        responseElements={name: result},
+    )
+    row = _row(event)
+
+    assert row["category"] == "authentication"
+    assert row["outcome"] == outcome
+
+
+def test_an_anonymous_request_is_no_ones() -> None:
+    """S3 names the caller of an unsigned request (a public object's read) this way."""
+    identity = {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}
+    row = _row(_event(userIdentity=identity, eventName="GetObject", eventCategory="Data"))
+
+    assert row["actor_type"] == "anonymous"
+    assert row["actor_id"] is None  # an empty principal id names no one
+
+
+def test_another_accounts_caller_is_not_anonymous() -> None:
+    identity = {"type": "AWSAccount", "principalId": "AIDAEXAMPLE", "accountId": "999988887777"}
+    row = _row(_event(userIdentity=identity))
+
+    assert row["actor_type"] != "anonymous"
+    assert row["actor_id"] == "AIDAEXAMPLE"
+
+
 def test_an_error_code_is_a_failure_with_its_reason() -> None:
     row = _row(_event(errorCode="AccessDenied", errorMessage="User is not authorized"))
 

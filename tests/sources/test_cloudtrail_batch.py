@@ -25,6 +25,7 @@ from tests.sources.batch_helpers import frames_of
 from auditlake.sources import cloudtrail, cloudtrail_batch
 from auditlake.sources.base import Frame
 from auditlake.sources.chunking import LineChunk
+from auditlake.sources.ndjson_batch import run_batch
 from auditlake.sources.records import normalize_frames
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "samples"
@@ -126,6 +127,33 @@ def test_keeps_what_it_can_vouch_for_and_declines_the_rest(fields: dict[str, Any
     frames = _frames([_line(_event(**fields))])
     assert (cloudtrail_batch.batch(frames).table.num_rows == 1) is kept
     assert_batch_equals_per_record(frames)
+
+
+@pytest.mark.parametrize(
+    ("fields", "kept", "outcome"),
+    [
+        ({"eventName": "SwitchRole", "responseElements": {"SwitchRole": "Failure"}}, False, "failure"),
+        ({"eventName": "CheckMfa", "responseElements": {"CheckMfa": "Success"}}, False, "success"),
+        ({"eventName": "SwitchRole", "errorCode": "AccessDenied"}, True, "failure"),
+        ({"eventName": "ConsoleLogin", "responseElements": {"ConsoleLogin": "Failure"}}, True, "failure"),
+    ],
+)
+def test_sign_in_results_are_read_as_normalize_reads_them(fields: dict[str, Any], kept: bool, outcome: str) -> None:
+    """A sign-in event's result is under its own name in `responseElements`; rows the batch
+    cannot read it for are left to `normalize`."""
+    frames = _frames([_line(_event(eventSource="signin.amazonaws.com", **fields))])
+    assert (cloudtrail_batch.batch(frames).table.num_rows == 1) is kept
+    assert_batch_equals_per_record(frames)
+    table, rest = run_batch(cloudtrail.SPEC, frames)
+    outcomes = table.column("outcome").to_pylist() + [r["outcome"] for r in rest if isinstance(r, dict)]
+    assert outcomes == [outcome]
+
+
+def test_an_anonymous_request_reads_as_normalize_reads_it() -> None:
+    identity = {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}
+    table = assert_batch_equals_per_record(_frames([_line(_event(userIdentity=identity))]))
+    assert table.column("actor_type").to_pylist() == ["anonymous"]
+    assert table.column("actor_id").to_pylist() == [None]
 
 
 @pytest.mark.parametrize(
@@ -282,7 +310,7 @@ _scalars = st.one_of(
     st.integers(-(2**65), 2**65), st.sampled_from([0, -1, 2**63, 2**64 - 1]),
     st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([1.0, 0.0, -0.0, 1e16, 1e-05, 2.5]),
 )
-_keys = st.sampled_from(["a", "b", "ARN", "arn", "type", "MFAUsed", "ConsoleLogin", "k, x", "", "é"])
+_keys = st.sampled_from(["a", "b", "ARN", "arn", "type", "MFAUsed", "ConsoleLogin", "SwitchRole", "k, x", "", "é"])
 _json = st.recursive(
     _scalars,
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=4)),
@@ -329,7 +357,8 @@ _identity = st.fixed_dictionaries(
     {},
     optional={
         "type": _mostly(st.sampled_from(list(cloudtrail.ACTOR_TYPES))),
-        **{k: _mostly(_words, _scalars) for k in ("principalId", "accountId", "accessKeyId", "userName", "invokedBy")},
+        **{k: _mostly(_words, _scalars) for k in ("principalId", "accessKeyId", "userName", "invokedBy")},
+        "accountId": _mostly(st.one_of(_words, st.just(cloudtrail.ANONYMOUS_ACCOUNT)), _scalars),
         "arn": _mostly(_arns, _scalars),
         "sessionContext": _mostly(st.fixed_dictionaries({}, optional={
             "sessionIssuer": _mostly(st.fixed_dictionaries(
@@ -341,7 +370,7 @@ _identity = st.fixed_dictionaries(
     },
 )
 _names = _mostly(
-    st.one_of(st.sampled_from(["ConsoleLogin", "StopLogging", "CreateGroup", "PutRolePolicy", "CreateUser"]), _words),
+    st.one_of(st.sampled_from(["ConsoleLogin", "SwitchRole", "StopLogging", "CreateGroup", "PutRolePolicy", "CreateUser"]), _words),
     _scalars,
 )
 _resource = st.fixed_dictionaries({}, optional={

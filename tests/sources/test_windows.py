@@ -20,6 +20,7 @@ from auditlake.sources.chunking import LineChunk, frame_chunks
 from auditlake.sources.evtx_frames import CHUNK_SIZE, FILE_HEADER_SIZE, evtx_frames, sniff
 from auditlake.sources.records import Rejected, Skipped, normalize_frames
 from auditlake.sources.table import rows_to_table
+from auditlake.sources.windows_events import actor_type
 
 DATA = Path(__file__).parent / "data" / "windows"
 REGRESSION = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sigmahq" / "regression_data"
@@ -163,6 +164,38 @@ def test_security_events_map_to_canonical_columns() -> None:
     assert (group["class_uid"], group["activity_id"], group["category"]) == (3006, 3, "iam")
     assert (group["actor_name"], group["target_type"], group["target_name"], group["target_id"]) == (
         "admin", "group", "Administrators", "S-1-5-32-544")
+
+
+def _logon_of(sid: str, name: str, domain: str) -> bytes:
+    system = {"Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}}, "EventID": 4624,
+              "Channel": "Security", "Computer": "ws01", "EventRecordID": 1, "Keywords": "0x8020000000000000",
+              "TimeCreated": {"#attributes": {"SystemTime": "2024-05-01T10:00:00Z"}}}
+    data = {"SubjectUserSid": "S-1-5-18", "SubjectUserName": "WS01$", "TargetUserSid": sid,
+            "TargetUserName": name, "TargetDomainName": domain, "LogonType": "2"}
+    return json.dumps({"Event": {"System": system, "EventData": data}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("sid", "name", "domain", "kind"),
+    [
+        ("S-1-5-90-0-1", "DWM-1", "Window Manager", "service"),
+        ("S-1-5-96-0-1", "UMFD-1", "Font Driver Host", "service"),
+        ("S-1-5-80-3880718306-3832830129-1677859214-2598158968-1052248003", "MSSQLSERVER", "NT SERVICE", "service"),
+        ("S-1-5-82-1036420768-1044797643-1061213386-2937092688-4282445334", "DefaultAppPool", "IIS APPPOOL", "service"),
+        ("S-1-5-21-1111-2222-3333-1104", "alice", "CORP", "user"),
+    ],
+)
+def test_the_virtual_accounts_of_windows_components_are_services(sid: str, name: str, domain: str, kind: str) -> None:
+    """Every interactive logon brings DWM-n and UMFD-n logons with it: they are not people."""
+    row = windows.normalize(Frame(_logon_of(sid, name, domain), "f:1"))
+
+    assert (row["actor_id"], row["actor_type"]) == (sid, kind)
+
+
+def test_a_sysmon_user_of_a_service_domain_is_a_service() -> None:
+    assert actor_type(None, "NT SERVICE\\MSSQLSERVER") == "service"
+    assert actor_type(None, "Window Manager\\DWM-1") == "service"
+    assert actor_type(None, "CORP\\ann") == "user"
 
 
 _SPELLED_SYSTEM = {

@@ -91,6 +91,15 @@ def test_typical_event_is_kept_with_every_column_equal() -> None:
         "failure", "bob", "203.0.113.7", "ATTACKER")
 
 
+def test_virtual_accounts_are_services_as_normalize_says() -> None:
+    frames = frames_of([
+        line(_logon(TargetUserSid="S-1-5-90-0-1", TargetUserName="DWM-1")),
+        line(_event(data={"User": "NT SERVICE\\MSSQLSERVER"})),
+    ])
+    table = assert_batch_equals_per_record(SPEC, frames)
+    assert table.column("actor_type").to_pylist() == ["service", "service"]
+
+
 @pytest.mark.parametrize(
     ("system", "data", "event", "kept"),
     [

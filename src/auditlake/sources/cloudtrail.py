@@ -23,6 +23,7 @@ from auditlake.sources.fields import (
     get_text,
     ip_or_host,
     load_json_object,
+    member,
     path_views,
     require,
     text,
@@ -53,6 +54,9 @@ ACTOR_TYPES: Mapping[str, str] = {
     "SAMLUser": "user", "WebIdentityUser": "user", "AssumedRole": "role_session",
     "AWSService": "service", "AWSAccount": "service", "Unknown": "unknown",
 }
+ANONYMOUS_ACCOUNT = "ANONYMOUS_PRINCIPAL"
+"""`userIdentity.accountId` of a request no one signed (an object read from a public bucket)."""
+SIGN_IN_SOURCE = "signin.amazonaws.com"
 LOG_ADMIN_EVENTS = frozenset({
     "StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors", "StartLogging",
     "CreateTrail", "PutInsightSelectors", "DeleteEventDataStore", "StopEventDataStoreIngestion",
@@ -99,7 +103,7 @@ def normalize(frame: Frame) -> Row:
         **_target(doc),
         **_classify(event_source, event_name, get_text(doc, "eventCategory")),
     )
-    row["outcome"] = _outcome(doc, event_name, error_code)
+    row["outcome"] = _outcome(doc, event_source, event_name, error_code)
     return row
 
 
@@ -139,12 +143,19 @@ def _actor(doc: Any) -> Row:
     if mfa is None and get_text(doc, "additionalEventData.MFAUsed") is not None:
         mfa = "true" if get_text(doc, "additionalEventData.MFAUsed") == "Yes" else "false"
     return {
-        "actor_id": arn or get_text(doc, "userIdentity.principalId"),
+        "actor_id": arn or get_text(doc, "userIdentity.principalId") or None,
         "actor_name": name,
-        "actor_type": ACTOR_TYPES.get(identity_type or "", "unknown"),
+        "actor_type": _actor_type(identity_type, get_text(doc, "userIdentity.accountId")),
         "actor_original": get_text(doc, "userIdentity.sessionContext.sourceIdentity") or issuer,
         "auth_mfa": None if mfa is None else mfa == "true",
     }
+
+
+def _actor_type(identity_type: str | None, account: str | None) -> str:
+    """An anonymous request is an `AWSAccount` identity by type; its account says it is no one's."""
+    if account == ANONYMOUS_ACCOUNT:
+        return "anonymous"
+    return ACTOR_TYPES.get(identity_type or "", "unknown")
 
 
 def _origin(address: str | None) -> Row:
@@ -170,7 +181,7 @@ IAM_CLASSES: tuple[tuple[str, int], ...] = (("Group", 3006), ("Policy", 3005), (
 
 
 def _classify(event_source: str | None, event_name: str, event_category: str | None) -> Row:
-    if event_name == "ConsoleLogin" or event_source == "signin.amazonaws.com":
+    if event_name == "ConsoleLogin" or event_source == SIGN_IN_SOURCE:
         return {"class_uid": 3002, "activity_id": 1, "category": "authentication"}
     if event_name in LOG_ADMIN_EVENTS:
         return {"class_uid": 1008, "activity_id": 0, "category": "log_admin"}
@@ -182,11 +193,14 @@ def _classify(event_source: str | None, event_name: str, event_category: str | N
     return {"class_uid": 6003, "activity_id": 0, "category": "api"}
 
 
-def _outcome(doc: Any, event_name: str, error_code: str | None) -> str:
+def _outcome(doc: Any, event_source: str | None, event_name: str, error_code: str | None) -> str:
+    """No `errorCode` is success, except for sign-in events (`ConsoleLogin`, `SwitchRole`,
+    `CheckMfa`, `PasswordUpdated`, ...): they write no error code and give their result under
+    their own name in `responseElements`, `Success` or `Failure`."""
     if error_code:
         return "failure"
-    if event_name == "ConsoleLogin":
-        result = get_text(doc, "responseElements.ConsoleLogin")
+    if event_name == "ConsoleLogin" or event_source == SIGN_IN_SOURCE:
+        result = text(member(get(doc, "responseElements"), event_name))
         return "failure" if result == "Failure" else "success"
     return "success"
 

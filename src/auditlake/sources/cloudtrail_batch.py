@@ -12,7 +12,9 @@ ones through `normalize`, for the exact row or rejection reason. Declined are ro
 - a float under the key of a scalar native field at any depth (with escapes in the record,
   any float), or, in a record with a float or an escaped control character, an object or array
   in a scalar native field: DuckDB spells those two its own way (`json_paths`);
-- a `resources[0]` whose fields `_target` would not return as text.
+- a `resources[0]` whose fields `_target` would not return as text;
+- a sign-in event other than `ConsoleLogin`, without an `errorCode`: its result is read from
+  `responseElements` under its own name (`SwitchRole`, `CheckMfa`, ...).
 
 Object-valued native columns (`requestParameters`, ...) are DuckDB's compact JSON, which equals
 simdjson's except for those two spellings: in a record holding either, those columns alone
@@ -167,11 +169,17 @@ def _time_common() -> pl.Expr:
 
 def _declined() -> pl.Expr:
     """Rows `normalize` may reject or read differently (module docstring)."""
+    from auditlake.sources import cloudtrail
+
+    name = pl.col("eventName")
+    sign_in = pl.col("eventSource") == cloudtrail.SIGN_IN_SOURCE
+    other_sign_in = sign_in & (name != "ConsoleLogin") & ~truthy(pl.col("errorCode"))
     return (
-        ~truthy(pl.col("eventName"))
+        ~truthy(name)
         | pl.col("_time").is_null()
         | pl.col("_shape").fill_null(False)
         | pl.col("_scalar_float")
+        | other_sign_in.fill_null(False)
     )
 
 
@@ -279,15 +287,17 @@ def _canonical(cloudtrail: Any) -> dict[str, pl.Expr]:
         "correlation_id": c("sharedEventID"),
         "credential_id": pl.when(truthy(c(f"{who}.accessKeyId"))).then(c(f"{who}.accessKeyId")),
         "outcome_reason": c("errorCode"),
-        "actor_id": first_truthy(arn, c(f"{who}.principalId")),
+        "actor_id": _or_none(first_truthy(arn, c(f"{who}.principalId"))),
         "actor_name": first_truthy(
             c(f"{who}.userName"),
             c(f"{issuer}.userName"),
             pl.when(truthy(arn)).then(_last_segment(arn)),
             c(f"{who}.invokedBy"),
         ),
-        "actor_type": c(f"{who}.type").replace_strict(
-            dict(cloudtrail.ACTOR_TYPES), default="unknown", return_dtype=pl.String
+        "actor_type": pl.when(c(f"{who}.accountId") == cloudtrail.ANONYMOUS_ACCOUNT)
+        .then(pl.lit("anonymous"))
+        .otherwise(
+            c(f"{who}.type").replace_strict(dict(cloudtrail.ACTOR_TYPES), default="unknown", return_dtype=pl.String)
         ),
         "actor_original": first_truthy(c(f"{who}.sessionContext.sourceIdentity"), c(f"{issuer}.arn")),
         "auth_mfa": _mfa(c(f"{who}.sessionContext.attributes.mfaAuthenticated")),
@@ -297,6 +307,11 @@ def _canonical(cloudtrail: Any) -> dict[str, pl.Expr]:
         **_classify(cloudtrail.LOG_ADMIN_EVENTS, cloudtrail.IAM_CLASSES),
         "outcome": _outcome(),
     }
+
+
+def _or_none(value: pl.Expr) -> pl.Expr:
+    """`value or None`: an empty text is no value."""
+    return pl.when(truthy(value)).then(value)
 
 
 def _is_ip(addresses: pl.Series, cloudtrail: Any) -> pl.Series:

@@ -132,6 +132,11 @@ NAME_TYPES: Mapping[str, str] = {
     "SYSTEM": "system", "LOCAL SERVICE": "service", "NETWORK SERVICE": "service",
     "ANONYMOUS LOGON": "anonymous",
 }
+SERVICE_SID_PREFIXES: tuple[str, ...] = ("S-1-5-80-", "S-1-5-82-", "S-1-5-83-", "S-1-5-90-", "S-1-5-96-")
+SERVICE_DOMAINS = frozenset({"NT SERVICE", "IIS APPPOOL", "NT VIRTUAL MACHINE", "WINDOW MANAGER", "FONT DRIVER HOST"})
+"""The virtual accounts Windows runs its own components as, by SID prefix and by domain (as
+Sysmon's `User` names them): services, IIS application pools, Hyper-V machines, and the
+`DWM-n` and `UMFD-n` accounts that log on with every interactive session."""
 LEVEL_SEVERITY: Mapping[str, int] = {"0": 1, "1": 5, "2": 4, "3": 3, "4": 1, "5": 1}
 """Windows Level (LogAlways, Critical, Error, Warning, Information, Verbose) → OCSF severity_id."""
 
@@ -190,9 +195,13 @@ def actor_type(sid: str | None, name: str | None) -> str:
     """The kind of account a SID or a name stands for."""
     if sid is not None and sid in SID_TYPES:
         return SID_TYPES[sid]
-    bare = name.rsplit("\\", 1)[-1].upper() if name else ""
+    if sid is not None and sid.startswith(SERVICE_SID_PREFIXES):
+        return "service"
+    domain, _, bare = name.upper().rpartition("\\") if name else ("", "", "")
     if bare in NAME_TYPES:
         return NAME_TYPES[bare]
+    if domain in SERVICE_DOMAINS:
+        return "service"
     if bare.endswith("$"):
         return "system"  # a computer account
     return "user" if sid or name else "unknown"
