@@ -3,7 +3,8 @@
 Files come from the commit log, not a glob, so a batch is seen whole or not at all. Partitions
 are pruned by source and day before Polars sees a path, and the time filter is pushed into the
 scan. Files written at different times may carry different native columns (schema evolution):
-the scan reads them all under the union schema, with nulls where a file lacks a column.
+the scan reads them all under the union schema, with nulls where a file lacks a column, and a
+column that files store with different types as one type that holds all their values.
 
 >>> import tempfile
 >>> scan_events(tempfile.mkdtemp()).collect().height
@@ -16,7 +17,9 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 import pyarrow as pa
@@ -44,19 +47,30 @@ def scan_events(
 
     `columns` limits what is read (the partition columns are always available). `commits`
     limits the scan to what batches with those sequence numbers brought (incremental readers).
+    The columns are those of every file of `sources`, whatever the range or commits.
 
     A folder that is not there raises `LakeError` (a mistyped path is not an empty lake); a
     source of which the lake holds no events at all warns, naming the sources it does hold,
     since an alias (`cloudtrail` for `aws.cloudtrail`) would otherwise read as no events.
     """
     paths = _existing(lake)
-    wanted = set(sources) if sources is not None else None
-    every = list(_files(paths, "events", commits))
+    wanted = _names(sources)
+    held = list(_files(paths, "events"))
     if wanted:
-        held = every if commits is None else _files(paths, "events")
         _warn_absent(wanted, {f.source for f in held})
+    every = held if commits is None else _files(paths, "events", commits)
     files = [f for f in every if _keep(f, wanted, start, end)]
-    return scan_files(paths, files, start=start, end=end, columns=columns)
+    # the columns are those of every file of the sources, so a query that names a column
+    # works on any range and any commits, not only on those whose files happen to have it
+    like = [f for f in held if wanted is None or f.source in wanted]
+    return scan_files(paths, files, start=start, end=end, columns=columns, like=like)
+
+
+def _names(sources: Iterable[str] | None) -> set[str] | None:
+    """The sources asked for; one name alone is one source, not a set of letters."""
+    if sources is None:
+        return None
+    return {sources} if isinstance(sources, str) else set(sources)
 
 
 def _existing(lake: str | Path | LakePaths) -> LakePaths:
@@ -89,7 +103,7 @@ def event_files(
     commits: CommitRange | None = None,
 ) -> list[CommittedFile]:
     """The committed event files `scan_events` would read, for callers that read in batches."""
-    wanted = set(sources) if sources is not None else None
+    wanted = _names(sources)
     return [f for f in _files(lake, "events", commits) if _keep(f, wanted, start, end)]
 
 
@@ -100,23 +114,19 @@ def scan_files(
     start: datetime | None = None,
     end: datetime | None = None,
     columns: Sequence[str] | None = None,
+    like: Sequence[CommittedFile] = (),
 ) -> pl.LazyFrame:
-    """`scan_events` over exactly these committed files (their union schema)."""
-    paths = lake
-    schema = _union_schema(files) if files else _empty_schema()
+    """`scan_events` over exactly these committed files, under the union schema of them and
+    of the files `like` (which are not read)."""
+    schema = _union_schema([*like, *files]) if files or like else _empty_schema()
     if not files:
         frame = pl.DataFrame(schema=schema).lazy().with_columns(
             source=pl.lit(None, pl.String), dt=pl.lit(None, pl.Date)
         )
     else:
-        frame = pl.scan_parquet(
-            [str(committed_path(paths, f.path)) for f in files],
-            schema=schema,
-            missing_columns="insert",
-            extra_columns="ignore",
-            hive_partitioning=True,
-            hive_schema={"source": pl.String, "dt": pl.Date},
-        )
+        # one scan per set of files that store their columns with the same types, each cast to
+        # the union's: a scan of several files refuses one that stores a column as another type
+        frame = pl.concat([_scan(lake, group, schema) for group in _alike(files, schema)])
     if start is not None:
         frame = frame.filter(pl.col("time") >= _utc(start))
     if end is not None:
@@ -134,7 +144,9 @@ def scan_quarantine(lake: str | Path | LakePaths) -> pl.LazyFrame:
         empty = pl.from_arrow(QUARANTINE_SCHEMA.empty_table())
         assert isinstance(empty, pl.DataFrame)
         return empty.lazy()
-    return pl.scan_parquet([str(committed_path(paths, f.path)) for f in files])
+    placed, staged = _where(paths, files)
+    frames = [pl.scan_parquet(handle) for _, handle in staged]
+    return pl.concat([*frames, pl.scan_parquet(placed)] if placed else frames)
 
 
 def native_columns(lake: str | Path | LakePaths, source: str) -> list[str]:
@@ -185,16 +197,102 @@ def _keep(file: CommittedFile, sources: set[str] | None, start: datetime | None,
     return not (end is not None and day > (_utc(end) - timedelta(microseconds=1)).date())
 
 
-def _union_schema(files: Sequence[CommittedFile]) -> pl.Schema:
-    """Column → Polars type over all files; the first type seen wins for a native column."""
-    fields: dict[str, pa.DataType] = {}
+def _alike(files: Sequence[CommittedFile], schema: pl.Schema) -> list[list[CommittedFile]]:
+    """`files` in groups whose files store the same columns with types other than `schema`'s."""
+    odd = {(n, t) for n, t in _stored(files) if n in schema and _polars_type(t) != schema[n]}
+    if not odd:
+        return [list(files)]
+    groups: dict[frozenset[tuple[str, str]], list[CommittedFile]] = {}
     for file in files:
-        for name, type_name in file.columns.items():
-            if name not in fields:
-                fields[name] = _TYPE_NAMES.get(type_name) or _parse_type(type_name)
-    empty = pl.from_arrow(pa.schema(list(fields.items())).empty_table())
+        groups.setdefault(frozenset(odd.intersection(file.columns.items())), []).append(file)
+    return list(groups.values())
+
+
+def _stored(files: Sequence[CommittedFile]) -> list[tuple[str, str]]:
+    """Every (column, type name) that some file stores, in first-seen order."""
+    pairs: dict[tuple[str, str], None] = {}
+    for file in files:
+        pairs.update(dict.fromkeys(file.columns.items()))
+    return list(pairs)
+
+
+def _scan(lake: LakePaths, files: Sequence[CommittedFile], schema: pl.Schema) -> pl.LazyFrame:
+    """Files alike (`_alike`) read under `schema`: as they store them, then cast."""
+    stored = _stored_types(files[0], schema)
+    own = pl.Schema({name: stored.get(name, dtype) for name, dtype in schema.items()})
+    placed, staged = _where(lake, files)
+    frames = [
+        pl.scan_parquet(handle, schema=own, missing_columns="insert", extra_columns="ignore")
+        .with_columns(source=pl.lit(file.source, pl.String), dt=pl.lit(file.dt, pl.String).str.to_date())
+        for file, handle in staged
+    ]
+    if placed:
+        frames.append(pl.scan_parquet(
+            placed,
+            schema=own,
+            missing_columns="insert",
+            extra_columns="ignore",
+            hive_partitioning=True,
+            hive_schema={"source": pl.String, "dt": pl.Date},
+        ))
+    frame = pl.concat(frames)
+    return frame.with_columns(pl.col(name).cast(schema[name]) for name in stored)
+
+
+def _where(
+    lake: LakePaths, files: Sequence[CommittedFile]
+) -> tuple[list[str], list[tuple[CommittedFile, BinaryIO]]]:
+    """The paths of the files in place, and the files still staged, opened: an ingest moves a
+    committed file from `_staging/` into place at any moment, and a scan reads its paths only
+    when collected, whereas an open file is read wherever it went."""
+    placed: list[str] = []
+    staged: list[tuple[CommittedFile, BinaryIO]] = []
+    for file in files:
+        path = committed_path(lake, file.path)
+        if path.is_relative_to(lake.staging):
+            try:
+                staged.append((file, path.open("rb")))
+                continue
+            except FileNotFoundError:  # moved into place since
+                path = committed_path(lake, file.path)
+        placed.append(str(path))
+    return placed, staged
+
+
+def _stored_types(file: CommittedFile, schema: pl.Schema) -> dict[str, pl.DataType]:
+    """The columns `file` stores with another type than `schema` says, with their type."""
+    types = {name: _polars_type(t) for name, t in file.columns.items() if name in schema}
+    return {name: dtype for name, dtype in types.items() if dtype != schema[name]}
+
+
+def _union_schema(files: Sequence[CommittedFile]) -> pl.Schema:
+    """Column → Polars type over all files, in first-seen order. A canonical column has its
+    canonical type; a native column that files store with different types has one that
+    takes all their values: the widest integer, a float, else text."""
+    seen: dict[str, set[pl.DataType]] = {}
+    for name, type_name in _stored(files):
+        seen.setdefault(name, set()).add(_polars_type(type_name))
+    canonical = _empty_schema()
+    return pl.Schema(
+        {name: canonical[name] if name in canonical else _common(types) for name, types in seen.items()}
+    )
+
+
+def _common(types: set[pl.DataType]) -> pl.DataType:
+    if len(types) == 1:
+        return next(iter(types))
+    if all(t.is_integer() for t in types):
+        return pl.Int64()
+    return pl.Float64() if all(t.is_numeric() for t in types) else pl.String()
+
+
+@cache
+def _polars_type(type_name: str) -> pl.DataType:
+    """The Polars type of an Arrow type as a commit record names it."""
+    arrow = _TYPE_NAMES.get(type_name) or _parse_type(type_name)
+    empty = pl.from_arrow(pa.schema([("column", arrow)]).empty_table())
     assert isinstance(empty, pl.DataFrame)
-    return empty.schema
+    return empty.schema["column"]
 
 
 def _empty_schema() -> pl.Schema:
