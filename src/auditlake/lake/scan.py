@@ -34,12 +34,17 @@ from auditlake.schema import stored_schema
 _TYPE_NAMES = {str(f.type): f.type for f in stored_schema()}
 
 
+Moment = datetime | date | str
+"""A bound of a time range: a datetime (naive is UTC), a date (its midnight UTC), or ISO 8601
+text (`2024-03-01`, `2024-03-01T10:00:00+02:00`)."""
+
+
 def scan_events(
     lake: str | Path | LakePaths,
     *,
     sources: Iterable[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Moment | None = None,
+    end: Moment | None = None,
     columns: Sequence[str] | None = None,
     commits: CommitRange | None = None,
 ) -> pl.LazyFrame:
@@ -55,6 +60,7 @@ def scan_events(
     """
     paths = _existing(lake)
     wanted = _names(sources)
+    start, end = moment(start), moment(end)
     held = list(_files(paths, "events"))
     if wanted:
         _warn_absent(wanted, {f.source for f in held})
@@ -308,6 +314,21 @@ def _parse_type(name: str) -> pa.DataType:
         "int32": pa.int32(), "double": pa.float64(), "bool": pa.bool_(),
     }
     return simple.get(name, pa.string())
+
+
+def moment(value: Moment | None) -> datetime | None:
+    """A range bound as a UTC datetime (see `Moment`); text that is not ISO 8601 raises
+    `ValueError` saying what is expected."""
+    if value is None or isinstance(value, datetime):
+        return None if value is None else _utc(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            return _utc(datetime.fromisoformat(value))
+        except ValueError:
+            raise ValueError(f"time {value!r} is not ISO 8601: expected e.g. 2024-03-01 or 2024-03-01T10:00:00Z") from None
+    raise TypeError(f"a time range bound is a datetime, a date or ISO 8601 text, not {type(value).__name__}")
 
 
 def _utc(moment: datetime) -> datetime:
