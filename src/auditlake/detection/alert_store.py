@@ -52,8 +52,9 @@ class AlertStore:
 
     To know which alerts are new, `append` looks up the stored alerts that could be the same:
     an alert's id is made from its rule, so only alerts of the appended rules, and only those
-    whose first evidence falls in the appended alerts' time range (a detection alert's is its
-    event's time, a correlation's its window's start). Parquet statistics skip the rest, so
+    whose last evidence falls in the appended alerts' time range (a detection alert's is its
+    event's time, a correlation's its window's end, which its id names: a late event can move
+    the window's start, not its id). Parquet statistics skip the rest, so
     the lookup follows the batch, not the table. With `disjoint_appends` (a detection run, which
     reads every event once), appends are not checked against one another: only the files
     stored before the first append are looked up.
@@ -89,7 +90,8 @@ class AlertStore:
         """Ids of stored alerts that could be among `alerts` (see the class docstring)."""
         files = self._lookup_files()
         with _reading(files):
-            return self._like(alerts, files).select("alert_id").collect().get_column("alert_id")
+            like = self._like(alerts, files, by="last_evidence_at")
+            return like.select("alert_id").collect().get_column("alert_id")
 
     def _lookup_files(self) -> list[Path]:
         """The files an append looks its alerts up in (see the class docstring)."""
@@ -101,22 +103,23 @@ class AlertStore:
         return self.files()
 
     @staticmethod
-    def _like(alerts: pl.DataFrame, files: list[Path]) -> pl.LazyFrame:
+    def _like(alerts: pl.DataFrame, files: list[Path], *, by: str = "first_evidence_at") -> pl.LazyFrame:
         """The alerts stored in `files` that could be among `alerts`: of their rules and time
-        range."""
+        range, as column `by` gives it (detection rows have only `first_evidence_at`, their
+        last evidence too)."""
         if not files or alerts.is_empty():
             return ALERT_SCHEMA.to_frame().lazy()
-        first = pl.col("first_evidence_at")
-        low, high = alerts.select(first.min().alias("low"), first.max().alias("high")).row(0)
-        in_range = first.is_null()
+        moment = pl.col(by)
+        low, high = alerts.select(moment.min().alias("low"), moment.max().alias("high")).row(0)
+        in_range = moment.is_null()
         if low is not None and high is not None:
-            in_range = in_range | first.is_between(low, high)
+            in_range = in_range | moment.is_between(low, high)
         rules = alerts["rule_id"].unique().implode()
         return scan_alert_files(files).filter(pl.col("rule_id").is_in(rules) & in_range)
 
     def unstored(self, alerts: pl.DataFrame) -> pl.DataFrame:
         """`alerts` without those already stored. Only `alert_id`, `rule_id` and
-        `first_evidence_at` are read."""
+        `last_evidence_at` are read."""
         known = self.stored_like(alerts).implode()
         return alerts.filter(~pl.col("alert_id").is_in(known))
 

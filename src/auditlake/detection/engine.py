@@ -6,7 +6,8 @@ Two ways to choose events:
   until`. Correlations read a look-back of their longest (chained) timespan before `since`, so
   windows that start in an earlier day partition are found, and keep only hits whose window
   ends inside the range: consecutive ranges neither miss nor repeat a window.
-- **Incremental** (no range): exactly the commits ingested since this rule set's watermark.
+- **Incremental** (no range): exactly the commits ingested since this rule set's watermark
+  (a run over only some sources keeps one of its own: it leaves the others' events unread).
   Correlations re-read the time span those commits touch, widened by the look-back on both
   sides; hits already alerted have the same ids and are not stored again. The watermark moves
   only after every alert of the run is stored, so a run killed midway is redone in full and the
@@ -27,6 +28,7 @@ Only one detection run per lake at a time (a file lock); a second is refused wit
 from __future__ import annotations
 
 import gc
+import hashlib
 import time as clock
 import uuid
 from collections import Counter
@@ -169,10 +171,11 @@ def run_detection(
         commits = read_commits(lake)
         newest = max((c.seq for c in commits), default=0)
         incremental = since is None and until is None
-        after = read_watermark(lake, digest) if incremental else 0
+        wanted = set(sources) if sources is not None else None
+        progress_key = _watermark_key(digest, wanted)
+        after = read_watermark(lake, progress_key) if incremental else 0
         window = CommitRange(after, newest)
         run = RunInfo((now or (lambda: datetime.now(UTC)))(), origin, run_id or new_run_id())
-        wanted = set(sources) if sources is not None else None
         routed = _sources_of(ruleset, wanted)
         linked = correlated_rules(ruleset) if ruleset.correlations else []
         # Sources only correlations read are scanned here too: each event is read once a run.
@@ -203,13 +206,23 @@ def run_detection(
                 summary.record(_correlate(store, lake, ruleset, window, since, until, run, wanted, seen))
             store.close()  # every alert durable before the watermark moves
             if incremental:
-                write_watermark(lake, digest, newest)
+                write_watermark(lake, progress_key, newest)
             report("done", summary.events_scanned, summary.events_scanned)
         finally:
             store.close()  # also when the run fails: a write under way ends before the lock is let go
             seen.close()
     summary.elapsed_s = clock.monotonic() - started
     return summary
+
+
+def _watermark_key(digest: str, sources: set[str] | None) -> str:
+    """Whose watermark a run reads and moves: the rule set's, or with only some sources, the
+    rule set's over just those. A run over some sources has not read the others' new events,
+    so it must leave the watermark of a run over all of them where it was."""
+    if sources is None:
+        return digest
+    chosen = hashlib.sha256("\0".join(sorted(sources)).encode()).hexdigest()[:12]
+    return f"{digest}-{chosen}"
 
 
 @dataclass(frozen=True)
@@ -560,6 +573,10 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
     if span is None:
         return Counter()
     incremental = since is None and until is None
+    # The first window end kept. An incremental run's new events lie a look-back after its
+    # span's start: a hit that ends before them holds none of them (an earlier run decided it),
+    # and the span lacks the look-back its window needs, so it would be judged on part of it.
+    opens = span[0] + lookback(ruleset) if incremental and span[0] is not None else since
     if incremental:
         rest = _correlation_matches(lake, ruleset, rules, sources, span, CommitRange(0, window.after))
     elif since is not None:
@@ -588,7 +605,7 @@ def _correlate(  # noqa: PLR0917 - the run's state, passed through once
         parts = [part for part in parts if not part.is_empty()]
         if parts:
             matched = pl.concat(parts, how="diagonal_relaxed")
-            ends = (start if since is None else max(start, since), end if until is None else min(end, until))
+            ends = (start if opens is None else max(start, opens), end if until is None else min(end, until))
             counts += _counts(_correlation_alerts(store, ruleset, matched, ends, run))
     return counts
 
