@@ -31,6 +31,7 @@ from auditlake.errors import LakeError
 from auditlake.ingest import ingest
 from auditlake.lake.lock import FileLock
 from auditlake.lake.paths import LakePaths
+from auditlake.lake.scan import scan_events
 from auditlake.synth.generate import generate
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -260,6 +261,22 @@ def test_progress_counts_events_up_to_the_total(
     assert {t for _, _, t in calls} == {summary.events_scanned}
     assert calls[-1] == ("done", summary.events_scanned, summary.events_scanned)
     assert ("correlations", summary.events_scanned, summary.events_scanned) in calls
+
+
+def test_a_range_run_counts_the_events_of_its_range_only(
+    inputs: dict[int, list[Path]], ruleset: RuleSet, tmp_path: Path
+) -> None:
+    lake = _lake(tmp_path, "lake")
+    ingest(inputs[0], lake, workers=1)
+    since, until = START + timedelta(hours=9), START + timedelta(hours=15)
+    events = scan_events(lake).collect()
+    routed = {s for rule in ruleset.rules for s in rule.sources}
+    in_range = events.filter(
+        pl.col("source").is_in(routed) & (pl.col("time") >= since) & (pl.col("time") < until)
+    ).height
+    summary = run_detection(lake, ruleset, digest="rules", since=since, until=until)
+    assert 0 < in_range < events.height
+    assert summary.events_scanned == in_range
 
 
 def test_alerts_built_beside_the_next_batch_are_all_stored_and_counted(

@@ -198,8 +198,7 @@ def run_detection(
             report = progress or (lambda *_: None)
             scan = _Scan(lake, ruleset, linked, window, since, until)
             with _AlertBuilder(store, summary, run) as alerts:
-                scan.evaluate(scanned, alerts, report, total, seen)
-            summary.events_scanned = total
+                summary.events_scanned = scan.evaluate(scanned, alerts, report, total, seen)
             summary.sources = list(scanned)
             if ruleset.correlations:
                 report("correlations", summary.events_scanned, summary.events_scanned)
@@ -239,9 +238,10 @@ class _Scan:
 
     def evaluate(
         self, sources: list[str], alerts: _AlertBuilder, report: Progress, total: int, spill: SpilledMatches
-    ) -> None:
+    ) -> int:
         """Every batch of `sources` evaluated, its alerts handed to `alerts`, the matches of the
-        rules correlations read (as they read them) to `spill`."""
+        rules correlations read (as they read them) to `spill`. Returns the events read (those
+        of the range, where `total` counts every row of the files it touches)."""
         rules = {s: [r for r in self.ruleset.rules if r.output and s in r.sources] for s in sources}
         feeding = {s: [r for r in self.linked if s in r.sources] for s in sources}
         work = [(source, batch) for source in sources for batch in _batches(self._files(source))]
@@ -253,7 +253,7 @@ class _Scan:
                 events = _read_batch(self.ruleset, rules[source], feeding[source], frame, source)
             return _guarded(events, self.lake, batch)
 
-        done, current = 0, None
+        done, current, events_read = 0, None, 0
         # Rules with few candidates in a batch are run once on all the source's batches.
         deferred = DeferredRules()
         held_for: tuple[str, list[str]] | None = None  # (source, evidence columns) of those rows
@@ -282,12 +282,14 @@ class _Scan:
             spill.add(linked_matches)
             if events is not None:
                 held_for = (events.source, events.evidence)
+                events_read += events.events.height
             done = min(done + sum(f.rows for f in batch), total)
             report(source, done, total)
             del events, matched, linked_matches  # freed before the next batch is read
             gc.collect(1)  # whatever cycles the batch left, before they can pile up
         with collection_paused():
             settle()
+        return events_read
 
     def _files(self, source: str) -> list[CommittedFile]:
         return event_files(self.lake, sources=[source], start=self.since, end=self.until, commits=self.window)
@@ -299,7 +301,7 @@ def _sources_of(ruleset: RuleSet, wanted: set[str] | None) -> list[str]:
 
 
 def _rows(lake: LakePaths, source: str, window: CommitRange, since: datetime | None, until: datetime | None) -> int:
-    """Rows in the files a scan reads (the scan's input size, for events/s)."""
+    """Rows in the files a scan reads: at most the events it reads, for its progress."""
     total = 0
     for file in committed_files(lake, "events", window):
         if file.source != source:
