@@ -149,6 +149,17 @@ def test_sign_in_results_are_read_as_normalize_reads_them(fields: dict[str, Any]
     assert outcomes == [outcome]
 
 
+def test_a_failed_console_login_says_why_as_normalize_says_it() -> None:
+    failed = {"eventName": "ConsoleLogin", "errorMessage": "Failed authentication",
+              "responseElements": {"ConsoleLogin": "Failure"}}
+    passed = {**failed, "responseElements": {"ConsoleLogin": "Success"}}
+    denied = {"eventName": "GetObject", "errorCode": "AccessDenied", "errorMessage": "Access Denied"}
+    lines = [_line(_event(eventSource="signin.amazonaws.com", **failed)),
+             _line(_event(eventSource="signin.amazonaws.com", **passed)), _line(_event(**denied))]
+    table = assert_batch_equals_per_record(_frames(lines))
+    assert table.column("outcome_reason").to_pylist() == ["Failed authentication", None, "AccessDenied"]
+
+
 def test_an_anonymous_request_reads_as_normalize_reads_it() -> None:
     identity = {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}
     table = assert_batch_equals_per_record(_frames([_line(_event(userIdentity=identity))]))

@@ -104,6 +104,8 @@ def normalize(frame: Frame) -> Row:
         **_classify(event_source, event_name, get_text(doc, "eventCategory")),
     )
     row["outcome"] = _outcome(doc, event_source, event_name, error_code)
+    if row["outcome"] == "failure" and not error_code:  # a sign-in says why in its message only
+        row["outcome_reason"] = get_text(doc, "errorMessage")
     return row
 
 

@@ -286,7 +286,7 @@ def _canonical(cloudtrail: Any) -> dict[str, pl.Expr]:
         "request_id": c("requestID"),
         "correlation_id": c("sharedEventID"),
         "credential_id": pl.when(truthy(c(f"{who}.accessKeyId"))).then(c(f"{who}.accessKeyId")),
-        "outcome_reason": c("errorCode"),
+        "outcome_reason": pl.when(_login_failed() & ~truthy(c("errorCode"))).then(c("errorMessage")).otherwise(c("errorCode")),
         "actor_id": _or_none(first_truthy(arn, c(f"{who}.principalId"))),
         "actor_name": first_truthy(
             c(f"{who}.userName"),
@@ -360,6 +360,10 @@ def _classify(
 
 
 def _outcome() -> pl.Expr:
-    login_failed = (pl.col("eventName") == "ConsoleLogin") & (pl.col("_console_login") == "Failure")
-    failed = truthy(pl.col("errorCode")) | login_failed.fill_null(False)
+    failed = truthy(pl.col("errorCode")) | _login_failed()
     return pl.when(failed).then(pl.lit("failure")).otherwise(pl.lit("success"))
+
+
+def _login_failed() -> pl.Expr:
+    """A `ConsoleLogin` that failed without an `errorCode` (its message says why)."""
+    return ((pl.col("eventName") == "ConsoleLogin") & (pl.col("_console_login") == "Failure")).fill_null(False)
