@@ -110,7 +110,7 @@ def _refusing_writes(lake: LakePaths) -> None:
 
 def _writable_again(lake: LakePaths) -> None:
     lake.locks.unlink()
-    lake.locks.mkdir()
+    lake.locks.mkdir(exist_ok=True)  # a running watch may make it first
 
 
 @pytest.mark.parametrize("dropped", [False, True], ids=["empty-inbox", "file-in-inbox"])

@@ -93,6 +93,8 @@ class Inbox:
         self.root = root
         self.settle_s = settle_s
         self._seen: dict[Path, _Seen] = {}
+        self._kept: dict[Path, tuple[int, int]] = {}
+        """Processed files that could not be moved out, by size and mtime: passed over until they change."""
         self._last_poll: float | None = None
 
     def scan(self) -> tuple[list[Landed], int, bool]:
@@ -107,6 +109,9 @@ class Inbox:
             except FileNotFoundError:
                 continue
             present.add(path)
+            if self._kept.get(path) == (stat.st_size, stat.st_mtime_ns):
+                continue
+            self._kept.pop(path, None)
             seen = self._seen.get(path)
             mtime = stat.st_mtime_ns / 1e9
             if seen is None:
@@ -124,21 +129,32 @@ class Inbox:
                 waiting += 1
         for gone in set(self._seen) - present:
             del self._seen[gone]
+        for gone in set(self._kept) - present:
+            del self._kept[gone]
         self._last_poll = now_wall
         ready.sort(key=lambda f: (f.landed_at, f.name))
         return ready, waiting, fresh
 
     def finish(self, file: Landed, *, reason: str | None = None) -> Path | None:
-        """Move a processed file to `.done/`, or to `.failed/` with `reason` beside it."""
+        """Move a processed file to `.done/`, or to `.failed/` with `reason` beside it.
+
+        A file that cannot be moved (this process may not write to its folder) raises `OSError`
+        and stays where it is, passed over until it changes: taken again, it would be ingested
+        again on every poll, and a run with `once` would never end.
+        """
         target = self.root / (FAILED if reason is not None else DONE) / file.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            target = target.with_name(f"{time.time_ns()}-{target.name}")
-        self._seen.pop(file.path, None)
+        seen = self._seen.pop(file.path, None)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                target = target.with_name(f"{time.time_ns()}-{target.name}")
             os.rename(file.path, target)
         except FileNotFoundError:
             return None
+        except OSError:
+            if seen is not None:
+                self._kept[file.path] = (seen.size, seen.mtime_ns)
+            raise
         if reason is not None:
             target.with_name(f"{target.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
         return target
@@ -307,7 +323,7 @@ class Watcher:
             return
         counts = _credit(self.lake, files, found)
         for item, count in zip(files, counts, strict=True):
-            self.inbox.finish(item.file)
+            self._move(item.file)
             waiting = report.waiting if count else []
             latency = None if waiting else report.finished_at - item.file.landed_at
             self._report(FileReport(item.file.name, "done", item.records, count, latency, waiting))
@@ -339,9 +355,20 @@ class Watcher:
         return report
 
     def _fail(self, file: Landed, reason: str) -> None:
-        self.inbox.finish(file, reason=reason)
+        self._move(file, reason=reason)
         self.stats.failed += 1
         self.on_file(FileReport(file.name, "failed", reason=reason))
+
+    def _move(self, file: Landed, *, reason: str | None = None) -> None:
+        """Take a processed file out of the inbox; one that cannot be moved is said, not fatal
+        (its alerts are delivered already; a service must not stop over a folder's permissions)."""
+        try:
+            self.inbox.finish(file, reason=reason)
+        except OSError as exc:
+            folder = FAILED if reason is not None else DONE
+            self.on_note(f"{file.name}: cannot be moved to {folder}/ ({exc.strerror or exc}); it stays in the "
+                         "inbox, taken again only once it changes or on the next start: let this service "
+                         "write to its folder, or move it yourself")
 
     def _report(self, report: FileReport) -> None:
         self.stats.files += 1

@@ -38,6 +38,8 @@ class Receiver:
         """Answer 503 to this many requests first."""
         self.max_alerts: int | None = None
         """Answer 413 (Payload Too Large) to a request with more alerts than this."""
+        self.down_after: int | None = None
+        """Answer 503 to every request once this many requests were acknowledged."""
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
@@ -84,6 +86,8 @@ class Receiver:
                 return 503
             if self.status is not None:
                 return self.status
+            if self.down_after is not None and sum(self.batches.values()) >= self.down_after:
+                return 503
             if self.max_alerts is not None and len(document["alerts"]) > self.max_alerts:
                 return 413
             assert get(BATCH_HEADER) == document["batch_id"]

@@ -155,6 +155,22 @@ def test_a_crash_after_acknowledgement_repeats_the_batch_with_its_id(
     assert set(receiver.counts.values()) == {2}
 
 
+def test_the_acknowledged_part_of_a_split_batch_is_not_sent_again(tmp_path: Path, receiver: Receiver) -> None:
+    """A receiver that refuses large requests (413) and then goes down: the halves it took
+    leave the spool; once it is back it gets the rest, each alert once, in order."""
+    lake = LakePaths.at(tmp_path / "lake")
+    delivery = Delivery(lake, [_webhook(receiver, batch_size=8)])
+    expected = store_alerts(lake, 8)
+    receiver.max_alerts, receiver.down_after = 2, 3  # three pairs go out, then 503s
+    (status,) = delivery.sync().sinks
+    assert status.error is not None and "HTTP 503" in status.error
+    assert status.delivered == 6 and status.pending == 2
+    receiver.down_after = None
+    time.sleep(status.retry_in_s or 0)
+    assert delivery.sync().complete
+    assert receiver.exactly_once() == set(expected) and receiver.order == expected
+
+
 def test_a_new_sink_starts_at_the_end_of_the_store(tmp_path: Path) -> None:
     lake = LakePaths.at(tmp_path / "lake")
     store_alerts(lake, 5)
@@ -181,6 +197,24 @@ def test_a_failing_sink_never_blocks_the_others(tmp_path: Path) -> None:
     assert broken.error == "RuntimeError: a bug in a sink" and broken.pending == 5
     assert archived.delivered == 5 and _lines(archive) == expected
     assert delivery.pending() == {"broken": 5, "archive": 0}
+
+
+def test_a_damaged_spool_stops_only_its_own_sink(tmp_path: Path) -> None:
+    lake = LakePaths.at(tmp_path / "lake")
+    blocked, archive = tmp_path / "blocked.jsonl", tmp_path / "alerts.jsonl"
+    blocked.mkdir()  # not a file: its sink fails and keeps its batch
+    sinks = [JsonlSink("blocked", blocked, batch_size=2), JsonlSink("archive", archive)]
+    delivery = Delivery(lake, sinks)
+    first = store_alerts(lake, 2)
+    assert delivery.sync().sinks[1].delivered == 2
+    (spooled,) = Spool(lake.state / "spool" / "blocked").paths()
+    spooled.write_bytes(spooled.read_bytes()[:40])  # damaged on disk
+    later = store_alerts(lake, 3, first=10, run="1" * 16)
+    delivery = Delivery(lake, sinks)  # the next run
+    damaged, archived = delivery.sync().sinks
+    assert damaged.error is not None and "spooled batch is unreadable" in damaged.error
+    assert damaged.pending == 3 and delivery.pending()["blocked"] == 3
+    assert archived.error is None and _lines(archive) == first + later
 
 
 def test_a_busy_delivery_lock_defers_and_loses_nothing(tmp_path: Path) -> None:

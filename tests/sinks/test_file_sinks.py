@@ -41,3 +41,24 @@ def test_jsonl_failure_is_a_sink_error(tmp_path: Path) -> None:
 def test_stdout_prints_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     StdoutSink().send(Batch("b1", ALERTS), threading.Event())
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == ALERTS
+
+
+def test_jsonl_a_write_the_disk_cuts_short_leaves_nothing_to_read_twice(tmp_path: Path) -> None:
+    from tests.lake.helpers import file_size_limit
+
+    path = tmp_path / "alerts.jsonl"
+    path.write_text('{"alert_id": "a0"}\n')
+    sink = JsonlSink("archive", path)
+    many = [{"alert_id": f"a{n}", "level": "high", "text": "x" * 100} for n in range(1, 101)]
+    with file_size_limit(4096), pytest.raises(SinkError, match=r"cannot append .*File too large"):
+        sink.send(Batch("b1", many), threading.Event())  # a full disk fails the same way
+    assert path.read_text() == '{"alert_id": "a0"}\n'
+    sink.send(Batch("b1", many), threading.Event())  # the retry, once there is room
+    assert [json.loads(line)["alert_id"] for line in path.read_text().splitlines()] == [
+        "a0", *(a["alert_id"] for a in many)]
+
+
+def test_stdout_closed_is_a_sink_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdout", None)  # what Python makes of a standard output closed at start
+    with pytest.raises(SinkError, match="cannot write to standard output: it is closed"):
+        StdoutSink().send(Batch("b1", ALERTS), threading.Event())

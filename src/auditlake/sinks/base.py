@@ -28,9 +28,22 @@ class Batch:
     def alert_ids(self) -> list[str]:
         return [str(a["alert_id"]) for a in self.alerts]
 
+    def after(self, count: int) -> Batch:
+        """The alerts after the first `count`, as a batch of their own: a new id, since a
+        receiver may deduplicate by batch id."""
+        return Batch(f"{self.batch_id}+{count}", self.alerts[count:])
+
 
 class SinkError(Exception):
-    """The batch was not delivered this time; it stays in the spool for the next try."""
+    """The batch was not delivered this time; it stays in the spool for the next try.
+
+    `acknowledged`: how many of its first alerts the sink did take (in parts) before failing;
+    they leave the spool, so that they are not delivered again.
+    """
+
+    def __init__(self, message: str, *, acknowledged: int = 0) -> None:
+        super().__init__(message)
+        self.acknowledged = acknowledged
 
 
 class Sink(ABC):

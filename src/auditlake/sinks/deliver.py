@@ -230,7 +230,13 @@ class Delivery:
                 return
             for path in outbox.spool.paths():
                 batch = outbox.spool.load(path)
-                sink.send(batch, self.stop)
+                try:
+                    sink.send(batch, self.stop)
+                except SinkError as exc:
+                    if exc.acknowledged:  # in part: what went out must not go again
+                        outbox.spool.replace(path, batch.after(exc.acknowledged))
+                        status.delivered += exc.acknowledged
+                    raise
                 outbox.spool.remove(path)
                 status.delivered += len(batch.alerts)
             self._failures[sink.name] = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -22,15 +23,32 @@ class JsonlSink(Sink):
         body = b"".join(alert_line(a) for a in batch.alerts)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab+") as handle:
+            with self.path.open("ab+", buffering=0) as handle:
+                end = handle.seek(0, os.SEEK_END)
                 # A crash mid-write leaves a torn last line; start on a fresh line so it stays
                 # one unreadable line instead of corrupting the first alert of this batch.
-                if handle.seek(0, os.SEEK_END) > 0:
+                if end > 0:
                     handle.seek(-1, os.SEEK_END)
                     if handle.read(1) != b"\n":
                         body = b"\n" + body
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
+                _append(handle.fileno(), body, end)
         except OSError as exc:
             raise SinkError(f"cannot append to {self.path}: {exc.strerror or exc}") from exc
+
+
+def _append(fd: int, body: bytes, end: int) -> None:
+    """Write all of `body` and fsync it, or leave the file `end` bytes long and raise.
+
+    A write the disk cuts short (full, over quota) stores part of the batch; the batch stays
+    spooled and is appended whole on the next try, so the part would be read twice, ending in
+    a torn line.
+    """
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError:
+        with contextlib.suppress(OSError):  # else the next append keeps the torn line apart
+            os.ftruncate(fd, end)
+        raise

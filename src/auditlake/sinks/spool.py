@@ -2,7 +2,8 @@
 
 `<lake>/_state/spool/<sink>/<seq>.json` holds `{"batch_id": ..., "alerts": [...]}`. A batch is
 written under a temporary name, fsynced and renamed into place, so a crash leaves it whole or
-absent; it is removed (and the removal fsynced) only after the sink acknowledged it. The
+absent; it is removed (and the removal fsynced) only after the sink acknowledged it, or, when
+the sink took only its first alerts, replaced the same way by the rest. The
 sequence number (20 digits, so names sort in order) is at least the wall clock in nanoseconds
 and always above every pending batch, so batches go out in the order they were queued, also
 across processes.
@@ -54,7 +55,8 @@ class Spool:
             batch = Batch(str(document["batch_id"]), list(document["alerts"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LakeError(f"spooled batch is unreadable: {exc}", where=str(path),
-                            hint="move the file out of the spool (its alerts stay in the alert store)") from exc
+                            hint="move the file out of the spool and the sink goes on with the next batch; "
+                                 "the alerts it held are not sent again (the alert store keeps them)") from exc
         self._ids[path.name] = batch.alert_ids
         return batch
 
@@ -78,6 +80,15 @@ class Spool:
         fsync_dir(self.folder)
         return count
 
+    def replace(self, path: Path, batch: Batch) -> None:
+        """Put `batch` (what is left of the batch at `path` after part of it went out) in its
+        place, durably and in its turn."""
+        temporary = path.with_name(f".{path.name}.tmp")
+        write_durably(temporary, orjson.dumps({"batch_id": batch.batch_id, "alerts": batch.alerts}, default=str))
+        os.replace(temporary, path)
+        fsync_dir(self.folder)
+        self._ids[path.name] = batch.alert_ids
+
     def remove(self, path: Path) -> None:
         """Forget a delivered batch, durably (else it could be sent again after a power loss)."""
         path.unlink(missing_ok=True)
@@ -98,9 +109,10 @@ class Spool:
                 try:
                     self.load(path)
                 except LakeError:
-                    if path.exists():
-                        raise
-                    continue  # delivered and removed by another process meanwhile
+                    # Removed by another process's delivery meanwhile, or damaged: the drain
+                    # stops at a damaged batch and says so; counting must not raise, or one
+                    # sink's spool would stop the delivery to every sink.
+                    continue
             yield self._ids[path.name]
         for gone in set(self._ids) - names:
             del self._ids[gone]

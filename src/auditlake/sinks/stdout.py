@@ -23,6 +23,8 @@ class StdoutSink(Sink):
 
     def send(self, batch: Batch, stop: threading.Event) -> None:
         text = b"".join(alert_line(a) for a in batch.alerts).decode("utf-8")
+        if sys.stdout is None:  # started with standard output closed (`>&-`)
+            raise SinkError("cannot write to standard output: it is closed")
         try:
             sys.stdout.write(text)
             sys.stdout.flush()

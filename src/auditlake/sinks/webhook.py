@@ -13,7 +13,9 @@ with up to `batch_size` alerts (set it to 1 for one alert per request). Headers:
 
 A 413 (Payload Too Large) splits the batch in halves, each sent as its own request with the
 batch id suffixed `.1` / `.2` (again on a 413), down to single alerts; a single alert refused
-as too large stays in the spool like any other refusal.
+as too large stays in the spool like any other refusal. When a part fails, the parts before it
+were acknowledged: they leave the spool, and the rest stays as a batch of its own (its id
+suffixed `+<alerts acknowledged>`), so no alert is sent twice.
 
 Any 2xx acknowledges the batch. Connection errors, timeouts, 408, 425, 429 and 5xx are retried
 up to `max_attempts` times with exponential backoff (`backoff_s`, doubling, capped at
@@ -142,11 +144,16 @@ class WebhookSink(Sink):
         raise SinkError(f"{outcome.error} (after {attempt} attempt{'s' if attempt > 1 else ''}{still})")
 
     def _send_halves(self, batch: Batch, stop: threading.Event) -> None:
-        """A batch the receiver finds too large, as two requests. If the second fails, the whole
-        batch stays spooled and the first half is sent again later (receivers deduplicate)."""
+        """A batch the receiver finds too large, as two requests. A failure says how many of
+        its first alerts were acknowledged all the same (`SinkError.acknowledged`)."""
         middle = len(batch.alerts) // 2
+        sent = 0
         for part, alerts in enumerate((batch.alerts[:middle], batch.alerts[middle:]), start=1):
-            self.send(Batch(f"{batch.batch_id}.{part}", alerts), stop)
+            try:
+                self.send(Batch(f"{batch.batch_id}.{part}", alerts), stop)
+            except SinkError as exc:
+                raise SinkError(str(exc), acknowledged=sent + exc.acknowledged) from exc
+            sent += len(alerts)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds before attempt `attempt + 1`: exponential, capped, jittered into its upper half."""
