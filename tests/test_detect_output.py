@@ -111,3 +111,19 @@ def test_a_run_that_does_not_print_leaves_no_mark_and_takes_none(tmp_path: Path)
     result = CliRunner().invoke(main, ["detect", "--rules", str(rules), "--lake", str(lake.root)])
     assert result.exit_code == 0, result.output
     assert PrintingRuns(lake).interrupted() == ["0123456789abcdef"]  # for the next printing run
+
+
+def test_alerts_that_cannot_be_printed_are_printed_by_the_next_run(tmp_path: Path) -> None:
+    lake, rules = _setup(tmp_path)
+    command = f"'{Path(sys.executable).parent / 'auditlake'}' detect --rules '{rules}' --lake '{lake.root}' --json"
+    for redirect in ("> /dev/full", ">&-"):  # a full disk, a closed standard output
+        done = subprocess.run(["bash", "-c", f"{command} {redirect}"], check=False, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 1, done.stderr
+        assert "cannot write the alerts to standard output" in done.stderr
+        assert "Traceback" not in done.stderr
+
+    alerts, messages = _detect(lake, rules)
+
+    assert len(alerts) == 3
+    assert "3 alerts of an interrupted run printed again" in messages

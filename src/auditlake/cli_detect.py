@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import orjson
@@ -167,22 +168,39 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
 def _print_alerts(summary: DetectSummary, earlier: list[str], marks: PrintingRuns) -> None:
     """JSON Lines of the run's new alerts, after those of printing runs killed before they
     printed theirs (`auditlake.detect_output`)."""
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        _cannot_print("it is closed")
     again = 0
-    if summary.store is not None:
-        store = summary.store
-        for path in [p for run_id in earlier for p in store.run_files(run_id)]:
-            for row in store.read([path]).iter_rows(named=True):
+    try:
+        if summary.store is not None:
+            store = summary.store
+            for path in [p for run_id in earlier for p in store.run_files(run_id)]:
+                for row in store.read([path]).iter_rows(named=True):
+                    click.echo(orjson.dumps(row, default=str).decode())
+                    again += 1
+        for batch in summary.alert_batches():
+            for row in batch.iter_rows(named=True):
                 click.echo(orjson.dumps(row, default=str).decode())
-                again += 1
-    for batch in summary.alert_batches():
-        for row in batch.iter_rows(named=True):
-            click.echo(orjson.dumps(row, default=str).decode())
-    sys.stdout.flush()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # a reader that stopped early (`| head`): click ends the command quietly
+    except OSError as exc:  # a full disk (`> /dev/full`), an I/O error
+        _cannot_print(exc.strerror or str(exc))
     for run_id in earlier:
         marks.done(run_id)
     if again:
         click.echo(f"{again:,} alerts of an interrupted run printed again (they may have been "
                    "printed in part before it stopped)", err=True)
+
+
+def _cannot_print(why: str) -> NoReturn:
+    """Exit 1 saying the alerts were not printed. The run's printing mark stays, so the next
+    `--json` run prints them (`auditlake.detect_output`)."""
+    from auditlake.cli import ExitCode
+
+    click.echo(f"error: cannot write the alerts to standard output ({why}); they are stored, "
+               "and the next `auditlake detect --json` prints them", err=True)
+    sys.exit(ExitCode.FAILURE)
 
 
 def warn_failures(ruleset: RuleSet) -> None:
