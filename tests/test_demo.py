@@ -110,3 +110,19 @@ def test_demo_into_a_folder_it_cannot_write_says_so(tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "could not write: Not a directory" in result.stderr and "is a file, not a folder" in result.stderr
+
+
+def test_demo_ingests_only_what_it_generated(tmp_path):
+    """A synthetic-data folder that holds other things (a note in a source folder, another
+    folder) still gives a clean demo: those files are not the organisation's."""
+    synth = tmp_path / "synth"
+    (synth / "okta.system").mkdir(parents=True)
+    (synth / "okta.system" / "README.txt").write_text("what these files are\n")
+    (synth / "mine").mkdir()
+    (synth / "mine" / "notes.jsonl").write_text('{"todo": "read the demo"}\n')
+    args = ["demo", "--synth-dir", str(synth), "--lake", str(tmp_path / "lake"),
+            "--days", "1", "--scale", "0.01", "--rules", str(tmp_path / "no-rules"), "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["errors"] == [] and summary["added"] == summary["synth"]["events"]

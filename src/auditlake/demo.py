@@ -20,7 +20,8 @@ from auditlake.detection.watermarks import ruleset_digest
 from auditlake.ingest import IngestSummary, Progress, ingest
 from auditlake.lake import LakePaths
 from auditlake.lake.write_refused import refused_as
-from auditlake.synth import SynthSummary, generate
+from auditlake.synth import GENERATORS, SynthSummary, generate
+from auditlake.synth.files import day_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,8 @@ def run_demo(
     `rules`, run them over it and match their alerts with the scenarios' ground truth."""
     with refused_as(synth_dir, outcome="the demo stopped before ingesting; running it again starts over"):
         synth = generate(synth_dir, seed=seed, days=days, scale=scale)
-    inputs = sorted(p for p in synth_dir.iterdir() if p.is_dir())
     paths = LakePaths.at(lake)
-    summary = ingest(inputs, paths, workers=workers, progress=progress)
+    summary = ingest(_generated_files(synth), paths, workers=workers, progress=progress)
     result = DemoResult(synth, summary, synth_dir, lake)
     if rules is None:
         return result
@@ -64,3 +64,10 @@ def run_demo(
     alerts = AlertStore(paths).scan().collect()
     coverage = scenario_coverage(synth_dir / "ground_truth.jsonl", alerts)
     return DemoResult(synth, summary, synth_dir, lake, detection, alerts.height, coverage)
+
+
+def _generated_files(synth: SynthSummary) -> list[Path]:
+    """The files this generation wrote, and only those: whatever else `synth_dir` holds (a
+    note, someone's folder) is not the organisation's and stays out of the lake."""
+    return [day_path(synth.out_dir, source, day, GENERATORS[source].file_format)
+            for source, per_day in sorted(synth.counts.items()) for day in sorted(per_day)]

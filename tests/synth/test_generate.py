@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -153,3 +154,22 @@ def test_rerun_replaces_an_earlier_generation(tmp_path: Path) -> None:
     (tmp_path / "okta.system" / "notes.txt").write_text("mine")
     generate(tmp_path, start=date(2026, 3, 3), days=1, scale=0.01, sources=["okta.system"])
     assert sorted(p.name for p in (tmp_path / "okta.system").iterdir()) == ["2026-03-03.jsonl", "notes.txt"]
+
+
+def test_a_linux_account_name_belongs_to_one_person(small: tuple[Path, SynthSummary]) -> None:
+    """First names repeat in a company; Linux account names do not: in audit.log an `acct`
+    always has the same login uid, and at the gateway an SSH login is one person's."""
+    out, _ = small
+    uids: dict[str, set[str]] = defaultdict(set)
+    for path in source_files(out, "linux.auditd"):
+        for line in path.read_text().splitlines():
+            acct, auid = re.search(r' acct="([^"]+)"', line), re.search(r" auid=(\d+)", line)
+            if acct and auid and auid[1] != "4294967295":
+                uids[acct[1]].add(auid[1])
+    assert uids and {a: u for a, u in uids.items() if len(u) > 1} == {}
+    users: dict[str, set[str]] = defaultdict(set)
+    for path in source_files(out, "gateway.teleport"):
+        for rec in records(path):
+            if rec["event"] == "session.start" and rec["login"] != "ubuntu":
+                users[rec["login"]].add(rec["user"])
+    assert users and {login: u for login, u in users.items() if len(u) > 1} == {}

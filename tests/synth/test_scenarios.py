@@ -46,5 +46,6 @@ def test_deprovisioned_user_is_a_leaver_from_the_deactivation() -> None:
     begin = day_start_us(date(2026, 3, 2))
     run = next(r for r in schedule(build_org(7), 7, begin, begin + 7 * DAY_US) if r.scenario.key == "deprovisioned_user_login")
     (login, gone), = run.outcome.leavers
-    assert gone == run.outcome.steps[0].records[0][0]
+    (source, deactivated, _), = run.outcome.setup
+    assert (source, gone) == ("okta.system", deactivated) and gone < run.outcome.steps[0].records[0][0]
     assert isinstance(SCENARIOS[0], Scenario) and login

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from tests.synth.conftest import SMALL
@@ -58,9 +59,52 @@ def test_event_ids_are_in_the_step_source_files_at_the_step_times(small: tuple[P
         ids = list(row["event_ids"])  # type: ignore[call-overload]
         missing = [i for i in ids if i not in in_files]
         assert not missing, (row["scenario_id"], row["step"], missing[:3])
-        first = min(in_files[i] for i in ids)
+        times = [in_files[i] for i in ids]
         start = datetime.fromisoformat(str(row["start_time"]).replace("Z", "+00:00"))
-        assert abs((first - start).total_seconds()) < 1, row["scenario_id"]
+        end = datetime.fromisoformat(str(row["end_time"]).replace("Z", "+00:00"))
+        assert (start, end) == (min(times), max(times)), (row["scenario_id"], row["step"])
+
+
+def test_manifest_scenario_start_is_its_earliest_step_start(small: tuple[Path, SynthSummary]) -> None:
+    """MTTD's T0: no record of a scenario is earlier than the start the manifest gives it."""
+    out, _ = small
+    manifest = json.loads((out / "manifest.json").read_text())
+    for scenario in manifest["scenarios"]:
+        starts = [str(r["start_time"]) for r in _rows(out) if r["scenario_id"] == scenario["id"]]
+        assert scenario["start"] == min(starts), scenario["id"]
+
+
+def _names_in(source: str, record: Any) -> set[str]:
+    """Every text a record carries (auditd: each `field=value`'s value), plus the Windows
+    Security spelling of a user, `domain\\name`, which the event splits in two fields."""
+    if source == "linux.auditd":
+        return {value.strip('"') for line in record for value in re.findall(r"\b[\w-]+=(\S+)", line)}
+    out: set[str] = set()
+    stack = [record]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if "SubjectUserName" in value:
+                out.add(f"{value.get('SubjectDomainName')}\\{value['SubjectUserName']}")
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        else:
+            out.add(str(value))
+    return out
+
+
+def test_every_step_event_names_the_step_actor(small: tuple[Path, SynthSummary]) -> None:
+    """The actor of a step is spelled as its source writes it, in each of the step's records."""
+    out, _ = small
+    names: dict[tuple[str, str], set[str]] = {}
+    for source in GENERATORS:
+        for path in source_files(out, source):
+            for record in records(path):
+                names[(source, id_and_time(source, record)[0])] = _names_in(source, record)
+    for row in _rows(out):
+        unnamed = [i for i in row["event_ids"] if row["actor"] not in names[(str(row["source"]), i)]]  # type: ignore[union-attr]
+        assert not unnamed, (row["scenario_id"], row["step"], row["actor"])
 
 
 def test_parquet_holds_the_same_rows_with_utc_timestamps(small: tuple[Path, SynthSummary]) -> None:
@@ -79,3 +123,21 @@ def test_scenarios_are_the_same_at_every_scale(small: tuple[Path, SynthSummary],
     generate(tmp_path, **{**SMALL, "scale": 0.1, "sources": ["okta.system"]})
     small_okta = [r for r in _rows(out) if r["source"] == "okta.system"]
     assert small_okta == _rows(tmp_path)
+
+
+def test_deprovisioned_login_starts_at_the_leaver_not_at_the_deactivation(small: tuple[Path, SynthSummary]) -> None:
+    """IT deactivating the leaver is in the Okta log, but it is no attack step: the scenario's
+    true start is the leaver's own sign-in attempt, hours later."""
+    out, _ = small
+    rows = [r for r in _rows(out) if r["scenario_key"] == "deprovisioned_user_login"]
+    leaver = str(rows[0]["actor"])
+    deactivations = [
+        r for path in source_files(out, "okta.system") for r in records(path)
+        if r["eventType"] == "user.lifecycle.deactivate" and r["target"][0]["alternateId"] == leaver
+    ]
+    assert len(deactivations) == 1
+    deactivated_id, deactivated_at = id_and_time("okta.system", deactivations[0])
+    assert all(deactivated_id not in r["event_ids"] for r in _rows(out))  # type: ignore[operator]
+    first = min(datetime.fromisoformat(str(r["start_time"]).replace("Z", "+00:00")) for r in rows)
+    assert first > deactivated_at
+    assert rows[0]["step_name"] == "sign-in attempt by deprovisioned user"

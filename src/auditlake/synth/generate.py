@@ -38,7 +38,7 @@ from auditlake.synth.org import Org, build_org
 from auditlake.synth.registry import GENERATORS
 from auditlake.synth.scenarios import schedule
 from auditlake.synth.sourcegen import Encoder, SourceGen
-from auditlake.synth.truth import Run, Tag, TruthLog, write_truth
+from auditlake.synth.truth import Tag, TruthLog, write_truth
 
 DEFAULT_START = date(2026, 3, 2)
 """A Monday, so a default week has five working days and a weekend."""
@@ -108,7 +108,7 @@ def generate(
         counts.setdefault(stat.source, {})[stat.day] = stat.events
     summary = SynthSummary(out_dir, seed, start, days, scale, counts, tuple(r.scenario_id for r in job.truth.runs),
                            len(rows), time.perf_counter() - began)
-    _write_manifest(summary, files, list(job.truth.runs))
+    _write_manifest(summary, files, job.truth)
     return summary
 
 
@@ -150,7 +150,8 @@ def _prepare(params: Params) -> _Job:
     start_us = day_start_us(params.start)
     runs = schedule(org, params.seed, start_us, start_us + params.days * DAY_US)
     leavers = {login: ts for run in runs for login, ts in run.outcome.leavers}
-    return _Job(params, org, TruthLog(runs), leavers)
+    units = {name: gen.time_unit_us for name, gen in GENERATORS.items()}
+    return _Job(params, org, TruthLog(runs, units), leavers)
 
 
 def _source_in_worker(params: Params, name: str) -> tuple[list[FileStat], dict[Tag, list[str]]]:
@@ -258,7 +259,7 @@ def _jostle(items: Iterator[Item], rng: random.Random, share: float) -> Iterator
         yield held
 
 
-def _write_manifest(summary: SynthSummary, files: list[FileStat], runs: list[Run]) -> None:
+def _write_manifest(summary: SynthSummary, files: list[FileStat], truth: TruthLog) -> None:
     """`manifest.json`: parameters, files with their event counts, and the scenarios."""
     sources: dict[str, dict[str, Any]] = {}
     for stat in files:
@@ -275,9 +276,9 @@ def _write_manifest(summary: SynthSummary, files: list[FileStat], runs: list[Run
         "sources": sources,
         "scenarios": [
             {"id": run.scenario_id, "key": run.scenario.key, "name": run.scenario.name,
-             "start": Stamps().iso(min(ts for step in run.outcome.steps for ts, _ in step.records), 6),
+             "start": Stamps().iso(min(ts for step in run.outcome.steps for ts in truth.times(step)), 6),
              "steps": len(run.outcome.steps)}
-            for run in runs
+            for run in truth.runs
         ],
     }
     path = summary.out_dir / "manifest.json"

@@ -68,6 +68,12 @@ class Person:
     aws_set: str
     admin: bool
 
+    @property
+    def unix_login(self) -> str:
+        """The Linux account name: the unique `sam`, since first names repeat (three `liam`s
+        with three uids would be one account name on a real host)."""
+        return self.sam
+
 
 @dataclass(frozen=True, slots=True)
 class AwsAccount:

@@ -22,7 +22,9 @@ Encoder = Callable[[Any], bytes]
 
 @dataclass(frozen=True, slots=True)
 class SourceGen:
-    """One synthetic source. `disorder` is the share of adjacent records delivered swapped."""
+    """One synthetic source. `disorder` is the share of adjacent records delivered swapped;
+    `time_unit_us` is the resolution of the native timestamp (CloudTrail writes whole seconds),
+    to which ground-truth times are truncated as the records' are."""
 
     name: str
     file_format: str
@@ -30,6 +32,7 @@ class SourceGen:
     encoder: Callable[[Org], Encoder]
     native_id: Callable[[Any], str]
     disorder: float = 0.0
+    time_unit_us: int = 1
 
 
 def json_line(record: Any) -> bytes:

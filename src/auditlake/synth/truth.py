@@ -16,12 +16,13 @@ the lake's `event_uid` of that record, so truth joins to the lake directly:
 | linux.auditd | `<node>:<epoch>.<ms>:<serial>/<sha256 of the record lines, 16 hex>` |
 
 One row per step; the true start is the step's earliest record (T0 of the drill vocabulary,
-METRICS.md §1.1).
+METRICS.md §1.1), at the resolution of its source's timestamps: a CloudTrail step that began at
+09:38:40.519 starts at 09:38:40, as its first record says, not after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditlake.synth.clock import Stamps, from_us, to_us
-from auditlake.synth.scenarios.model import Outcome, Scenario
+from auditlake.synth.scenarios.model import Outcome, Scenario, Step
 
 Tag = tuple[str, int]
 """(scenario id, step number): what a scenario record is tagged with on its way to disk."""
@@ -63,17 +64,23 @@ class Run:
 
 
 class TruthLog:
-    """Hands scenario records to the writers and collects their native ids back."""
+    """Hands scenario records to the writers and collects their native ids back.
 
-    def __init__(self, runs: Sequence[Run]) -> None:
+    `time_units` maps a source to the resolution of its native timestamps in microseconds
+    (1 where it is missing).
+    """
+
+    def __init__(self, runs: Sequence[Run], time_units: Mapping[str, int] | None = None) -> None:
         self.runs = tuple(runs)
+        self._units = dict(time_units or {})
         self._ids: dict[Tag, list[str]] = {
             (run.scenario_id, n): [] for run in self.runs for n in range(1, len(run.outcome.steps) + 1)
         }
 
-    def items(self, source: str, lo_us: int, hi_us: int) -> list[tuple[int, Any, Tag]]:
-        """Scenario records of `source` with `lo_us <= ts < hi_us`, in time order."""
-        out = [
+    def items(self, source: str, lo_us: int, hi_us: int) -> list[tuple[int, Any, Tag | None]]:
+        """Scenario records of `source` with `lo_us <= ts < hi_us`, in time order; setup
+        records (no part of the attack) carry no tag."""
+        out: list[tuple[int, Any, Tag | None]] = [
             (ts, rec, (run.scenario_id, n))
             for run in self.runs
             for n, step in enumerate(run.outcome.steps, start=1)
@@ -81,6 +88,8 @@ class TruthLog:
             for ts, rec in step.records
             if lo_us <= ts < hi_us
         ]
+        out.extend((ts, rec, None) for run in self.runs for src, ts, rec in run.outcome.setup
+                   if src == source and lo_us <= ts < hi_us)
         out.sort(key=lambda item: item[0])
         return out
 
@@ -101,6 +110,11 @@ class TruthLog:
         for tag, event_ids in notes.items():
             self._ids[tag] = list(event_ids)
 
+    def times(self, step: Step) -> list[int]:
+        """The step's record times as its source writes them (truncated to its time unit)."""
+        unit = self._units.get(step.source, 1)
+        return [ts - ts % unit for ts, _ in step.records]
+
     def rows(self) -> list[dict[str, Any]]:
         """One row per step, with times as aware datetimes."""
         return list(self._rows())
@@ -108,7 +122,7 @@ class TruthLog:
     def _rows(self) -> Iterator[dict[str, Any]]:
         for run in self.runs:
             for n, step in enumerate(run.outcome.steps, start=1):
-                times = [ts for ts, _ in step.records]
+                times = self.times(step)
                 yield {
                     "scenario_id": run.scenario_id,
                     "scenario_key": run.scenario.key,

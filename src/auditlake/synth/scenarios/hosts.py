@@ -80,7 +80,7 @@ def audit_rules_deleted(ctx: Ctx, start: int, end: int) -> Outcome:
     del end
     person = ctx.rng.choice(ctx.org.users_of("linux") or ctx.org.people)
     host = next(h for h in ctx.org.linux_hosts if h.kind == "db")
-    auid, acct, ses = person.unix_uid, person.login.split(".")[0], ctx.rng.randrange(100, 90000)
+    auid, acct, ses = person.unix_uid, person.unix_login, ctx.rng.randrange(100, 90000)
     sudo = ((start, auditd.user_cmd(host, start, (auid, acct, ses), "auditctl -D")),)
     t = start + 3000
     deleted: list[tuple[int, Any]] = [(t, auditd.execve(host, t, ["auditctl", "-D"], (auid, 0, ses, f"/home/{acct}"), "/usr/sbin/auditctl"))]
@@ -88,7 +88,8 @@ def audit_rules_deleted(ctx: Ctx, start: int, end: int) -> Outcome:
         at = t + 1000 * (i + 1)
         body = f"auid={auid} ses={ses} subj=unconfined op=remove_rule key=\"{key}\" list=4 res=1"
         deleted.append((at, auditd.audit_event(host.name, at, [("CONFIG_CHANGE", body)])))
+    # audit.log names a user only by login uid (`auid=`), so that is the actor its events show
     return Outcome((
-        Step("sudo auditctl -D", "T1548.003", auditd.NAME, person.login, sudo),
-        Step("audit rules deleted", "T1562.012", auditd.NAME, person.login, tuple(deleted)),
+        Step("sudo auditctl -D", "T1548.003", auditd.NAME, str(auid), sudo),
+        Step("audit rules deleted", "T1562.012", auditd.NAME, str(auid), tuple(deleted)),
     ))

@@ -80,11 +80,11 @@ def deprovisioned_login(ctx: Ctx, start: int, end: int) -> Outcome:
     gate = _local_gateway_session(ctx, later + int(rng.uniform(60, 600) * US), leaver, ip)
     return Outcome(
         (
-            Step("account deactivated (precondition, by IT)", "T1078", OKTA, admin.email, ((start, deactivate),)),
             Step("sign-in attempt by deprovisioned user", "T1078", OKTA, leaver.email, ((later, refused),)),
             Step("gateway login with a leftover local account", "T1078.003", gateway.NAME, leaver.login, tuple(gate)),
         ),
         leavers=((leaver.login, start),),
+        setup=((OKTA, start, deactivate),),
     )
 
 

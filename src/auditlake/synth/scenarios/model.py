@@ -2,8 +2,9 @@
 
 A scenario is one small function in the `SCENARIOS` table. It receives a `Ctx` seeded for that
 scenario, the instant it starts and the end of the generated period, and returns an `Outcome`:
-its steps (each with an ATT&CK technique, a lake source and native records) and any lasting
-effect on the background (a deprovisioned user stops working).
+its steps (each with an ATT&CK technique, a lake source and native records), any lasting
+effect on the background (a deprovisioned user stops working), and the records it needs in the
+logs that are no part of the attack (IT deactivating that user).
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A scenario's steps, in order, and the logins it deprovisions (login, instant)."""
+    """A scenario's steps, in order, the logins it deprovisions (login, instant), and `setup`:
+    `(source, ts_us, record)` written with the steps but left out of the ground truth, so the
+    scenario's true start is the attacker's first action, not an administrator's."""
 
     steps: tuple[Step, ...]
     leavers: tuple[tuple[str, int], ...] = field(default=())
+    setup: tuple[tuple[str, int, Any], ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

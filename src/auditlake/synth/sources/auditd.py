@@ -128,7 +128,7 @@ def plan_hour(ctx: Ctx, hour_us: int) -> Iterator[Plan]:
 def _ssh_session(ctx: Ctx, ts: int, host: Host, person: Person) -> Iterator[Plan]:
     """Login (PAM, LOGIN, USER_LOGIN), commands and sudo, then logout."""
     rng = ctx.rng
-    auid, acct, ses = person.unix_uid, person.login.split(".")[0], rng.randrange(100, 90000)
+    auid, acct, ses = person.unix_uid, person.unix_login, rng.randrange(100, 90000)
     sshd = ("/usr/sbin/sshd", f"10.20.0.{5 + person.index % 200}", "ssh")
     times = spread(ctx, ts, 6, 0.05)
     for t, kind in zip(times, ("USER_AUTH", "USER_ACCT", "CRED_ACQ", "USER_START", "USER_LOGIN"), strict=False):
@@ -242,4 +242,4 @@ def native_id(event: Event) -> str:
     return f"{event['node']}:{_stamp(event)}/{digest}"
 
 
-GEN = SourceGen(NAME, "auditd", plan_hour, encoder, native_id)
+GEN = SourceGen(NAME, "auditd", plan_hour, encoder, native_id, time_unit_us=1000)

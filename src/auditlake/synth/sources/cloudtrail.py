@@ -264,4 +264,5 @@ GEN = SourceGen(
     encoder=json_bare_encoder,
     native_id=field_id("eventID"),
     disorder=0.02,
+    time_unit_us=US,
 )

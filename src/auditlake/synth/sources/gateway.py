@@ -97,7 +97,7 @@ def _ssh_session(ctx: Ctx, ts: int, who: Who, person: Person | None) -> Iterator
     rng = ctx.rng
     host = rng.choice(ctx.org.linux_hosts)
     sid = ctx.ids.uuid4()
-    login = "ubuntu" if rng.random() < 0.5 else (person.login.split(".")[0] if person else "ubuntu")
+    login = "ubuntu" if rng.random() < 0.5 else (person.unix_login if person else "ubuntu")
     times = spread(ctx, ts, burst_size(rng, 7) + 2, 25.0)
     extra = {"proto": "ssh", "size": "120:40", "session_recording": "node", "addr.remote": who.addr}
     yield ctx.plan(times[0], _fixed, ("session.start", who, ssh_fields(host, sid, login, 0) | extra))

@@ -155,4 +155,4 @@ def _jobs(org: Org) -> list[Job]:
         Job(Actor(dependabot.name, int(dependabot.ident), "203.0.113.223", "US", "Dependabot", None), 5400, _dependabot, poisson=True),
     ]
 
-GEN = SourceGen(NAME, "jsonl", plan_hour, json_line_encoder, field_id("_document_id"))
+GEN = SourceGen(NAME, "jsonl", plan_hour, json_line_encoder, field_id("_document_id"), time_unit_us=1000)

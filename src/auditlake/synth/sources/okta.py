@@ -221,4 +221,4 @@ def _jobs(org: Org) -> list[Job]:
         Job(_client_session(terraform.ident, terraform.name), 600, _token_grant, poisson=True),
     ]
 
-GEN = SourceGen(NAME, "jsonl", plan_hour, json_line_encoder, field_id("uuid"))
+GEN = SourceGen(NAME, "jsonl", plan_hour, json_line_encoder, field_id("uuid"), time_unit_us=1000)
