@@ -38,6 +38,12 @@ CHUNK_FRAMES = 8_192
 CloudTrail's vectorized path converts chunks of 8,192, 16,384 or 32,768 records at the same
 speed; each doubling holds about 200 MiB more at peak."""
 
+LAKE_ITSELF = "the lake being written (its own files are not read as inputs)"
+TOO_DEEP = (
+    "reading it stopped at a JSON value nested too deeply to be split into records; ingest it "
+    "again once that value is taken out (what was added is not added twice)"
+)
+
 Progress = Callable[[str, int], None]
 """Called with (input name, records read so far in it)."""
 
@@ -72,13 +78,15 @@ class _Batch:
     size: int = 0
 
 
-def expand_inputs(paths: Iterable[Path]) -> Iterator[Path]:
+def expand_inputs(paths: Iterable[Path], lake: Path | None = None) -> Iterator[Path]:
     """Files named, and files under folders named (sorted, hidden ones skipped).
 
     Nothing under a folder is passed over unsaid: a folder that cannot be listed and a link to
     nothing are yielded as inputs, so that reading them fails and the run reports why (exit 3).
     Links to folders are followed, and a folder reached again (a link loop) is walked once.
     Pipes, sockets and devices are not inputs: opening a pipe would wait for a writer.
+    The `lake` folder (resolved), when a folder named holds it, is yielded itself rather than
+    walked: its Parquet files, commit records and lock are the lake's, not audit logs.
     """
     for path in paths:
         if not path.is_dir():
@@ -88,7 +96,7 @@ def expand_inputs(paths: Iterable[Path]) -> Iterator[Path]:
         pending = [(path, True)]  # (path, is a folder), the next one last: a sorted walk
         while pending:
             here, folder = pending.pop()
-            if not folder:
+            if not folder or here.resolve() == lake:
                 yield here
                 continue
             if here.resolve() in walked:
@@ -127,13 +135,15 @@ def ingest(
     """
     if batch_rows < 1:  # no batch could ever be full: the run would never end
         raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
+    if isinstance(source, str) and source != "auto":  # a misspelt name fails with no input too
+        registry.lookup(source)
     summary = IngestSummary()
     batch = _Batch()
     count = workers or os.cpu_count() or 1
     with LakeWriter(lake, now=now or (lambda: datetime.now(UTC))) as writer, \
             Committer(writer, partial(_count, summary), background=count > 1) as committer, \
             ChunkPool(count) as pool:
-        for spec, name, frames in _chunks(paths, source, summary, batch_rows):
+        for spec, name, frames in _chunks(paths, source, summary, batch_rows, lake.root):
             for chunk in pool.submit(spec, name, frames):
                 batch = _take(committer, batch, chunk, summary, batch_rows, progress)
         for chunk in pool.drain():
@@ -160,19 +170,24 @@ def _report_nothing_read(summary: IngestSummary, source: str | SourceSpec) -> No
 
 
 def _chunks(
-    paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, batch_rows: int
+    paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, batch_rows: int,
+    lake: Path | None = None,
 ) -> Iterator[tuple[SourceSpec, str, Sequence[Frame]]]:
     """Each input's frames in chunks of `CHUNK_FRAMES` (never over `batch_rows`), with the
     source that reads them and the input's name; for a source with a vectorized path, the
     records of small inputs in turn are joined into one chunk (see `_joined`)."""
     size = min(CHUNK_FRAMES, batch_rows)
-    return _joined(_input_chunks(paths, source, summary, size), size)
+    return _joined(_input_chunks(paths, source, summary, size, lake), size)
 
 
 def _input_chunks(
-    paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, size: int
+    paths: Iterable[Path], source: str | SourceSpec, summary: IngestSummary, size: int, lake: Path | None
 ) -> Iterator[tuple[SourceSpec, str, Sequence[Frame]]]:
-    for path in expand_inputs(paths):
+    for path in expand_inputs(paths, lake):
+        if lake is not None and path.is_dir() and path.resolve() == lake:  # the folder named holds the lake
+            summary.inputs += 1
+            summary.passed_over[LAKE_ITSELF] += 1
+            continue
         if source == "auto" and _empty(path):  # a rotated log may be empty: nothing to read
             summary.inputs += 1
             continue
@@ -190,6 +205,8 @@ def _input_chunks(
                 yield spec, path.name, frames
         except OSError as exc:  # unreadable input: what was read is kept, the rest reported
             summary.errors.append(f"{path}: {exc.strerror or exc}")
+        except RecursionError:  # JSON nested deeper than a framer's decoder goes: this input only
+            summary.errors.append(f"{path}: {TOO_DEEP}")
 
 
 def _joined(
@@ -276,6 +293,9 @@ def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> So
             return None
         except OSError as exc:
             summary.errors.append(f"{path}: {exc.strerror or exc}")
+            return None
+        except RecursionError:  # its first records are JSON nested deeper than framing goes
+            summary.errors.append(f"{path}: {TOO_DEEP}")
             return None
     if not path.is_file():
         what = "a folder that cannot be listed" if path.is_dir() else "no such file"

@@ -18,14 +18,30 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from types import TracebackType
 
+from auditlake.errors import AuditlakeError
 from auditlake.sources.base import Frame, SourceSpec
 from auditlake.sources.chunking import LineChunk
 from auditlake.sources.convert import Chunk, convert_chunk
 
 Done = tuple[str, Chunk]
+
+
+class WorkerLost(AuditlakeError):
+    """A worker process ended before handing back its chunk: killed from outside, most often
+    by the system for want of memory. The ingest stops; what it committed is kept."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a process converting records ended abruptly (killed, most often by the system "
+            "for want of memory)",
+            hint="batches committed before it are kept and ingesting the same inputs again adds "
+            "only what is missing; where memory is short, run with fewer --workers or a smaller "
+            "--batch-rows",
+        )
 
 
 class ChunkPool:
@@ -64,7 +80,8 @@ class ChunkPool:
             return
         else:
             self._release_first(start_processes=True)
-            future = self._process_pool().submit(_convert_packed, spec, _pack(frames))
+            with _lost_as_error():
+                future = self._process_pool().submit(_convert_packed, spec, _pack(frames))
         self._pending.append((name, future))
         while len(self._pending) > 2 * self.workers:
             yield self._take()
@@ -82,7 +99,8 @@ class ChunkPool:
         spec, name, frames = self._first
         self._first = None
         if start_processes:
-            future = self._process_pool().submit(_convert_packed, spec, _pack(frames))
+            with _lost_as_error():
+                future = self._process_pool().submit(_convert_packed, spec, _pack(frames))
         else:
             future = Future()
             future.set_result(convert_chunk(spec, frames))
@@ -107,7 +125,17 @@ class ChunkPool:
 
     def _take(self) -> Done:
         name, future = self._pending.popleft()
-        return name, future.result()
+        with _lost_as_error():
+            return name, future.result()
+
+
+@contextmanager
+def _lost_as_error() -> Iterator[None]:
+    """A dead worker as `WorkerLost`, which the command tells in one line, not a traceback."""
+    try:
+        yield
+    except BrokenProcessPool as exc:
+        raise WorkerLost() from exc
 
 
 @contextmanager

@@ -1,0 +1,137 @@
+"""Ingest as a scheduled job meets it: a lake kept inside the folder it reads, a record nested
+too deep to decode, a conversion worker killed by the system. Each ends in the rows expected,
+or in one line saying what happened and an exit code, never a traceback or a lake that reads
+itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from auditlake.cli import main
+from auditlake.ingest import ingest
+from auditlake.lake import LakePaths, scan_events, scan_quarantine
+
+
+def _trail(path: Path, *ids: int) -> Path:
+    """A CloudTrail JSON Lines file, one event per id."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({
+        "eventVersion": "1.08", "eventID": f"id-{i}", "eventTime": "2024-03-01T10:00:00Z",
+        "eventSource": "iam.amazonaws.com", "eventName": "CreateUser",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"},
+    }) + "\n" for i in ids))
+    return path
+
+
+def test_a_lake_inside_the_folder_read_is_passed_over_not_read_as_logs(tmp_path: Path) -> None:
+    """`auditlake ingest logs/ --lake logs/lake`: the lake's Parquet files, commit records and
+    lock are not audit logs. Read with a named source they would be quarantined run after run
+    (the quarantine itself among them, growing each time); read by detection, each would be an
+    error and every run would exit 3."""
+    logs = tmp_path / "logs"
+    _trail(logs / "trail.jsonl", 1, 2, 3)
+    lake = LakePaths.at(logs / "lake")
+    for _ in range(3):
+        summary = ingest([logs], lake, source="aws.cloudtrail", workers=1)
+        assert summary.records == 3 and summary.errors == [] and not summary.quarantined
+        [(reason, count)] = summary.passed_over.items()
+        assert count == 1 and reason.startswith("the lake being written")
+    assert scan_events(lake).collect().height == 3
+    assert scan_quarantine(lake).collect().height == 0
+
+    result = CliRunner().invoke(main, ["ingest", str(logs), "--lake", str(logs / "lake"), "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["errors"] == [] and body["records"] == 3 and body["duplicates"] == {"aws.cloudtrail": 3}
+
+
+DEEP = 10_000
+"""Levels of nesting: far past Python's recursion limit, as a hostile or broken writer may send."""
+
+
+@pytest.mark.parametrize("source", ["auto", "aws.cloudtrail"])
+@pytest.mark.parametrize("framing", ["lines", "array"])
+def test_a_record_nested_too_deep_fails_its_input_alone(tmp_path: Path, source: str, framing: str) -> None:
+    """One input holding a JSON value nested 10,000 levels deep is reported (exit 3) with what
+    to do; the other inputs of the run are ingested, and there is no traceback."""
+    logs = tmp_path / "logs"
+    _trail(logs / "a.jsonl", 1, 2)
+    deep = '{"eventVersion": "1.08", "x": ' + "[" * DEEP + "]" * DEEP + "}"
+    (logs / "b.json").write_text(deep + "\n" if framing == "lines" else f"[{deep}]")
+    _trail(logs / "c.jsonl", 3)
+    result = CliRunner().invoke(
+        main, ["ingest", str(logs), "--lake", str(tmp_path / "lake"), "--source", source, "--json", "--workers", "1"]
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 3, result.output
+    body = json.loads(result.output)
+    assert body["added"] == 3
+    [error] = body["errors"]
+    assert error.startswith(str(logs / "b.json")) and "nested too deeply" in error
+    assert scan_events(LakePaths.at(tmp_path / "lake")).collect().height == 3
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The conversion worker processes `pid` has spawned (Linux: read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc")
+def test_a_worker_killed_by_the_system_ends_the_run_in_one_line_and_a_rerun_completes_it(tmp_path: Path) -> None:
+    """The system kills a conversion worker (the out-of-memory killer picks the largest
+    process): exit 1 with what happened and what to do, not a BrokenProcessPool traceback;
+    the same command run again adds exactly what is missing."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with (logs / "gateway.jsonl").open("w") as out:  # a source read record by record: in processes
+        for i in range(60_000):
+            out.write(json.dumps({
+                "event": "session.start", "uid": f"u{i}", "time": f"2024-03-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                "user": f"user{i % 50}", "login": "root", "server_hostname": "db1", "addr.remote": "203.0.113.7:5555",
+            }) + "\n")
+    lake = tmp_path / "lake"
+    command = [sys.executable, "-m", "auditlake", "ingest", str(logs), "--lake", str(lake),
+               "--source", "gateway.teleport", "--workers", "2", "--batch-rows", "10000", "--json"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (workers := _workers_of(run.pid)) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert workers, "the ingest ended before it started its worker processes"
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 1, (out, err)
+    assert "Traceback" not in err and out == ""
+    assert err.startswith("error: a process converting records ended abruptly"), err
+    assert "ingesting the same inputs again adds only what is missing" in err
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert scan_events(LakePaths.at(lake)).collect()["event_uid"].n_unique() == 60_000
+
+
+def test_a_misspelt_source_fails_even_when_the_inbox_is_empty_this_time(tmp_path: Path) -> None:
+    """A scheduled `ingest inbox/ --source cloudtrial` must not report success on the runs
+    that find no file, only to fail on the first that does."""
+    (tmp_path / "inbox").mkdir()
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path / "inbox"), "--source", "cloudtrial",
+                                       "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 2 and "unknown source 'cloudtrial'" in result.output
