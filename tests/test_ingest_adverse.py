@@ -55,9 +55,10 @@ DEEP = 10_000
 
 @pytest.mark.parametrize("source", ["auto", "aws.cloudtrail"])
 @pytest.mark.parametrize("framing", ["lines", "array"])
-def test_a_record_nested_too_deep_fails_its_input_alone(tmp_path: Path, source: str, framing: str) -> None:
-    """One input holding a JSON value nested 10,000 levels deep is reported (exit 3) with what
-    to do; the other inputs of the run are ingested, and there is no traceback."""
+def test_a_record_nested_too_deep_costs_that_record_alone(tmp_path: Path, source: str, framing: str) -> None:
+    """A JSON value nested 10,000 levels deep, with no traceback: named as the input's source,
+    it is quarantined and the rest lands; left to detection, which cannot read it, its input
+    is reported (exit 3) saying why. The other inputs of the run are ingested either way."""
     logs = tmp_path / "logs"
     _trail(logs / "a.jsonl", 1, 2)
     deep = '{"eventVersion": "1.08", "x": ' + "[" * DEEP + "]" * DEEP + "}"
@@ -67,12 +68,19 @@ def test_a_record_nested_too_deep_fails_its_input_alone(tmp_path: Path, source: 
         main, ["ingest", str(logs), "--lake", str(tmp_path / "lake"), "--source", source, "--json", "--workers", "1"]
     )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == 3, result.output
     body = json.loads(result.output)
     assert body["added"] == 3
-    [error] = body["errors"]
-    assert error.startswith(str(logs / "b.json")) and "nested too deeply" in error
     assert scan_events(LakePaths.at(tmp_path / "lake")).collect().height == 3
+    if source == "auto":
+        assert result.exit_code == 3, result.output
+        [error] = body["errors"]
+        assert error.startswith(str(logs / "b.json")) and "nested too deeply" in error
+    else:
+        assert result.exit_code == 0, result.output
+        [quarantined] = body["quarantined"]
+        assert quarantined["count"] == 1 and "nested too deeply" in quarantined["reason"]
+        [raw] = scan_quarantine(LakePaths.at(tmp_path / "lake")).collect()["raw"].to_list()
+        assert raw == deep.encode()
 
 
 def _workers_of(pid: int) -> list[int]:

@@ -516,3 +516,42 @@ def test_a_pretty_printed_array_is_not_read_whole_to_be_split(tmp_path: Path, mo
     monkeypatch.setattr(one_line, "read_upto", recording)
     assert one_line.one_line_members(path) is None
     assert sizes and max(sizes) <= 64 << 10  # its head only
+
+
+@pytest.mark.parametrize("ending", [b"\n", b""], ids=["line-break", "end-of-input"])
+def test_a_line_longer_than_a_record_is_quarantined_by_its_start_and_not_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: bytes
+) -> None:
+    monkeypatch.setattr(framing, "CHUNK", 64)
+    monkeypatch.setattr(framing, "MAX_RECORD_BYTES", 300)
+    long_line = b"\0" * 1000
+    data = _jsonl(RECORDS[:2]) + long_line + ending + (_jsonl(RECORDS[2:]) if ending else b"")
+    path = _write(tmp_path, "crashed.jsonl", data)
+    held: list[int] = []
+    read_upto = framing.read_upto
+
+    def reading(handle: Any, size: int) -> tuple[bytes, str | None]:
+        held.append(size)
+        return read_upto(handle, size)
+
+    monkeypatch.setattr(framing, "read_upto", reading)
+    one_by_one = _frames(path)
+    chunked = [frame for chunk in json_frames(path).chunks(2) for frame in chunk]
+
+    for frames in (one_by_one, chunked):
+        assert [f.raw for f in frames if f.error is None] == (RECORDS if ending else RECORDS[:2])
+        [bad] = [f for f in frames if f.error is not None]
+        assert bad.raw == long_line[:300] and bad.location == "crashed.jsonl:3"
+        assert bad.error == "line of 1000 bytes exceeds 300 (its first 300 kept)"
+    assert max(held) <= 64 << 10  # read a block at a time: never the whole line
+
+
+def test_a_record_nested_too_deeply_is_quarantined_alone(tmp_path: Path) -> None:
+    deep = b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    frames = _frames(_write(tmp_path, "array.json", _array([RECORDS[0], deep, RECORDS[2]])))
+    assert [(f.raw, f.error) for f in frames] == [
+        (RECORDS[0], None), (deep, "JSON nested too deeply to read"), (RECORDS[2], None)]
+    # JSON Lines told by its first lines although the first cannot be read: each line a record,
+    # which the source's reader then quarantines
+    frames = _frames(_write(tmp_path, "first.jsonl", _jsonl([deep, RECORDS[1]])))
+    assert [(f.raw, f.error) for f in frames] == [(deep, None), (RECORDS[1], None)]

@@ -34,6 +34,7 @@ from auditlake.sources.input_head import HEAD_BYTES, read_upto
 from auditlake.sources.listings import listing_of
 from auditlake.sources.one_line import one_line_members
 from auditlake.sources.pretty_lines import held_back, joined, opens_object
+from auditlake.sources.records import MAX_RECORD_BYTES
 from auditlake.sources.resync import Layout, damaged_stop, first_key
 
 CHUNK = 4 << 20
@@ -198,7 +199,7 @@ def _looks_like_lines(head: bytes) -> bool:
         try:
             if isinstance(json.loads(line), dict):
                 return True
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
     return False
 
@@ -213,8 +214,10 @@ def _line_frames(path: Path) -> Iterator[Frame]:
     name = path.name
     number, tail = 0, b""
     with open_input(path) as handle:
+        pending: tuple[bytes, str | None] | None = None
         while True:
-            chunk, error = read_upto(handle, CHUNK)
+            chunk, error = pending or read_upto(handle, CHUNK)
+            pending = None
             lines = (tail + chunk).split(b"\n")
             tail = lines.pop() if chunk and error is None else b""
             cut = lines.pop() if error is not None else None
@@ -225,6 +228,11 @@ def _line_frames(path: Path) -> Iterator[Frame]:
             number += len(lines)
             if cut is not None:
                 yield Frame(cut.strip(), f"{name}:{number + 1}", error=error)
+            if _too_long(tail):
+                long_line, pending = _long_line(handle, tail, f"{name}:{number + 1}")
+                yield long_line
+                number, tail = number + 1, b""
+                continue
             if not chunk or error is not None:
                 return
 
@@ -241,8 +249,10 @@ def _line_chunks(path: Path, size: int) -> Iterator[Sequence[Frame]]:
     numbers: list[int] = []
     try:
         with open_input(path) as handle:
+            pending: tuple[bytes, str | None] | None = None
             while True:
-                chunk, error = read_upto(handle, CHUNK)
+                chunk, error = pending or read_upto(handle, CHUNK)
+                pending = None
                 if b"\n" in tail:  # the lines of an object left open by the last block
                     lines = (tail + chunk).split(b"\n")
                 else:
@@ -263,6 +273,12 @@ def _line_chunks(path: Path, size: int) -> Iterator[Sequence[Frame]]:
                     bad = Frame(cut.strip(), f"{name}:{number + 1}", error=error)
                     yield from frame_chunks([*LineChunk(name, raws, numbers), bad], size)
                     raws, numbers = [], []
+                if _too_long(tail):
+                    long_line, pending = _long_line(handle, tail, f"{name}:{number + 1}")
+                    yield from frame_chunks([*LineChunk(name, raws, numbers), long_line], size)
+                    raws, numbers = [], []
+                    number, tail = number + 1, b""
+                    continue
                 if not chunk or error is not None:
                     break
     except OSError:
@@ -271,6 +287,29 @@ def _line_chunks(path: Path, size: int) -> Iterator[Sequence[Frame]]:
         raise
     if raws:
         yield LineChunk(name, raws, numbers)
+
+
+def _too_long(tail: bytes) -> bool:
+    """Whether the unfinished last line read is longer than a record may be (a log filled with
+    NUL bytes after a crash, a stream without line breaks): it is not held to its end."""
+    return len(tail) > MAX_RECORD_BYTES and b"\n" not in tail
+
+
+def _long_line(handle: BinaryIO, start: bytes, location: str) -> tuple[Frame, tuple[bytes, str | None]]:
+    """A line found longer than `MAX_RECORD_BYTES` (it begins with `start`) as an error frame
+    of its first `MAX_RECORD_BYTES` bytes, read on to its end without holding the rest; and
+    what was read after its end (the next read), with why reading stopped early, if it did."""
+    size = len(start)
+    while True:
+        chunk, error = read_upto(handle, CHUNK)
+        end = chunk.find(b"\n")
+        if end < 0 and chunk and error is None:
+            size += len(chunk)
+            continue
+        size += end if end >= 0 else len(chunk)
+        reason = f"line of {size} bytes exceeds {MAX_RECORD_BYTES} (its first {MAX_RECORD_BYTES} kept)"
+        after = chunk[end + 1 :] if end >= 0 else b""
+        return Frame(start[:MAX_RECORD_BYTES], location, error=reason), (after, error)
 
 
 def _records_of(lines: list[bytes], first: int) -> tuple[list[bytes], Sequence[int]]:
@@ -436,6 +475,8 @@ def _next_record(stream: _TextStream, name: str, indent: str | None, key: str | 
         line = stream.line
         try:
             _, end = _DECODER.raw_decode(stream.text, stream.pos)
+        except RecursionError:  # nested deeper than the decoder goes: that record alone
+            return _resynced(stream, name, line, TOO_DEEP, Layout(indent, key))
         except json.JSONDecodeError as exc:
             # Near the end of what was read, more input may complete a token (`\u00`, `fal`).
             short = _cut_short(stream.text, exc) or len(stream.text) - exc.pos <= TOKEN_SLACK
@@ -451,6 +492,7 @@ def _next_record(stream: _TextStream, name: str, indent: str | None, key: str | 
         return Frame(raw, f"{name}:{line}")
 
 
+TOO_DEEP = "JSON nested too deeply to read"
 TOKEN_SLACK = 16
 """Characters before the end of the text read within which a decoding error may be the end
 of the text cutting a token short, rather than damage."""
