@@ -13,8 +13,8 @@ ones through `normalize`, for the exact row or rejection reason. Declined are ro
   any float), or, in a record with a float or an escaped control character, an object or array
   in a scalar native field: DuckDB spells those two its own way (`json_paths`);
 - a `resources[0]` whose fields `_target` would not return as text;
-- a sign-in event other than `ConsoleLogin`, without an `errorCode`: its result is read from
-  `responseElements` under its own name (`SwitchRole`, `CheckMfa`, ...).
+- a sign-in event without an `errorCode`, not among `SIGN_IN_RESULTS`, whose
+  `responseElements` may hold `Failure` under its name.
 
 Object-valued native columns (`requestParameters`, ...) are DuckDB's compact JSON, which equals
 simdjson's except for those two spellings: in a record holding either, those columns alone
@@ -51,7 +51,7 @@ from auditlake.sources.batch_exprs import (
     truthy,
 )
 from auditlake.sources.chunking import raws
-from auditlake.sources.fields import get_text, load_json_object, object_view
+from auditlake.sources.fields import get, get_text, load_json_object, member, object_view, text
 from auditlake.sources.ndjson_batch import FRAME_COLUMN, Decoded, decode, finish
 
 OBJECT_PATHS: tuple[str, ...] = (
@@ -61,7 +61,7 @@ OBJECT_PATHS: tuple[str, ...] = (
 """Native fields that hold JSON objects or arrays, read as JSON text."""
 
 TARGET_COLUMNS: tuple[str, ...] = ("target_type", "target_id", "target_name")
-_DERIVED: tuple[str, ...] = ("_mfa_used", "_console_login", *TARGET_COLUMNS)
+_DERIVED: tuple[str, ...] = ("_mfa_used", "_sign_in_result", *TARGET_COLUMNS)
 EXACT_COLUMNS: tuple[str, ...] = (*OBJECT_PATHS, *_DERIVED)
 """What rows needing simdjson take from it: the object columns and what is read out of them."""
 
@@ -172,28 +172,53 @@ def _declined() -> pl.Expr:
     from auditlake.sources import cloudtrail
 
     name = pl.col("eventName")
-    sign_in = pl.col("eventSource") == cloudtrail.SIGN_IN_SOURCE
-    other_sign_in = sign_in & (name != "ConsoleLogin") & ~truthy(pl.col("errorCode"))
+    # another sign-in event's result is read by its name too, which matters only where it may
+    # be `Failure` (`GetSigninToken` writes none): those rows alone are left to `normalize`
+    may_fail = pl.col("responseElements").str.contains_any(["Failure", "\\"])
+    unknown_sign_in = _sign_in(cloudtrail.SIGN_IN_SOURCE) & ~name.is_in(SIGN_IN_RESULTS) & may_fail
     return (
         ~truthy(name)
         | pl.col("_time").is_null()
         | pl.col("_shape").fill_null(False)
         | pl.col("_scalar_float")
-        | other_sign_in.fill_null(False)
+        | unknown_sign_in.fill_null(False)
     )
 
 
+SIGN_IN_RESULTS = ("ConsoleLogin", "SwitchRole", "CheckMfa", "PasswordUpdated", "ExternalIdPDirectoryLogin")
+"""Sign-in events whose result (`Success`, `Failure`) the batch reads under their own name in
+`responseElements`, as `cloudtrail._outcome` does (another one is declined where it may have failed)."""
+
+
+def _sign_in(source: str) -> pl.Expr:
+    """Rows whose outcome `cloudtrail._outcome` reads from `responseElements`: a sign-in event
+    (or a `ConsoleLogin`) without an `errorCode`."""
+    login = (pl.col("eventName") == "ConsoleLogin") | (pl.col("eventSource") == source)
+    return login & ~truthy(pl.col("errorCode"))
+
+
+def _sign_in_result() -> pl.Expr:
+    """`responseElements.<eventName>` for the events of `SIGN_IN_RESULTS`."""
+    name = pl.col("eventName")
+    found: pl.Expr = pl.lit(None, pl.String)
+    for event in SIGN_IN_RESULTS:
+        found = pl.when(name == event).then(_member("responseElements", event)).otherwise(found)
+    return found
+
+
 def _members() -> list[tuple[pl.Expr, dict[str, pl.Expr]]]:
-    """`get_text(doc, "additionalEventData.MFAUsed")` and `..."responseElements.ConsoleLogin"`,
-    each with the rows where `normalize` reads it: no `mfaAuthenticated`; a `ConsoleLogin`.
+    """`get_text(doc, "additionalEventData.MFAUsed")` and a sign-in's result under its name in
+    `responseElements`, each with the rows where `normalize` reads it: no `mfaAuthenticated`;
+    a sign-in event without an `errorCode`.
     """
+    from auditlake.sources import cloudtrail
+
     mfa = pl.col("userIdentity.sessionContext.attributes.mfaAuthenticated")
-    login = (pl.col("eventName") == "ConsoleLogin") & ~truthy(pl.col("errorCode"))
     mfa_used = _member("additionalEventData", "MFAUsed")
-    console_login = _member("responseElements", "ConsoleLogin")
+    sign_in = _sign_in(cloudtrail.SIGN_IN_SOURCE)
     return [
         (mfa.is_null() & _is_object("additionalEventData"), {"_mfa_used": mfa_used}),
-        (login & _is_object("responseElements"), {"_console_login": console_login}),
+        (sign_in & _is_object("responseElements"), {"_sign_in_result": _sign_in_result()}),
     ]
 
 
@@ -215,9 +240,13 @@ def _repeated() -> pl.Expr:
         (pl.col("resources").str.starts_with("[{") & first.is_null())
         | pl.any_horizontal(twice)
         | (pl.col("additionalEventData").str.count_matches('"MFAUsed":') > 1)
-        | (pl.col("responseElements").str.count_matches('"ConsoleLogin":') > 1)
+        | (pl.col("responseElements").str.count_matches(_SIGN_IN_KEYS) > 1)
     )
     return odd.fill_null(False)
+
+
+_SIGN_IN_KEYS = '"(?:' + "|".join(SIGN_IN_RESULTS) + ')":'
+"""A sign-in result's key (two of them in one object: declined, like any key read twice)."""
 
 
 def _exact_objects(work: pl.DataFrame, frames: Sequence[Frame]) -> pl.DataFrame:
@@ -251,12 +280,20 @@ def _exact_row(raw: bytes) -> tuple[str | None, ...] | None:
     values = (
         *(get_text(doc, name) for name in OBJECT_PATHS),
         get_text(doc, "additionalEventData.MFAUsed"),
-        get_text(doc, "responseElements.ConsoleLogin"),
+        _sign_in_value(doc, cloudtrail.SIGN_IN_SOURCE),
         *_target_values(cloudtrail._target(doc)),
     )
     if any(v is not None and not isinstance(v, str) for v in values):
         return None  # a target rows_to_table would refuse: the caller reports it
     return values
+
+
+def _sign_in_value(doc: Any, source: str) -> str | None:
+    """`_sign_in_result` as `cloudtrail._outcome` reads it: a sign-in's result under its name."""
+    name = get_text(doc, "eventName")
+    if get_text(doc, "errorCode") or not (name == "ConsoleLogin" or get_text(doc, "eventSource") == source):
+        return None
+    return text(member(get(doc, "responseElements"), name or ""))
 
 
 def _target_values(target: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -365,5 +402,5 @@ def _outcome() -> pl.Expr:
 
 
 def _login_failed() -> pl.Expr:
-    """A `ConsoleLogin` that failed without an `errorCode` (its message says why)."""
-    return ((pl.col("eventName") == "ConsoleLogin") & (pl.col("_console_login") == "Failure")).fill_null(False)
+    """A sign-in that failed without an `errorCode` (its message says why)."""
+    return (pl.col("_sign_in_result") == "Failure").fill_null(False)
