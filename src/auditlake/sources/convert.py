@@ -40,14 +40,18 @@ def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
     chunk = Chunk(spec.name, records=len(frames))
     joined = isinstance(frames, JoinedFrames) or (isinstance(frames, LineChunk) and bool(frames.parts))
     tables: list[pa.Table] = []
+    total, kept = len(frames), 0
+    declined: Sequence[int] = range(total)  # the frames made into rows one by one
     if spec.batch is not None:
         result = spec.batch(frames)
         if result.table.num_rows:
             tables.append(_with_tenants(result.table, frames, result.declined))
+        kept, declined = result.table.num_rows, list(result.declined)
         frames = [frames[i] for i in result.declined]
     rows: list[Row] = []
     locations: list[str] = []
-    for frame, item in zip(frames, normalize_frames(spec, frames), strict=True):
+    places: list[int] = []  # each row's frame, by its place in the chunk
+    for place, frame, item in zip(declined, frames, normalize_frames(spec, frames), strict=True):
         if isinstance(item, Rejected):
             chunk.rejected.append(item)
         elif isinstance(item, Skipped):
@@ -55,12 +59,32 @@ def convert_chunk(spec: SourceSpec, frames: Sequence[Frame]) -> Chunk:
         else:
             rows.append(item)
             locations.append(frame.location)
+            places.append(place)
     if rows:
         tables.append(_rows_table(rows, locations, spec, chunk))
     if joined:  # its records come from several inputs: say which, for the quarantine
         chunk.rejected = [_located(item) for item in chunk.rejected]
-    chunk.table = _concat(tables)
+    chunk.table = _in_input_order(_concat(tables), total, kept, declined, places)
     return chunk
+
+
+def _in_input_order(
+    table: pa.Table | None, total: int, kept: int, declined: Sequence[int], places: list[int]
+) -> pa.Table | None:
+    """The batch path's `kept` rows, then the rows `normalize` made of frames it declined (at
+    `places` in the chunk), put in the order of their frames: an input in time order stays
+    in time order, which the lake writer takes as it is (a batch out of order it must gather
+    row by row). Left as it is when nothing needs moving, or a row `rows_to_table` refused
+    leaves `places` without its row."""
+    if table is None or not kept or not places or table.num_rows != kept + len(places):
+        return table
+    skipped = set(declined)
+    batch_places = [n for n in range(total) if n not in skipped]
+    if len(batch_places) != kept or batch_places[-1] < places[0]:
+        return table
+    at = batch_places + places
+    order = sorted(range(table.num_rows), key=at.__getitem__)
+    return table.take(pa.array(order, type=pa.int64()))
 
 
 def _with_tenants(table: pa.Table, frames: Sequence[Frame], declined: Sequence[int]) -> pa.Table:
