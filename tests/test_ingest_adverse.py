@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.lake.helpers import file_size_limit
 
 from auditlake.cli import main
 from auditlake.ingest import ingest
@@ -143,3 +144,18 @@ def test_a_misspelt_source_fails_even_when_the_inbox_is_empty_this_time(tmp_path
     result = CliRunner().invoke(main, ["ingest", str(tmp_path / "inbox"), "--source", "cloudtrial",
                                        "--lake", str(tmp_path / "lake")])
     assert result.exit_code == 2 and "unknown source 'cloudtrial'" in result.output
+
+
+@pytest.mark.parametrize("source", ["auto", "aws.cloudtrail"])
+def test_a_device_named_as_input_is_reported_not_read(tmp_path: Path, source: str) -> None:
+    """`/dev/zero` never ends: copied as a stream or read as a file, it would fill the disk
+    or run forever. It is reported (exit 3) and the other inputs are ingested."""
+    _trail(tmp_path / "a.jsonl", 1, 2)
+    args = ["ingest", "/dev/zero", str(tmp_path / "a.jsonl"), "--lake", str(tmp_path / "lake"), "--json",
+            "--source", source, "--workers", "1"]
+    with file_size_limit(64 << 20):  # should it be copied after all, the copy fails, not the disk
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 3, result.output
+    body = json.loads(result.output)
+    assert body["added"] == 2
+    assert body["errors"] == ["/dev/zero: a device, not a file of logs; pipe what it holds into `auditlake ingest -`"]

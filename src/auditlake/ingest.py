@@ -281,6 +281,9 @@ def _empty(path: Path) -> bool:
 
 def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> SourceSpec | None:
     """The source for `path`; an input nothing recognises is reported, not guessed at."""
+    if _is_device(path):  # /dev/zero never ends, a terminal waits: neither is read
+        summary.errors.append(f"{path}: a device, not a file of logs; pipe what it holds into `auditlake ingest -`")
+        return None
     if isinstance(source, SourceSpec):
         spec = source
     elif source != "auto":
@@ -302,6 +305,14 @@ def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> So
         summary.errors.append(f"{path}: {what}")
         return None
     return spec
+
+
+def _is_device(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
 def _flush(committer: Committer, batch: _Batch) -> None:

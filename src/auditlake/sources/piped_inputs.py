@@ -51,13 +51,14 @@ def pipes_copied(paths: Sequence[Path], stdin: BinaryIO | None = None) -> Iterat
 
 
 def _is_stream(path: Path) -> bool:
-    """Whether `path` is a pipe, FIFO or device rather than a file or folder (a path that
-    cannot be looked at is left to the reading that follows)."""
+    """Whether `path` is a pipe, FIFO or socket rather than a file or folder (a path that
+    cannot be looked at is left to the reading that follows). A device is not copied: one
+    may never end (`/dev/zero`) or wait for a person (a terminal); ingest reports it."""
     try:
         mode = path.stat().st_mode
     except OSError:
         return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _copied(path: Path, stdin: BinaryIO | None, folder: Path) -> Path:
