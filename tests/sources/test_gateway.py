@@ -14,6 +14,7 @@ from auditlake.sources.base import Frame, Row
 from auditlake.sources.framing import json_frames
 from auditlake.sources.gateway import detect, normalize, strip_port
 from auditlake.sources.records import Rejected, normalize_frames
+from auditlake.sources.registry import detect_path
 from auditlake.sources.table import rows_to_table
 
 DATA = Path(__file__).parent / "data" / "gateway"
@@ -48,6 +49,13 @@ def rows() -> dict[str, Row]:
         ({"event": "user.login", "code": "T1000I"}, True),
         ({"event": "auth", "code": "T3007W"}, True),
         ({"event": "cert.create", "code": "TC000I"}, True),  # Teleport codes may hold letters
+        ({"event": "access_list.create", "code": "TAL001I"}, True),  # newer, longer codes
+        ({"event": "okta.sync.failure", "code": "TOK003E"}, True),
+        ({"event": "spiffe.svid.issued", "code": "TSPIFFE000I"}, True),
+        ({"event": "auth_preference.update", "code": "TCAUTH001I"}, True),
+        ({"event": "github.updated", "code": "T80002I"}, True),
+        ({"event": "discovery_config.create", "code": "DC001I"}, True),
+        ({"event": "port", "code": "T3003S"}, True),
         ({"event": "session.start", "uid": "u", "time": "t", "sid": "s"}, True),
         ({"event": "session.start", "uid": "u", "time": "t"}, False),
         ({"event": "user.login", "code": "200"}, False),
@@ -225,6 +233,17 @@ def test_outcome(fields: dict[str, object], expected: str) -> None:
 def test_remote_address_forms(fields: dict[str, object], expected: dict[str, str]) -> None:
     row = one(fields)
     assert {k: row[k] for k in ("src_ip", "src_host") if row.get(k)} == expected
+
+
+def test_a_log_opening_with_newer_event_codes_is_recognised(tmp_path: Path) -> None:
+    codes = ["TAL001I", "TAL002E", "TSI000I", "TSPIFFE000I", "TOK003E", "T1000W"]
+    records = [
+        {"event": "x", "code": code, "uid": f"u{i}", "time": "2024-03-01T10:00:00Z", "user": "alice"}
+        for i, code in enumerate(codes)
+    ]
+    path = tmp_path / "teleport.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert detect_path(path) is gateway.SPEC
 
 
 def test_bot_users_are_services() -> None:

@@ -39,8 +39,10 @@ NAME = "gateway.teleport"
 NATIVE_DEPTH = 1
 """Native columns: top-level fields plus one level of nested objects (`server_labels.env`)."""
 
-CODE = re.compile(r"T[0-9A-Z]{4}[IWE]", re.IGNORECASE)
-"""Teleport event codes: T + four digits or letters (T1000I, TC000I, TLK00I) + I/W/E."""
+CODE = re.compile(r"[A-Z]{1,8}[0-9]{2,6}[IWES]", re.IGNORECASE)
+"""Teleport event codes: a letter prefix, digits and a severity letter (T1000I, TLK00I,
+TAL001E, TSPIFFE000I, SRE001I; T3003S ends a port forward): newer features use longer
+prefixes, and a log that opens with their events must still be recognised."""
 
 CODE_OUTCOMES: Mapping[str, str] = {"I": "success", "W": "failure", "E": "failure"}
 
