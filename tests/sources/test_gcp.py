@@ -184,6 +184,21 @@ def _entry(insert_id: str, **payload: object) -> dict[str, object]:
     }
 
 
+@pytest.mark.parametrize(
+    "method",
+    ["SetIamPolicy", "google.iam.admin.v1.SetIAMPolicy", "v1.compute.disks.setIamPolicy",
+     "google.iam.v1.IAMPolicy.SetIamPolicy"],
+)
+def test_every_spelling_of_set_iam_policy_is_user_access_management(method: str) -> None:
+    row = gcp.normalize(Frame(json.dumps(_entry("i1", methodName=method)).encode(), "f:1"))
+    assert (row["action"], row["class_uid"], row["category"]) == (method, 3005, "iam")
+
+
+def test_get_iam_policy_stays_api_activity() -> None:
+    row = gcp.normalize(Frame(json.dumps(_entry("i1", methodName="v1.compute.disks.getIamPolicy")).encode(), "f:1"))
+    assert (row["class_uid"], row["category"]) == (6003, "api")
+
+
 def _write_lines(path: Path, lines: list[bytes]) -> Path:
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path

@@ -121,6 +121,14 @@ def test_keeps_what_it_can_vouch_for_and_declines_the_rest(
     assert_run_batch_equals_per_record(SPEC, frames)
 
 
+def test_set_iam_policy_in_any_case_is_user_access_management_on_both_paths() -> None:
+    methods = ["google.iam.admin.v1.SetIAMPolicy", "v1.compute.images.setIamPolicy", "v1.compute.disks.getIamPolicy"]
+    frames = frames_of([line(_entry({"methodName": m}, insertId=m)) for m in methods])
+    table = assert_batch_equals_per_record(SPEC, frames)
+    assert table["class_uid"].to_pylist() == [3005, 3005, 6003]
+    assert table["category"].to_pylist() == ["iam", "iam", "api"]
+
+
 def test_real_gcp_samples_equal_the_per_record_path(shared_data: Path) -> None:
     raws = sample_records(shared_data, "gcp_auditlog.jsonl")
     table = assert_batch_equals_per_record(SPEC, frames_of(raws))

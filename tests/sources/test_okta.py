@@ -180,6 +180,22 @@ def _event(uid: str, **extra: object) -> dict[str, object]:
     }
 
 
+def test_okta_unknown_placeholder_is_no_actor_or_target_name() -> None:
+    threat = _event(
+        "u1", eventType="security.threat.detected",
+        actor={"id": "1.2.3.4", "type": "IP address", "alternateId": "unknown", "displayName": "1.2.3.4"},
+    )
+    token = _event(
+        "u2", eventType="system.api_token.create",
+        actor={"id": "unknown", "type": "User", "alternateId": "unknown", "displayName": "Homer Simpson"},
+        target=[{"id": "00T1", "type": "Token", "alternateId": "unknown", "displayName": "ci_key"}],
+    )
+    rows = [okta.normalize(Frame(json.dumps(e).encode(), "f:1")) for e in (threat, token)]
+    assert (rows[0]["actor_id"], rows[0]["actor_name"]) == ("1.2.3.4", "1.2.3.4")
+    assert (rows[1]["actor_id"], rows[1]["actor_name"]) == (None, "Homer Simpson")
+    assert (rows[1]["target_id"], rows[1]["target_name"]) == ("00T1", "ci_key")
+
+
 def test_a_five_megabyte_field_still_ingests(tmp_path: Path) -> None:
     huge = "A" * (5 << 20)
     path = _write_lines(tmp_path / "big.jsonl", [

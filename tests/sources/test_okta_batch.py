@@ -118,6 +118,18 @@ def test_repeated_keys_read_as_simdjson_reads_them() -> None:
     assert table["action"].to_pylist() == ["user.authentication.auth_via_mfa"]
 
 
+def test_unknown_placeholder_is_no_name_on_both_paths() -> None:
+    events = [
+        _event(actor={"id": "1.2.3.4", "type": "IP address", "alternateId": "unknown", "displayName": "1.2.3.4"}),
+        _event(uuid="u2", actor={"id": "unknown", "type": "User", "alternateId": "unknown", "displayName": "unknown"},
+               target=[{"id": "00T1", "type": "Token", "alternateId": "unknown", "displayName": "ci_key"}]),
+    ]
+    table = assert_batch_equals_per_record(SPEC, frames_of([line(e) for e in events]))
+    assert table["actor_id"].to_pylist() == ["1.2.3.4", None]
+    assert table["actor_name"].to_pylist() == ["1.2.3.4", None]
+    assert table["target_name"].to_pylist() == ["Salesforce", "ci_key"]
+
+
 def test_real_okta_samples_equal_the_per_record_path(shared_data: Path) -> None:
     raws = sample_records(shared_data, "okta_systemlog.jsonl")
     table = assert_batch_equals_per_record(SPEC, frames_of(raws))

@@ -79,6 +79,9 @@ SEVERITIES: Mapping[str, int] = {
 """LogSeverity → OCSF severity_id (DEFAULT and unknown values stay null)."""
 
 SERVICE_ACCOUNT_SUFFIX = ".gserviceaccount.com"
+IAM_POLICY_METHOD = "setiampolicy"
+"""Lower-cased end of every method that sets an IAM policy: services spell it `SetIamPolicy`,
+`setIamPolicy` (Compute Engine) or `SetIAMPolicy` (IAM's own service accounts)."""
 ACTOR_PREFIXES: tuple[tuple[str, str], ...] = (
     ("system:anonymous", "anonymous"),
     ("system:serviceaccount:", "service"),
@@ -267,7 +270,7 @@ def _status(view: Mapping[str, Any]) -> Row:
 
 
 def _classify(method: str) -> Row:
-    if method.endswith("SetIamPolicy"):
+    if method.lower().endswith(IAM_POLICY_METHOD):
         return {"class_uid": 3005, "activity_id": 0, "category": "iam"}
     return {"class_uid": 6003, "activity_id": 0, "category": "api"}
 

@@ -137,6 +137,7 @@ def _canonical(gcp: Any) -> dict[str, pl.Expr]:
     caller, caller_is_ip = _scalar(f"{PAYLOAD}.requestMetadata.callerIp"), pl.col("_caller_is_ip")
     resource_name = _scalar(f"{PAYLOAD}.resourceName")
     code = _scalar(f"{PAYLOAD}.status.code")
+    sets_iam_policy = method.str.to_lowercase().str.ends_with(gcp.IAM_POLICY_METHOD)
     return {
         # Without an insertId, from the record's content (`finish`).
         "event_uid": pl.when(insert_id.is_not_null() & log_name.is_not_null())
@@ -165,9 +166,9 @@ def _canonical(gcp: Any) -> dict[str, pl.Expr]:
         "outcome": pl.when(code.is_null() | (code == "0")).then(pl.lit("success")).otherwise(pl.lit("failure")),
         "status_code": code,
         "outcome_reason": _scalar(f"{PAYLOAD}.status.message"),
-        "class_uid": pl.when(method.str.ends_with("SetIamPolicy")).then(pl.lit(3005, pl.Int32)).otherwise(pl.lit(6003, pl.Int32)),
+        "class_uid": pl.when(sets_iam_policy).then(pl.lit(3005, pl.Int32)).otherwise(pl.lit(6003, pl.Int32)),
         "activity_id": pl.lit(0, pl.Int16),
-        "category": pl.when(method.str.ends_with("SetIamPolicy")).then(pl.lit("iam")).otherwise(pl.lit("api")),
+        "category": pl.when(sets_iam_policy).then(pl.lit("iam")).otherwise(pl.lit("api")),
     }
 
 

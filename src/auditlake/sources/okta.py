@@ -107,6 +107,8 @@ ACTIVITIES: Mapping[str, int] = {
 }
 """eventType → OCSF activity_id within its class (0, unknown, when not listed)."""
 
+UNKNOWN = "unknown"
+"""What Okta writes where it has no value."""
 MFA_EVENT_TYPES = frozenset({"user.authentication.auth_via_mfa"})
 MFA_CREDENTIAL_TYPES = frozenset({"OTP", "SMS"})
 OKTA_DOMAINS: tuple[str, ...] = (".okta.com", ".oktapreview.com", ".okta-emea.com", ".okta-gov.com")
@@ -178,8 +180,8 @@ def _actor(view: Mapping[str, Any]) -> Row:
     if actor is not None and not isinstance(actor, JsonObject):
         raise RecordError(f"actor is {json_kind(actor)}, expected an object")
     return {
-        "actor_id": scalar_text(view, "actor.id"),
-        "actor_name": scalar_text(view, "actor.alternateId") or scalar_text(view, "actor.displayName"),
+        "actor_id": _known(scalar_text(view, "actor.id")),
+        "actor_name": _known(scalar_text(view, "actor.alternateId")) or _known(scalar_text(view, "actor.displayName")),
         "actor_type": ACTOR_TYPES.get(scalar_text(view, "actor.type") or "", "unknown"),
     }
 
@@ -192,6 +194,12 @@ def _ip_chain(chain: Any) -> list[str] | None:
     return ips or None
 
 
+def _known(value: str | None) -> str | None:
+    """Okta writes `unknown` for an id or name it does not have (an API token's alternateId,
+    an IP-only actor's); that is no one's id or name."""
+    return None if value == UNKNOWN else value
+
+
 def _session_id(value: str | None) -> str | None:
     """Okta writes `unknown` when there is no session; that is not an identifier."""
     return None if value in (None, "", "unknown") else value
@@ -202,7 +210,7 @@ def _target(targets: Any) -> Row:
     if not isinstance(targets, list) or not targets or not isinstance(targets[0], dict):
         return {}
     first = targets[0]
-    name = first.get("alternateId") or first.get("displayName")
+    name = next((v for v in (first.get("alternateId"), first.get("displayName")) if v and v != UNKNOWN), None)
     return {
         "target_type": _plain(first.get("type")),
         "target_id": _plain(first.get("id")),

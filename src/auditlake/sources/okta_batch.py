@@ -99,6 +99,12 @@ _scalar = nonempty
 """`fields.scalar_text` on a row kept: the text, None when absent or empty."""
 
 
+def _known(path: str, okta: Any) -> pl.Expr:
+    """`okta._known` of the field's text: Okta's `unknown` placeholder is no value."""
+    value = _scalar(path)
+    return pl.when(value != okta.UNKNOWN).then(value)
+
+
 def _declined(spellings: list[str], natives: Sequence[str]) -> pl.Expr:
     """Rows `normalize` may reject or read differently (module docstring)."""
     kind = pl.col
@@ -143,8 +149,8 @@ def _canonical(okta: Any) -> dict[str, pl.Expr]:
             | (factor.is_not_null() & (factor != "NULL"))
             | credential.is_in(sorted(okta.MFA_CREDENTIAL_TYPES))
         ).then(pl.lit(True)),
-        "actor_id": _scalar("actor.id"),
-        "actor_name": pl.coalesce(_scalar("actor.alternateId"), _scalar("actor.displayName")),
+        "actor_id": _known("actor.id", okta),
+        "actor_name": pl.coalesce(_known("actor.alternateId", okta), _known("actor.displayName", okta)),
         "actor_type": pl.col("actor.type").replace_strict(dict(okta.ACTOR_TYPES), default="unknown", return_dtype=pl.String),
         "target_type": target.struct.field("target_type"),
         "target_id": target.struct.field("target_id"),
