@@ -202,7 +202,7 @@ def _known(value: str | None) -> str | None:
 
 def _session_id(value: str | None) -> str | None:
     """Okta writes `unknown` when there is no session; that is not an identifier."""
-    return None if value in (None, "", "unknown") else value
+    return _known(value) or None
 
 
 def _target(targets: Any) -> Row:
