@@ -131,6 +131,7 @@ def test_commands_are_process_events(rows: dict[str, Row]) -> None:
     assert command["outcome"] == "success"
     exec_ = rows["gw-5"]  # no `success`: the E code says it failed
     assert (exec_["class_uid"], exec_["outcome"]) == (1007, "failure")
+    assert exec_["outcome_reason"] == "exit status 1"  # a command's error is its `exitError`
     assert (exec_["target_id"], exec_["target_name"]) == ("web-2.internal", "ubuntu")
     assert exec_["command"] == "cat /etc/shadow"
 
@@ -157,6 +158,7 @@ def test_kube_request_cert_and_access_request(rows: dict[str, Row]) -> None:
         "prod-eks",
         6003,
     )
+    assert (kube["outcome"], kube["outcome_reason"]) == ("success", None)  # response_code 200
     cert = rows["gw-9"]  # issued by the auth server itself: no user
     assert (cert["actor_id"], cert["actor_type"], cert.get("actor_original")) == (
         None,
@@ -212,12 +214,96 @@ def test_strip_port(address: str, expected: str) -> None:
         ({"code": "T2000I"}, "success"),
         ({"code": "T3007W"}, "failure"),
         ({"code": "t2000e"}, "failure"),
+        ({"event": "port", "code": "T3003S"}, "success"),  # a port forward stopped
         ({"code": "T2000X"}, "unknown"),
         ({}, "unknown"),
     ],
 )
 def test_outcome(fields: dict[str, object], expected: str) -> None:
     assert one(fields)["outcome"] == expected
+
+
+KUBE = {"event": "kube.request", "code": "T3009I"}  # every API call the proxy passes on
+COMMAND = {"event": "session.command", "code": "T4000I"}  # enhanced session recording
+APP = {"event": "app.session.request", "code": "T2009I"}
+NETWORK = {"event": "session.network", "code": "T4002I"}
+EXEC = {"event": "exec", "code": "T3002I"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({**KUBE, "response_code": 403}, ("failure", "HTTP 403")),
+        ({**KUBE, "response_code": 400}, ("failure", "HTTP 400")),
+        ({**KUBE, "response_code": 500, "error": "etcd down"}, ("failure", "etcd down")),
+        ({**KUBE, "response_code": "404"}, ("failure", "HTTP 404")),  # a number as text
+        ({**KUBE, "response_code": 399}, ("success", None)),
+        ({**KUBE, "response_code": 201}, ("success", None)),
+        ({**KUBE}, ("success", None)),
+        ({"event": "kube.request", "response_code": 403}, ("failure", "HTTP 403")),  # no code
+        ({**COMMAND, "return_code": -2}, ("failure", "execve returned -2")),
+        ({**COMMAND, "return_code": "-13"}, ("failure", "execve returned -13")),
+        ({**COMMAND, "return_code": -2, "error": "ENOENT"}, ("failure", "ENOENT")),
+        ({**COMMAND, "return_code": 0}, ("success", None)),
+        ({**COMMAND, "return_code": "0"}, ("success", None)),
+        ({**APP, "status_code": 502}, ("failure", "HTTP 502")),
+        ({**APP, "status_code": 304}, ("success", None)),
+        ({**NETWORK, "action": 1}, ("failure", "denied")),
+        ({**NETWORK, "action": "DENIED"}, ("failure", "denied")),
+        ({**NETWORK, "action": 0}, ("success", None)),
+        ({**EXEC, "exitCode": "1"}, ("failure", "exit code 1")),
+        ({"event": "exec", "exitCode": "-1", "exitError": "killed"}, ("failure", "killed")),
+        ({**EXEC, "exitCode": "0"}, ("success", None)),
+        ({"event": "scp", "code": "T3004I", "exitCode": 1}, ("failure", "exit code 1")),
+        # each field is read for the events that define it, not by its name everywhere
+        ({"event": "session.disk", "code": "T4001I", "return_code": 3}, ("success", None)),
+        ({"event": "session.start", "code": "T2000I", "response_code": 500}, ("success", None)),
+        ({"event": "sftp", "code": "TS001I", "action": 1}, ("success", None)),
+    ],
+)
+def test_result_fields_show_failures_the_code_letter_misses(
+    fields: dict[str, object], expected: tuple[str, str | None]
+) -> None:
+    row = one(fields)
+    assert (row["outcome"], row["outcome_reason"]) == expected
+
+
+def test_the_success_flag_still_decides_and_an_error_still_names_the_reason() -> None:
+    row = one({"event": "exec", "code": "T3002I", "exitCode": "2", "success": True})
+    assert (row["outcome"], row["outcome_reason"]) == ("success", None)
+    row = one({"event": "user.login", "code": "T1000W", "error": "bad password", "exitError": "x"})
+    assert (row["outcome"], row["outcome_reason"]) == ("failure", "bad password")
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({**KUBE, "response_code": 403.5}, "response_code is a number, expected an integer"),
+        ({**KUBE, "response_code": True}, "response_code is a boolean, expected an integer"),
+        ({**KUBE, "response_code": "Forbidden"}, "response_code is a string, expected an integer"),
+        ({**KUBE, "response_code": {"n": 1}}, "response_code is an object, expected an integer"),
+        ({**COMMAND, "return_code": [-2]}, "return_code is an array, expected an integer"),
+        ({**EXEC, "exitCode": "exit status 1"}, "exitCode is a string, expected an integer"),
+        ({**NETWORK, "action": "blocked"}, "action is a string, expected an integer"),
+        ({**APP, "status_code": 2.0}, "status_code is a number, expected an integer"),
+    ],
+)
+def test_a_result_field_of_the_wrong_type_rejects_only_its_record(
+    fields: dict[str, object], reason: str
+) -> None:
+    base: dict[str, object] = {"time": "2024-03-01T00:00:00Z", "user": "alice"}
+    records = [
+        {**base, **KUBE, "uid": "before", "response_code": 200},
+        {**base, **fields, "uid": "bad"},
+        {**base, **KUBE, "uid": "after", "response_code": 503},
+    ]
+    frames = [Frame(json.dumps(r).encode(), f"t:{n}") for n, r in enumerate(records, 1)]
+    results = list(normalize_frames(gateway.SPEC, frames))
+    assert [r.reason if isinstance(r, Rejected) else r["outcome"] for r in results] == [
+        "success",
+        reason,
+        "failure",
+    ]
 
 
 @pytest.mark.parametrize(

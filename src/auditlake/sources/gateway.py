@@ -44,7 +44,24 @@ CODE = re.compile(r"[A-Z]{1,8}[0-9]{2,6}[IWES]", re.IGNORECASE)
 TAL001E, TSPIFFE000I, SRE001I; T3003S ends a port forward): newer features use longer
 prefixes, and a log that opens with their events must still be recognised."""
 
-CODE_OUTCOMES: Mapping[str, str] = {"I": "success", "W": "failure", "E": "failure"}
+CODE_OUTCOMES: Mapping[str, str] = {"I": "success", "W": "failure", "E": "failure", "S": "success"}
+"""An event code's last letter → outcome; any other letter is `unknown`. Teleport's convention
+(its `lib/events/codes.go`) is I (info), W (warn) and E (error), a W or E event being one that
+failed or was refused. `S` is outside that convention and ends one code only: T3003S
+(`PortForwardStopCode`), which Teleport writes when a port forward ends, also after a T3003E
+has reported that forward failing. A stop is read like the end of a session (T2004I): success,
+the close of something that ran; a failed forward is its T3003E's to report, and so counts once."""
+
+INTEGER_TEXT = re.compile(r"-?[0-9]{1,18}")
+"""An integer written as text (Teleport writes `exitCode` so, and exporters stringify numbers);
+18 digits hold any status or return code and stay well inside 64 bits."""
+
+HTTP_ERROR = 400
+"""An HTTP status from here on is a request the API refused (4xx) or failed (5xx)."""
+
+NETWORK_ACTIONS: Mapping[str, int] = {"OBSERVED": 0, "DENIED": 1}
+"""`session.network` `action`, Teleport's EventAction: 0 a connection let through, 1 one the
+session's network policy refused. Written as the number; the name is read too."""
 
 REMOTE_ADDRESS_PATHS: tuple[tuple[str, ...], ...] = (
     ("addr.remote",), ("addr", "remote"), ("addr_remote",),
@@ -102,9 +119,8 @@ def normalize(frame: Frame) -> Row:
         session_id=_string(doc, "sid"),
         host=_string(doc, "server_hostname"),
         user_agent=_string(doc, "user_agent"),
-        outcome=_outcome(doc, code),
-        outcome_reason=text(doc.get("error")),  # descriptive: a structured error is kept as JSON
         auth_mfa=_mfa(doc, event),
+        **_outcome(doc, event, code),
         **_actor(_string(doc, "user")),
         **_origin(_remote_address(doc)),
         **_target(doc, event),
@@ -191,16 +207,95 @@ TARGETS: tuple[tuple[str, Callable[[Any], Row]], ...] = (
 )
 
 
-def _outcome(doc: Any, code: str | None) -> str:
-    """`success` when the event has it, else the code's last letter (I ok, W/E not)."""
-    success = doc.get("success")
-    if isinstance(success, bool):
-        return "success" if success else "failure"
-    if isinstance(success, str) and success.lower() in ("true", "false"):
-        return "success" if success.lower() == "true" else "failure"
+def _outcome(doc: Any, event: str, code: str | None) -> Row:
+    """`success` when the event has it; else a failure the event's result field shows (see
+    `RESULT_FIELDS`); else the code's last letter (`CODE_OUTCOMES`).
+
+    The reason is Teleport's `error`, else a command's `exitError` (descriptive: a structured
+    error is kept as JSON), else, for a failure the result field shows, what it says
+    (`HTTP 403`, `execve returned -2`).
+    """
+    success = _success(doc)
+    failure = _result_failure(doc, event)  # read even when `success` decides: a bad type rejects
     if success is not None:
-        raise RecordError(f"success is {json_kind(success)}, expected true or false")
-    return CODE_OUTCOMES.get(code[-1:].upper(), "unknown") if code else "unknown"
+        outcome = "success" if success else "failure"
+    elif failure:
+        outcome = "failure"
+    else:
+        outcome = CODE_OUTCOMES.get(code[-1:].upper(), "unknown") if code else "unknown"
+    shown = failure if outcome == "failure" else None
+    reason = text(doc.get("error")) or text(doc.get("exitError")) or shown
+    return {"outcome": outcome, "outcome_reason": reason or None}
+
+
+def _success(doc: Any) -> bool | None:
+    """The `success` flag, also as the text `true`/`false`; None when the event has none."""
+    success = doc.get("success")
+    if success is None or isinstance(success, bool):
+        return success
+    if isinstance(success, str) and success.lower() in ("true", "false"):
+        return success.lower() == "true"
+    raise RecordError(f"success is {json_kind(success)}, expected true or false")
+
+
+def _result_failure(doc: Any, event: str) -> str | None:
+    read = RESULT_FIELDS.get(event)
+    return read(doc) if read else None
+
+
+def _http_failure(doc: Any, key: str) -> str | None:
+    status = _integer(doc, key)
+    return f"HTTP {status}" if status is not None and status >= HTTP_ERROR else None
+
+
+def _kube_response_failure(doc: Any) -> str | None:
+    """`kube.request`: `response_code` is the HTTP status of the proxied Kubernetes API call."""
+    return _http_failure(doc, "response_code")
+
+
+def _app_response_failure(doc: Any) -> str | None:
+    """`app.session.request`: `status_code` is the HTTP status of the proxied app request."""
+    return _http_failure(doc, "status_code")
+
+
+def _execve_failure(doc: Any) -> str | None:
+    """`session.command`: `return_code` is execve's, 0 when the program started, a negative
+    errno (-2, no such file) when it could not be run."""
+    returned = _integer(doc, "return_code")
+    return f"execve returned {returned}" if returned else None
+
+
+def _exit_failure(doc: Any) -> str | None:
+    """`exec`, `scp`: `exitCode` is the command's exit status (-1 when a signal ended it)."""
+    status = _integer(doc, "exitCode")
+    return f"exit code {status}" if status else None
+
+
+def _network_denial(doc: Any) -> str | None:
+    """`session.network`: `action` says whether the session's network policy let it through."""
+    action = doc.get("action")
+    if isinstance(action, str) and action.upper() in NETWORK_ACTIONS:
+        action = NETWORK_ACTIONS[action.upper()]
+    else:
+        action = _integer(doc, "action")
+    return "denied" if action == NETWORK_ACTIONS["DENIED"] else None
+
+
+RESULT_FIELDS: Mapping[str, Callable[[Any], str | None]] = {
+    "kube.request": _kube_response_failure,
+    "app.session.request": _app_response_failure,
+    "session.command": _execve_failure,
+    "session.network": _network_denial,
+    "exec": _exit_failure,
+    "scp": _exit_failure,
+}
+"""event → the failure (a short reason) its result field shows, or None. Teleport writes
+`kube.request` (T3009I), `app.session.request` (T2009I), `session.command` (T4000I) and
+`session.network` (T4002I) with their one `I` code whatever the result, so a refused API call
+or a program that never ran would read as success by the letter. `exec` and `scp` do get their
+E code when the command fails; their `exitCode` is read too, for records whose code is missing.
+`session.disk` also has a `return_code`, but of open(2), a file descriptor when it succeeds:
+it is not read as execve's. A result field of the wrong type rejects the record (`_integer`)."""
 
 
 def _mfa(doc: Any, event: str) -> bool | None:
@@ -229,6 +324,20 @@ def _string(doc: Any, key: str) -> str | None:
     if value is None or isinstance(value, str):
         return value or None
     raise RecordError(f"{key} is {json_kind(value)}, expected a string")
+
+
+def _integer(doc: Any, key: str) -> int | None:
+    """The integer under a top-level `key`, also written as text (`"403"`, `"-2"`: Teleport
+    writes `exitCode` so); None when absent or ''. A fraction, a boolean, other text, an
+    object or an array there is a corrupt record, as a `success` of the wrong type is."""
+    value = doc.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and INTEGER_TEXT.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"{key} is {json_kind(value)}, expected an integer")
+    return value
 
 
 
