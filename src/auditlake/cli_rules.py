@@ -26,7 +26,7 @@ from auditlake.rulepack.attack import AttackCatalog
 from auditlake.rulepack.check import check_pack
 from auditlake.rulepack.coverage import coverage, to_json
 from auditlake.rulepack.junit import explanation_text, write_junit
-from auditlake.rulepack.layout import SOURCE_FOLDERS, Pack, discover
+from auditlake.rulepack.layout import SOURCE_FOLDERS, Pack, discover, rule_of_case
 from auditlake.rulepack.runner import RuleResult, run_pack
 from auditlake.rulepack.sharpness import SharpnessReport, assess
 from auditlake.terminal_rules import print_check_report, print_coverage, print_test_results
@@ -72,6 +72,9 @@ def _json_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
 def _pack(path: Path) -> Pack:
     """The rules under `path`; a usage error when there are none, as `detect --rules` says:
     checking or testing nothing is a wrong path far more often than a pack still to write."""
+    rule = rule_of_case(path)
+    if rule is not None:
+        raise click.UsageError(_case_given(path, rule))
     try:
         pack = discover(path)
     except AuditlakeError as exc:
@@ -79,6 +82,16 @@ def _pack(path: Path) -> Pack:
     if not pack.rules:
         raise click.UsageError(_no_rules(pack))
     return pack
+
+
+def _case_given(path: Path, rule: Path) -> str:
+    """`path` is a case (or the case folder) of `rule`: name the rule file to pass instead."""
+    what = "the case folder" if path.is_dir() else "a case"
+    command = click.get_current_context().command_path
+    return (
+        f"{path} is {what} of the rule {rule}, not a rule file: pass the rule file instead "
+        f"({command} {rule})"
+    )
 
 
 def _no_rules(pack: Pack) -> str:
@@ -92,6 +105,11 @@ def _no_rules(pack: Pack) -> str:
     )
     if pack.orphans:
         text += f"; {len(pack.orphans)} case folder(s) there have no rule file, e.g. {pack.orphans[0]}"
+    if pack.unfollowed:
+        text += (
+            f"; symlinked folders are not followed ({pack.unfollowed[0]}): pass the link's "
+            "target, or put the folder itself there"
+        )
     return text
 
 
@@ -156,7 +174,7 @@ def results_json(
     """The test results as plain JSON types."""
     cases = [c for r in results for c in r.cases]
     body: dict[str, Any] = {
-        "rules": [_rule_json(r, (sharpness or {}).get(r.rule.path)) for r in results],
+        "rules": [_rule_json(r, sharpness) for r in results],
         "summary": {
             "rules": len(results),
             "cases": len(cases),
@@ -171,7 +189,11 @@ def results_json(
     return body
 
 
-def _rule_json(result: RuleResult, report: SharpnessReport | None) -> dict[str, Any]:
+def _rule_json(
+    result: RuleResult, sharpness: dict[Path, SharpnessReport] | None
+) -> dict[str, Any]:
+    """One rule's results. With `--mutate` every rule has a `mutation` key, null for a rule
+    whose cases fail (its mutants are not run), so consumers see the same keys on each rule."""
     target = result.target
     body: dict[str, Any] = {
         "path": str(result.rule.path),
@@ -204,23 +226,28 @@ def _rule_json(result: RuleResult, report: SharpnessReport | None) -> dict[str, 
             for c in result.cases
         ],
     }
-    if report is not None:
-        body["mutation"] = {
-            "error": report.error,
-            "mutants": [
-                {
-                    "operator": o.mutant.operator,
-                    "mutant": o.mutant.describe(),
-                    "status": o.status,
-                    "killed_by": o.killed_by,
-                    "effect": o.mutant.effect,
-                    "hint": o.mutant.hint() if o.status == "survived" else None,
-                    "message": o.message,
-                }
-                for o in report.outcomes
-            ],
-        }
+    if sharpness is not None:
+        report = sharpness.get(result.rule.path)
+        body["mutation"] = _mutation_json(report) if report is not None else None
     return body
+
+
+def _mutation_json(report: SharpnessReport) -> dict[str, Any]:
+    return {
+        "error": report.error,
+        "mutants": [
+            {
+                "operator": o.mutant.operator,
+                "mutant": o.mutant.describe(),
+                "status": o.status,
+                "killed_by": o.killed_by,
+                "effect": o.mutant.effect,
+                "hint": o.mutant.hint() if o.status == "survived" else None,
+                "message": o.message,
+            }
+            for o in report.outcomes
+        ],
+    }
 
 
 @rules.command("check")

@@ -94,6 +94,17 @@ def check_pack(pack: Pack, *, attack: AttackCatalog | None = None) -> CheckRepor
         )
         for o in pack.orphans
     ]
+    issues += [
+        Issue(
+            str(u),
+            None,
+            "a symlinked folder: its rules are not read, neither here nor by `auditlake detect`",
+            "put the folder itself (not a link) under the rules folder, or pass the link's "
+            "target as PATH",
+            "layout",
+        )
+        for u in pack.unfollowed
+    ]
     loaded: list[tuple[RuleDocuments, SigmaCollection]] = []
     documents = 0
     for rule in pack.rules:
@@ -149,6 +160,18 @@ def layout_issues(rule: RuleFile) -> list[Issue]:
                 "layout",
             )
         )
+    if rule.case_dir_is_a_file:
+        issues.append(
+            Issue(
+                str(rule.case_dir),
+                None,
+                "a file has the name of the rule's case folder, so the rule has no cases",
+                f"rename or move the file, then put the match_ and miss_ cases in a folder "
+                f"{rule.case_dir}/",
+                "cases",
+            )
+        )
+        return issues
     must = {
         "match": "events that must fire the rule",
         "miss": "the benign twin that must not fire it",

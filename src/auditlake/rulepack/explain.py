@@ -71,7 +71,7 @@ def explain_case(ruleset: RuleSet, target: Target, events: pl.DataFrame) -> Case
     """Per-event selection verdicts of the rule under test (or of a correlation's inputs)."""
     if target.kind == "detection":
         rule = find_rule(ruleset, target)
-        return CaseExplanation((), tuple(explain_rule(rule, events)))
+        return CaseExplanation(routing_notes(rule, events), tuple(explain_rule(rule, events)))
     plan = find_plan(ruleset, target)
     hits = evaluate_correlations(ruleset, events.lazy())[plan.key]
     notes = [describe_plan(plan, hits)]
@@ -83,8 +83,36 @@ def explain_case(ruleset: RuleSet, target: Target, events: pl.DataFrame) -> Case
     for key in plan.distinct_rules:
         feeding = next((r for r in ruleset.rules if key in (r.id, r.name)), None)
         if feeding is not None:
+            notes += routing_notes(feeding, events, label=key)
             verdicts += explain_rule(feeding, events, label=key)
     return CaseExplanation(tuple(notes), tuple(verdicts))
+
+
+def routing_notes(
+    rule: CompiledRule, events: pl.DataFrame, *, label: str | None = None
+) -> tuple[str, ...]:
+    """A note when the case's events come from a lake source the rule does not read.
+
+    Such events never match, whatever their selections say: without the note a case shows
+    `selection=yes -> no match`, which points at the detection when the logsource is wrong.
+    """
+    if "source" not in events.columns:
+        return ()
+    present = events["source"].drop_nulls().unique(maintain_order=True).to_list()
+    unread = [str(s) for s in present if s not in rule.sources]
+    if not unread:
+        return ()
+    reads = ", ".join(sorted(rule.sources)) or "no lake source"
+    logsource = ", ".join(
+        f"{k}={v}"
+        for k, v in zip(("product", "category", "service"), rule.logsource, strict=True)
+        if v
+    )
+    return (
+        f"{label or rule.name or rule.title}: its logsource ({logsource}) reads {reads}, so it "
+        f"matches none of the case's {', '.join(unread)} events whatever its selections say; "
+        "fix the logsource (`auditlake rules check` names the one its folder needs)",
+    )
 
 
 def explain_rule(

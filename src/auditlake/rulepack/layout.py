@@ -87,6 +87,11 @@ class RuleFile:
     def case_dir(self) -> Path:
         return case_dir(self.path)
 
+    @property
+    def case_dir_is_a_file(self) -> bool:
+        """True when a file, not a folder, has the case folder's name: no case can go there."""
+        return self.case_dir.exists() and not self.case_dir.is_dir()
+
 
 @dataclass(frozen=True, slots=True)
 class Pack:
@@ -96,6 +101,9 @@ class Pack:
     rules: tuple[RuleFile, ...]
     orphans: tuple[Path, ...] = ()
     """Case folders (they hold match_/miss_ files) with no rule file beside them."""
+    unfollowed: tuple[Path, ...] = ()
+    """Symlinked folders under the root other than case folders: the search for rule files
+    does not descend into them, as `auditlake detect` does not, so their rules never run."""
 
 
 def case_dir(rule_path: Path) -> Path:
@@ -120,7 +128,29 @@ def discover(path: Path) -> Pack:
     rules = sorted(_rule_paths(path))
     case_dirs = {case_dir(p) for p in rules}
     orphans = sorted(d for d in _dirs_with_cases(path) if d not in case_dirs)
-    return Pack(path, tuple(_rule_file(p) for p in rules), tuple(orphans))
+    unfollowed = sorted(d for d in _symlinked_dirs(path) if d not in case_dirs)
+    return Pack(path, tuple(_rule_file(p) for p in rules), tuple(orphans), tuple(unfollowed))
+
+
+def rule_of_case(path: Path) -> Path | None:
+    """The rule file whose case folder `path` is, or whose case file it is; else None.
+
+    Lets a command given a case where it wants a rule say which rule file to pass. A folder
+    that holds rule files is a rules folder, whatever sits beside it.
+    """
+    if path.is_file():
+        folder = path.parent
+        if _case(path) is None:
+            return None
+    else:
+        folder = path
+        if not path.is_dir() or any(p.suffix in RULE_SUFFIXES for p in path.rglob("*")):
+            return None
+    for suffix in RULE_SUFFIXES:
+        rule = folder.parent / f"{folder.name}{suffix}"
+        if rule.is_file():
+            return rule
+    return None
 
 
 def _rule_file(path: Path) -> RuleFile:
@@ -169,6 +199,13 @@ def _dirs_with_cases(root: Path) -> Iterator[Path]:
             and not _hidden(path, root)
             and any(_case(child) is not None for child in path.iterdir())
         ):
+            yield path
+
+
+def _symlinked_dirs(root: Path) -> Iterator[Path]:
+    """Symlinks to folders under `root`: `rglob` lists them but does not look inside."""
+    for path in root.rglob("*"):
+        if path.is_symlink() and path.is_dir() and not _hidden(path, root):
             yield path
 
 

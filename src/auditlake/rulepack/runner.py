@@ -91,16 +91,19 @@ def run_rule(rule: RuleFile) -> RuleResult:
     except AuditlakeError as exc:
         return RuleResult(rule, None, (), str(exc), time.monotonic() - started)
     if not rule.cases:
-        return RuleResult(
-            rule,
-            target,
-            (),
-            f"no cases in {rule.case_dir}/ (add match_ and miss_ files)",
-            time.monotonic() - started,
-        )
+        return RuleResult(rule, target, (), _no_cases(rule), time.monotonic() - started)
     ruleset = compile_rules([rule.path])
     cases = tuple(judge_case(ruleset, target, load_case(case)) for case in rule.cases)
     return RuleResult(rule, target, cases, None, time.monotonic() - started)
+
+
+def _no_cases(rule: RuleFile) -> str:
+    if rule.case_dir_is_a_file:
+        return (
+            f"no cases: {rule.case_dir} is a file, not a folder (rename or move it, then put "
+            "the match_ and miss_ files in a folder of that name)"
+        )
+    return f"no cases in {rule.case_dir}/ (add match_ and miss_ files)"
 
 
 def judge_case(
