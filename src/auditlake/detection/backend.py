@@ -76,7 +76,8 @@ class PolarsBackend(Backend):
     identifier: ClassVar[str] = "polars"
     formats: ClassVar[dict[str, str]] = {
         "default": "one Polars expression (Python source) per rule; with -p auditlake it reads a "
-        "lake frame (auditlake.lake.scan_events), without it columns named as the Sigma fields",
+        "lake frame (auditlake.lake.scan_events), without it columns named as the Sigma fields; "
+        "every column it names must exist (the module format adds absent ones as nulls)",
         "module": "one Python module: RULES, CORRELATION_RULES, CORRELATIONS, COLUMNS, "
         "with_rule_columns(frame), correlate(events) (see its docstring)",
         "ir": "auditlake rule IR objects (library use)",

@@ -309,10 +309,12 @@ a column of their own are read from `raw` by path.
 """
 
 FIELD_FRAME_DOC = """
-The expressions read a frame whose columns are the rules' Sigma field names, holding text;
-keywords are searched in a `raw` column.
+The expressions read a frame whose columns are the rules' Sigma field names, holding text, a
+nested field flattened with dots (`userIdentity.type`: `pl.read_ndjson` keeps a struct column
+`userIdentity` instead, which no expression reads); keywords are searched in a `raw` column.
 
-    events = with_rule_columns(pl.read_ndjson("events.jsonl"))
+    records = [json.loads(line) for line in open("events.jsonl")]
+    events = with_rule_columns(pl.json_normalize(records, separator="."))
     hits = {rule_id: events.filter(expr) for rule_id, expr in RULES.items()}
 """
 
