@@ -24,6 +24,7 @@ from auditlake.lake import LakePaths, scan_quarantine
 from auditlake.sources import registry
 from auditlake.sources.base import SourceSpec
 from auditlake.sources.piped_inputs import STDIN, pipes_copied
+from auditlake.stop_signals import Stopped, stopping
 from auditlake.terminal import (
     print_demo_summary,
     print_ingest_summary,
@@ -82,6 +83,8 @@ Exit codes:
   3  done, but some inputs were not recognised or could not be read
   4  done, but some alerts wait in a sink's spool (receiver down or refusing);
      the next detect or watch sends them
+  130, 143  stopped by Ctrl-C or SIGTERM (ingest, detect): what was committed is kept,
+     and the same command run again finishes the work
 """
 
 LAZY_COMMANDS = {
@@ -133,6 +136,10 @@ def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake:
     input's source is detected from its content unless --source names it. Re-ingesting the
     same input adds nothing; records that cannot be parsed are quarantined with the reason.
 
+    Ctrl-C or SIGTERM stops it within seconds, once the batch being committed is written:
+    exit 130 (Ctrl-C) or 143 (SIGTERM), whole batches in the lake and no copy of piped input
+    left behind.
+
     \b
     Examples:
       auditlake ingest cloudtrail/2024/ --lake data/lake
@@ -146,7 +153,7 @@ def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake:
     started = time.monotonic()
     try:
         spec = _mapping_spec(mapping) if mapping else source
-        with pipes_copied(paths) as inputs:
+        with stopping(), pipes_copied(paths) as inputs:
             summary = ingest(inputs, LakePaths.at(lake), source=spec, batch_rows=batch_rows,
                              workers=workers, progress=progress_reporter())
     except UnknownSourceError as exc:
@@ -154,6 +161,10 @@ def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake:
     except AuditlakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
+    except Stopped as stop:  # the commit under way finished, the batch being gathered was dropped
+        click.echo(f"stopped ({stop.name}): batches committed before it are kept, and the same "
+                   "ingest run again adds only what is missing", err=True)
+        sys.exit(stop.exit_status)
     elapsed = time.monotonic() - started
     if as_json:
         click.echo(orjson.dumps(summary_json(summary, elapsed, lake)).decode())

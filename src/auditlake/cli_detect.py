@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -25,6 +25,7 @@ from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError, UnknownSourceError
 from auditlake.lake import LakePaths
 from auditlake.sinks import config_path, describe, open_delivery
+from auditlake.stop_signals import Stopped, stopping
 from auditlake.terminal import console_on, print_detect_summary
 
 DEFAULT_RULES = Path("rules")
@@ -131,38 +132,57 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
     except AuditlakeError as exc:  # bad configuration, not a bad command line
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
-    ruleset = frozen_for_the_run(compile_rules(files, placeholders=placeholders) if no_cache
-                                 else compile_rules_cached(files, placeholders=placeholders))
-    warn_failures(ruleset)
-    incremental = start is None and end is None
-    paths, run_id = LakePaths.at(lake), new_run_id()
+    with _stopping_in_order():
+        ruleset = frozen_for_the_run(compile_rules(files, placeholders=placeholders) if no_cache
+                                     else compile_rules_cached(files, placeholders=placeholders))
+        warn_failures(ruleset)
+        incremental = start is None and end is None
+        paths, run_id = LakePaths.at(lake), new_run_id()
+        try:
+            # Opened before the run: a sink configured for the first time starts with its alerts.
+            delivery = open_delivery(paths, chosen)
+            prints = as_json and not delivery.writes_stdout  # else the stdout sink prints them, once
+            marks = PrintingRuns(paths)
+            with marks.printing(run_id) if prints else nullcontext():
+                earlier = marks.interrupted() if prints else []
+                summary = run_detection(
+                    paths, ruleset, digest=ruleset_digest(files, placeholders), since=start, until=end,
+                    sources=sources or None, origin=origin or ("realtime" if incremental else "replay"),
+                    progress=_progress(), run_id=run_id,
+                )
+                if prints:
+                    _print_alerts(summary, earlier, marks)
+        except AuditlakeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(ExitCode.FAILURE)
+        print_detect_summary(summary, err=as_json or delivery.writes_stdout)
+        try:
+            report = delivery.sync()
+        except AuditlakeError as exc:  # the alerts are stored; the next delivery sends them
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(ExitCode.FAILURE)
+        for line in describe(report):  # a sink that is down keeps its alerts in its spool
+            click.echo(line, err=True)
+        if not report.complete:
+            sys.exit(ExitCode.SPOOLED)
+
+
+STOPPED = ("alerts stored before it are kept; the same command run again finishes the run without "
+           "storing any alert twice, and delivers (or prints, with --json) what this one did not")
+
+
+@contextmanager
+def _stopping_in_order() -> Iterator[None]:
+    """Ctrl-C or SIGTERM ends the block in order, with one line and exit 130 or 143: the run's
+    thread pools finish what they hold, its spilled matches are removed, the lock is let go.
+    Its watermark moves only once every alert is stored, so the next run redoes the rest
+    (and a delivery or `--json` output cut short is resumed as after any crash)."""
     try:
-        # Opened before the run: a sink configured for the first time starts with its alerts.
-        delivery = open_delivery(paths, chosen)
-        prints = as_json and not delivery.writes_stdout  # else the stdout sink prints them, once
-        marks = PrintingRuns(paths)
-        with marks.printing(run_id) if prints else nullcontext():
-            earlier = marks.interrupted() if prints else []
-            summary = run_detection(
-                paths, ruleset, digest=ruleset_digest(files, placeholders), since=start, until=end,
-                sources=sources or None, origin=origin or ("realtime" if incremental else "replay"),
-                progress=_progress(), run_id=run_id,
-            )
-            if prints:
-                _print_alerts(summary, earlier, marks)
-    except AuditlakeError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(ExitCode.FAILURE)
-    print_detect_summary(summary, err=as_json or delivery.writes_stdout)
-    try:
-        report = delivery.sync()
-    except AuditlakeError as exc:  # the alerts are stored; the next delivery sends them
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(ExitCode.FAILURE)
-    for line in describe(report):  # a sink that is down keeps its alerts in its spool
-        click.echo(line, err=True)
-    if not report.complete:
-        sys.exit(ExitCode.SPOOLED)
+        with stopping():
+            yield
+    except Stopped as stop:
+        click.echo(f"stopped ({stop.name}): {STOPPED}", err=True)
+        sys.exit(stop.exit_status)
 
 
 def _print_alerts(summary: DetectSummary, earlier: list[str], marks: PrintingRuns) -> None:

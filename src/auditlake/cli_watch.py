@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import click
 import orjson
@@ -22,10 +21,8 @@ from auditlake.lake import LakePaths
 from auditlake.sinks import Delivery, SinkConfig, build_sinks, config_path, load_config
 from auditlake.sinks.config import StdoutConfig
 from auditlake.sources import registry
+from auditlake.stop_signals import on_stop_signals
 from auditlake.watch import FileReport, Watcher
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 @click.command("watch")
@@ -112,7 +109,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
         sinks = ", ".join(str(s) for s in delivery.sinks) or f"none ({chosen or 'no auditlake.toml'})"
         click.echo(f"watching {inbox} into {lake}: {len(files)} rule files, sinks: {sinks}"
                    f"{'' if once else '; Ctrl-C to stop'}", err=True)
-        previous = _on_stop_signals(_stopper(stop, delivery))
+        previous = on_stop_signals(_stopper(stop, delivery))
         try:
             stats = watcher.run(once=once, stop=stop)
         finally:
@@ -147,20 +144,6 @@ def _configuration(chosen: Path | None) -> tuple[list[SinkConfig], dict[str, lis
     except AuditlakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
-
-
-def _on_stop_signals(handler: Callable[[int, FrameType | None], None]) -> dict[int, _Handler]:
-    """Install `handler` for SIGTERM and SIGINT; returns the handlers to put back.
-
-    A SIGINT the process was started ignoring (a background job of a script) stays ignored.
-    Installing a Python handler also matters for SIGINT: Polars puts its own handler in place
-    when imported, which leaves Ctrl-C unnoticed until the next Polars query.
-    """
-    previous: dict[int, _Handler] = {}
-    for number in STOP_SIGNALS:
-        if signal.getsignal(number) is not signal.SIG_IGN:
-            previous[number] = signal.signal(number, handler)
-    return previous
 
 
 def _stopper(stop: threading.Event, delivery: Delivery) -> Callable[[int, FrameType | None], None]:

@@ -5,6 +5,10 @@ kernel, outside the GIL; done inline it stalls the ingest's reading and hand-off
 conversion threads idle. Here one commit runs at a time, in submission order, in one thread:
 a batch is submitted only after the previous commit finished, so at most one batch is being
 written while the next one is gathered, and a failed commit is raised before another starts.
+
+When the caller stops with an exception (a stop signal's `Stopped` among them), the commit
+under way is let finish and nothing more is submitted: the batch being gathered is dropped
+whole, and a re-run adds it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pyarrow as pa
 from auditlake.lake import LakeWriter
 from auditlake.lake.quarantine import QuarantineEntry
 from auditlake.lake.writer import CommitResult
+from auditlake.stop_signals import held
 
 Done = Callable[[CommitResult], None]
 """Called in the submitting thread with each commit's result, in order."""
@@ -57,7 +62,9 @@ class Committer:
         """Commit after the previous batch; raises if that one failed."""
         self.wait()
         if self._thread is None:
-            self._done(self._writer.commit(events, quarantine))
+            with held():  # a stop signal lets the commit finish rather than leave it staged
+                result = self._writer.commit(events, quarantine)
+            self._done(result)
             return
         self._pending = self._thread.submit(self._writer.commit, events, quarantine)
 

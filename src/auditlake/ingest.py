@@ -3,7 +3,9 @@
 Each input is read by its source (named, or detected from the content), record by record, in
 bounded chunks: every `batch_rows` records become one atomic commit, so memory stays flat for
 inputs of any size and a crash loses at most what was not committed yet (the batch being
-written and the one being gathered), which a re-run then adds.
+written and the one being gathered), which a re-run then adds. A stop signal under
+`auditlake.stop_signals.stopping` (`Stopped`) unwinds it as an error does: the commit under way
+finishes, the batch being gathered is dropped whole, and the conversion pools are shut down.
 Rejected records go to quarantine with their reason; nothing is dropped silently.
 """
 

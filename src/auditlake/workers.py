@@ -5,14 +5,16 @@ spends its time in Polars and Arrow, which release the GIL: threads run it in pa
 start-up or copying cost. A per-record source spends its time in Python: only processes run it
 in parallel. The process pool starts lazily, when a second per-record chunk shows that it pays;
 its workers are spawned, not forked (Polars' thread pool does not survive a fork), run one
-Polars thread each and exit if the ingest that started them dies. At most twice as many chunks
-as workers are in flight, so reading never runs far ahead of committing.
+Polars thread each, leave stop signals to the ingest (which shuts the pool down) and exit if
+the ingest that started them dies. At most twice as many chunks as workers are in flight, so
+reading never runs far ahead of committing.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -26,6 +28,7 @@ from auditlake.errors import AuditlakeError
 from auditlake.sources.base import Frame, SourceSpec
 from auditlake.sources.chunking import LineChunk
 from auditlake.sources.convert import Chunk, convert_chunk
+from auditlake.stop_signals import STOP_SIGNALS
 
 Done = tuple[str, Chunk]
 
@@ -116,11 +119,16 @@ class ChunkPool:
             context = multiprocessing.get_context("spawn")
             with _child_environment(POLARS_MAX_THREADS="1"):
                 self._processes = ProcessPoolExecutor(
-                    self.workers, mp_context=context, initializer=_exit_with_parent,
+                    self.workers, mp_context=context, initializer=_start_worker,
                     initargs=(os.getpid(),),
                 )
-                for _ in range(self.workers):  # start them all now, under this environment
-                    self._processes.submit(os.getpid).result()
+                # Start them all now, under this environment: each submitted before any is
+                # waited for, since a worker found idle takes the next one and the rest would be
+                # started later, without it.
+                with _stop_signals_blocked():
+                    started = [self._processes.submit(os.getpid) for _ in range(self.workers)]
+            for future in started:
+                future.result()
         return self._processes
 
     def _take(self) -> Done:
@@ -168,6 +176,38 @@ def _pack(frames: Sequence[Frame]) -> Packed:
     if isinstance(frames, LineChunk):
         return frames
     return [f.raw for f in frames], [f.location for f in frames], [f.error for f in frames], [f.tenant for f in frames]
+
+
+@contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """Stop signals held back from this thread for the block. A worker process started in it
+    inherits that, so one signalled while it is still starting (importing for a second or
+    so) is not interrupted: `_start_worker` then ignores them. This process still gets them,
+    in another thread or as the block ends."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _start_worker(parent: int) -> None:
+    """Worker start-up: stop signals are the ingest's to act on, and the worker leaves with it."""
+    _leave_stop_signals_to_the_ingest()
+    _exit_with_parent(parent)
+
+
+def _leave_stop_signals_to_the_ingest() -> None:
+    """Ignore SIGINT and SIGTERM, those held back since the start included.
+
+    Ctrl-C and `timeout` signal the whole process group, systemd the whole service: a worker
+    ended by the signal would print a traceback of its own, and might be taken for one the
+    system killed (`WorkerLost`). The ingest instead shuts the pool down, and the workers
+    finish the chunk in hand and exit.
+    """
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)  # discards one that is pending
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -7,6 +7,8 @@ first copied into a private temporary folder (under `$TMPDIR`), read from there,
 when the ingest ends. The copy keeps the bytes as they came (a gzip stream stays compressed)
 and the stream's name (`stdin` for `-`), so a quarantined record is located as
 `stdin:<line>`. Streams inside a folder given as input are not read: opening one may block.
+The copy is removed however the ingest ends, stopped by a signal too (under
+`auditlake.stop_signals.stopping`); only SIGKILL leaves it behind.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from auditlake.lake.write_refused import refused_as
+from auditlake.stop_signals import held
 
 STDIN = Path("-")
 NAME = "stdin"
@@ -36,18 +39,22 @@ def pipes_copied(paths: Sequence[Path], stdin: BinaryIO | None = None) -> Iterat
     if not streams:
         yield list(paths)
         return
-    with tempfile.TemporaryDirectory(prefix="auditlake-pipes-") as folder:
+    folder = tempfile.TemporaryDirectory(prefix="auditlake-pipes-")
+    try:
         copies: dict[Path, Path] = {}
         for number in streams:
             path = paths[number]
             if path not in copies:
-                copies[path] = _copied(path, stdin, Path(folder) / str(number))
+                copies[path] = _copied(path, stdin, Path(folder.name) / str(number))
         read: list[Path] = []
         for path in paths:
             if path == STDIN and copies[STDIN] in read:
                 continue  # standard input is read once, however often it is named
             read.append(copies.get(path, path))
         yield read
+    finally:
+        with held():  # a stop signal must not leave a copy of gigabytes half removed
+            folder.cleanup()
 
 
 def _is_stream(path: Path) -> bool:
