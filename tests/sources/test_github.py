@@ -157,6 +157,30 @@ def _event(uid: str, **extra: object) -> dict[str, object]:
             "actor": "alice-gh", "repo": "acme/x", **extra}
 
 
+@pytest.mark.parametrize(
+    ("address", "src_ip", "src_host"),
+    [
+        ("203.0.113.7", "203.0.113.7", None),
+        ("2001:db8::7", "2001:db8::7", None),
+        ("::ffff:10.0.0.1", "::ffff:10.0.0.1", None),
+        ("fe80::1%eth0", "fe80::1%eth0", None),
+        ("runner.acme.example", None, "runner.acme.example"),
+        ("unknown", None, "unknown"),
+        ("1.2.3.4:443", None, "1.2.3.4:443"),
+        (" 1.2.3.4 ", None, " 1.2.3.4 "),
+        ("", None, None),
+    ],
+)
+def test_actor_ip_is_src_ip_only_when_it_is_an_ip_address(
+    address: str, src_ip: str | None, src_host: str | None
+) -> None:
+    """Rules match `src_ip` as a CIDR: any other text is taken for a host name, as CloudTrail's
+    and GCP's are; the native column keeps what GitHub wrote."""
+    row = github.normalize(Frame(json.dumps(_event("d1", actor_ip=address)).encode(), "f:1"))
+    assert (row.get("src_ip"), row.get("src_host")) == (src_ip, src_host)
+    assert row["actor_ip"] == address
+
+
 def _write_lines(path: Path, lines: list[bytes]) -> Path:
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path

@@ -115,6 +115,31 @@ def test_repeated_keys_read_as_simdjson_reads_them() -> None:
     assert (table["action"].to_pylist(), table["source_tenant"].to_pylist()) == (["team.add_member"], ["acme"])
 
 
+ODD_ADDRESSES = ["runner.acme.example", "unknown", "", "fe80::1%eth0", "1.2.3.4:443", "::ffff:10.0.0.1",
+                 " 1.2.3.4 ", "1.2.3.4\n", "01.2.3.4", "2001:db8::7", "::", 7, True, None]
+"""Actor addresses that are not plain IPv4 ones: host names, junk, IPv6's odd forms, and JSON
+values that are no text."""
+
+
+def test_actor_ip_is_src_ip_only_when_it_is_an_ip_address_on_both_paths() -> None:
+    entries = [_entry(_document_id=f"d{i}", actor_ip=address) for i, address in enumerate(ODD_ADDRESSES)]
+    table = assert_batch_equals_per_record(SPEC, frames_of([line(e) for e in entries]))
+    assert table.num_rows == len(entries)
+    assert table["src_ip"].to_pylist() == [
+        None, None, None, "fe80::1%eth0", None, "::ffff:10.0.0.1", None, None, None, "2001:db8::7", "::", None, None, None,
+    ]
+    assert table["src_host"].to_pylist() == [
+        "runner.acme.example", "unknown", None, None, "1.2.3.4:443", None, " 1.2.3.4 ", "1.2.3.4\n", "01.2.3.4", None,
+        None, "7", "true", None,
+    ]
+    assert_run_batch_equals_per_record(SPEC, frames_of([line(e) for e in entries]))
+
+
+def test_a_key_named_as_the_address_flag_is_a_native_column_only() -> None:
+    table = assert_batch_equals_per_record(SPEC, frames_of([line(_entry(_is_ip=True, actor_ip="runner.acme.example"))]))
+    assert (table["src_ip"].to_pylist(), table["src_host"].to_pylist()) == ([None], ["runner.acme.example"])
+
+
 def test_real_github_samples_equal_the_per_record_path(shared_data: Path) -> None:
     raws = sample_records(shared_data, "github_audit.jsonl")
     table = assert_batch_equals_per_record(SPEC, frames_of(raws))
@@ -129,6 +154,12 @@ def test_a_synthetic_day_is_kept_whole(tmp_path: Path) -> None:
 
 
 JSON = any_json([1.5, 1e-05])
+IP = st.ip_addresses().map(str)
+ADDRESSES = st.one_of(
+    IP, IP, st.sampled_from(ODD_ADDRESSES[:-3]), st.ip_addresses(v=6).map(lambda a: f"{a}%eth0"),
+    st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"), IP.map(lambda a: f"{a}:443"), IP.map(lambda a: f" {a}"), PLAIN,
+)
+"""Actor addresses: mostly IP addresses, often the odd forms the source's origin must sort."""
 
 
 def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
@@ -151,7 +182,7 @@ def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
          "@timestamp": times},
         optional={
             "created_at": times, "actor": pick(st.sampled_from(["ann", "github", "dependabot[bot]", "x[bot]", ""])),
-            "actor_id": strings, "actor_ip": strings, "actor_is_bot": pick(st.booleans()),
+            "actor_id": strings, "actor_ip": pick(ADDRESSES, ["", "\u001f", 7]), "actor_is_bot": pick(st.booleans()),
             "actor_location": pick(st.fixed_dictionaries({"country_code": strings})),
             "org": names, "business": names, "user": names, "repo": names, "repository": names, "team": names,
             "data": pick(st.fixed_dictionaries({"team": names})), "user_id": strings,

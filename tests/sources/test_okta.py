@@ -196,6 +196,32 @@ def test_okta_unknown_placeholder_is_no_actor_or_target_name() -> None:
     assert (rows[1]["target_id"], rows[1]["target_name"]) == ("00T1", "ci_key")
 
 
+@pytest.mark.parametrize(
+    ("address", "src_ip", "src_host"),
+    [
+        ("198.51.100.7", "198.51.100.7", None),
+        ("2001:db8::7", "2001:db8::7", None),
+        ("::ffff:10.0.0.1", "::ffff:10.0.0.1", None),
+        ("fe80::1%eth0", "fe80::1%eth0", None),
+        ("vpn.acme.example", None, "vpn.acme.example"),
+        ("1.2.3.4:443", None, "1.2.3.4:443"),
+        (" 1.2.3.4 ", None, " 1.2.3.4 "),
+        ("unknown", None, None),
+        ("", None, None),
+    ],
+)
+def test_client_address_is_src_ip_only_when_it_is_an_ip_address(
+    address: str, src_ip: str | None, src_host: str | None
+) -> None:
+    """Rules match `src_ip` as a CIDR: any other text is a host name, but Okta's `unknown`;
+    the native column keeps what Okta wrote, and the chain is kept as written."""
+    event = _event("u1", client={"ipAddress": address}, request={"ipChain": [{"ip": address}, {"ip": "10.0.0.9"}]})
+    row = okta.normalize(Frame(json.dumps(event).encode(), "f:1"))
+    assert (row.get("src_ip"), row.get("src_host")) == (src_ip, src_host)
+    assert row["client.ipAddress"] == address
+    assert row["src_ip_chain"] == [address, "10.0.0.9"]
+
+
 def test_a_five_megabyte_field_still_ingests(tmp_path: Path) -> None:
     huge = "A" * (5 << 20)
     path = _write_lines(tmp_path / "big.jsonl", [

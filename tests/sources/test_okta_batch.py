@@ -130,6 +130,27 @@ def test_unknown_placeholder_is_no_name_on_both_paths() -> None:
     assert table["target_name"].to_pylist() == ["Salesforce", "ci_key"]
 
 
+ODD_ADDRESSES = ["vpn.acme.example", "unknown", "", "fe80::1%eth0", "1.2.3.4:443", "::ffff:10.0.0.1",
+                 " 1.2.3.4 ", "1.2.3.4\n", "01.2.3.4", "2001:db8::7", "::", 7, True, None]
+"""Client addresses that are not plain IPv4 ones: host names, Okta's placeholder, junk, IPv6's
+odd forms, and JSON values that are no text."""
+
+
+def test_client_address_is_src_ip_only_when_it_is_an_ip_address_on_both_paths() -> None:
+    events = [_event(uuid=f"u{i}", client={"ipAddress": address}) for i, address in enumerate(ODD_ADDRESSES)]
+    table = assert_batch_equals_per_record(SPEC, frames_of([line(e) for e in events]))
+    assert table.num_rows == len(events)
+    assert table["src_ip"].to_pylist() == [
+        None, None, None, "fe80::1%eth0", None, "::ffff:10.0.0.1", None, None, None, "2001:db8::7", "::", None, None, None,
+    ]
+    assert table["src_host"].to_pylist() == [
+        "vpn.acme.example", None, None, None, "1.2.3.4:443", None, " 1.2.3.4 ", "1.2.3.4\n", "01.2.3.4", None, None,
+        "7", "true", None,
+    ]
+    assert table["src_ip_chain"].to_pylist() == [["198.51.100.7"]] * len(events)
+    assert_run_batch_equals_per_record(SPEC, frames_of([line(e) for e in events]))
+
+
 def test_real_okta_samples_equal_the_per_record_path(shared_data: Path) -> None:
     raws = sample_records(shared_data, "okta_systemlog.jsonl")
     table = assert_batch_equals_per_record(SPEC, frames_of(raws))
@@ -144,6 +165,12 @@ def test_a_synthetic_day_is_kept_whole(tmp_path: Path) -> None:
 
 
 JSON = any_json([1.5, -0.0, 1e-05, 39.0437])
+IP = st.ip_addresses().map(str)
+ADDRESSES = st.one_of(
+    IP, IP, st.sampled_from(ODD_ADDRESSES[:-3]), st.ip_addresses(v=6).map(lambda a: f"{a}%eth0"),
+    st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"), IP.map(lambda a: f"{a}:443"), IP.map(lambda a: f" {a}"), PLAIN,
+)
+"""Client addresses: mostly IP addresses, often the odd forms the source's origin must sort."""
 
 
 def _events(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
@@ -156,7 +183,7 @@ def _events(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
     strings = pick(PLAIN, ["", "\u001f", 7])
     urls = pick(st.sampled_from(["https://acme.okta.com/x", "https://ACME.okta-emea.com:443/", "http://[::1", "a://b",
                                  "https://login.okta.com/", "/relative"]))
-    hop = pick(st.fixed_dictionaries({}, optional={"ip": pick(st.ip_addresses().map(str)), "geographicalContext": st.just(GEO)}))
+    hop = pick(st.fixed_dictionaries({}, optional={"ip": pick(ADDRESSES), "geographicalContext": st.just(GEO)}))
     return st.fixed_dictionaries(
         {
             "eventType": pick(st.sampled_from(["user.session.start", "user.lifecycle.create", "group.user_membership.add",
@@ -170,7 +197,7 @@ def _events(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
             "displayMessage": strings,
             "actor": pick(st.fixed_dictionaries({}, optional={k: strings for k in ("id", "type", "alternateId", "displayName")})),
             "client": pick(st.fixed_dictionaries({}, optional={
-                "ipAddress": pick(st.ip_addresses().map(str)), "geographicalContext": st.just(GEO), "zone": strings,
+                "ipAddress": pick(ADDRESSES), "geographicalContext": st.just(GEO), "zone": strings,
                 "userAgent": pick(st.fixed_dictionaries({"rawUserAgent": strings}))})),
             "outcome": pick(st.fixed_dictionaries({}, optional={
                 "result": pick(st.sampled_from(["SUCCESS", "FAILURE", "DENY", "ALLOW"])), "reason": strings})),

@@ -6,6 +6,11 @@ is kept as a native column (objects and arrays as JSON text). Times come as epoc
 (`@timestamp`, `created_at`) or, in some exports, as `YYYY-MM-DD HH:MM:SS.fff` text; Panther's
 exports rename `@timestamp` to `at_sign_timestamp`.
 
+`actor_ip`, present only when the organization discloses IP addresses, becomes `src_ip` only
+when it is an IP address, which rules match as a CIDR; anything else there is taken for a host
+name (`src_host`), as CloudTrail's and GCP's origins are (`fields.ip_or_host`). Either way the
+text stays in the native `actor_ip` column and `raw`.
+
 Chunks of records are converted by `github_batch`, with expressions over the whole chunk; it
 hands the records it cannot vouch for back to `normalize`, the reference it is tested against.
 
@@ -29,6 +34,7 @@ from auditlake.sources.fields import (
     JsonObject,
     get,
     get_text,
+    ip_or_host,
     load_json_object,
     object_view,
     require_str,
@@ -100,12 +106,12 @@ def normalize(frame: Frame) -> Row:
         actor_id=scalar_text(doc, "actor_id") or actor,
         actor_name=actor,
         actor_type=_actor_type(actor, get(doc, "actor_is_bot")),
-        src_ip=scalar_text(doc, "actor_ip"),
         src_country=scalar_text(doc, "actor_location.country_code"),
         user_agent=scalar_text(doc, "user_agent"),
         source_tenant=_name(doc, "org") or _name(doc, "business"),
         credential_id=scalar_text(doc, "hashed_token") or scalar_text(doc, "token_id"),
         request_id=scalar_text(doc, "request_id"),
+        **origin(scalar_text(doc, "actor_ip")),
         **_target(doc, action),
         **_outcome(doc),
         **_classify(action),
@@ -149,6 +155,11 @@ def name_of(value: Any) -> str | None:
     if isinstance(value, JsonObject):
         return None
     return text(value) or None
+
+
+def origin(address: str | None) -> Row:
+    """`actor_ip` as `src_ip` when it is an IP address, else as `src_host` (`fields.ip_or_host`)."""
+    return {"src_ip": None, "src_host": None, **ip_or_host(address)}
 
 
 def _time(doc: Any) -> datetime:

@@ -4,7 +4,9 @@ A GitHub entry keeps every top-level key as a native column, so the keys are rea
 (`json_paths.read_keys`) and every key of the chunk is then read as text; the fields
 `normalize` reads get their JSON types (`json_paths.read_kinds`). Names, times, targets and
 conclusions go through github's own functions once per distinct value
-(`batch_exprs.per_distinct`). On every row it keeps the result equals `normalize` +
+(`batch_exprs.per_distinct`); whether `actor_ip` is an IP address (`src_ip`) or not
+(`src_host`, `github.origin`) by `batch_exprs.is_ip`, which asks `github.origin` only about the
+distinct addresses holding a `:`. On every row it keeps the result equals `normalize` +
 `complete_row`; declined rows go to `normalize`:
 
 - a top-level key that is not lower-case ASCII letters, digits, `_`, `@` or `-` (DuckDB reads
@@ -26,7 +28,14 @@ import polars as pl
 from auditlake.errors import RecordError
 from auditlake.schema import is_canonical
 from auditlake.sources.base import BatchResult, Frame
-from auditlake.sources.batch_exprs import in_range, json_value, nonempty, per_distinct, respelled
+from auditlake.sources.batch_exprs import (
+    in_range,
+    is_ip,
+    json_value,
+    nonempty,
+    per_distinct,
+    respelled,
+)
 from auditlake.sources.json_paths import read_keys, read_paths
 from auditlake.sources.ndjson_batch import (
     FRAME_COLUMN,
@@ -47,6 +56,8 @@ NAMES: tuple[str, ...] = ("org", "business", "user", "repo", "repository", "team
 KEYS = r"^[a-z0-9_@-]*$"
 """Top-level keys read as native columns here (others decline the record)."""
 _COUNTRY = "actor_location.country_code"
+_ADDRESS_IS_IP = "_is_ip:actor_ip"
+"""Whether `actor_ip` is an IP address; the `:` keeps the name apart from any key read (`KEYS`)."""
 _MEMBERS = (("actor_location", "country_code"), ("data", "team"))
 
 
@@ -84,6 +95,7 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
         _class=per_distinct(action, github._classify, pl.Struct(
             {"class_uid": pl.Int32, "category": pl.String, "activity_id": pl.Int16})),
         _failed=per_distinct(kept.select(_conclusion()).to_series(), github.failed, pl.Boolean()),
+        **{_ADDRESS_IS_IP: _actor_ip_is_ip(kept, github)},
     )
     natives = [k for k in [*fixed, *others] if not is_canonical(k)]
     return finish(
@@ -94,6 +106,11 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
 
 _INTERNAL = frozenset({"raw", FRAME_COLUMN, "_keys", "_time", "_person", "_class", "_failed"})
 """Columns of the work frame besides the fields' own: a key of one of these names declines."""
+
+
+def _actor_ip_is_ip(kept: pl.DataFrame, github: Any) -> pl.Series:
+    """Whether `github.origin` takes each row's `actor_ip` for an IP address (else a host name)."""
+    return is_ip(kept.select(nonempty("actor_ip")).to_series(), lambda a: github.origin(a)["src_ip"] is not None)
 
 
 def _plain_key(key: str) -> bool:
@@ -182,7 +199,8 @@ def _canonical(github: Any) -> dict[str, pl.Expr]:
         .when(actor.str.ends_with("[bot]") | actor.is_in(sorted(github.SERVICE_ACTORS)) | is_bot.fill_null(False))
         .then(pl.lit("service"))
         .otherwise(pl.lit("user")),
-        "src_ip": nonempty("actor_ip"),
+        "src_ip": pl.when(pl.col(_ADDRESS_IS_IP)).then(nonempty("actor_ip")),
+        "src_host": pl.when(~pl.col(_ADDRESS_IS_IP)).then(nonempty("actor_ip")),
         "src_country": nonempty(_COUNTRY),
         "user_agent": nonempty("user_agent"),
         "source_tenant": pl.coalesce(pl.col("_name:org"), pl.col("_name:business")),

@@ -6,6 +6,12 @@ rules the lower-case `eventtype` and `displaymessage`, so all of those are kept 
 beside the canonical ones. Some exports (Panther's among them) lower-case the top-level keys
 (`eventtype`, `authenticationcontext`); they are read as Okta's documented camelCase.
 
+`client.ipAddress` becomes `src_ip` only when it is an IP address, which rules match as a CIDR;
+anything else there is taken for a host name (`src_host`), as CloudTrail's and GCP's origins are
+(`fields.ip_or_host`), except Okta's `unknown` placeholder, which is no value. Either way the
+text stays in the native `client.ipAddress` column and `raw`. `request.ipChain[].ip` becomes
+`src_ip_chain` as written.
+
 Chunks of records are converted by `okta_batch`, with expressions over the whole chunk; it
 hands the records it cannot vouch for back to `normalize`, the reference it is tested against.
 
@@ -29,6 +35,7 @@ from auditlake.sources.fields import (
     JsonObject,
     flatten_paths,
     get,
+    ip_or_host,
     json_kind,
     load_json_object,
     object_view,
@@ -139,7 +146,6 @@ def normalize(frame: Frame) -> Row:
         event_uid=scalar_text(view, "uuid"),
         time=parse_time(get(view, "published"), what="published"),
         action=event_type,
-        src_ip=scalar_text(view, "client.ipAddress"),
         src_ip_chain=_ip_chain(get(view, "request.ipChain")),
         src_country=scalar_text(view, "client.geographicalContext.country"),
         user_agent=scalar_text(view, "client.userAgent.rawUserAgent"),
@@ -151,6 +157,7 @@ def normalize(frame: Frame) -> Row:
         severity_id=SEVERITIES.get(scalar_text(view, "severity") or ""),
         source_tenant=_org(view),
         auth_mfa=_mfa(view, event_type),
+        **origin(scalar_text(view, "client.ipAddress")),
         **_actor(view),
         **_target(get(view, "target")),
         **_classify(event_type),
@@ -184,6 +191,12 @@ def _actor(view: Mapping[str, Any]) -> Row:
         "actor_name": _known(scalar_text(view, "actor.alternateId")) or _known(scalar_text(view, "actor.displayName")),
         "actor_type": ACTOR_TYPES.get(scalar_text(view, "actor.type") or "", "unknown"),
     }
+
+
+def origin(address: str | None) -> Row:
+    """`client.ipAddress` as `src_ip` when it is an IP address, else as `src_host`
+    (`fields.ip_or_host`); Okta's `unknown` placeholder is neither."""
+    return {"src_ip": None, "src_host": None, **ip_or_host(_known(address))}
 
 
 def _ip_chain(chain: Any) -> list[str] | None:

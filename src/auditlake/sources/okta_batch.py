@@ -5,7 +5,9 @@ the `debugContext.debugData` members kept as columns come from `json_paths.read_
 path may not lie under another there), the JSON types of the fields `normalize` checks, and
 expressions for the canonical columns. What `normalize` computes from a whole array or a URL
 (`target[0]`, `request.ipChain`, the org host) is computed by its own functions, once per
-distinct value (`batch_exprs.per_distinct`). On every row it keeps the result equals
+distinct value (`batch_exprs.per_distinct`); whether `client.ipAddress` is an IP address
+(`src_ip`) or not (`src_host`, `okta.origin`) by `batch_exprs.is_ip`, which asks `okta.origin`
+only about the distinct addresses holding a `:`. On every row it keeps the result equals
 `normalize` + `complete_row`; declined rows go to `normalize`:
 
 - a top-level key in one of the lower-case spellings some exporters write (`eventtype`,
@@ -31,6 +33,7 @@ import polars as pl
 
 from auditlake.sources.base import BatchResult, Frame
 from auditlake.sources.batch_exprs import (
+    is_ip,
     json_value,
     nonempty,
     per_distinct,
@@ -53,6 +56,8 @@ SCALARS: tuple[str, ...] = (
     "authenticationContext.credentialType", "transaction.id", f"{DEBUG_DATA}.requestId",
 )
 """Fields `normalize` reads with `scalar_text`: an object or array there is refused."""
+ADDRESS = "client.ipAddress"
+"""The client's address: `src_ip` when it is an IP address, else `src_host` (`okta.origin`)."""
 _URLS = ("debugContext.debugData.origin", "debugContext.debugData.redirectUri", "debugContext.debugData.url")
 _TARGET = pl.Struct({"target_type": pl.String, "target_id": pl.String, "target_name": pl.String})
 
@@ -73,6 +78,7 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
     keep = ~work.select(_declined(spellings, natives)).to_series()
     kept = simdjson_containers(work.filter(keep), natives, KIND)
     kept = kept.with_columns(
+        _address_is_ip=is_ip(kept.select(_scalar(ADDRESS)).to_series(), lambda a: okta.origin(a)["src_ip"] is not None),
         _target=per_distinct(_array(kept, "target"), lambda t: okta._target(json_value("ARRAY", t)), _TARGET),
         _chain=per_distinct(
             _array(kept, "request.ipChain"), lambda t: okta._ip_chain(json_value("ARRAY", t)), pl.List(pl.String)
@@ -105,6 +111,12 @@ def _known(path: str, okta: Any) -> pl.Expr:
     return pl.when(value != okta.UNKNOWN).then(value)
 
 
+def _origin(okta: Any) -> dict[str, pl.Expr]:
+    """`okta.origin`: an IP address is `src_ip`, any other text but Okta's `unknown` `src_host`."""
+    address, an_ip = _known(ADDRESS, okta), pl.col("_address_is_ip")
+    return {"src_ip": pl.when(an_ip).then(address), "src_host": pl.when(~an_ip).then(address)}
+
+
 def _declined(spellings: list[str], natives: Sequence[str]) -> pl.Expr:
     """Rows `normalize` may reject or read differently (module docstring)."""
     kind = pl.col
@@ -133,7 +145,7 @@ def _canonical(okta: Any) -> dict[str, pl.Expr]:
         "event_uid": _scalar("uuid"),  # else from the content, in `finish`
         "time": pl.col("_time"),
         "action": event_type,
-        "src_ip": _scalar("client.ipAddress"),
+        **_origin(okta),
         "src_ip_chain": pl.col("_chain"),
         "src_country": _scalar("client.geographicalContext.country"),
         "user_agent": _scalar("client.userAgent.rawUserAgent"),
