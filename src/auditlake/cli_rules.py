@@ -105,11 +105,6 @@ def _no_rules(pack: Pack) -> str:
     )
     if pack.orphans:
         text += f"; {len(pack.orphans)} case folder(s) there have no rule file, e.g. {pack.orphans[0]}"
-    if pack.unfollowed:
-        text += (
-            f"; symlinked folders are not followed ({pack.unfollowed[0]}): pass the link's "
-            "target, or put the folder itself there"
-        )
     return text
 
 

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from auditlake.committer import Committer
 from auditlake.errors import UnknownSourceError
+from auditlake.folder_walk import files_under
 from auditlake.lake import LakePaths, LakeWriter
 from auditlake.lake.quarantine import QuarantineEntry
 from auditlake.lake.writer import CommitResult
@@ -81,42 +82,17 @@ class _Batch:
 
 
 def expand_inputs(paths: Iterable[Path], lake: Path | None = None) -> Iterator[Path]:
-    """Files named, and files under folders named (sorted, hidden ones skipped).
-
-    Nothing under a folder is passed over unsaid: a folder that cannot be listed and a link to
-    nothing are yielded as inputs, so that reading them fails and the run reports why (exit 3).
-    Links to folders are followed, and a folder reached again (a link loop) is walked once.
-    Pipes, sockets and devices are not inputs: opening a pipe would wait for a writer.
-    The `lake` folder (resolved), when a folder named holds it, is yielded itself rather than
-    walked: its Parquet files, commit records and lock are the lake's, not audit logs.
-    """
+    """Files named, and files under folders named, as `folder_walk.walk` finds them: sorted,
+    hidden ones skipped, links to folders followed once, and a folder that cannot be listed or
+    a link to nothing yielded as an input, so that reading it fails and the run reports why
+    (exit 3). The `lake` folder (resolved), when a folder named holds it, is yielded itself
+    rather than walked: its Parquet files, commit records and lock are the lake's, not audit
+    logs."""
     for path in paths:
-        if not path.is_dir():
+        if path.is_dir():
+            yield from files_under(path, leave=lake)
+        else:
             yield path
-            continue
-        walked: set[Path] = set()
-        pending = [(path, True)]  # (path, is a folder), the next one last: a sorted walk
-        while pending:
-            here, folder = pending.pop()
-            if not folder or here.resolve() == lake:
-                yield here
-                continue
-            if here.resolve() in walked:
-                continue
-            walked.add(here.resolve())
-            try:
-                with os.scandir(here) as entries:
-                    names = sorted(e.name for e in entries if not e.name.startswith("."))
-            except OSError:
-                yield here  # opening it says why it cannot be listed
-                continue
-            for name in reversed(names):
-                try:
-                    mode = (here / name).stat().st_mode
-                except OSError:  # a link to nothing, or no access: opening it says which
-                    mode = stat.S_IFREG
-                if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
-                    pending.append((here / name, stat.S_ISDIR(mode)))
 
 
 def ingest(

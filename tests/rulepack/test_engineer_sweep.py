@@ -19,6 +19,7 @@ from tests.rulepack.builders import (
 )
 
 from auditlake.cli import main
+from auditlake.detection.compile import rule_files
 from auditlake.rulepack.check import check_pack
 from auditlake.rulepack.layout import discover
 from auditlake.rulepack.runner import RuleResult, run_rule
@@ -171,7 +172,9 @@ def test_json_without_mutate_has_no_mutation_key(write_rule, tmp_path: Path) -> 
     assert all("mutation" not in r for r in json.loads(result.stdout)["rules"])
 
 
-def test_a_symlinked_source_folder_is_reported_not_skipped(write_rule, tmp_path: Path) -> None:
+def test_a_symlinked_source_folder_is_read_by_check_test_and_detect(write_rule, tmp_path: Path) -> None:
+    """A SigmaHQ checkout or a shared pack linked into the rules folder: its rules are checked,
+    tested and compiled for `detect` alike (they were skipped without a word)."""
     write_rule(
         "okta_failures",
         [rule_doc({"sel": {"outcome.result": "FAILURE"}, "condition": "sel"}, logsource=OKTA)],
@@ -180,27 +183,20 @@ def test_a_symlinked_source_folder_is_reported_not_skipped(write_rule, tmp_path:
     elsewhere = tmp_path / "shared" / "aws"
     elsewhere.mkdir(parents=True)
     (elsewhere / "aws_stop.yml").write_text(rule_yaml(rule_doc(STOP_LOGGING)), encoding="utf-8")
-    (tmp_path / "rules" / "aws").symlink_to(elsewhere, target_is_directory=True)
+    for name, records in stop_logging_cases().items():
+        write_jsonl(elsewhere / "aws_stop" / name, records)
+    rules = tmp_path / "rules"
+    (rules / "aws").symlink_to(elsewhere, target_is_directory=True)
+    (rules / ".hidden").mkdir()
+    (rules / ".hidden" / "workflow.yml").write_text("on: push\n", encoding="utf-8")
 
-    (issue,) = [
-        i for i in check_pack(discover(tmp_path / "rules")).issues if "symlink" in i.message
-    ]
-    assert issue.path == str(tmp_path / "rules" / "aws") and issue.severity == "error"
-
-
-def test_a_rules_folder_holding_only_a_symlinked_folder_says_why_it_is_empty(
-    tmp_path: Path,
-) -> None:
-    elsewhere = tmp_path / "shared" / "aws"
-    elsewhere.mkdir(parents=True)
-    (elsewhere / "aws_stop.yml").write_text(rule_yaml(rule_doc(STOP_LOGGING)), encoding="utf-8")
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "aws").symlink_to(elsewhere, target_is_directory=True)
-
-    result = invoke("check", tmp_path / "rules")
-
-    assert result.exit_code == 2
-    assert "symlinked folders are not followed" in result.output
+    assert [r.path.relative_to(rules).as_posix() for r in discover(rules).rules] == [
+        "aws/aws_stop.yml", "okta/okta_failures.yml"]
+    assert sorted(p.relative_to(rules).as_posix() for p in rule_files([rules])) == [
+        "aws/aws_stop.yml", "okta/okta_failures.yml"]
+    tested = invoke("test", rules, "--json")
+    assert {Path(r["path"]).name for r in json.loads(tested.stdout)["rules"]} == {
+        "aws_stop.yml", "okta_failures.yml"}
 
 
 def test_a_symlinked_case_folder_is_read_and_not_reported(write_rule, tmp_path: Path) -> None:
@@ -212,5 +208,5 @@ def test_a_symlinked_case_folder_is_read_and_not_reported(write_rule, tmp_path: 
 
     pack = discover(tmp_path / "rules")
 
-    assert pack.unfollowed == ()
+    assert pack.orphans == ()
     assert run_rule(pack.rules[0]).passed

@@ -30,6 +30,7 @@ from auditlake.detection.pipeline import auditlake_pipeline
 from auditlake.detection.references import unresolved, without
 from auditlake.detection.routing import routed_condition
 from auditlake.errors import AuditlakeError
+from auditlake.folder_walk import files_under
 from auditlake.tables import unique_table
 
 FAILURE_REASONS: Mapping[str, str] = dict(
@@ -405,12 +406,16 @@ def _unreadable_message(error: Exception) -> str:
     )
 
 
+RULE_SUFFIXES = (".yml", ".yaml")
+
+
 def rule_files(paths: Iterable[str | Path]) -> Iterable[Path]:
-    """The `.yml`/`.yaml` files under `paths` (files are taken as given)."""
+    """The `.yml`/`.yaml` files under `paths` (files are taken as given), found as
+    `folder_walk.walk` finds them: a linked folder (a SigmaHQ checkout linked into `rules/`) is
+    read, a hidden one (`.github/`) is not."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from (p for p in path.rglob("*.yml") if p.is_file())
-            yield from (p for p in path.rglob("*.yaml") if p.is_file())
+            yield from (p for p in files_under(path) if p.suffix in RULE_SUFFIXES and p.is_file())
         else:
             yield path

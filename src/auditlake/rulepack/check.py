@@ -94,17 +94,6 @@ def check_pack(pack: Pack, *, attack: AttackCatalog | None = None) -> CheckRepor
         )
         for o in pack.orphans
     ]
-    issues += [
-        Issue(
-            str(u),
-            None,
-            "a symlinked folder: its rules are not read, neither here nor by `auditlake detect`",
-            "put the folder itself (not a link) under the rules folder, or pass the link's "
-            "target as PATH",
-            "layout",
-        )
-        for u in pack.unfollowed
-    ]
     loaded: list[tuple[RuleDocuments, SigmaCollection]] = []
     documents = 0
     for rule in pack.rules:

@@ -23,7 +23,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from auditlake.detection.compile import RULE_SUFFIXES
 from auditlake.errors import AuditlakeError
+from auditlake.folder_walk import files_under, walk
 
 Expectation = Literal["match", "miss"]
 
@@ -41,7 +43,6 @@ SOURCE_FOLDERS: Mapping[str, str] = MappingProxyType(
 )
 """Source folder under `rules/` → the lake source whose events its rules read."""
 
-RULE_SUFFIXES = (".yml", ".yaml")
 CASE_PREFIXES: Mapping[str, Expectation] = MappingProxyType({"match_": "match", "miss_": "miss"})
 
 
@@ -101,9 +102,6 @@ class Pack:
     rules: tuple[RuleFile, ...]
     orphans: tuple[Path, ...] = ()
     """Case folders (they hold match_/miss_ files) with no rule file beside them."""
-    unfollowed: tuple[Path, ...] = ()
-    """Symlinked folders under the root other than case folders: the search for rule files
-    does not descend into them, as `auditlake detect` does not, so their rules never run."""
 
 
 def case_dir(rule_path: Path) -> Path:
@@ -128,8 +126,7 @@ def discover(path: Path) -> Pack:
     rules = sorted(_rule_paths(path))
     case_dirs = {case_dir(p) for p in rules}
     orphans = sorted(d for d in _dirs_with_cases(path) if d not in case_dirs)
-    unfollowed = sorted(d for d in _symlinked_dirs(path) if d not in case_dirs)
-    return Pack(path, tuple(_rule_file(p) for p in rules), tuple(orphans), tuple(unfollowed))
+    return Pack(path, tuple(_rule_file(p) for p in rules), tuple(orphans))
 
 
 def rule_of_case(path: Path) -> Path | None:
@@ -144,7 +141,7 @@ def rule_of_case(path: Path) -> Path | None:
             return None
     else:
         folder = path
-        if not path.is_dir() or any(p.suffix in RULE_SUFFIXES for p in path.rglob("*")):
+        if not path.is_dir() or any(p.suffix in RULE_SUFFIXES for p in files_under(path)):
             return None
     for suffix in RULE_SUFFIXES:
         rule = folder.parent / f"{folder.name}{suffix}"
@@ -178,9 +175,10 @@ def _case(path: Path) -> Case | None:
 
 
 def _rule_paths(root: Path) -> Iterator[Path]:
-    """YAML files under `root` that are not inside another rule's case folder."""
-    for path in root.rglob("*"):
-        if path.suffix not in RULE_SUFFIXES or not path.is_file() or _hidden(path, root):
+    """YAML files under `root` that are not inside another rule's case folder, found as
+    `auditlake detect` finds them (`folder_walk`: linked folders followed, hidden ones not)."""
+    for path in files_under(root):
+        if path.suffix not in RULE_SUFFIXES or not path.is_file():
             continue
         folders = [root / rel for rel in path.parent.relative_to(root).parents][:-1]
         if not any(_is_case_dir(d) for d in [path.parent, *folders] if d != root):
@@ -193,21 +191,6 @@ def _is_case_dir(folder: Path) -> bool:
 
 
 def _dirs_with_cases(root: Path) -> Iterator[Path]:
-    for path in root.rglob("*"):
-        if (
-            path.is_dir()
-            and not _hidden(path, root)
-            and any(_case(child) is not None for child in path.iterdir())
-        ):
+    for path, folder in walk(root):
+        if folder and path != root and any(_case(child) is not None for child in path.iterdir()):
             yield path
-
-
-def _symlinked_dirs(root: Path) -> Iterator[Path]:
-    """Symlinks to folders under `root`: `rglob` lists them but does not look inside."""
-    for path in root.rglob("*"):
-        if path.is_symlink() and path.is_dir() and not _hidden(path, root):
-            yield path
-
-
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
