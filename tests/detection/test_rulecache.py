@@ -159,3 +159,17 @@ def test_a_cache_that_cannot_be_written_only_costs_compiling(rules: Path, tmp_pa
     ruleset = rulecache.compile_rules_cached([rules], cache_dir=blocked)
     assert len(ruleset.rules) == 3 and len(ruleset.correlations) == 1
     assert blocked.read_text() == "a file where the cache folder would be"
+
+
+def test_a_store_cut_short_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while an entry is written (rules compile for seconds) goes on as Ctrl-C, and the
+    half-written temporary file does not stay in the user's cache."""
+    from auditlake.detection import cache_files
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache_files.pickle, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cache_files.store(tmp_path / "cache" / "entry.pickle", {"rules": 1})
+    assert list((tmp_path / "cache").iterdir()) == []

@@ -38,6 +38,8 @@ def store(path: Path, value: object) -> None:
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, path)
     except OSError:
+        pass
+    finally:  # after a failed write, or one cut short (Ctrl-C while rules compile)
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
 
