@@ -20,6 +20,7 @@ from auditlake.detection.compile import RuleSet, compile_rules, rule_files
 from auditlake.detection.engine import DetectSummary, new_run_id, run_detection
 from auditlake.detection.logsources import unsupported_reason
 from auditlake.detection.placeholders import load_placeholders
+from auditlake.detection.rule_levels import LEVELS, at_least
 from auditlake.detection.rulecache import compile_rules_cached, frozen_for_the_run
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError, UnknownSourceError
@@ -74,6 +75,22 @@ def lake_sources(names: tuple[str, ...], lake: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def min_level_option() -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`--min-level`, shared by detect and watch (`rule_levels`)."""
+    return click.option(
+        "--min-level", type=click.Choice(LEVELS, case_sensitive=False), default=None,
+        callback=lambda _ctx, _param, value: value and value.lower(),
+        help="Alert only on rules and correlations of this level or above; rules below it still "
+             "feed the correlations above it. Incremental runs with a level keep their own "
+             "progress.  [default: every level]",
+    )
+
+
+def run_ruleset(ruleset: RuleSet, min_level: str | None) -> RuleSet:
+    """The compiled rules as a run uses them: alerting from `min_level` up, kept for the run."""
+    return frozen_for_the_run(ruleset if min_level is None else at_least(ruleset, min_level))
+
+
 @click.command("detect")
 @click.option("--rules", "rules_paths", multiple=True, type=click.Path(path_type=Path),
               help="Rule files or folders (repeatable).  [default: rules/]")
@@ -84,6 +101,7 @@ def lake_sources(names: tuple[str, ...], lake: Path) -> tuple[str, ...]:
 @click.option("--until", help="End of the time range (exclusive).")
 @click.option("--source", "sources", multiple=True,
               help="Only these lake sources (repeatable; aliases as `auditlake sources` lists).")
+@min_level_option()
 @click.option("--origin", type=click.Choice(ORIGINS), default=None,
               help="Recorded on each alert.  [default: realtime for incremental runs, else replay]")
 @click.option("--no-cache", is_flag=True,
@@ -96,8 +114,8 @@ def lake_sources(names: tuple[str, ...], lake: Path) -> tuple[str, ...]:
               help="Print the new alerts as JSON Lines on stdout (summary on stderr); a run "
                    "killed before it printed them has them printed by the next --json run.")
 def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, until: str | None,
-               sources: tuple[str, ...], origin: str | None, no_cache: bool, config: Path | None,
-               as_json: bool) -> None:
+               sources: tuple[str, ...], min_level: str | None, origin: str | None, no_cache: bool,
+               config: Path | None, as_json: bool) -> None:
     """Run Sigma rules over the lake and store their alerts in alerts/.
 
     Without --since/--until the run is incremental: it processes exactly what was ingested
@@ -113,6 +131,7 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
       auditlake detect                                  # incremental, rules/ over data/lake
       auditlake detect --since 2026-03-02 --until 2026-03-09 --json > alerts.jsonl
       auditlake detect --rules rules/aws --source aws.cloudtrail
+      auditlake detect --min-level high                 # hunting rules left out
     """
     from auditlake.cli import ExitCode
 
@@ -133,8 +152,9 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
     with _stopping_in_order():
-        ruleset = frozen_for_the_run(compile_rules(files, placeholders=placeholders) if no_cache
-                                     else compile_rules_cached(files, placeholders=placeholders))
+        ruleset = compile_rules(files, placeholders=placeholders) if no_cache \
+            else compile_rules_cached(files, placeholders=placeholders)
+        ruleset = run_ruleset(ruleset, min_level)
         warn_failures(ruleset)
         incremental = start is None and end is None
         paths, run_id = LakePaths.at(lake), new_run_id()
@@ -146,7 +166,7 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
             with marks.printing(run_id) if prints else nullcontext():
                 earlier = marks.interrupted() if prints else []
                 summary = run_detection(
-                    paths, ruleset, digest=ruleset_digest(files, placeholders), since=start, until=end,
+                    paths, ruleset, digest=ruleset_digest(files, placeholders, min_level=min_level), since=start, until=end,
                     sources=sources or None, origin=origin or ("realtime" if incremental else "replay"),
                     progress=_progress(), run_id=run_id,
                 )

@@ -12,9 +12,15 @@ from types import FrameType
 import click
 import orjson
 
-from auditlake.cli_detect import DEFAULT_RULES, rule_files_of, warn_failures
+from auditlake.cli_detect import (
+    DEFAULT_RULES,
+    min_level_option,
+    rule_files_of,
+    run_ruleset,
+    warn_failures,
+)
 from auditlake.detection.placeholders import load_placeholders
-from auditlake.detection.rulecache import compile_rules_cached, frozen_for_the_run
+from auditlake.detection.rulecache import compile_rules_cached
 from auditlake.detection.watermarks import ruleset_digest
 from auditlake.errors import AuditlakeError, UnknownSourceError
 from auditlake.lake import LakePaths
@@ -45,10 +51,12 @@ from auditlake.watch import FileReport, Watcher
               help="Processes converting each file (1 is fastest for small files).")
 @click.option("--once", is_flag=True,
               help="Process what is in the inbox, then exit (for tests and cron); exit status below.")
+@min_level_option()
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object per processed file on stdout (not with a stdout sink).")
 def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Path | None, source: str,
-              poll_s: float, settle_s: float, workers: int, once: bool, as_json: bool) -> None:
+              poll_s: float, settle_s: float, workers: int, once: bool, min_level: str | None,
+              as_json: bool) -> None:
     """Detect in near real time on log files dropped into an inbox folder.
 
     Each complete file is ingested, the rules run incrementally, new alerts go to the sinks
@@ -94,7 +102,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
         raise click.UsageError("--json prints a report per file on standard output, where the stdout sink "
                                "writes alerts; leave out --json (the same reports go to stderr as text) "
                                "or send the alerts to a jsonl sink")
-    ruleset = frozen_for_the_run(compile_rules_cached(files, placeholders=placeholders))
+    ruleset = run_ruleset(compile_rules_cached(files, placeholders=placeholders), min_level)
     warn_failures(ruleset)
     stop = threading.Event()
     delivery: Delivery | None = None
@@ -102,7 +110,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
         paths = LakePaths.at(lake)
         delivery = Delivery(paths, build_sinks(sink_configs))
         watcher = Watcher(
-            inbox, paths, ruleset, digest=ruleset_digest(files, placeholders), delivery=delivery, poll_s=poll_s,
+            inbox, paths, ruleset, digest=ruleset_digest(files, placeholders, min_level=min_level), delivery=delivery, poll_s=poll_s,
             settle_s=settle_s, source=source, workers=workers,
             on_file=_file_printer(as_json), on_note=lambda text: click.echo(text, err=True),
         )

@@ -26,13 +26,19 @@ NOT_MOVED = (
 
 
 def ruleset_digest(
-    files: Iterable[Path], placeholders: Mapping[str, Sequence[str]] | None = None
+    files: Iterable[Path],
+    placeholders: Mapping[str, Sequence[str]] | None = None,
+    *,
+    min_level: str | None = None,
 ) -> str:
-    """A digest of the rule files' names and bytes and of the placeholder values."""
+    """A digest of the rule files' names and bytes, of the placeholder values and of the level
+    the run alerts from (`rule_levels`; without one, the digest of earlier releases)."""
     digest = hashlib.sha256()
     for path in sorted(Path(f) for f in files):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(json.dumps(placeholders or {}, sort_keys=True).encode())
+    if min_level is not None:
+        digest.update(b"\0min-level\0" + min_level.encode())
     return digest.hexdigest()[:24]
 
 
