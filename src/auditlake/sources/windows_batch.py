@@ -312,17 +312,16 @@ def _by(key: pl.Expr, choices: Mapping[str | None, pl.Expr]) -> pl.Expr:
 
 def _actor(order: str, present: Sequence[str]) -> dict[str, pl.Expr]:
     """`windows_events._actor` for the events trying `ACTORS` in `order`."""
-    actor_id = _value(["Security_UserID"], present)
-    actor_name: pl.Expr = pl.lit(None, pl.String)
-    session: pl.Expr = pl.lit(None, pl.String)
+    nothing = pl.lit(None, pl.String)
+    actor_id, actor_name, session = nothing, nothing, nothing
     for role in reversed(order.split(_SEP)):
         sid_fields, name_field, logon_field = events.ACTORS[role]
-        sid = _value(sid_fields, present) if sid_fields else pl.lit(None, pl.String)
-        name = _value([name_field], present)
+        sid = _value(sid_fields, present) if sid_fields else nothing
+        name = _value([name_field], present) if name_field else nothing
         named = sid.is_not_null() | name.is_not_null()
         actor_id = pl.when(named).then(sid).otherwise(actor_id)
         actor_name = pl.when(named).then(name).otherwise(actor_name)
-        session = pl.when(named).then(_value([logon_field], present)).otherwise(session)
+        session = pl.when(named).then(_value([logon_field], present) if logon_field else nothing).otherwise(session)
     return {"actor_id": actor_id, "actor_name": actor_name, "session_id": session}
 
 

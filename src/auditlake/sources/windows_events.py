@@ -38,8 +38,11 @@ class Kind:
     """A well-known event: its short action name and OCSF class, and whose fields hold the actor.
 
     `actor_is_target`: in logon events the `Target*` fields name who authenticates and
-    `Subject*` the service that reported it. `target` says what `Target*` (or the new process)
-    is when the actor is the subject.
+    `Subject*` the service that reported it, which never stands for the actor. `target` says
+    what `Target*` (or the new process) is when the actor is the subject. `logger_acts`: whether
+    the account the event was logged under (`Security_UserID`) stands for the actor when no
+    field names one; not for the activity Sysmon observes, which its service logs as SYSTEM
+    whoever acted.
     """
 
     action: str
@@ -48,6 +51,7 @@ class Kind:
     category: str
     actor_is_target: bool = False
     target: str | None = None
+    logger_acts: bool = True
 
 
 def _logon(action: str, activity_id: int) -> Kind:
@@ -62,16 +66,13 @@ def _group(action: str, activity_id: int) -> Kind:
     return Kind(action, 3006, activity_id, "iam", target="group")
 
 
-_PROCESS = Kind("process creation", 1007, 1, "process", target="process")
-
-
 def _sysmon(action: str, class_uid: int, activity_id: int, category: str, target: str) -> Kind:
-    return Kind(action, class_uid, activity_id, category, target=target)
+    return Kind(action, class_uid, activity_id, category, target=target, logger_acts=False)
 
 
 KINDS: dict[tuple[str, int], Kind] = unique_table([
-    ((SYSMON, 1), _PROCESS),
-    ((SECURITY, 4688), _PROCESS),
+    ((SYSMON, 1), _sysmon("process creation", 1007, 1, "process", "process")),
+    ((SECURITY, 4688), Kind("process creation", 1007, 1, "process", target="process")),
     ((SYSMON, 3), _sysmon("network connection", 4001, 1, "network", "endpoint")),
     ((SYSMON, 5), _sysmon("process terminated", 1007, 2, "process", "process")),
     ((SYSMON, 7), _sysmon("image loaded", 1005, 1, "process", "module")),
@@ -84,6 +85,8 @@ KINDS: dict[tuple[str, int], Kind] = unique_table([
     ((SECURITY, 4624), _logon("logon", 1)),
     ((SECURITY, 4625), _logon("failed logon", 1)),
     ((SECURITY, 4634), _logon("logoff", 2)),
+    ((SECURITY, 4647), _logon("user initiated logoff", 2)),
+    ((SECURITY, 4672), Kind("special privileges assigned to new logon", 3003, 1, "session")),
     ((SECURITY, 4648), Kind("explicit credential logon", 3002, 1, "authentication", target="user")),
     ((SECURITY, 4768), _logon("kerberos TGT request", 3)),
     ((SECURITY, 4769), _logon("kerberos service ticket request", 4)),
@@ -96,6 +99,10 @@ KINDS: dict[tuple[str, int], Kind] = unique_table([
     ((SECURITY, 4725), _account("user account disabled", 5)),
     ((SECURITY, 4726), _account("user account deleted", 6)),
     ((SECURITY, 4738), _account("user account changed", 99)),
+    ((SECURITY, 4723), _account("password change attempted", 3)),
+    ((SECURITY, 4724), _account("password reset attempted", 4)),
+    ((SECURITY, 4740), _account("user account locked out", 9)),
+    ((SECURITY, 4767), _account("user account unlocked", 12)),
     ((SECURITY, 4727), _group("global group created", 6)),
     ((SECURITY, 4728), _group("member added to global group", 3)),
     ((SECURITY, 4729), _group("member removed from global group", 4)),
@@ -117,11 +124,12 @@ ALWAYS_FAILED = frozenset({(SECURITY, 4625), (SECURITY, 4771)})
 STATUS_DECIDES = frozenset({(SECURITY, 4768), (SECURITY, 4769), (SECURITY, 4776)})
 """Events whose `Status` is 0x0 on success and an NTSTATUS or Kerberos code on failure."""
 
-ACTORS: Mapping[str, tuple[tuple[str, ...], str, str]] = {
+ACTORS: Mapping[str, tuple[tuple[str, ...], str | None, str | None]] = {
     "subject": (("SubjectUserSid",), "SubjectUserName", "SubjectLogonId"),
     "target": (("TargetUserSid", "TargetSid"), "TargetUserName", "TargetLogonId"),
     "user": ((), "User", "LogonId"),  # Sysmon: "DOMAIN\\user"
     "source_user": ((), "SourceUser", "SourceLogonId"),  # Sysmon 8/10: who opened the other process
+    "logger": (("Security_UserID",), None, None),  # the account the event was logged under
 }
 """Who may have acted: (SID fields, name field, logon-id field), tried in `actor_order`."""
 
@@ -172,23 +180,29 @@ def value(row: Mapping[str, str], *names: str) -> str | None:
 
 
 def actor_order(kind: Kind | None) -> tuple[str, ...]:
-    """The `ACTORS` tried for an event's actor, in order: the first that names someone acted."""
-    order: tuple[str, ...] = ("target", "subject", "user") if kind and kind.actor_is_target else ("subject", "target", "user")
+    """The `ACTORS` tried for an event's actor, in order: the first that names someone acted.
+
+    A logon event without the account that logged on has no actor: its subject is the service
+    (often the computer's own account) that asked for the logon, not who tried it.
+    """
+    order: tuple[str, ...] = ("target",) if kind and kind.actor_is_target else ("subject", "target", "user")
     if kind is not None and kind.target == "process_access":
         order = ("source_user", *order)
+    if kind is None or kind.logger_acts:
+        order = (*order, "logger")
     return order
 
 
 def _actor(row: Mapping[str, str], kind: Kind | None) -> Row:
-    """Who acted, from the first of subject / target / Sysmon `User` that names someone."""
+    """Who acted, from the first of subject / target / Sysmon `User` / logging account that
+    names someone."""
     for role in actor_order(kind):
         sid_fields, name_field, logon_field = ACTORS[role]
-        sid, name = value(row, *sid_fields), value(row, name_field)
+        sid, name = value(row, *sid_fields), value(row, name_field) if name_field else None
         if sid or name:
             return {"actor_id": sid, "actor_name": name, "actor_type": actor_type(sid, name),
-                    "session_id": value(row, logon_field)}
-    sid = value(row, "Security_UserID")  # the account the event was logged under
-    return {"actor_id": sid, "actor_type": actor_type(sid, None)}
+                    "session_id": value(row, logon_field) if logon_field else None}
+    return {"actor_id": None, "actor_type": actor_type(None, None)}
 
 
 def actor_type(sid: str | None, name: str | None) -> str:
@@ -262,11 +276,18 @@ def _keywords(raw: str | None) -> int | None:
 
 
 def ip_or_none(address: str | None) -> str | None:
-    """The address when it is an IP (`::ffff:10.0.0.1` included), else None."""
+    """The address when it is an IP, else None; an IPv4 address in its IPv6 form
+    (`::ffff:10.0.0.1`, as Kerberos events write every IPv4 client) as plain IPv4, the way
+    other events and sources write the same client.
+
+    >>> ip_or_none("::ffff:10.0.0.1"), ip_or_none(" 10.0.0.1 "), ip_or_none("fe80::1%12"), ip_or_none("-")
+    ('10.0.0.1', '10.0.0.1', 'fe80::1%12', None)
+    """
     if not address:
         return None
     try:
-        ipaddress.ip_address(address.strip())
+        parsed = ipaddress.ip_address(address.strip())
     except ValueError:
         return None
-    return address.strip()
+    mapped = parsed.ipv4_mapped if isinstance(parsed, ipaddress.IPv6Address) else None
+    return str(mapped) if mapped is not None else address.strip()
