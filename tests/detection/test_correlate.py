@@ -217,8 +217,11 @@ def _holds(plan: CorrelationPlan, window: list[Event]) -> bool:
     return all(_compare(value, c) for c in plan.condition.comparisons)
 
 
-def reference(plan: CorrelationPlan, matches: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
-    """The hits, by enumerating every window of every group."""
+def reference(
+    plan: CorrelationPlan, matches: Mapping[str, pl.DataFrame], *, every_window: bool = False
+) -> pl.DataFrame:
+    """The hits, by enumerating every window of every group (with `every_window`, every window
+    that satisfies the condition, whether or not the window before its last events did)."""
     span = plan.timespan
     groups: dict[tuple[Any, ...], list[Event]] = defaultdict(list)
     for event in _reference_events(plan, matches):
@@ -228,7 +231,7 @@ def reference(plan: CorrelationPlan, matches: Mapping[str, pl.DataFrame]) -> pl.
         for t in sorted({event.time for event in members}):
             window = [e for e in members if t - span < e.time <= t]
             before = [e for e in window if e.time < t]
-            if not _holds(plan, window) or _holds(plan, before):
+            if not _holds(plan, window) or (not every_window and _holds(plan, before)):
                 continue
             ordered = sorted(window, key=lambda e: (e.time, e.uid, e.rule))
             uids = list(dict.fromkeys(e.uid for e in ordered))
@@ -497,15 +500,47 @@ def test_chained_matches_reference(chain: tuple[Scenario, CorrelationPlan]) -> N
 
 
 @PROPERTY
-@given(chains(), st.sampled_from(range(14)))
+@given(scenarios())
+def test_every_window_matches_reference(scenario: Scenario) -> None:
+    """What a chained correlation reads: a row wherever the condition holds."""
+    assert_same(
+        evaluate_correlation(scenario.plan, scenario.matches, every_window=True),
+        reference(scenario.plan, scenario.matches, every_window=True),
+    )
+
+
+@PROPERTY
+@given(scenarios(types=[CorrelationType.TEMPORAL_ORDERED]))
+def test_every_window_of_ordered_sequences_matches_reference(scenario: Scenario) -> None:
+    """A sequence completed earlier still holds at later events of its window."""
+    assert_same(
+        evaluate_correlation(scenario.plan, scenario.matches, every_window=True),
+        reference(scenario.plan, scenario.matches, every_window=True),
+    )
+
+
+@PROPERTY
+@given(chains())
+def test_chained_over_every_window_matches_reference(chain: tuple[Scenario, CorrelationPlan]) -> None:
+    child, parent = chain
+    child_rows = evaluate_correlation(child.plan, child.matches, every_window=True)
+    assert_same(
+        evaluate_correlation(parent, {"child": child_rows}),
+        reference(parent, {"child": reference(child.plan, child.matches, every_window=True)}),
+    )
+
+
+@PROPERTY
+@given(chains(), st.sampled_from(range(14)), st.booleans())
 def test_chained_look_back_is_the_sum_of_spans(
-    chain: tuple[Scenario, CorrelationPlan], split: int
+    chain: tuple[Scenario, CorrelationPlan], split: int, every_window: bool
 ) -> None:
     child, parent = chain
     s = at(split)
 
     def run(frames: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
-        return evaluate_correlation(parent, {"child": evaluate_correlation(child.plan, frames)})
+        child_rows = evaluate_correlation(child.plan, frames, every_window=every_window)
+        return evaluate_correlation(parent, {"child": child_rows})
 
     look_back = child.plan.timespan + parent.timespan
     early = run(_split(child.matches, pl.col("time") < s))

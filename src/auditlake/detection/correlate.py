@@ -20,7 +20,12 @@ Output: one row per hit, sorted by `time` then group-by columns:
 **Chaining.** A correlation that references correlation `c` gets `c`'s output as `matches["c"]`:
 its events are `c`'s hits (`time` = window end, `event_uid` = hit id) with the group-by columns
 of `c`, `value`, `window_start`, `window_end`, `event_uids` and `rule_keys`. So a parent groups
-by columns of `c`'s group-by and may aggregate `field: value`.
+by columns of `c`'s group-by and may aggregate `field: value`. The rows a parent is meant to
+read are `c` evaluated with `every_window=True`: a row wherever `c`'s condition holds, not only
+where it starts to hold, so a pattern that keeps holding (a sustained brute force) is seen at
+every event of it, e.g. next to a success late in the burst; `c`'s suppressed hits would show
+the burst's start only. Each such row, like a hit, depends on the events of its own window
+only, so the look-back of a chain stays the sum of its timespans.
 
 **Semantics** (the brute-force reference in the tests implements exactly this):
 
@@ -105,14 +110,18 @@ _G = "__g"
 
 
 def evaluate_correlation(
-    plan: CorrelationPlan, matches: Mapping[str, pl.DataFrame]
+    plan: CorrelationPlan, matches: Mapping[str, pl.DataFrame], *, every_window: bool = False
 ) -> pl.DataFrame:
-    """The hits of `plan` over `matches` (see the module docstring for columns and semantics)."""
+    """The hits of `plan` over `matches` (see the module docstring for columns and semantics).
+
+    With `every_window`, one row per group and event time whose window satisfies the condition,
+    without suppression: the events a chained correlation reads (see "Chaining").
+    """
     events = _events(plan, matches)
     if plan.type is CorrelationType.TEMPORAL_ORDERED:
-        hits = _ordered_hits(plan, events)
+        hits = _ordered_hits(plan, events, every_window)
     else:
-        hits = _window_hits(plan, events)
+        hits = _window_hits(plan, events, every_window)
     return _output(plan, events, hits)
 
 
@@ -276,8 +285,9 @@ def _rolling(expr: pl.Expr, how: str, window: str, closed: Closed, **options: An
     return rolled.over(_G)
 
 
-def _window_hits(plan: CorrelationPlan, events: pl.DataFrame) -> pl.DataFrame:
-    """Hits of every type but temporal_ordered: (group, time) where the condition starts to hold."""
+def _window_hits(plan: CorrelationPlan, events: pl.DataFrame, every_window: bool) -> pl.DataFrame:
+    """Hits of every type but temporal_ordered: (group, time) where the condition starts to hold
+    (with `every_window`, where it holds)."""
     span, window = _window(plan)
     if plan.type is CorrelationType.VALUE_COUNT:
         events = _with_distinct_counts(events, span)
@@ -294,12 +304,12 @@ def _window_hits(plan: CorrelationPlan, events: pl.DataFrame) -> pl.DataFrame:
         return ((count > 0) & condition).fill_null(False), value
 
     full, value = holds("right")
-    before, _ = holds("none")
+    hit = full if every_window else full & ~holds("none")[0]
     if plan.type in _TEMPORAL:
         value = pl.lit(None, pl.Float64)
     return (
         _with_bounds(events, window)
-        .with_columns(value.cast(pl.Float64).alias("value"), (full & ~before).alias("__hit"))
+        .with_columns(value.cast(pl.Float64).alias("value"), hit.alias("__hit"))
         .filter(pl.col("__hit"))
         .unique(subset=[_G, "__t"], keep="first", maintain_order=True)
         .select("time", "__t", "value", "__start", "__end")
@@ -468,14 +478,16 @@ def _with_distinct_counts_joined(events: pl.DataFrame, span: int) -> pl.DataFram
 # --- temporal_ordered --------------------------------------------------------------------------
 
 
-def _ordered_hits(plan: CorrelationPlan, events: pl.DataFrame) -> pl.DataFrame:
+def _ordered_hits(plan: CorrelationPlan, events: pl.DataFrame, every_window: bool) -> pl.DataFrame:
     """Hits of temporal_ordered: times of a last-rule event that completes an ordered chain.
 
     For each event of the last rule at `t`, a backward chain of `join_asof`s finds the latest
     event of the previous rule strictly before it, and so on to the first rule: the latest
     possible start `S(t)` of a chain ending at `t` (latest predecessor is optimal for existence).
     The window `(t - span, t]` holds a chain iff `S(t) > t - span`; `(t - span, t)` holds one iff
-    some last-rule event `t'` in it has `S(t') > t - span`, a rolling max of `S`.
+    some last-rule event `t'` in it has `S(t') > t - span`, a rolling max of `S`. With
+    `every_window`, every event time `t` of the group whose window `(t - span, t]` holds a chain,
+    completed at `t` or before: the same rolling max, over all event times, closed at `t`.
     """
     span, window = _window(plan)
     index = {key: i for i, key in enumerate(plan.distinct_rules)}
@@ -504,21 +516,32 @@ def _ordered_hits(plan: CorrelationPlan, events: pl.DataFrame) -> pl.DataFrame:
         )
     starts = chain.filter(pl.col("__p").is_not_null()).rename({"__p": "__s"})
     start_before = pl.col("__s").fill_null(_I64_MIN)
-    ends = (
-        last.join(starts, on=[_G, "__t"], how="left")
-        .sort(_G, "__t")
-        .with_columns(_rolling(start_before, "max", window, "none").alias("__s_before"))
-    )
     lower = pl.col("__t") - span
-    completes = (pl.col("__s") > lower).fill_null(False)
-    already = (pl.col("__s_before") > lower).fill_null(False)
+    if every_window:
+        ends = (
+            events.select(_G, "__t")
+            .unique()
+            .join(starts, on=[_G, "__t"], how="left")
+            .sort(_G, "__t")
+            .with_columns(_rolling(start_before, "max", window, "right").alias("__s_upto"))
+        )
+        selected = (pl.col("__s_upto") > lower).fill_null(False)
+    else:
+        ends = (
+            last.join(starts, on=[_G, "__t"], how="left")
+            .sort(_G, "__t")
+            .with_columns(_rolling(start_before, "max", window, "none").alias("__s_before"))
+        )
+        completes = (pl.col("__s") > lower).fill_null(False)
+        already = (pl.col("__s_before") > lower).fill_null(False)
+        selected = completes & ~already
     bounds = (
         _with_bounds(events, window)
         .select(_G, "__t", "time", "__start", "__end")
         .unique(subset=[_G, "__t"], keep="first")
     )
     return (
-        ends.filter(completes & ~already)
+        ends.filter(selected)
         .select(_G, "__t")
         .join(bounds, on=[_G, "__t"], how="left")
         .select("time", "__t", pl.lit(None, pl.Float64).alias("value"), "__start", "__end")

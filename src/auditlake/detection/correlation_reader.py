@@ -180,7 +180,7 @@ class _Builder:
             raise self.error(f"rule references repeat: {list(rules)}")
         group_by = tuple(rule.group_by or ())
         self.check_group_by(group_by)
-        return CorrelationPlan(
+        plan = CorrelationPlan(
             id=str(rule.id) if rule.id else None,
             name=rule.name,
             title=rule.title,
@@ -194,6 +194,8 @@ class _Builder:
             generate=bool(rule.generate),
             correlation_refs=self.correlation_refs(rules),
         )
+        self.check_chained_columns(plan)
+        return plan
 
     def rule_keys(self, extended: ConditionNode | None) -> tuple[str, ...]:
         if self.rule.rules is not None:
@@ -369,6 +371,29 @@ class _Builder:
                 raise self.error(
                     f"group-by column {name!r} collides with a correlation output column",
                     hint="rename it with an alias",
+                )
+
+    def check_chained_columns(self, plan: CorrelationPlan) -> None:
+        """Refuse a column a referenced correlation's output cannot hold.
+
+        A correlation's events are another correlation's hits, which carry that correlation's
+        group-by columns and the output columns only. Grouping by (or aggregating) anything
+        else, as the specification's note on a chain grouped by another field allows, would
+        need the fields of each hit's evidence events, which evaluation does not carry: refused
+        here, naming the rule, rather than failing every correlation of a run at evaluation.
+        """
+        for ref in self.rule.rules or ():
+            child = getattr(ref, "rule", None)
+            if not isinstance(child, SigmaCorrelationRule):
+                continue
+            held = {*(child.group_by or ()), *OUTPUT_COLUMNS}
+            wanted = (plan.column(name, ref.reference) for name in (*plan.group_by, *plan.fields))
+            missing = [column for column in dict.fromkeys(wanted) if column not in held]
+            if missing:
+                raise self.error(
+                    f"referenced correlation {ref.reference!r} has no column {missing} in its "
+                    f"output (it groups by {list(child.group_by or ())})",
+                    hint="group both correlations by the same fields, or map them with `aliases`",
                 )
 
     def correlation_refs(self, rules: tuple[str, ...]) -> tuple[str, ...]:

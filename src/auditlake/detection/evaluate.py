@@ -528,20 +528,25 @@ def correlate_matched(ruleset: RuleSet, matched: pl.DataFrame) -> dict[str, pl.D
         key[0]: rows for key, rows in matched.partition_by(RULE_ID_COLUMN, as_dict=True).items()
     } if RULE_ID_COLUMN in matched.columns else {}
 
-    def hits(plan: CorrelationPlan) -> pl.DataFrame:
-        if plan.key not in results:
+    # A correlation read by another feeds it every window where it holds, not its hits alone
+    # (`correlate`, "Chaining"): a burst that keeps going is seen beside a success late in it.
+    fed: dict[str, pl.DataFrame] = {}
+
+    def hits(plan: CorrelationPlan, every_window: bool = False) -> pl.DataFrame:
+        done = fed if every_window else results
+        if plan.key not in done:
             inputs: dict[str, pl.DataFrame] = {}
             for key in plan.distinct_rules:
                 if key in plans:
-                    inputs[key] = hits(plans[key])
+                    inputs[key] = hits(plans[key], every_window=True)
                 elif key in rules:
                     rule = rules[key]
                     rows = by_rule.get(rule.id, matched.head(0))
                     inputs[key] = rows.select(_present(rows, plan.required_columns(key), rule))
                 else:
                     raise KeyError(f"correlation {plan.key}: no rule {key!r} in the rule set")
-            results[plan.key] = evaluate_correlation(plan, inputs)
-        return results[plan.key]
+            done[plan.key] = evaluate_correlation(plan, inputs, every_window=every_window)
+        return done[plan.key]
 
     for plan in ruleset.correlations:
         hits(plan)

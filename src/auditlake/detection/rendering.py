@@ -331,16 +331,17 @@ CORRELATE = '''
 def correlate(events):
     """Each correlation's hits on `events` (a DataFrame), by correlation id."""
     by_key = {key: plan for plan in CORRELATIONS.values() for key in (plan.key, plan.id) if key}
-    hits = {}
+    done = {False: {}, True: {}}
 
-    def of(plan):
-        if plan.key not in hits:
+    def of(plan, every_window=False):
+        # a correlation read by another feeds it every window where it holds, not its hits alone
+        if plan.key not in done[every_window]:
             matches = {
-                key: of(by_key[key]) if key in by_key else events.filter(CORRELATION_RULES[key])
+                key: of(by_key[key], True) if key in by_key else events.filter(CORRELATION_RULES[key])
                 for key in plan.distinct_rules
             }
-            hits[plan.key] = evaluate_correlation(plan, matches)
-        return hits[plan.key]
+            done[every_window][plan.key] = evaluate_correlation(plan, matches, every_window=every_window)
+        return done[every_window][plan.key]
 
     return {rule_id: of(plan) for rule_id, plan in CORRELATIONS.items()}
 '''.strip("\n")
