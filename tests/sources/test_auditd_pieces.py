@@ -91,7 +91,7 @@ def test_a_live_log_cut_mid_event_keeps_the_rest_when_it_comes(tmp_path: Path) -
     assert {r["correlation_id"] for r in rows} == {f":{STAMP}"}
     whole = next(r for r in rows if r["cmdline"] is not None)
     assert whole["cmdline"] == CMDLINE and whole["raw"] == "\n".join(EVENT)
-    assert whole["action"] == "SYSCALL:execve" and whole["actor_id"] == "1000"
+    assert whole["action"] == "SYSCALL:execve" and whole["actor_id"] == "0"  # uid=0, under auid=1000
 
 
 def test_an_event_split_by_rotation_lands_both_pieces(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_an_event_split_by_rotation_lands_both_pieces(tmp_path: Path) -> None:
     assert {r["correlation_id"] for r in rows} == {f":{STAMP}"}
     head = next(r for r in rows if r["cmdline"] is not None)
     tail = next(r for r in rows if r["cmdline"] is None)
-    assert (head["cmdline"], head["action"], head["actor_id"]) == (CMDLINE, "SYSCALL:execve", "1000")
+    assert (head["cmdline"], head["action"], head["actor_id"]) == (CMDLINE, "SYSCALL:execve", "0")
     assert tail["raw"] == "\n".join([PATH, PROCTITLE, EOE])
 
 

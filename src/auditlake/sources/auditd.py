@@ -19,7 +19,7 @@ the same bytes again still adds nothing.
 ...     b"hostname=? addr=10.0.0.5 terminal=ssh res=success'", "audit.log:1"))
 >>> row["correlation_id"], row["event_uid"]
 (':1700000000.123:42', ':1700000000.123:42/dfd81b43916494bd')
->>> row["actor_id"], row["actor_name"], row["src_ip"], row["outcome"]
+>>> row["actor_id"], row["target_name"], row["src_ip"], row["outcome"]
 ('1000', 'alice', '10.0.0.5', 'success')
 """
 
@@ -69,6 +69,9 @@ OUTCOMES: Mapping[str, str] = {
 }
 UNSET_IDS = frozenset({"4294967295", "-1", "unset"})
 NULLISH = frozenset({"", "?", "(null)", "(none)", "unset"})
+UNNAMED_ACCOUNTS = frozenset({"(invalid user)", "(unknown user)", "(unknown)"})
+"""What sshd writes as `acct` when the name tried is no account (or none was given): it stays in
+the `acct` column, but names neither an actor nor a target."""
 
 _Class = tuple[int, int, str]
 AUTHENTICATION, ACCOUNT_CHANGE, GROUP_CHANGE = 3002, 3001, 3006
@@ -193,7 +196,7 @@ def _parse_record(line: str) -> _Record:
     main, _, enriched = line[header.end():].partition("\x1d")
     fields: dict[str, str] = {}
     execve = record_type == "EXECVE"
-    start = main.find("msg='")
+    start = _nested_msg_start(main)
     if start >= 0:
         end = main.rfind("'")
         _pairs(main[:start], fields, execve=execve)
@@ -203,6 +206,15 @@ def _parse_record(line: str) -> _Record:
     if enriched:
         _pairs(enriched, fields, execve=False)
     return _Record(record_type, node, stamp, fields)
+
+
+def _nested_msg_start(text: str) -> int:
+    """Where a user-space message's `msg='…'` opens, or -1 (as `auditd_events` finds it): never
+    inside a double-quoted value, such as the argument of `grep "msg='op=login" audit.log`."""
+    start = text.find("msg='")
+    while start >= 0 and text.count('"', 0, start) % 2:
+        start = text.find("msg='", start + 1)
+    return start
 
 
 def _records(raw: bytes) -> list[_Record]:
@@ -385,26 +397,48 @@ def _known_id(value: str | None) -> str | None:
     return None if value is None or value in UNSET_IDS or value in NULLISH else value
 
 
+def _account(native: Mapping[str, str]) -> str | None:
+    """The account name of `acct`, or None for a placeholder."""
+    acct = _known_name(native.get("acct"))
+    return None if acct in UNNAMED_ACCOUNTS else acct
+
+
 def _known_name(value: str | None) -> str | None:
     return None if value is None or value in NULLISH else value
 
 
 def _actor(native: Mapping[str, str], class_uid: int) -> Row:
-    """Who: the login uid (auid) when set, since uid changes under sudo and setuid programs."""
+    """Who: the account the process runs as (`uid`), and the person behind it (`auid`).
+
+    The login uid is set once at login and kept through su, sudo and setuid programs, so under
+    `sudo` the actor is root and `actor_original` the person who logged in. Records without a
+    `uid` (a CONFIG_CHANGE of its own) have only the login uid to name the actor.
+    """
     auid = _known_id(native.get("auid"))
+    person = (_known_name(native.get("AUID")) or auid) if auid else None
     if class_uid == AUTHENTICATION:
-        # The process is the authenticating daemon; the actor is the account logging in.
-        actor_id = auid or _known_id(native.get("id"))
-        name = _known_name(native.get("acct")) or (_known_name(native.get("AUID")) if auid else None)
-        kind = "user" if actor_id or name else "unknown"
-        return {"actor_id": actor_id, "actor_name": name, "actor_type": kind}
+        return {**_authenticating(native, auid), "actor_original": person}
     uid = _known_id(native.get("uid"))
-    auid_name = _known_name(native.get("AUID"))
-    name = auid_name if auid else _known_name(native.get("UID"))
-    original = (auid_name or auid) if auid and uid and uid != auid else None
+    name = _known_name(native.get("UID")) if uid else _known_name(native.get("AUID")) if auid else None
     kind = "user" if auid else "system" if uid == "0" else "service" if uid else "unknown"
-    return {"actor_id": auid or uid, "actor_name": name, "actor_type": kind,
-            "actor_original": original}
+    return {"actor_id": uid or auid, "actor_name": name, "actor_type": kind, "actor_original": person}
+
+
+def _authenticating(native: Mapping[str, str], auid: str | None) -> Row:
+    """The actor of an authentication record, never the daemon (sshd, login, cron) writing it.
+
+    Before login (no auid) the actor is the account logging in, `acct` or `id`. Within a login
+    session it is the session's user: `su -` run by alice writes `auid=1000 acct="root"`, so
+    `acct` is then the account authenticated as (the target), not the actor's name.
+    """
+    actor_id: str | None
+    name: str | None
+    if auid:
+        actor_id, name = auid, _known_name(native.get("AUID"))
+    else:
+        actor_id = _known_id(native.get("id"))
+        name = _account(native) or _known_name(native.get("ID"))
+    return {"actor_id": actor_id, "actor_name": name, "actor_type": "user" if actor_id or name else "unknown"}
 
 
 def _origin(native: Mapping[str, str]) -> Row:
@@ -431,15 +465,33 @@ def _outcome(native: Mapping[str, str]) -> Row:
 
 
 def _target(native: Mapping[str, str], records: list[_Record], class_uid: int) -> Row:
-    """The account acted on (`acct`), else the file the syscall touched (not its parent dir)."""
-    acct = _known_name(native.get("acct"))
+    """The account acted on (`acct`, or only its `id`), else the file the syscall touched (not
+    its parent dir)."""
+    if class_uid in (ACCOUNT_CHANGE, GROUP_CHANGE):
+        return _account_target(native, class_uid)
+    acct = _account(native)
     if acct is not None:
-        return {"target_type": "group" if class_uid == GROUP_CHANGE else "user", "target_name": acct}
+        return {"target_type": "user", "target_name": acct}
     paths = [r.fields for r in records if r.type == "PATH" and _known_name(r.fields.get("name"))]
     objects = [p for p in paths if p.get("nametype") != "PARENT"] or paths
     if objects:
         return {"target_type": "file", "target_name": objects[0]["name"]}
     return {}
+
+
+def _account_target(native: Mapping[str, str], class_uid: int) -> Row:
+    """The user or group that useradd, usermod, groupadd or passwd changed.
+
+    shadow-utils names it by `acct=` or, when it has only the number, by `id=` (`op=adding user
+    id=1001`, `op=add-group id=1002`, `op=change password id=1001`); on these records `id` is
+    the account changed, never the one changing it.
+    """
+    acct = _account(native)
+    account_id = _known_id(native.get("id"))
+    if acct is None and account_id is None:
+        return {}
+    kind = "group" if class_uid == GROUP_CHANGE else "user"
+    return {"target_type": kind, "target_id": account_id, "target_name": acct}
 
 
 SPEC = SourceSpec(

@@ -197,5 +197,17 @@ def _invalid_utf8(record: bytes) -> str | None:
 
 
 def _open_nested_msg(record: bytes) -> bool:
-    start = record.find(b"msg='")
+    start = _nested_msg_start(record)
     return start >= 0 and record.find(b"'", start + 5) < 0
+
+
+def _nested_msg_start(record: bytes) -> int:
+    """Where a user-space message's `msg='` opens, or -1; never inside a double-quoted value.
+
+    auditd quotes an EXECVE argument or a file name that holds `'` instead of hex-encoding it,
+    so `grep "msg='op=login" audit.log` writes `a1="msg='op=login"`: that is no nested message.
+    """
+    start = record.find(b"msg='")
+    while start >= 0 and record.count(b'"', 0, start) % 2:
+        start = record.find(b"msg='", start + 1)
+    return start
