@@ -164,7 +164,8 @@ def test_wrong_types_reject_the_record(
     [
         ({}, "missing time field 'ts'"),
         ({"ts": "not a time"}, "unparsable time field 'ts' 'not a time'"),
-        ({"ts": {"seconds": 1}}, "time field 'ts' has type Object, not a time"),
+        ({"ts": {"seconds": 1}}, "time field 'ts' is an object, expected a time"),
+        ({"ts": [1709294400]}, "time field 'ts' is an array, expected a time"),
         ({"ts": 99999999999999999}, "time field 'ts' 99999999999999999 is outside 1970..2200"),
     ],
 )

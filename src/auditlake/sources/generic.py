@@ -6,12 +6,14 @@ writing a parser. Records are framed like every JSON source (JSON Lines, arrays,
 
 The mapping file::
 
-    name = "myapp.audit"        # lake source name: ^[a-z0-9][a-z0-9._-]{0,63}$, no ".."
+    name = "myapp.audit"        # lake source name: ^[a-z0-9][a-z0-9._-]{0,63}$, no "..", and
+                                # not a built-in source's name or alias (`auditlake sources`)
 
     [fields]                    # canonical column = dotted path in the record
     event_uid = "id"
-    time = "ts"                 # required; RFC 3339, "YYYY-MM-DD HH:MM:SS" or epoch s/ms/us
+    time = "ts"                 # required; RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or epoch s/ms/us
     actor_id = "who.id"
+    src_ip = "client.ip"        # a value that is not an IP address lands in src_host instead
     actor_roles = "who.groups"  # list columns take a JSON array (or one scalar)
     auth_mfa = "who.mfa"        # true/false, or the strings "true"/"false"
     class_uid = "ocsf.class"    # integer columns reject anything but integers
@@ -19,7 +21,8 @@ The mapping file::
 
     [outcome_values]            # native outcome value (as text) = success | failure | unknown
     ok = "success"              # unlisted values stay as they are when already success/failure/
-    denied = "failure"          # unknown, and become "unknown" otherwise
+    denied = "failure"          # unknown, and become "unknown" otherwise; needs [fields] outcome
+    403 = "failure"             # a numeric code in the data is matched by its digits
 
     [native]                    # native columns to keep beside the canonical ones; without this
     paths = ["op", "who.name"]  # table every leaf down to 3 levels is kept
@@ -27,7 +30,9 @@ The mapping file::
     [detect]                    # optional: lets auto-detection pick this mapping when all the
     require = ["op", "who"]     # listed paths are present (otherwise use it by name only)
 
-A path is split on dots, so keys that contain a dot cannot be mapped (they stay in `raw`).
+A path is split on dots, so keys that contain a dot cannot be mapped (they stay in `raw`), and
+it does not go into arrays: `who.groups.name` over `"groups": [{"name": ...}]` finds nothing.
+An empty string where a time, integer or boolean belongs counts as absent.
 `raw`, `event_hash`, `raw_format`, `parser_version`, `source`, `dt` and `ingested_at` are set by
 the lake and cannot be mapped. A record whose mapped values have the wrong type is quarantined
 with the column and path in the reason; a broken mapping file raises `MappingError` naming the
@@ -53,8 +58,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditlake.errors import AuditlakeError, RecordError
+from auditlake.errors import AuditlakeError, RecordError, UnknownSourceError
 from auditlake.schema import CANONICAL, OUTCOMES, is_canonical
+from auditlake.sources import registry
 from auditlake.sources.base import Frame, Row, SourceSpec
 from auditlake.sources.fields import (
     JsonArray,
@@ -62,6 +68,8 @@ from auditlake.sources.fields import (
     flatten_all,
     flatten_paths,
     get,
+    ip_or_host,
+    json_kind,
     load_json_object,
     text,
 )
@@ -75,8 +83,23 @@ SECTIONS = ("name", "fields", "outcome_values", "native", "detect")
 SET_BY_LAKE = frozenset({
     "raw", "event_hash", "raw_format", "parser_version", "source", "dt", "ingested_at",
 })
+MAPPABLE = tuple(c for c in CANONICAL if c not in SET_BY_LAKE)
 NATIVE_DEPTH = 3
-INTEGER = re.compile(r"-?\d+")
+INTEGER = re.compile(r"-?[0-9]+")
+"""ASCII digits only: `\\d` would also take other scripts' digits ("٣"), which `int()` reads."""
+
+COLUMN_SYNONYMS: Mapping[str, str] = {
+    "timestamp": "time", "ts": "time", "id": "event_uid",
+    "user": "actor_name", "username": "actor_name", "user_name": "actor_name", "login": "actor_name",
+    "user_id": "actor_id", "userid": "actor_id", "actor": "actor_id",
+    "groups": "actor_roles", "roles": "actor_roles", "mfa": "auth_mfa",
+    "ip": "src_ip", "client_ip": "src_ip", "source_ip": "src_ip", "ip_address": "src_ip",
+    "hostname": "host", "useragent": "user_agent",
+    "result": "outcome", "status": "outcome", "reason": "outcome_reason",
+    "event": "action", "operation": "action", "resource": "target_id",
+}
+"""Names an application's own schema tends to use, for the hint on an unknown column: spelling
+alone would send `user` nowhere and `username` to `user_agent`."""
 
 Convert = Callable[[Any, str], Any]
 """(value at the path, description for reasons) → the column's Python value."""
@@ -102,6 +125,8 @@ class FieldMapping:
         row: Row = self._native_columns(doc)
         for column, path, convert in self.fields:
             row[column] = convert(get(doc, path), f"{column} field {path!r}")
+        if "src_ip" in row:
+            _address_or_host(row)
         row["outcome"] = self._outcome(doc)
         return row
 
@@ -129,6 +154,16 @@ class FieldMapping:
         if value in self.outcome_values:
             return self.outcome_values[value]
         return value if value in OUTCOMES else "unknown"
+
+
+def _address_or_host(row: Row) -> None:
+    """`src_ip` holds addresses only, as every built-in source keeps it (`fields.ip_or_host`):
+    a host or service name standing in for one (`localhost`, `AWS Internal`) goes to
+    `src_host`, unless the record's own mapped host name is there already."""
+    moved = ip_or_host(row.pop("src_ip"))
+    row["src_ip"] = moved.get("src_ip")
+    if row.get("src_host") is None and "src_host" in moved:
+        row["src_host"] = moved["src_host"]
 
 
 def load_mapping(path: Path) -> SourceSpec:
@@ -160,11 +195,15 @@ def compile_mapping(data: Mapping[str, Any], *, where: str = "<mapping>") -> Fie
                            hint=f"a mapping has only: {', '.join(SECTIONS)}")
     name = _name(data.get("name"), where)
     fields = _fields(data.get("fields"), where)
+    outcome_values = _outcome_values(data.get("outcome_values", {}), where)
+    if outcome_values and "outcome" not in fields:  # the table would silently do nothing
+        raise MappingError("[outcome_values] is given but [fields] maps no outcome", where=where,
+                           hint='add outcome = "<path of the result>" under [fields]')
     return FieldMapping(
         name=name,
         fields=tuple((c, p, _converter(c)) for c, p in fields.items() if c != "outcome"),
         outcome_path=fields.get("outcome"),
-        outcome_values=_outcome_values(data.get("outcome_values", {}), where),
+        outcome_values=outcome_values,
         native_paths=_native_paths(data.get("native"), where),
         detect_paths=_detect_paths(data.get("detect"), where),
     )
@@ -179,7 +218,19 @@ def _name(name: Any, where: str) -> str:
             f"source name {name!r} is not a safe directory name", where=where,
             hint="use 1-64 of a-z 0-9 . _ -, starting with a letter or digit, no '..'",
         )
+    _refuse_builtin_name(name, where)
     return name
+
+
+def _refuse_builtin_name(name: str, where: str) -> None:
+    """A built-in source's name or alias would put the application's events in that source's
+    partition, where its rules run on them and its readers misread them."""
+    try:
+        builtin = registry.lookup(name).name
+    except UnknownSourceError:
+        return
+    raise MappingError(f"source name {name!r} is the built-in source {builtin!r}", where=where,
+                       hint='name the application\'s own log, e.g. name = "myapp.audit"')
 
 
 def _fields(table: Any, where: str) -> dict[str, str]:
@@ -199,11 +250,19 @@ def _fields(table: Any, where: str) -> dict[str, str]:
 
 
 def _column_hint(column: str) -> str:
-    close = difflib.get_close_matches(column, [c for c in CANONICAL if c not in SET_BY_LAKE], 1)
-    return f"did you mean {close[0]!r}?" if close else "use a column of auditlake.schema.CANONICAL"
+    """The column most likely meant: the same name in other case or with `-`, a usual synonym,
+    else the closest spelling; when none is close, every column a mapping may name."""
+    folded = column.strip().lower().replace("-", "_").replace(" ", "_")
+    meant = folded if folded in MAPPABLE else COLUMN_SYNONYMS.get(folded)
+    close = [meant] if meant else difflib.get_close_matches(folded, MAPPABLE, 1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"use one of: {', '.join(MAPPABLE)}"
 
 
 def _outcome_values(table: Any, where: str) -> dict[str, str]:
+    """Native value as text → outcome. Keys are spelled as `text` spells the record's value
+    (a mapping built in Python may key a status code by the number 403, or by True)."""
     if not isinstance(table, Mapping):
         raise MappingError("[outcome_values] is not a table", where=where,
                            hint='write it as a table: [outcome_values] then ok = "success"')
@@ -211,7 +270,7 @@ def _outcome_values(table: Any, where: str) -> dict[str, str]:
         if outcome not in OUTCOMES:
             raise MappingError(f"[outcome_values] {native} = {outcome!r} is not an outcome",
                                where=where, hint=f"use one of: {', '.join(OUTCOMES)}")
-    return dict(table)
+    return {text(native) or "": outcome for native, outcome in table.items()}
 
 
 def _native_paths(table: Any, where: str) -> tuple[str, ...] | None:
@@ -272,31 +331,45 @@ def _as_json_text(value: Any, what: str) -> str | None:
     return text(value)
 
 
+def _absent(value: Any) -> bool:
+    """Null or an empty (blank) string: what a typed column reads as "not given", as the
+    built-in sources read an empty field."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _as_required_time(value: Any, what: str) -> datetime:
+    if isinstance(value, (*JsonObject, *JsonArray)):
+        # named here: the parser's own type name differs between records (Object, dict)
+        raise RecordError(f"{what} is {json_kind(value)}, expected a time")
     return parse_time(value, what=what)
 
 
 def _as_time(value: Any, what: str) -> datetime | None:
-    return None if value is None else parse_time(value, what=what)
+    return None if _absent(value) else _as_required_time(value, what)
 
 
 def _as_list(value: Any, what: str) -> list[str] | None:
     if value is None:
         return None
+    if isinstance(value, JsonObject):
+        raise RecordError(f"{what} is an object, expected an array or a single value")
     items = value if isinstance(value, list) else [value]
     return [t for t in (text(v) for v in items) if t is not None]
 
 
 def _as_bool(value: Any, what: str) -> bool | None:
-    if value is None or isinstance(value, bool):
+    if _absent(value):
+        return None
+    if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
+    word = value.strip().lower() if isinstance(value, str) else None
+    if word in ("true", "false"):
+        return word == "true"
     raise RecordError(f"{what} is {text(value)!r:.40}, expected true or false")
 
 
 def _as_int(value: Any, what: str, *, bits: int) -> int | None:
-    if value is None:
+    if _absent(value):
         return None
     if isinstance(value, str) and INTEGER.fullmatch(value.strip()):
         value = int(value)
