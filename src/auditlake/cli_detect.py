@@ -155,7 +155,7 @@ def cmd_detect(rules_paths: tuple[Path, ...], lake: Path, since: str | None, unt
         ruleset = compile_rules(files, placeholders=placeholders) if no_cache \
             else compile_rules_cached(files, placeholders=placeholders)
         ruleset = run_ruleset(ruleset, min_level)
-        warn_failures(ruleset)
+        warn_failures(ruleset, lake)
         incremental = start is None and end is None
         paths, run_id = LakePaths.at(lake), new_run_id()
         try:
@@ -243,20 +243,56 @@ def _cannot_print(why: str) -> NoReturn:
     sys.exit(ExitCode.FAILURE)
 
 
-def warn_failures(ruleset: RuleSet) -> None:
+def warn_failures(ruleset: RuleSet, lake: Path | None = None) -> None:
     """A warning per rule that did not compile, and per rule whose logsource reaches no lake
-    source (`warn_unrouted`); exit 1 when rules failed and none is left to run: a scheduled
-    run of a broken rule set must not pass for a quiet day."""
+    source (`warn_unrouted`) or, with the `lake`, only mapped sources it does not hold
+    (`warn_unheld`); exit 1 when rules failed and none is left to run: a scheduled run of a
+    broken rule set must not pass for a quiet day."""
     from auditlake.cli import ExitCode
 
     for failure in ruleset.failures:
         click.echo(f"warning: rule {failure.path or failure.title} not compiled ({failure.reason}): "
                    f"{failure.message}", err=True)
     warn_unrouted(ruleset)
+    if lake is not None:
+        warn_unheld(ruleset, lake)
     if ruleset.failures and not ruleset.correlations and not any(rule.output for rule in ruleset.rules):
         click.echo(f"error: no rule left to run: {len(ruleset.failures)} did not compile (above); "
                    "`auditlake rules check` shows where", err=True)
         sys.exit(ExitCode.FAILURE)
+
+
+def warn_unheld(ruleset: RuleSet, lake: Path) -> None:
+    """A warning per rule whose logsource names only sources no built-in source is and the
+    lake does not hold (`logsources.route` reads an unknown logsource as the name of a generic
+    mapping's source): a misspelt product, or an application whose log is not ingested yet."""
+    from auditlake.sources.registry import SOURCES
+
+    known = {spec.name for spec in SOURCES} | held_sources(lake)
+    for rule in ruleset.rules:
+        missing = sorted({alt.source for alt in rule.routes} - known)
+        if not rule.routes or len(missing) < len({alt.source for alt in rule.routes}):
+            continue
+        click.echo(f"warning: rule {rule.path or rule.title} sees no event: its logsource "
+                   f"({_written(rule.logsource)}) names the source {', '.join(missing)}, which is no "
+                   "built-in source and which the lake does not hold (a generic mapping of that name "
+                   "writes it); `auditlake rules check` shows which logsources route", err=True)
+
+
+def held_sources(lake: Path) -> set[str]:
+    """The sources the lake holds events of (its `events/source=<name>` partitions)."""
+    events = LakePaths.at(lake).events
+    try:
+        return {entry.name.partition("=")[2] for entry in events.iterdir() if entry.name.startswith("source=")}
+    except OSError:
+        return set()
+
+
+def _written(logsource: tuple[str | None, str | None, str | None]) -> str:
+    """A rule's logsource as it is written: `product=x, service=y`."""
+    product, category, service = logsource
+    pairs = (("product", product), ("category", category), ("service", service))
+    return ", ".join(f"{k}={v}" for k, v in pairs if v) or "empty"
 
 
 def warn_unrouted(ruleset: RuleSet) -> None:
@@ -266,11 +302,8 @@ def warn_unrouted(ruleset: RuleSet) -> None:
     for rule in ruleset.rules:
         if rule.routes:
             continue
-        product, category, service = rule.logsource
-        written = ", ".join(f"{k}={v}" for k, v in (("product", product), ("category", category),
-                                                    ("service", service)) if v)
-        why = unsupported_reason(product, category, service) or "no lake source reads it"
-        click.echo(f"warning: rule {rule.path or rule.title} not run: its logsource ({written or 'empty'}) "
+        why = unsupported_reason(*rule.logsource) or "no lake source reads it"
+        click.echo(f"warning: rule {rule.path or rule.title} not run: its logsource ({_written(rule.logsource)}) "
                    f"reaches no lake source ({why}); `auditlake rules check` shows which logsources route",
                    err=True)
 

@@ -103,7 +103,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
                                "writes alerts; leave out --json (the same reports go to stderr as text) "
                                "or send the alerts to a jsonl sink")
     ruleset = run_ruleset(compile_rules_cached(files, placeholders=placeholders), min_level)
-    warn_failures(ruleset)
+    warn_failures(ruleset, lake)
     stop = threading.Event()
     delivery: Delivery | None = None
     try:

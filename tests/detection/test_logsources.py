@@ -209,7 +209,8 @@ def test_route_labels_say_what_each_alternative_is() -> None:
     ("linux", "antivirus", None),  # thor's product-less antivirus entry is Windows Defender
     ("azure", None, "signinlogs"),
     ("gcp", None, "google_workspace.admin"),
-    ("no-such-product", None, None),
+    ("no-such-product", "authentication", None),  # a category: no generic mapping's source
+    ("no such product", None, None),  # no source can be named so
     (None, None, None),
 ])
 def test_unknown_or_unsupported_logsource_routes_nowhere(logsource: tuple[str | None, ...]) -> None:

@@ -50,7 +50,7 @@ def test_a_logsource_no_lake_source_reads_is_named_in_the_failure(write_rule) ->
     assert failure.case.name == "match_stop.jsonl"
     (note,) = notes_of_failures(result)
     assert "product=nowhere, service=nothing" in note
-    assert "reads no lake source" in note and "aws.cloudtrail events" in note
+    assert "reads nowhere.nothing" in note and "aws.cloudtrail events" in note
 
 
 def test_a_logsource_of_another_source_is_named_in_the_failure(write_rule) -> None:

@@ -54,7 +54,6 @@ from auditlake.detection.compile import CompiledRule, RuleSet
 from auditlake.detection.correlation_plan import CorrelationPlan
 from auditlake.detection.evaluate import (
     EVIDENCE_SOURCE_COLUMNS,
-    RAW_JSON_SOURCES,
     RULE_ID_COLUMN,
     LateColumns,
     atom_columns,
@@ -63,6 +62,7 @@ from auditlake.detection.evaluate import (
     correlation_inputs,
     evaluate_candidates,
     needed_columns,
+    reads_json_paths,
 )
 from auditlake.detection.frame_size import estimated_bytes
 from auditlake.detection.logsources import effective_field_map
@@ -714,7 +714,7 @@ def _correlation_reads(ruleset: RuleSet, rules: list[CompiledRule], schema: pl.S
     of them is a field no column holds (read from the raw record by path)."""
     wanted = _correlation_columns(ruleset, rules)
     read = [c for c in schema.names() if c in wanted]
-    if source in RAW_JSON_SOURCES and wanted - set(schema.names()) and RAW in schema:
+    if reads_json_paths(source) and wanted - set(schema.names()) and RAW in schema:
         read.append(RAW)
     return read
 

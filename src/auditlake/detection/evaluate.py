@@ -62,7 +62,24 @@ RULE_ID_COLUMN = "rule_id"
 RAW_JSON_SOURCES = frozenset(
     {"aws.cloudtrail", "okta.system", "github.audit", "gcp.audit", "k8s.audit", "gateway.teleport"}
 )
-"""Sources whose `raw` is the native JSON record, so a field without a column is read by path."""
+"""Built-in sources whose `raw` is the native JSON record, so a field without a column is read
+by path; a generic mapping's source too (`reads_json_paths`)."""
+
+
+@cache
+def reads_json_paths(source: str) -> bool:
+    """Whether a field without a column of its own is read from `raw` by path on `source`: a
+    built-in JSON source, or a generic mapping's (a source the registry does not know, whose
+    `raw` is the application's JSON record and whose native columns stop at a depth)."""
+    if source in RAW_JSON_SOURCES:
+        return True
+    from auditlake.sources.registry import lookup
+
+    try:
+        lookup(source)
+    except UnknownSourceError:
+        return True
+    return False
 
 
 EVIDENCE_SOURCE_COLUMNS = (
@@ -95,7 +112,7 @@ def needed_columns(
                 names.add(name)
             elif isinstance(schema.get(name.split(".", 1)[0]), pl.Struct):
                 names.add(name.split(".", 1)[0])  # read as a struct path
-            elif source in RAW_JSON_SOURCES:
+            elif reads_json_paths(source):
                 text = json_text_column(name, schema, json_arrays(source), json_objects(source)) or "raw"
                 names.add(text)  # `raw`, or the JSON column of the array or object it lies in
     if needs_raw and "raw" in schema:
@@ -114,12 +131,12 @@ def bind_options(
         return BindOptions()
     return BindOptions(
         source=source,
-        json_fallback=source in RAW_JSON_SOURCES,
+        json_fallback=reads_json_paths(source),
         keyword_columns=keyword_columns(source),
         json_list_columns=json_list_columns(source),
         json_arrays=json_arrays(source),
         json_objects=json_objects(source),
-        native_arrays=source in RAW_JSON_SOURCES,
+        native_arrays=reads_json_paths(source),
         array_columns=array_columns,
         flat_paths=flat_paths,
         raw_is_json=raw_is_json(source),
@@ -585,7 +602,7 @@ def _present(frame: pl.DataFrame, columns: Iterable[str], rule: CompiledRule) ->
     then in the raw JSON record by path (JSON sources); only what none of these holds is null.
     """
     sources = set(frame["source"].unique().to_list()) if "source" in frame.columns else set()
-    from_raw = "raw" in frame.columns and bool(sources & RAW_JSON_SOURCES)
+    from_raw = "raw" in frame.columns and any(reads_json_paths(str(s)) for s in sources if s)
     out: list[pl.Expr] = []
     for column in columns:
         names = [column, *(effective_field_map(alt).get(column, column) for alt in rule.routes)]

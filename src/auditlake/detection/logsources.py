@@ -25,6 +25,7 @@ rules that never fire.
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -303,7 +304,37 @@ def route(product: str | None, category: str | None, service: str | None) -> tup
         return fixed
     if key[0] == "windows" or (key[0] is None and key[1] is not None):
         return _windows_route(*key)
-    return ()
+    return _mapped_route(key)
+
+
+BUILTIN_PRODUCTS = frozenset(key[0] for key in FIXED_ROUTES if key[0])
+"""Products with built-in sources: their other logsources are not taken for mapped ones."""
+
+
+def _mapped_route(key: Logsource) -> tuple[Alternative, ...]:
+    """A logsource no built-in source claims, read as the name of a source a generic mapping
+    writes (`auditlake.sources.generic`): `{product: myapp, service: audit}` is the lake
+    source `myapp.audit`, `{product: myapp}` the source `myapp`. Not with a category (a
+    mapping has no kinds of event to pick from), nor for a product with built-in sources or a
+    logsource known to have no source (`unsupported_reason`), so SigmaHQ's rules for logs the
+    lake does not hold still say so rather than wait for events under an invented name.
+
+    >>> [a.source for a in route("myapp", None, "audit")], route("myapp", "authentication", None)
+    (['myapp.audit'], ())
+    """
+    product, category, service = key
+    if product is None or category is not None or product in BUILTIN_PRODUCTS:
+        return ()
+    if unsupported_reason(product, category, service):
+        return ()
+    name = f"{product}.{service}" if service else product
+    if not MAPPED_NAME.fullmatch(name) or ".." in name:
+        return ()
+    return _whole(name, f"the source a mapping names {name}")
+
+
+MAPPED_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+"""A generic mapping's source name (`generic.SAFE_NAME`, checked equal by a test)."""
 
 
 def _key(product: str | None, category: str | None, service: str | None) -> Logsource:

@@ -30,6 +30,11 @@ The mapping file::
     [detect]                    # optional: lets auto-detection pick this mapping when all the
     require = ["op", "who"]     # listed paths are present (otherwise use it by name only)
 
+Sigma rules reach the mapped source by its name: `logsource: {product: myapp, service: audit}`
+for `myapp.audit` (the name up to its first dot is the product, the rest the service), `{product:
+myapp}` for a mapping named `myapp` (`detection.logsources.route`). A field without a column of
+its own (deeper than the native columns go, or inside an array) is read from `raw` by path.
+
 A path is split on dots, so keys that contain a dot cannot be mapped (they stay in `raw`), and
 it does not go into arrays: `who.groups.name` over `"groups": [{"name": ...}]` finds nothing.
 An empty string where a time, integer or boolean belongs counts as absent.
