@@ -9,7 +9,7 @@ import importlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import IntEnum
 from pathlib import Path
 
@@ -276,52 +276,122 @@ def cmd_quarantine(lake: Path, source: str | None, limit: int | None, as_json: b
       raw_base64   then its bytes in base64 (else null)
     With --json --limit 0, each line is {source, reason, count}.
     """
-    from auditlake.lake.damage import reading
-    from auditlake.lake.scan import committed_files
-
-    paths = LakePaths.at(lake)
-    frame = scan_quarantine(paths)
-    if source is not None:
-        frame = frame.filter(pl.col("source") == _source_name(source))
-    try:
-        with reading(paths, committed_files(paths, "quarantine")):
-            records = frame.sort("quarantined_at", "input", "location").collect()
+    paths = _quarantine_lake(lake)
+    try:  # a damaged commit record fails the scan itself, before any file is read
+        wanted = None if source is None else _quarantined_source(paths, source)
+        frame = scan_quarantine(paths)
+        if wanted is not None:
+            frame = frame.filter(pl.col("source") == wanted)
+        keys = _read_quarantine(paths, frame.select(pl.exclude("raw")).sort(*_QUARANTINE_ORDER, nulls_last=True))
+        # scripts read --json and need every record; a person reads the table and is told the rest
+        listed = limit if limit is not None else keys.height if as_json else QUARANTINE_TABLE_ROWS
+        if as_json:
+            _print_quarantine_json(paths, frame, keys, listed)
+        else:
+            rows = [row for part in _with_raw(paths, frame, keys.head(listed)) for row in part.iter_rows(named=True)]
+            print_quarantine(keys, rows, source=wanted)
     except AuditlakeError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.FAILURE)
-    # scripts read --json and need every record; a person reads the table and is told the rest
-    listed = limit if limit is not None else records.height if as_json else QUARANTINE_TABLE_ROWS
-    if as_json:
-        _print_quarantine_json(records, listed)
-    else:
-        print_quarantine(records, listed)
-    if 0 < listed < records.height:
-        click.echo(f"{records.height - listed:,} more quarantined record(s) not listed: --limit "
-                   f"{records.height} lists them all", err=True)
+    if 0 < listed < keys.height:
+        click.echo(f"{keys.height - listed:,} more quarantined record(s) not listed: --limit "
+                   f"{keys.height} lists them all", err=True)
 
 
-def _print_quarantine_json(records: pl.DataFrame, limit: int) -> None:
-    """JSON Lines: the first `limit` records, or with `limit` 0 the count per source and
-    reason, as `ingest --json` reports them."""
+def _read_quarantine(paths: LakePaths, frame: pl.LazyFrame) -> pl.DataFrame:
+    """`frame` collected; a quarantine file that changed since its commit is named as such."""
+    from auditlake.lake.damage import reading
+    from auditlake.lake.scan import committed_files
+
+    with reading(paths, committed_files(paths, "quarantine")):
+        return frame.collect()
+
+
+QUARANTINE_READ_ROWS = 1_000
+"""Records whose bytes are read at once: one scan of the quarantine per this many records."""
+
+
+def _with_raw(paths: LakePaths, frame: pl.LazyFrame, keys: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """The records `keys` names, in their order, with their bytes, read `QUARANTINE_READ_ROWS`
+    at a time: what is held at once is the files of the commits those records came from, not
+    the whole quarantine (a record may be as large as 64 MiB, and an ingest with the wrong
+    --source quarantines every record)."""
+    for part in keys.iter_slices(QUARANTINE_READ_ROWS):
+        # the files of other commits are left unread by their statistics (keys are in commit order)
+        first, last = part["quarantined_at"][0], part["quarantined_at"][-1]
+        raw = _read_quarantine(paths, frame.filter(
+            pl.col("quarantined_at").is_between(first, last),
+            pl.col("record_hash").is_in(part["record_hash"].implode()),
+        ).select("record_hash", "raw")).unique("record_hash", keep="first")
+        yield part.join(raw, on="record_hash", how="left", maintain_order="left")
+
+
+def _print_quarantine_json(paths: LakePaths, frame: pl.LazyFrame, keys: pl.DataFrame, limit: int) -> None:
+    """JSON Lines: the first `limit` records (of `keys`, read from `frame`), or with `limit` 0
+    the count per source and reason, as `ingest --json` reports them."""
     from auditlake.lake.quarantine import record_json
 
     if limit == 0:
-        counts = records.group_by("source", "reason").len().sort("source", "reason")
+        counts = keys.group_by("source", "reason").len().sort("source", "reason")
         for row in counts.iter_rows(named=True):
             click.echo(orjson.dumps({"source": row["source"], "reason": row["reason"],
                                      "count": row["len"]}).decode())
         return
-    for row in records.head(limit).iter_rows(named=True):
-        click.echo(orjson.dumps(record_json(row), default=str).decode())
+    for part in _with_raw(paths, frame, keys.head(limit)):
+        for row in part.iter_rows(named=True):
+            click.echo(orjson.dumps(record_json(row), default=str).decode())
 
 
-def _source_name(name: str) -> str:
-    """A built-in source's lake name for one of its aliases; any other name as given (a
-    generic mapping's)."""
+_QUARANTINE_ORDER = (
+    pl.col("quarantined_at"),
+    pl.col("input"),
+    # the line or record number after the input's name (`a.jsonl:12 envelope 2`), so that
+    # line 10 comes after line 9 rather than after line 1
+    pl.col("location").str.extract(r":[^:]*?(\d+)[^:]*$", 1).cast(pl.Int64, strict=False),
+    pl.col("location"),
+)
+"""Ingest after ingest, input by input, in the order of the records in each input."""
+
+
+def _quarantine_lake(lake: Path) -> LakePaths:
+    """The lake at `lake`, refused when the folder holds other things than a lake: a --lake
+    or $AUDITLAKE_LAKE naming a folder of logs must not pass for a lake with nothing
+    quarantined. An empty folder is a lake not written yet."""
+    paths = LakePaths.at(lake)
+    if not paths.state.is_dir() and _holds_anything(paths.root):
+        raise click.BadParameter(
+            f"no lake at {lake}: the folder has no _state/ (check the path and $AUDITLAKE_LAKE; "
+            "`auditlake ingest` creates a lake)",
+            param_hint="'--lake'",
+        )
+    return paths
+
+
+def _holds_anything(folder: Path) -> bool:
+    try:
+        return any(folder.iterdir())
+    except OSError:  # a folder that cannot be listed is reported when the lake is read
+        return False
+
+
+def _quarantined_source(lake: LakePaths, name: str) -> str:
+    """The lake name of `--source NAME`: a built-in source's for one of its aliases, else a
+    source the lake holds (a generic mapping's). A misspelt name is a usage error rather than
+    a quiet "nothing is quarantined"."""
+    from auditlake.lake.scan import committed_files
+
     try:
         return registry.lookup(name).name
-    except UnknownSourceError:
-        return name
+    except UnknownSourceError as exc:
+        quarantined = {f.source for f in committed_files(lake, "quarantine")}
+        if name in quarantined or name in {f.source for f in committed_files(lake)}:
+            return name
+        held = ", ".join(sorted(quarantined)) or "none"
+        raise click.BadParameter(
+            f"unknown source {name!r}: neither a source's name or alias (`auditlake sources`) "
+            f"nor a source of the lake; sources with quarantined records: {held}",
+            param_hint="'--source'",
+        ) from exc
 
 
 @main.command("sources")
@@ -356,15 +426,26 @@ def cmd_sources(paths: tuple[Path, ...], as_json: bool) -> None:
 def _describe_inputs(paths: tuple[Path, ...], as_json: bool) -> None:
     """`auditlake sources PATH...`: per input, what ingest would make of it; exit 3 when some
     input would be neither read nor knowingly passed over."""
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     from auditlake.sources.input_report import InputReport, describe_input
 
+    if STDIN in paths and sys.stdin.isatty():
+        raise click.UsageError("'-' reads what is piped into auditlake, and nothing is: "
+                               "e.g. `zcat trail.json.gz | auditlake sources -`")
+    once = list(dict.fromkeys(paths))  # what is piped in is read once, however often it is named
     reports = []
-    for path in paths:  # a missing path is reported by describe_input, as ingest reports it
-        found = [describe_input(each) for each in expand_inputs([path])]
-        reports += found or [InputReport(str(path), None, "folder",
-                                         "no file to read in it (names starting with '.' are skipped)")]
+    # a stream's bytes are gone once read, and telling its source reads them more than once:
+    # it is copied first, as ingest copies it
+    with pipes_copied(once) as inputs:
+        for path, read in zip(once, inputs, strict=True):
+            if read != path:  # the copy of a stream
+                reports.append(replace(describe_input(read), input=str(path)))
+                continue
+            # a missing path is reported by describe_input, as ingest reports it
+            found = [describe_input(each) for each in expand_inputs([path])]
+            reports += found or [InputReport(str(path), None, "folder",
+                                             "no file to read in it (names starting with '.' are skipped)")]
     if as_json:
         for report in reports:
             click.echo(orjson.dumps(asdict(report)).decode())

@@ -8,9 +8,10 @@ become two log records.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -80,11 +81,11 @@ def _print_counts(console: Console, title: str, counts: dict[tuple[str, str], in
     if not counts:
         return
     table = Table(title=title, title_justify="left")
-    table.add_column("source")
-    table.add_column("reason")
+    table.add_column("source", overflow="fold")
+    table.add_column("reason", overflow="fold")  # folded, never cut: the reason is the point
     table.add_column("records", justify="right")
-    for (source, reason), count in sorted(counts.items(), key=lambda kv: -kv[1]):
-        table.add_row(source, reason, f"{count:,}")
+    for (source, reason), count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(shown(source), shown(reason), f"{count:,}")
     console.print(table)
 
 
@@ -138,23 +139,56 @@ def _print_demo_detection(console: Console, result: DemoResult) -> None:
                   f"Alerts: auditlake.detection.alert_store.AlertStore(...).scan()")
 
 
-def print_quarantine(records: pl.DataFrame, limit: int) -> None:
-    """Counts per source and reason, then the first `limit` records with a preview."""
+PREVIEW_CHARACTERS = 120
+"""Characters of a quarantined record the table shows (`quarantine --json` has them all)."""
+
+_UNSHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
+"""Characters a terminal acts on rather than shows: C0 and C1 controls (escape sequences that
+clear the screen, set the title or recolour what follows), bidirectional overrides that reorder
+a line, and the stand-ins of bytes that are not UTF-8."""
+
+
+def shown(text: str) -> str:
+    """`text` as a table cell shows it: what a terminal would act on is written as an escape
+    (`\\x1b`, `\\n`), and Rich markup in it (`[bold]`) is shown rather than applied. Records,
+    reasons and file names come from the logs, and must not drive the terminal they are read on."""
+    return escape(_UNSHOWN.sub(_escaped, text))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, kept by "surrogateescape"
+        return f"\\x{code - 0xDC00:02x}"
+    return repr(match.group())[1:-1]  # \t, \n, \x1b, \u202e
+
+
+def preview(raw: bytes) -> str:
+    """The first `PREVIEW_CHARACTERS` characters of a record, then `…` when there is more;
+    cut between characters, never inside one."""
+    head = raw[: PREVIEW_CHARACTERS * 4].decode("utf-8", "surrogateescape")  # 4: UTF-8's longest
+    cut = len(head) > PREVIEW_CHARACTERS or len(raw) > PREVIEW_CHARACTERS * 4
+    return shown(head[:PREVIEW_CHARACTERS]) + ("…" if cut else "")
+
+
+def print_quarantine(records: pl.DataFrame, listed: Sequence[Mapping[str, Any]], *,
+                     source: str | None = None) -> None:
+    """Counts per source and reason of `records` (their bytes are not needed), then the
+    records `listed` (with them) with a preview; `source` is the one source they were chosen
+    from, if any."""
     console = _stdout()
     if records.height == 0:
-        console.print("Nothing is quarantined.")
+        console.print("Nothing is quarantined." if source is None else f"Nothing of {shown(source)} is quarantined.")
         return
-    counts = records.group_by("source", "reason").len().sort("len", descending=True)
+    counts = records.group_by("source", "reason").len()
     _print_counts(console, f"{records.height:,} quarantined record(s)",
                   {(r["source"], r["reason"]): r["len"] for r in counts.to_dicts()})
-    if limit <= 0:
+    if not listed:
         return
-    table = Table(title=f"First {min(limit, records.height)} of {records.height:,}", title_justify="left")
+    table = Table(title=f"First {len(listed)} of {records.height:,}", title_justify="left")
     for name in ("input", "location", "reason", "raw (preview)"):
         table.add_column(name, overflow="fold")
-    for row in records.head(limit).to_dicts():
-        preview = row["raw"][:120].decode("utf-8", "backslashreplace")
-        table.add_row(row["input"], row["location"], row["reason"], preview)
+    for row in listed:
+        table.add_row(shown(row["input"]), shown(row["location"]), shown(row["reason"]), preview(row["raw"]))
     console.print(table)
 
 
@@ -185,7 +219,7 @@ def print_detect_summary(summary: DetectSummary, *, err: bool = False) -> None:
 def print_sources(rows: list[dict[str, Any]]) -> None:
     table = Table()
     for name in ("name", "aliases", "reads"):
-        table.add_column(name)
+        table.add_column(name, overflow="fold")  # a narrow terminal must not cut a name to type
     for row in rows:
         table.add_row(row["name"], ", ".join(row["aliases"]), row["reads"])
     console = _stdout()
@@ -198,10 +232,10 @@ def print_input_reports(reports: Sequence[InputReport]) -> None:
     """Per input: the source that would read it and how, or why none would."""
     table = Table()
     for name in ("input", "source", "read as", "note"):
-        table.add_column(name)
+        table.add_column(name, overflow="fold")  # a path or source name is never cut short
     for report in reports:
         source = report.source or "[red]none[/red]"
-        table.add_row(escape(report.input), source, escape(report.read_as), escape(report.note or ""))
+        table.add_row(shown(report.input), source, shown(report.read_as), shown(report.note or ""))
     _stdout().print(table)
 
 
