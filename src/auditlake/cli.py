@@ -121,7 +121,9 @@ def main() -> None:
 @click.option("--source", default="auto", show_default=True,
               help="Source name or alias (see `auditlake sources`), or 'auto' to detect from content.")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TOML field mapping for generic JSON inputs (overrides --source).")
+              help="TOML field mapping for an application's JSON log: every input is read with it, "
+                   "or, when it has [detect] require, the inputs holding those fields (the others "
+                   "by their content).")
 @_lake_option()
 @click.option("--batch-rows", default=DEFAULT_BATCH_ROWS, show_default=True, type=click.IntRange(min=1),
               help="Records per atomic commit; bounds memory.")
@@ -150,6 +152,9 @@ def cmd_ingest(paths: tuple[Path, ...], source: str, mapping: Path | None, lake:
     if STDIN in paths and sys.stdin.isatty():
         raise click.UsageError("'-' reads what is piped into auditlake, and nothing is: "
                                "e.g. `zcat trail.json.gz | auditlake ingest - --source cloudtrail`")
+    if mapping is not None and source != "auto":
+        raise click.UsageError(f"--mapping names the source its inputs are read as; leave out "
+                               f"--source {source} (or the mapping, to read them as {source})")
     started = time.monotonic()
     try:
         spec = _mapping_spec(mapping) if mapping else source

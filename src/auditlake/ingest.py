@@ -262,13 +262,16 @@ def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> So
     if _is_device(path):  # /dev/zero never ends, a terminal waits: neither is read
         summary.errors.append(f"{path}: a device, not a file of logs; pipe what it holds into `auditlake ingest -`")
         return None
-    if isinstance(source, SourceSpec):
+    if isinstance(source, SourceSpec) and source.detect is None:
         spec = source
-    elif source != "auto":
+    elif isinstance(source, str) and source != "auto":
         spec = registry.lookup(source)
     else:
+        # a mapping that says what its records hold takes the inputs that hold it; the
+        # others are told by their content, as without it (a folder of mixed logs)
+        first = (source,) if isinstance(source, SourceSpec) else ()
         try:
-            spec = registry.detect_path(path)
+            spec = registry.detect_path(path, first=first)
         except UnknownSourceError as exc:
             summary.errors.append(str(exc))
             return None

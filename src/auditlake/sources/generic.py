@@ -27,8 +27,9 @@ The mapping file::
     [native]                    # native columns to keep beside the canonical ones; without this
     paths = ["op", "who.name"]  # table every leaf down to 3 levels is kept
 
-    [detect]                    # optional: lets auto-detection pick this mapping when all the
-    require = ["op", "who"]     # listed paths are present (otherwise use it by name only)
+    [detect]                    # optional: `ingest --mapping` then reads with it only the inputs
+    require = ["op", "who"]     # whose records hold every listed path, and tells the others by
+                                # their content; without it, every input given is read with it
 
 Sigma rules reach the mapped source by its name: `logsource: {product: myapp, service: audit}`
 for `myapp.audit` (the name up to its first dot is the product, the rest the service), `{product:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from auditlake.errors import RecordError, UnknownSourceError
@@ -93,9 +93,10 @@ NO_RECORDS = SourceSpec(
 nothing, and no error. It is not in `SOURCES`: no name looks it up."""
 
 
-def detect_path(path: Path, *, sample: int = 5) -> SourceSpec:
+def detect_path(path: Path, *, sample: int = 5, first: Sequence[SourceSpec] = ()) -> SourceSpec:
     """Which source wrote `path`, judged from its content (not its name); `NO_RECORDS` when
-    it holds nothing but blanks."""
+    it holds nothing but blanks. The sources `first` (a generic mapping whose `[detect]`
+    names the paths its records hold) are asked before the built-in ones."""
     head = read_head(path)
     if not head.strip() and is_blank(path):
         return NO_RECORDS
@@ -104,7 +105,7 @@ def detect_path(path: Path, *, sample: int = 5) -> SourceSpec:
             return spec
     frames = _first_frames(path, sample)
     for raw in frames:
-        found = _detect_record(raw)
+        found = _detect_record(raw, (*first, *SOURCES))
         if found is not None:
             return found
     seen = _described(frames[0] if frames else head)
@@ -131,8 +132,8 @@ def _described(first: bytes, keys: int = 8) -> str:
     return f"which starts with {first[:60]!r}"
 
 
-def _detect_record(raw: bytes) -> SourceSpec | None:
-    """The first source whose `detect` accepts this record, or None.
+def _detect_record(raw: bytes, sources: Sequence[SourceSpec] = SOURCES) -> SourceSpec | None:
+    """The first of `sources` whose `detect` accepts this record, or None.
 
     A function of its own so the parsed document is released before the next record is
     parsed: the simdjson parser refuses to parse again while a document of it is alive.
@@ -143,7 +144,7 @@ def _detect_record(raw: bytes) -> SourceSpec | None:
         return None
     if not isinstance(doc, JsonObject):
         return None
-    return next((s for s in SOURCES if s.detect is not None and s.detect(doc)), None)
+    return next((s for s in sources if s.detect is not None and s.detect(doc)), None)
 
 
 def _first_frames(path: Path, count: int) -> list[bytes]:
