@@ -117,11 +117,28 @@ def test_assumed_role_is_a_role_session_of_its_issuer() -> None:
 
     assert row["actor_type"] == "role_session"
     assert row["actor_id"] == "arn:aws:sts::111122223333:assumed-role/OpsAdmin/mallory"
-    assert row["actor_name"] == "OpsAdmin"
+    assert row["actor_name"] == "mallory"  # the session: people sharing the role stay apart
     assert row["actor_original"] == "arn:aws:iam::111122223333:role/OpsAdmin"
     assert row["auth_mfa"] is True
     assert row["credential_id"] == "ASIAEXAMPLE"
     assert row["userIdentity.sessionContext.sessionIssuer.arn"] == "arn:aws:iam::111122223333:role/OpsAdmin"
+
+
+@pytest.mark.parametrize(
+    ("identity", "name"),
+    [
+        ({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0a1b/alice@example.com",
+          "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "AWSReservedSSO_Admin_0a1b"}}},
+         "alice@example.com"),  # IAM Identity Center: one role per permission set, shared
+        ({"type": "FederatedUser", "arn": "arn:aws:sts::111122223333:federated-user/bob",
+          "sessionContext": {"sessionIssuer": {"type": "IAMUser", "userName": "broker"}}}, "bob"),
+        ({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/web/i-0abc123"}, "i-0abc123"),
+        ({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ana", "userName": "ana"}, "ana"),
+        ({"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}, "ec2.amazonaws.com"),
+    ],
+)
+def test_a_sessions_actor_name_is_the_session_not_the_role_it_shares(identity: dict[str, object], name: str) -> None:
+    assert _row(_event(userIdentity=identity))["actor_name"] == name
 
 
 def test_source_identity_names_the_human_behind_the_role() -> None:

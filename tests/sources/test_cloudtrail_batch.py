@@ -165,6 +165,19 @@ def test_a_failed_console_login_says_why_as_normalize_says_it() -> None:
     assert table.column("outcome_reason").to_pylist() == ["Failed authentication", None, "AccessDenied"]
 
 
+def test_a_sessions_actor_name_reads_as_normalize_reads_it() -> None:
+    issuer = {"sessionIssuer": {"type": "Role", "userName": "AWSReservedSSO_Admin_0a1b"}}
+    identities = [
+        {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0a1b/alice@example.com",
+         "sessionContext": issuer},
+        {"type": "FederatedUser", "arn": "arn:aws:sts::1:federated-user/bob", "sessionContext": issuer},
+        {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/R/", "sessionContext": issuer},
+        {"type": "IAMUser", "arn": "arn:aws:iam::1:user/ana", "sessionContext": issuer},
+    ]
+    table = assert_batch_equals_per_record(_frames([_line(_event(userIdentity=i)) for i in identities]))
+    assert table.column("actor_name").to_pylist() == ["alice@example.com", "bob", "AWSReservedSSO_Admin_0a1b", "AWSReservedSSO_Admin_0a1b"]
+
+
 def test_an_anonymous_request_reads_as_normalize_reads_it() -> None:
     identity = {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}
     table = assert_batch_equals_per_record(_frames([_line(_event(userIdentity=identity))]))
@@ -366,7 +379,8 @@ _addresses = _mostly(st.one_of(
     st.sampled_from(["AWS Internal", "lambda.amazonaws.com", "1.2.3", "01.2.3.4", "256.1.1.1", "1.2.3.4 ", "٣.1.1.1", ""]),
 ))
 _arns = st.one_of(
-    st.sampled_from(["arn:aws:iam::1:root", "arn:aws:sts::1:assumed-role/R/s", "a/", "x:", ""]),
+    st.sampled_from(["arn:aws:iam::1:root", "arn:aws:sts::1:assumed-role/R/s", "arn:aws:sts::1:federated-user/f",
+                     "arn:aws:sts::1:assumed-role/R/", "x:assumed-role/", "a/", "x:", ""]),
     st.builds(lambda a, b: f"arn:aws:{a}/{b}", _words, _words),
 )
 _identity = st.fixed_dictionaries(

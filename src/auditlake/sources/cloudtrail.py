@@ -12,6 +12,7 @@ actor CloudTrail, and the Start and End events of one insight share `sharedEvent
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,6 +55,10 @@ ACTOR_TYPES: Mapping[str, str] = {
     "SAMLUser": "user", "WebIdentityUser": "user", "AssumedRole": "role_session",
     "AWSService": "service", "AWSAccount": "service", "Unknown": "unknown",
 }
+SESSION_ARN = re.compile(r":(?:assumed-role|federated-user)/")
+"""An identity of a session: its name is the ARN's last part (an IAM Identity Center user's
+e-mail, a federated user's name, an instance id), which tells the people sharing one role or
+one federating user apart; the role or user it was issued by is `actor_original`."""
 ANONYMOUS_ACCOUNT = "ANONYMOUS_PRINCIPAL"
 """`userIdentity.accountId` of a request no one signed (an object read from a public bucket)."""
 SIGN_IN_SOURCE = "signin.amazonaws.com"
@@ -135,10 +140,12 @@ def _actor(doc: Any) -> Row:
     identity_type = get_text(doc, "userIdentity.type")
     arn = get_text(doc, "userIdentity.arn")
     issuer = get_text(doc, "userIdentity.sessionContext.sessionIssuer.arn")
+    last = arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1] if arn else None  # root: "...:root"
     name = (
         get_text(doc, "userIdentity.userName")
+        or (last if arn and SESSION_ARN.search(arn) else None)
         or get_text(doc, "userIdentity.sessionContext.sessionIssuer.userName")
-        or (arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1] if arn else None)  # root: "...:root"
+        or last
         or get_text(doc, "userIdentity.invokedBy")
     )
     mfa = get_text(doc, "userIdentity.sessionContext.attributes.mfaAuthenticated")

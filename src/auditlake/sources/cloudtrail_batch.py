@@ -327,6 +327,7 @@ def _canonical(cloudtrail: Any) -> dict[str, pl.Expr]:
         "actor_id": _or_none(first_truthy(arn, c(f"{who}.principalId"))),
         "actor_name": first_truthy(
             c(f"{who}.userName"),
+            pl.when(truthy(arn) & arn.str.contains(cloudtrail.SESSION_ARN.pattern)).then(_last_segment(arn)),
             c(f"{issuer}.userName"),
             pl.when(truthy(arn)).then(_last_segment(arn)),
             c(f"{who}.invokedBy"),
