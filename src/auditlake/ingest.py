@@ -262,8 +262,8 @@ def _resolve(source: str | SourceSpec, path: Path, summary: IngestSummary) -> So
     if _is_device(path):  # /dev/zero never ends, a terminal waits: neither is read
         summary.errors.append(f"{path}: a device, not a file of logs; pipe what it holds into `auditlake ingest -`")
         return None
-    if isinstance(source, SourceSpec) and source.detect is None:
-        spec = source
+    if isinstance(source, SourceSpec) and (source.detect is None or source.name in registry.names()):
+        spec = source  # a built-in source, or a mapping that says nothing of its records: every input
     elif isinstance(source, str) and source != "auto":
         spec = registry.lookup(source)
     else:
