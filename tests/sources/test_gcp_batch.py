@@ -129,6 +129,40 @@ def test_set_iam_policy_in_any_case_is_user_access_management_on_both_paths() ->
     assert table["category"].to_pylist() == ["iam", "iam", "api"]
 
 
+POOL_SUBJECT = "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/gh/subject/repo:o/r"
+SYSTEM_EVENT_LOG = "projects/p1/logs/cloudaudit.googleapis.com%2Fsystem_event"
+
+
+def test_who_acted_behind_which_credential_is_equal_on_both_paths() -> None:
+    """Federated and GKE workloads, a workforce person, a key, and Google's system events."""
+    sa = "ci@p1.iam.gserviceaccount.com"
+    key = f"//iam.googleapis.com/projects/p1/serviceAccounts/{sa}/keys/k1"
+    authentications: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({"principalEmail": sa, "serviceAccountDelegationInfo": [{"principalSubject": POOL_SUBJECT}]}, {}),
+        ({"principalSubject": POOL_SUBJECT}, {}),
+        ({"principalSubject": "serviceAccount:p1.svc.id.goog[ns/ksa]"}, {}),
+        ({"principalSubject": "principal://iam.googleapis.com/locations/global/workforcePools/w/subject/ann"}, {}),
+        ({"principalEmail": sa, "serviceAccountKeyName": key}, {}),
+        ({"principalEmail": "system@google.com"}, {"logName": SYSTEM_EVENT_LOG}),
+        ({}, {"logName": SYSTEM_EVENT_LOG}),
+        ({"principalEmail": "system@google.com"}, {}),
+    ]
+    frames = frames_of([line(_entry({"authenticationInfo": auth}, insertId=f"a{i}", **fields))
+                        for i, (auth, fields) in enumerate(authentications)])
+    table = assert_batch_equals_per_record(SPEC, frames)
+    assert table["actor_type"].to_pylist() == [
+        "service", "service", "service", "user", "service", "system", "system", "system"]
+    assert table["actor_original"].to_pylist() == [POOL_SUBJECT, *[None] * 7]
+    assert table["credential_id"].to_pylist() == [None] * 4 + [key] + [None] * 3
+
+
+@pytest.mark.parametrize(("key", "kept"), [("k", True), ("", True), ({"name": "k"}, False), (["k"], False)])
+def test_a_key_name_not_text_is_declined(key: Any, kept: bool) -> None:
+    frames = frames_of([line(_entry({"authenticationInfo": {"principalEmail": "a@b.c", "serviceAccountKeyName": key}}))])
+    assert (assert_batch_equals_per_record(SPEC, frames).num_rows == 1) is kept
+    assert_run_batch_equals_per_record(SPEC, frames)
+
+
 def test_real_gcp_samples_equal_the_per_record_path(shared_data: Path) -> None:
     raws = sample_records(shared_data, "gcp_auditlog.jsonl")
     table = assert_batch_equals_per_record(SPEC, frames_of(raws))
@@ -156,14 +190,16 @@ def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
     times = pick(st.sampled_from(["2024-03-01T10:00:00Z", "2024-03-01 10:00:00.5"]),
                  ["2024-02-30T00:00:00Z", "2024-03-01T10:00:00+01:00", ""])
     principals = pick(st.sampled_from(["a@p.iam.gserviceaccount.com", "system:anonymous", "system:serviceaccount:a:b",
-                                       "system:x", "ann@example.com", ""]))
+                                       "system:x", "ann@example.com", "", "system@google.com", POOL_SUBJECT,
+                                       "serviceAccount:p.svc.id.goog[a/b]"]))
     delegation = pick(st.fixed_dictionaries(
-        {"firstPartyPrincipal": pick(st.fixed_dictionaries({"principalEmail": principals}))}))
+        {}, optional={"firstPartyPrincipal": pick(st.fixed_dictionaries({"principalEmail": principals})),
+                      "principalSubject": principals}))
     payload = st.fixed_dictionaries(
         {"methodName": pick(st.sampled_from(["SetIamPolicy", "v1.compute.instances.insert"]), ["", 5])},
         optional={
             "authenticationInfo": pick(st.fixed_dictionaries({}, optional={
-                "principalEmail": principals, "principalSubject": principals,
+                "principalEmail": principals, "principalSubject": principals, "serviceAccountKeyName": strings,
                 "serviceAccountDelegationInfo": pick(st.lists(delegation, max_size=2))})),
             "requestMetadata": pick(st.fixed_dictionaries({}, optional={
                 "callerIp": pick(st.one_of(st.ip_addresses().map(str), st.just("private"))),
@@ -179,6 +215,7 @@ def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
         optional={
             "insertId": strings,
             "logName": pick(st.sampled_from(["projects/p/logs/cloudaudit.googleapis.com%2Factivity", "folders/f/logs/x",
+                                             "projects/p/logs/cloudaudit.googleapis.com%2Fsystem_event",
                                              "projects/p/logs/cloudaudit.googleapis.com/", "/logs/", ""])),
             "receiveTimestamp": times,
             "severity": pick(st.sampled_from(["INFO", "NOTICE", "DEFAULT", "ALERT"])),

@@ -140,6 +140,16 @@ def test_a_key_named_as_the_address_flag_is_a_native_column_only() -> None:
     assert (table["src_ip"].to_pylist(), table["src_host"].to_pylist()) == ([None], ["runner.acme.example"])
 
 
+def test_refused_attempts_and_membership_classes_are_equal_on_both_paths() -> None:
+    actions = ["protected_branch.rejected_ref_update", "user.two_factor_challenge_failure",
+               "protected_branch.policy_override", "repo.add_member", "business.add_admin", "repo.archived"]
+    frames = frames_of([line(_entry(action=a, _document_id=a, team=None, repo="acme/api",
+                                    reasons=[{"code": "required_status_checks"}])) for a in actions])
+    table = assert_batch_equals_per_record(SPEC, frames)
+    assert table["outcome"].to_pylist() == ["failure", "failure", "success", "success", "success", "success"]
+    assert table["class_uid"].to_pylist() == [6003, 3001, 6003, 3006, 3006, 6003]
+
+
 def test_real_github_samples_equal_the_per_record_path(shared_data: Path) -> None:
     raws = sample_records(shared_data, "github_audit.jsonl")
     table = assert_batch_equals_per_record(SPEC, frames_of(raws))
@@ -178,7 +188,9 @@ def _entries(junk: bool) -> st.SearchStrategy[dict[str, Any]]:
                                  max_size=4)
     base = st.fixed_dictionaries(
         {"action": pick(st.sampled_from(["team.add_member", "repo.create", "org.remove_member", "git.clone",
-                                         "repo.add_collaborator", "user.login"]), ["", 3]),
+                                         "repo.add_collaborator", "user.login", "repo.add_member",
+                                         "business.add_admin", "protected_branch.rejected_ref_update",
+                                         "user.two_factor_challenge_failure"]), ["", 3]),
          "@timestamp": times},
         optional={
             "created_at": times, "actor": pick(st.sampled_from(["ann", "github", "dependabot[bot]", "x[bot]", ""])),

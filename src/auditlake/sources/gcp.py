@@ -86,8 +86,20 @@ ACTOR_PREFIXES: tuple[tuple[str, str], ...] = (
     ("system:anonymous", "anonymous"),
     ("system:serviceaccount:", "service"),
     ("system:", "system"),
+    ("serviceAccount:", "service"),
 )
-"""Kubernetes principals in GKE entries, first match wins; any other principal is a user."""
+"""Kubernetes principals in GKE entries, and the `principalSubject` of a GKE workload
+(`serviceAccount:PROJECT.svc.id.goog[ns/ksa]`, Google's legacy form for it); first match wins,
+and any other principal is a user."""
+WORKLOAD_POOL = "/workloadIdentityPools/"
+"""In a federated workload's `principalSubject`
+(`principal://iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/POOL/subject/S`):
+a CI job or another cloud's workload, not a person. Workforce pools (`/workforcePools/`) hold
+people and stay users."""
+SYSTEM_PRINCIPAL = "system@google.com"
+"""The principal Google's own systems act as, e.g. in Compute Engine's system events."""
+SYSTEM_EVENT_LOG = "system_event"
+"""System Event audit logs record what Google's systems did, never a person's request."""
 
 
 def detect(record: Mapping[str, Any]) -> bool:
@@ -109,6 +121,7 @@ def normalize(frame: Frame) -> Row:
     )
     row: Row = flatten_paths(view, NATIVE_PATHS)
     row.update({alias: row[path] for alias, path in ECS_ALIASES.items() if path in row})
+    log_type = _log_type(row.get("logName"))
     row.update(
         event_uid=_event_uid(view),
         time=_time(view),
@@ -116,8 +129,9 @@ def normalize(frame: Frame) -> Row:
         action=method,
         actor_id=principal,
         actor_name=principal,
-        actor_type=_actor_type(principal),
+        actor_type=actor_type(principal, log_type),
         actor_original=_delegator(get(view, "protoPayload.authenticationInfo")),
+        credential_id=scalar_text(view, "protoPayload.authenticationInfo.serviceAccountKeyName"),
         service=scalar_text(view, "protoPayload.serviceName"),
         user_agent=scalar_text(view, "protoPayload.requestMetadata.callerSuppliedUserAgent"),
         source_tenant=_project(view),
@@ -129,7 +143,6 @@ def normalize(frame: Frame) -> Row:
         **_status(view),
         **_classify(method),
     )
-    log_type = _log_type(row.get("logName"))
     if log_type:
         row["log_type"] = log_type
     return row
@@ -197,25 +210,32 @@ def _optional_time(value: Any) -> datetime | None:
         return None
 
 
-def _actor_type(principal: str | None) -> str:
+def actor_type(principal: str | None, log_type: str | None) -> str:
+    """What kind of principal acted: Google itself in a system event, whoever is named there
+    otherwise (a service account, a workload, a Kubernetes principal, or a person)."""
+    if log_type == SYSTEM_EVENT_LOG or principal == SYSTEM_PRINCIPAL:
+        return "system"
     if principal is None:
         return "unknown"
-    if principal.endswith(SERVICE_ACCOUNT_SUFFIX):
+    if principal.endswith(SERVICE_ACCOUNT_SUFFIX) or WORKLOAD_POOL in principal:
         return "service"
     return next((kind for prefix, kind in ACTOR_PREFIXES if principal.startswith(prefix)), "user")
 
 
 def _delegator(auth: Any) -> str | None:
     """The first authority in `serviceAccountDelegationInfo[]`: the caller who impersonated the
-    service account (Google lists delegations in the order they happened).
+    service account (Google lists delegations in the order they happened). A Google account is
+    named by `firstPartyPrincipal.principalEmail`; a federated identity (workload or workforce
+    pool, or a third party) has no email, only the hop's `principalSubject`.
     """
     chain = get(auth, "serviceAccountDelegationInfo") if isinstance(auth, JsonObject) else None
     if not isinstance(chain, list):
         return None
     for hop in chain:
-        principal = get(hop, "firstPartyPrincipal.principalEmail")
-        if isinstance(principal, str) and principal:
-            return principal
+        for path in ("firstPartyPrincipal.principalEmail", "principalSubject"):
+            principal = get(hop, path)
+            if isinstance(principal, str) and principal:
+                return principal
     return None
 
 

@@ -50,14 +50,14 @@ LOCATIONS = f"{PAYLOAD}.resourceLocation.currentLocations"
 SCALARS: tuple[str, ...] = (
     "insertId", "logName", "severity", "operation.id", f"{LABELS}.project_id", f"{LABELS}.location",
     f"{LABELS}.region", f"{LABELS}.zone", "resource.type", f"{AUTH}.principalEmail",
-    f"{AUTH}.principalSubject", f"{PAYLOAD}.serviceName", f"{PAYLOAD}.resourceName",
+    f"{AUTH}.principalSubject", f"{AUTH}.serviceAccountKeyName", f"{PAYLOAD}.serviceName", f"{PAYLOAD}.resourceName",
     f"{PAYLOAD}.requestMetadata.callerIp", f"{PAYLOAD}.requestMetadata.callerSuppliedUserAgent",
     f"{PAYLOAD}.status.code", f"{PAYLOAD}.status.message",
 )
 """Fields `normalize` reads with `scalar_text`: an object or array there is refused."""
 _MEMBERS: tuple[str, ...] = (
     f"{LABELS}.location", f"{LABELS}.region", f"{LABELS}.zone", f"{AUTH}.principalSubject",
-    AUTH, LOCATIONS, "operation.id",
+    f"{AUTH}.serviceAccountKeyName", AUTH, LOCATIONS, "operation.id",
 )
 """Members read that are not native paths (or lie under one)."""
 
@@ -150,6 +150,7 @@ def _canonical(gcp: Any) -> dict[str, pl.Expr]:
         "actor_name": principal,
         "actor_type": _actor_type(principal, gcp),
         "actor_original": pl.col("_delegator"),
+        "credential_id": _scalar(f"{AUTH}.serviceAccountKeyName"),
         "service": _scalar(f"{PAYLOAD}.serviceName"),
         "user_agent": _scalar(f"{PAYLOAD}.requestMetadata.callerSuppliedUserAgent"),
         "source_tenant": pl.coalesce(_scalar(f"{LABELS}.project_id"), pl.col("_log_project")),
@@ -173,9 +174,15 @@ def _canonical(gcp: Any) -> dict[str, pl.Expr]:
 
 
 def _actor_type(principal: pl.Expr, gcp: Any) -> pl.Expr:
-    """`gcp._actor_type`: a service account's suffix first, then the first matching prefix."""
+    """`gcp.actor_type`: Google itself in a system event; else a service account's suffix or a
+    workload pool first, then the first matching prefix."""
     out = pl.lit("user")
     for prefix, kind in reversed(gcp.ACTOR_PREFIXES):
         out = pl.when(principal.str.starts_with(prefix)).then(pl.lit(kind)).otherwise(out)
-    out = pl.when(principal.str.ends_with(gcp.SERVICE_ACCOUNT_SUFFIX)).then(pl.lit("service")).otherwise(out)
-    return pl.when(principal.is_null()).then(pl.lit("unknown")).otherwise(out)
+    is_service = principal.str.ends_with(gcp.SERVICE_ACCOUNT_SUFFIX) | principal.str.contains(
+        gcp.WORKLOAD_POOL, literal=True
+    )
+    out = pl.when(is_service).then(pl.lit("service")).otherwise(out)
+    out = pl.when(principal.is_null()).then(pl.lit("unknown")).otherwise(out)
+    is_system = (pl.col("_log_type") == gcp.SYSTEM_EVENT_LOG) | (principal == gcp.SYSTEM_PRINCIPAL)
+    return pl.when(is_system.fill_null(False)).then(pl.lit("system")).otherwise(out)

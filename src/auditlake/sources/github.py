@@ -64,19 +64,32 @@ SYSTEM_ACTORS = frozenset({"github"})
 FAILED_CONCLUSIONS = frozenset({
     "failure", "failed", "error", "timed_out", "startup_failure", "denied", "rejected",
 })
+FAILED_ACTIONS = frozenset({
+    "protected_branch.rejected_ref_update",
+    "user.two_factor_challenge_failure",
+})
+"""Actions that record an attempt GitHub refused: a push to a protected branch that its rules
+rejected, a failed 2FA challenge. The entry has no outcome field; the action name is the outcome."""
 
 CLASSES: tuple[tuple[str, int, str], ...] = (
     ("org.add_member", 3006, "iam"),
     ("org.remove_member", 3006, "iam"),
     ("org.invite_member", 3006, "iam"),
     ("org.update_member", 3006, "iam"),
+    ("repo.add_member", 3006, "iam"),
+    ("repo.remove_member", 3006, "iam"),
+    ("repo.update_member", 3006, "iam"),
+    ("business.add_admin", 3006, "iam"),
+    ("business.remove_admin", 3006, "iam"),
     ("team.", 3006, "iam"),
     ("user.", 3001, "iam"),
     ("oauth", 3001, "iam"),
     ("personal_access_token.", 3001, "iam"),
     ("public_key.", 3001, "iam"),
 )
-"""action prefix → (OCSF class, category); anything else is API activity (6003)."""
+"""action prefix → (OCSF class, category); anything else is API activity (6003). Membership
+is group management wherever it changes: an organization's members, a repository's
+collaborators (`repo.add_member`), a team, an enterprise's owners (`business.add_admin`)."""
 
 USER_TARGET_WORDS: tuple[str, ...] = ("member", "user", "admin", "collaborator", "maintainer")
 """An action whose verb names a person acts on `user`, even when a repo is also named."""
@@ -113,7 +126,7 @@ def normalize(frame: Frame) -> Row:
         request_id=scalar_text(doc, "request_id"),
         **origin(scalar_text(doc, "actor_ip")),
         **_target(doc, action),
-        **_outcome(doc),
+        **_outcome(doc, action),
         **_classify(action),
     )
     return row
@@ -201,10 +214,12 @@ def names_a_person(action: str) -> bool:
     return any(word in verb for word in USER_TARGET_WORDS)
 
 
-def _outcome(doc: Any) -> Row:
-    """Audit entries record completed actions; only an explicit conclusion says otherwise."""
+def _outcome(doc: Any, action: str) -> Row:
+    """Audit entries record completed actions; only a refused attempt (`FAILED_ACTIONS`) or an
+    explicit conclusion says otherwise."""
     conclusion = scalar_text(doc, "conclusion") or scalar_text(doc, "result")
-    return {"outcome": "failure" if failed(conclusion) else "success", "outcome_reason": conclusion}
+    refused = action in FAILED_ACTIONS or failed(conclusion)
+    return {"outcome": "failure" if refused else "success", "outcome_reason": conclusion}
 
 
 def failed(conclusion: str | None) -> bool:

@@ -210,7 +210,8 @@ def _canonical(github: Any) -> dict[str, pl.Expr]:
         .when(on_repo).then(pl.lit("repository")),
         "target_id": pl.when(on_user).then(pl.coalesce(nonempty("user_id"), user)).otherwise(target_name),
         "target_name": target_name,
-        "outcome": pl.when(pl.col("_failed")).then(pl.lit("failure")).otherwise(pl.lit("success")),
+        "outcome": pl.when(pl.col("_failed") | pl.col("action").is_in(sorted(github.FAILED_ACTIONS)))
+        .then(pl.lit("failure")).otherwise(pl.lit("success")),
         "outcome_reason": conclusion,
         "class_uid": pl.col("_class").struct.field("class_uid"),
         "category": pl.col("_class").struct.field("category"),
