@@ -256,7 +256,10 @@ def _mutation_json(report: SharpnessReport) -> dict[str, Any]:
     "[default: $AUDITLAKE_ATTACK_DATA]",
 )
 @click.option(
-    "--strict", is_flag=True, help="Fail on warnings too (pySigma's low-severity suggestions)."
+    "--strict",
+    is_flag=True,
+    help="Fail on warnings too (pySigma's low-severity suggestions, and fields a rule reads "
+    "that no event of its cases holds).",
 )
 @_json_option()
 def cmd_check(path: Path, attack_data: Path | None, strict: bool, as_json: bool) -> None:
@@ -264,11 +267,14 @@ def cmd_check(path: Path, attack_data: Path | None, strict: bool, as_json: bool)
 
     Runs pySigma's parser and its validators (those that need no download), then the pack's
     own checks from rules/README.md: unique ids, required fields, ATT&CK and compliance tags,
-    the file layout, and at least one match_ and one miss_ case per rule. Every issue names
-    the file and line and says what to fix. Nothing is fetched from the network.
+    the file layout, and at least one match_ and one miss_ case per rule. Each case is read as
+    `rules test` reads it, without being judged: an empty case or a line its source cannot
+    read is an error, and a field the rule reads that no event of its cases holds (most often
+    a misspelt name) a warning. Every issue names the file and line and says what to fix.
+    Nothing is fetched from the network.
 
     Errors fail the command; warnings (pySigma's low-severity suggestions, such as an escaped
-    wildcard) are shown and fail it only with --strict.
+    wildcard, and fields no case holds) are shown and fail it only with --strict.
     """
     pack = _pack(path)
     try:

@@ -10,7 +10,11 @@ when known, what is wrong and what to do about it. The checks, in the order they
 4. pySigma: parse errors such as unknown modifiers, then its validators (`sigma_checks`),
    offline;
 5. compilation with auditlake's compiler, and routing: the rule reads the lake source of its
-   folder.
+   folder;
+6. the cases, read as `rules test` reads them (`caselake`), without judging them: a case that
+   does not ingest cleanly (empty, a line its source cannot read, repeated event ids) is an
+   error at its file and line; a field the rule reads that no event of its cases holds
+   (`case_fields`, most often a misspelt name) is a warning.
 
 Across the pack: ids and names are unique, and no case folder lacks its rule.
 Nothing here touches the network (see `attack` and `sigma_checks`).
@@ -30,7 +34,15 @@ from auditlake.detection.compile import RuleSet, compile_rules
 from auditlake.detection.logsources import unsupported_reason
 from auditlake.errors import AuditlakeError
 from auditlake.rulepack.attack import AttackCatalog
-from auditlake.rulepack.documents import RuleDocuments, kind_of, normal_id, read_documents
+from auditlake.rulepack.case_fields import UnseenField, unseen_fields
+from auditlake.rulepack.caselake import NO_EVENTS, CaseEvents, load_case
+from auditlake.rulepack.documents import (
+    RuleDocuments,
+    kind_of,
+    normal_id,
+    read_documents,
+    target_of,
+)
 from auditlake.rulepack.layout import SOURCE_FOLDERS, Pack, RuleFile
 from auditlake.rulepack.metadata import field_problems
 from auditlake.rulepack.sigma_checks import Severity, load_collection, parse_problems, validate
@@ -98,6 +110,8 @@ def check_pack(pack: Pack, *, attack: AttackCatalog | None = None) -> CheckRepor
     documents = 0
     for rule in pack.rules:
         issues += layout_issues(rule)
+        cases = [load_case(case) for case in rule.cases]
+        issues += case_issues(cases)
         try:
             docs = read_documents(rule.path)
         except AuditlakeError as exc:
@@ -113,7 +127,10 @@ def check_pack(pack: Pack, *, attack: AttackCatalog | None = None) -> CheckRepor
         issues += _document_issues(docs, catalog)
         parsed = parse_problems(docs, collection) if collection is not None else []
         issues += [Issue(p.path, p.line, p.message, p.hint, "pysigma") for p in parsed]
-        issues += _compile_issues(rule, docs, {p.message for p in parsed})
+        ruleset = compile_rules([rule.path])
+        issues += _compile_issues(docs, ruleset, {p.message for p in parsed})
+        issues += _routing_issues(rule, docs, ruleset)
+        issues += _field_issues(docs, ruleset, cases)
     issues += [
         Issue(p.path, p.line, p.message, p.hint, "validator", p.severity) for p in validate(loaded)
     ]
@@ -261,9 +278,8 @@ _COMPILE_HINTS = {
 """What to do about a compile failure, where its reason alone says too little."""
 
 
-def _compile_issues(rule: RuleFile, docs: RuleDocuments, reported: set[str]) -> list[Issue]:
-    """What auditlake's compiler rejects, and rules that do not read their folder's source."""
-    ruleset = compile_rules([rule.path])
+def _compile_issues(docs: RuleDocuments, ruleset: RuleSet, reported: set[str]) -> list[Issue]:
+    """What auditlake's compiler rejects (pySigma's own errors are `reported` already)."""
     issues = []
     for failure in ruleset.failures:
         message = re.sub(r" in \S+$", "", failure.message)
@@ -281,7 +297,6 @@ def _compile_issues(rule: RuleFile, docs: RuleDocuments, reported: set[str]) -> 
                 "compile",
             )
         )
-    issues += _routing_issues(rule, docs, ruleset)
     return issues
 
 
@@ -313,6 +328,89 @@ def _routing_issues(rule: RuleFile, docs: RuleDocuments, ruleset: RuleSet) -> li
                 )
             )
     return issues
+
+
+_CASE_HINTS = {
+    NO_EVENTS: "put the events in it, one native record per line (see rules/README.md), or "
+    "remove the file",
+}
+
+
+def case_issues(cases: Iterable[CaseEvents]) -> list[Issue]:
+    """What keeps each case from being judged, at the case file and line: `rules test` would
+    only report it as a failed case (rules/README.md "How a case is judged", step 5)."""
+    return [
+        Issue(
+            str(loaded.case.path),
+            problem.line,
+            problem.message,
+            _CASE_HINTS.get(
+                problem.message,
+                "fix the record there so that `auditlake ingest` reads it, as `rules test` "
+                "ingests every case",
+            ),
+            "cases",
+        )
+        for loaded in cases
+        for problem in loaded.issues
+    ]
+
+
+def _field_issues(docs: RuleDocuments, ruleset: RuleSet, cases: list[CaseEvents]) -> list[Issue]:
+    """Fields the rule under test reads that none of its cases' events hold (a warning: a
+    field may be absent from every case on purpose, but is most often misspelt)."""
+    try:
+        target = target_of(docs)
+        unseen = unseen_fields(ruleset, target, cases)
+    except AuditlakeError:  # no rule under test, or it did not compile: reported above
+        return []
+    last = len(docs.documents) - 1
+    issues = []
+    for gap in unseen:
+        detection = gap.role == "detection"
+        index = _document_index(docs, gap.rule.id, gap.rule.title) if detection else last
+        line = _field_line(docs, gap.field, index) or docs.line_of(
+            index, "detection" if detection else "correlation"
+        )
+        message, hint = _unseen_message(gap, target.label), _unseen_hint(gap)
+        issues.append(Issue(docs.path, line, message, hint, "fields", "warning"))
+    return issues
+
+
+def _field_line(docs: RuleDocuments, field: str, index: int) -> int | None:
+    """The first line of document `index` naming `field` whole (`userIdentity.type`, not the
+    `type` inside it): where to fix it."""
+    name = re.compile(rf"(?<![\w.@/-]){re.escape(field)}(?![\w.@/-])")
+    first = docs.line_of(index)
+    last = docs.line_of(index + 1) - 1 if index + 1 < len(docs.documents) else None
+    for number, text in enumerate(docs.text.splitlines(), start=1):
+        if number >= first and (last is None or number <= last) and name.search(text):
+            return number
+    return None
+
+
+def _unseen_message(gap: UnseenField, correlation: str) -> str:
+    rule = gap.rule.name or gap.rule.title
+    if gap.role == "detection":
+        return f"{rule} reads field {gap.field}, which no event of the rule's cases holds"
+    if gap.role == "group-by":
+        return (
+            f"correlation {correlation} groups {rule}'s events by field {gap.field}, which no "
+            "event of its cases holds"
+        )
+    return (
+        f"correlation {correlation} counts the values of field {gap.field} in {rule}'s events, "
+        "which no event of its cases holds"
+    )
+
+
+def _unseen_hint(gap: UnseenField) -> str:
+    if gap.suggestion is not None:
+        return f"did you mean {gap.suggestion}? (the cases' events hold that field)"
+    return (
+        "check the field's spelling against the source's records, or add a case whose events "
+        "hold it (a miss_ case for a filter)"
+    )
 
 
 def _prefix_issues(rule: RuleFile, docs: RuleDocuments) -> list[Issue]:
