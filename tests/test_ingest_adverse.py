@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tests.lake.helpers import file_size_limit
+from tests.processes import workers_of
 
 from auditlake.cli import main
 from auditlake.ingest import ingest
@@ -84,20 +85,6 @@ def test_a_record_nested_too_deep_costs_that_record_alone(tmp_path: Path, source
         assert raw == deep.encode()
 
 
-def _workers_of(pid: int) -> list[int]:
-    """The conversion worker processes `pid` has spawned (Linux: read from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
-        if parent == pid and b"spawn_main" in command:
-            found.append(int(stat.parent.name))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc")
 def test_a_worker_killed_by_the_system_ends_the_run_in_one_line_and_a_rerun_completes_it(tmp_path: Path) -> None:
     """The system kills a conversion worker (the out-of-memory killer picks the largest
@@ -122,10 +109,10 @@ def test_a_worker_killed_by_the_system_ends_the_run_in_one_line_and_a_rerun_comp
                "--source", "gateway.teleport", "--workers", "2", "--batch-rows", "10000", "--json"]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (workers := _workers_of(run.pid)) and run.poll() is None and time.monotonic() < deadline:
+    while not (workers := workers_of(run.pid)) and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert workers, "the ingest ended before it started its worker processes"
-    os.kill(workers[0], signal.SIGKILL)
+    os.kill(min(workers), signal.SIGKILL)
     out, err = run.communicate(timeout=300)
     assert run.returncode == 1, (out, err)
     assert "Traceback" not in err and out == ""

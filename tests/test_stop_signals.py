@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from tests.detection.test_engine import RULES, START, _okta_failure
+from tests.processes import workers_of
 
 from auditlake.committer import Committer
 from auditlake.detection.alert_store import AlertStore
@@ -90,20 +91,6 @@ def _ended(pids: set[int], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def _workers_of(pid: int) -> set[int]:
-    """The conversion worker processes `pid` has spawned (Linux: read from /proc)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
-        if parent == pid and b"spawn_main" in command:
-            found.add(int(stat.parent.name))
-    return found
 
 
 def _assert_stopped(process: subprocess.Popen[bytes], number: signal.Signals, out: bytes, err: bytes) -> None:
@@ -205,7 +192,7 @@ def test_a_stop_midway_through_an_ingest_keeps_whole_batches_and_a_rerun_complet
     try:
         commits = lake / "_state" / "commits"
         _wait_for(lambda: commits.is_dir() and len(list(commits.glob("*.json"))) >= 2, run, "two batches were committed")
-        workers_then = _workers_of(run.pid)
+        workers_then = workers_of(run.pid)
         assert bool(workers_then) == (source == "gateway.teleport")
         if group:
             os.killpg(run.pid, number)
@@ -232,8 +219,8 @@ def test_ctrl_c_as_the_worker_processes_start_stops_the_ingest_in_one_line(tmp_p
                "--batch-rows", str(BATCH), "--workers", "2"]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        _wait_for(lambda: bool(_workers_of(run.pid)), run, "worker processes were started")
-        workers = _workers_of(run.pid)
+        _wait_for(lambda: bool(workers_of(run.pid)), run, "worker processes were started")
+        workers = workers_of(run.pid)
         os.killpg(run.pid, signal.SIGINT)
         out, err = run.communicate(timeout=STOP_BOUND_S)
     finally:
@@ -269,13 +256,13 @@ def test_worker_processes_leave_stop_signals_to_the_ingest(monkeypatch: pytest.M
     with ChunkPool(2) as pool:
         done = [d for n in range(4) for d in pool.submit(gateway.SPEC, f"c{n}", chunk(n))]
         done += pool.drain()
-        workers = _workers_of(os.getpid())
+        workers = workers_of(os.getpid())
         assert len(workers) == 2
         _stopped(workers)
         time.sleep(0.2)  # the signals are delivered at once; a worker they end is gone within this
         done += [d for n in range(4, 8) for d in pool.submit(gateway.SPEC, f"c{n}", chunk(n))]
         done += pool.drain()
-        assert _workers_of(os.getpid()) == workers
+        assert workers_of(os.getpid()) == workers
     assert [name for name, _ in done] == [f"c{n}" for n in range(8)]
     assert sum(c.rows for _, c in done) == 800
 
@@ -285,7 +272,7 @@ def test_every_worker_process_starts_with_the_pool_under_its_settings() -> None:
     stop signals held back until it ignores them, and one Polars thread."""
     with ChunkPool(2) as pool:
         pool._process_pool()
-        workers = _workers_of(os.getpid())
+        workers = workers_of(os.getpid())
         assert len(workers) == 2
         for pid in workers:
             assert b"POLARS_MAX_THREADS=1" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
