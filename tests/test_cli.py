@@ -135,6 +135,22 @@ def test_commands_that_read_a_lake_refuse_one_that_is_not_there(tmp_path):
         assert not missing.exists()
 
 
+def test_commands_that_read_a_lake_refuse_a_folder_that_holds_something_else(tmp_path):
+    """A folder of logs named as --lake (or $AUDITLAKE_LAKE) is no lake with nothing in it:
+    detect would report a quiet run. An empty folder is a lake not written yet."""
+    (tmp_path / "rule.yml").write_text(RULE)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "okta.jsonl").write_text("{}\n")
+    for command in (["quarantine"], ["detect", "--rules", str(tmp_path / "rule.yml"), "--no-cache"]):
+        result = CliRunner().invoke(main, [*command, "--lake", str(logs)])
+        assert result.exit_code == 2, result.output
+        assert f"no lake at {logs}" in result.output and "_state/" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert CliRunner().invoke(main, ["quarantine", "--lake", str(empty)]).exit_code == 0
+
+
 def test_commands_of_other_modules_are_listed_and_loaded_when_asked_for():
     import subprocess
     import sys

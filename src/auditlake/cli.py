@@ -281,7 +281,7 @@ def cmd_quarantine(lake: Path, source: str | None, limit: int | None, as_json: b
       raw_base64   then its bytes in base64 (else null)
     With --json --limit 0, each line is {source, reason, count}.
     """
-    paths = _quarantine_lake(lake)
+    paths = LakePaths.at(lake)
     try:  # a damaged commit record fails the scan itself, before any file is read
         wanted = None if source is None else _quarantined_source(paths, source)
         frame = scan_quarantine(paths)
@@ -356,27 +356,6 @@ _QUARANTINE_ORDER = (
     pl.col("location"),
 )
 """Ingest after ingest, input by input, in the order of the records in each input."""
-
-
-def _quarantine_lake(lake: Path) -> LakePaths:
-    """The lake at `lake`, refused when the folder holds other things than a lake: a --lake
-    or $AUDITLAKE_LAKE naming a folder of logs must not pass for a lake with nothing
-    quarantined. An empty folder is a lake not written yet."""
-    paths = LakePaths.at(lake)
-    if not paths.state.is_dir() and _holds_anything(paths.root):
-        raise click.BadParameter(
-            f"no lake at {lake}: the folder has no _state/ (check the path and $AUDITLAKE_LAKE; "
-            "`auditlake ingest` creates a lake)",
-            param_hint="'--lake'",
-        )
-    return paths
-
-
-def _holds_anything(folder: Path) -> bool:
-    try:
-        return any(folder.iterdir())
-    except OSError:  # a folder that cannot be listed is reported when the lake is read
-        return False
 
 
 def _quarantined_source(lake: LakePaths, name: str) -> str:
