@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -243,10 +243,11 @@ def _cannot_print(why: str) -> NoReturn:
     sys.exit(ExitCode.FAILURE)
 
 
-def warn_failures(ruleset: RuleSet, lake: Path | None = None) -> None:
+def warn_failures(ruleset: RuleSet, lake: Path | None = None, *, writes: Iterable[str] = ()) -> None:
     """A warning per rule that did not compile, and per rule whose logsource reaches no lake
     source (`warn_unrouted`) or, with the `lake`, only mapped sources it does not hold
-    (`warn_unheld`); exit 1 when rules failed and none is left to run: a scheduled run of a
+    (`warn_unheld`; `writes`: sources the command is about to write, a watched mapping's);
+    exit 1 when rules failed and none is left to run: a scheduled run of a
     broken rule set must not pass for a quiet day."""
     from auditlake.cli import ExitCode
 
@@ -255,20 +256,20 @@ def warn_failures(ruleset: RuleSet, lake: Path | None = None) -> None:
                    f"{failure.message}", err=True)
     warn_unrouted(ruleset)
     if lake is not None:
-        warn_unheld(ruleset, lake)
+        warn_unheld(ruleset, lake, writes)
     if ruleset.failures and not ruleset.correlations and not any(rule.output for rule in ruleset.rules):
         click.echo(f"error: no rule left to run: {len(ruleset.failures)} did not compile (above); "
                    "`auditlake rules check` shows where", err=True)
         sys.exit(ExitCode.FAILURE)
 
 
-def warn_unheld(ruleset: RuleSet, lake: Path) -> None:
+def warn_unheld(ruleset: RuleSet, lake: Path, writes: Iterable[str] = ()) -> None:
     """A warning per rule whose logsource names only sources no built-in source is and the
     lake does not hold (`logsources.route` reads an unknown logsource as the name of a generic
     mapping's source): a misspelt product, or an application whose log is not ingested yet."""
     from auditlake.sources.registry import SOURCES
 
-    known = {spec.name for spec in SOURCES} | held_sources(lake)
+    known = {spec.name for spec in SOURCES} | held_sources(lake) | set(writes)
     for rule in ruleset.rules:
         missing = sorted({alt.source for alt in rule.routes} - known)
         if not rule.routes or len(missing) < len({alt.source for alt in rule.routes}):

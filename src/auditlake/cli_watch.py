@@ -27,6 +27,8 @@ from auditlake.lake import LakePaths
 from auditlake.sinks import Delivery, SinkConfig, build_sinks, config_path, load_config
 from auditlake.sinks.config import StdoutConfig
 from auditlake.sources import registry
+from auditlake.sources.base import SourceSpec
+from auditlake.sources.generic import load_mapping
 from auditlake.stop_signals import on_stop_signals
 from auditlake.watch import FileReport, Watcher
 
@@ -43,6 +45,10 @@ from auditlake.watch import FileReport, Watcher
               help="Sinks to deliver alerts to (see auditlake.example.toml).")
 @click.option("--source", default="auto", show_default=True,
               help="Source of every dropped file, or 'auto' to detect each from its content.")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TOML field mapping for an application's JSON log: every dropped file is read with "
+                   "it, or, when it has [detect] require, the files holding those fields (the others "
+                   "by their content).")
 @click.option("--poll-s", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
               help="Seconds between looks at the inbox.")
 @click.option("--settle-s", type=click.FloatRange(min=0.0), default=0.5, show_default=True,
@@ -55,7 +61,7 @@ from auditlake.watch import FileReport, Watcher
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object per processed file on stdout (not with a stdout sink).")
 def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Path | None, source: str,
-              poll_s: float, settle_s: float, workers: int, once: bool, min_level: str | None,
+              mapping: Path | None, poll_s: float, settle_s: float, workers: int, once: bool, min_level: str | None,
               as_json: bool) -> None:
     """Detect in near real time on log files dropped into an inbox folder.
 
@@ -82,14 +88,11 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
     Examples:
       auditlake watch --inbox /var/spool/auditlake --config auditlake.toml
       auditlake watch --inbox inbox/ --rules rules/okta --once --json
+      auditlake watch --inbox inbox/ --mapping app-mapping.toml
     """
     from auditlake.cli import ExitCode
 
-    if source != "auto":
-        try:
-            registry.lookup(source)
-        except UnknownSourceError as exc:
-            raise click.UsageError(str(exc)) from exc
+    spec = _source_spec(source, mapping)
     files = rule_files_of(rules_paths or (DEFAULT_RULES,))
     if not files:
         raise click.UsageError("no rule files found; pass --rules DIR")
@@ -103,7 +106,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
                                "writes alerts; leave out --json (the same reports go to stderr as text) "
                                "or send the alerts to a jsonl sink")
     ruleset = run_ruleset(compile_rules_cached(files, placeholders=placeholders), min_level)
-    warn_failures(ruleset, lake)
+    warn_failures(ruleset, lake, writes=[spec.name] if isinstance(spec, SourceSpec) else [])
     stop = threading.Event()
     delivery: Delivery | None = None
     try:
@@ -111,7 +114,7 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
         delivery = Delivery(paths, build_sinks(sink_configs))
         watcher = Watcher(
             inbox, paths, ruleset, digest=ruleset_digest(files, placeholders, min_level=min_level), delivery=delivery, poll_s=poll_s,
-            settle_s=settle_s, source=source, workers=workers,
+            settle_s=settle_s, source=spec, workers=workers,
             on_file=_file_printer(as_json), on_note=lambda text: click.echo(text, err=True),
         )
         sinks = ", ".join(str(s) for s in delivery.sinks) or f"none ({chosen or 'no auditlake.toml'})"
@@ -139,6 +142,28 @@ def cmd_watch(inbox: Path, rules_paths: tuple[Path, ...], lake: Path, config: Pa
     if stats.failed:
         sys.exit(ExitCode.PARTIAL)
     sys.exit(ExitCode.SPOOLED if once and stats.waiting_for else ExitCode.OK)
+
+
+def _source_spec(source: str, mapping: Path | None) -> str | SourceSpec:
+    """What every dropped file is read as, checked before the watch starts: a misspelt source
+    or a mapping with a source is a usage error, and a broken mapping exits 1, as for ingest."""
+    from auditlake.cli import ExitCode
+
+    if mapping is not None and source != "auto":
+        raise click.UsageError(f"--mapping names the source its files are read as; leave out "
+                               f"--source {source} (or the mapping, to read them as {source})")
+    if source != "auto":
+        try:
+            registry.lookup(source)
+        except UnknownSourceError as exc:
+            raise click.UsageError(str(exc)) from exc
+    if mapping is None:
+        return source
+    try:
+        return load_mapping(mapping)
+    except AuditlakeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.FAILURE)
 
 
 def _configuration(chosen: Path | None) -> tuple[list[SinkConfig], dict[str, list[str]]]:

@@ -60,6 +60,7 @@ from auditlake.lake.lock import FileLock, LockHeld
 from auditlake.lake.paths import LakePaths
 from auditlake.lake.scan import CommitRange, scan_events
 from auditlake.sinks.deliver import Delivery, DeliveryReport, SinkStatus
+from auditlake.sources.base import SourceSpec
 
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
 DONE = ".done"
@@ -219,7 +220,12 @@ def _ignore(_: object) -> None:
 
 
 class Watcher:
-    """Runs the loop of the module docstring over one inbox and one lake."""
+    """Runs the loop of the module docstring over one inbox and one lake.
+
+    `source` is what each file is read as, as for `ingest`: 'auto', a source's name, or a
+    generic mapping's spec (one with `[detect]` takes the files holding its fields, and the
+    others are told by their content).
+    """
 
     def __init__(
         self,
@@ -231,7 +237,7 @@ class Watcher:
         delivery: Delivery,
         poll_s: float = 1.0,
         settle_s: float = 0.5,
-        source: str = "auto",
+        source: str | SourceSpec = "auto",
         workers: int = 1,
         max_batch: int = 64,
         on_file: Callable[[FileReport], None] = _ignore,
