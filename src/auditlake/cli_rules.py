@@ -27,6 +27,7 @@ from auditlake.rulepack.check import check_pack
 from auditlake.rulepack.coverage import coverage, to_json
 from auditlake.rulepack.junit import explanation_text, write_junit
 from auditlake.rulepack.layout import SOURCE_FOLDERS, Pack, discover, rule_of_case
+from auditlake.rulepack.mapped_folder import MAPPING_FILE
 from auditlake.rulepack.runner import RuleResult, run_pack
 from auditlake.rulepack.sharpness import SharpnessReport, assess
 from auditlake.terminal_rules import print_check_report, print_coverage, print_test_results
@@ -98,7 +99,8 @@ def _no_rules(pack: Pack) -> str:
     """What to check when `pack` holds no rule file, and what one looks like."""
     text = (
         f"no rule files under {pack.root}: a rule file is a Sigma rule in YAML (.yml) in a "
-        f"source folder ({', '.join(f'{f}/' for f in SOURCE_FOLDERS)}), e.g. "
+        f"source folder ({', '.join(f'{f}/' for f in SOURCE_FOLDERS)}, or a folder holding "
+        f"the {MAPPING_FILE} of an application's log), e.g. "
         f"{DEFAULT_RULES}/aws/aws_cloudtrail_stop_logging.yml, with its match_ and miss_ cases "
         f"in the folder of the same name beside it (see {DEFAULT_RULES}/README.md); check the "
         "path and $AUDITLAKE_RULES"

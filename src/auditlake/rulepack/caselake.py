@@ -1,8 +1,10 @@
 """A case file's events, exactly as the lake holds them after `auditlake ingest`.
 
 Each case is ingested alone into a fresh temporary lake (its source detected from the content,
-as `auditlake ingest` does), scanned back, and kept in memory; the lake is then removed. Rules
-are judged on those rows, so a case tests the same parsing and normalisation as production.
+as `auditlake ingest` does; in the folder of an application's log, read with the folder's
+mapping, as `auditlake ingest --mapping` does: `mapped_folder`), scanned back, and kept in
+memory; the lake is then removed. Rules are judged on those rows, so a case tests the same
+parsing and normalisation as production.
 
 A case that does not ingest cleanly is not judged: records sent to quarantine or an input no
 source recognises would otherwise make a miss case pass for the wrong reason. Each problem says
@@ -18,9 +20,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from auditlake.errors import AuditlakeError
 from auditlake.ingest import IngestSummary, ingest
 from auditlake.lake import LakePaths, scan_events, scan_quarantine
-from auditlake.rulepack.layout import Case
+from auditlake.rulepack.layout import Case, RuleFile
+from auditlake.rulepack.mapped_folder import folder_mapping
+from auditlake.sources.base import SourceSpec
 
 NO_EVENTS = "the case holds no events"
 
@@ -56,11 +61,29 @@ class CaseEvents:
         return not self.issues
 
 
-def load_case(case: Case) -> CaseEvents:
-    """Ingest `case` into a temporary lake and read its events back."""
+def load_cases(rule: RuleFile) -> list[CaseEvents]:
+    """The cases of `rule`, each read as its folder's source reads it (`load_case`).
+
+    A broken mapping in the folder keeps every case from being read: each says why.
+    """
+    try:
+        mapping = folder_mapping(rule.path.parent)
+    except AuditlakeError as exc:
+        problem = CaseProblem(f"the folder's mapping cannot be read: {exc}")
+        return [CaseEvents(case, pl.DataFrame(), (problem,)) for case in rule.cases]
+    return [load_case(case, mapping) for case in rule.cases]
+
+
+def load_case(case: Case, mapping: SourceSpec | None = None) -> CaseEvents:
+    """Ingest `case` into a temporary lake and read its events back.
+
+    `mapping` is the source of an application's log the case is read as (what `auditlake
+    ingest --mapping` is given); without it the source is told by the case's content.
+    """
     with tempfile.TemporaryDirectory(prefix="auditlake-case-", dir=scratch_dir()) as tmp:
         lake = LakePaths.at(tmp)
-        summary = ingest([case.path], lake, source="auto", workers=1)
+        source: str | SourceSpec = mapping if mapping is not None else "auto"
+        summary = ingest([case.path], lake, source=source, workers=1)
         events = scan_events(lake).collect()
         rejected = _rejected_lines(lake) if summary.quarantined else {}
     events = events.sort("time", "event_uid", nulls_last=True) if events.height else events

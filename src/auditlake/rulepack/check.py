@@ -3,8 +3,10 @@
 Every problem is collected (never the first only) as an `Issue` that names the file, the line
 when known, what is wrong and what to do about it. The checks, in the order they run per file:
 
-1. layout: the file sits in a known source folder, is named `<product>_<what>.yml`, and has a
-   case folder with at least one `match_` and one `miss_` case and nothing else;
+1. layout: the file sits in a known source folder (a built-in one, or one holding the mapping
+   of an application's log, which must compile: `mapped_folder`), is named
+   `<product>_<what>.yml`, and has a case folder with at least one `match_` and one `miss_`
+   case and nothing else;
 2. documents: the file is YAML, each document is a rule, the last is the rule under test;
 3. required fields and tags (`metadata`, `tags`, `attack`), on the YAML as written;
 4. pySigma: parse errors such as unknown modifiers, then its validators (`sigma_checks`),
@@ -44,9 +46,12 @@ from auditlake.rulepack.documents import (
     target_of,
 )
 from auditlake.rulepack.layout import SOURCE_FOLDERS, Pack, RuleFile
+from auditlake.rulepack.mapped_folder import MAPPING_FILE, mapping_file, stray_mapping
 from auditlake.rulepack.metadata import field_problems
 from auditlake.rulepack.sigma_checks import Severity, load_collection, parse_problems, validate
 from auditlake.rulepack.tags import read_tags
+from auditlake.sources.base import SourceSpec
+from auditlake.sources.generic import MappingError, load_mapping
 
 RULE_STEM = re.compile(r"[a-z0-9]+(_[a-z0-9]+)+")
 
@@ -108,9 +113,15 @@ def check_pack(pack: Pack, *, attack: AttackCatalog | None = None) -> CheckRepor
     ]
     loaded: list[tuple[RuleDocuments, SigmaCollection]] = []
     documents = 0
+    folders: dict[Path, SourceFolder] = {}
     for rule in pack.rules:
+        folder = folders.get(rule.path.parent)
+        if folder is None:  # a folder's own issues are said once, not once per rule in it
+            folder = folders[rule.path.parent] = source_folder(rule.path.parent)
+            issues += folder.issues
         issues += layout_issues(rule)
-        cases = [load_case(case) for case in rule.cases]
+        # a broken mapping reads no case: the mapping's issue says why, once
+        cases = [load_case(case, folder.mapping) for case in rule.cases] if folder.readable else []
         issues += case_issues(cases)
         try:
             docs = read_documents(rule.path)
@@ -129,7 +140,7 @@ def check_pack(pack: Pack, *, attack: AttackCatalog | None = None) -> CheckRepor
         issues += [Issue(p.path, p.line, p.message, p.hint, "pysigma") for p in parsed]
         ruleset = compile_rules([rule.path])
         issues += _compile_issues(docs, ruleset, {p.message for p in parsed})
-        issues += _routing_issues(rule, docs, ruleset)
+        issues += _routing_issues(rule, docs, ruleset, folder.source)
         issues += _field_issues(docs, ruleset, cases)
     issues += [
         Issue(p.path, p.line, p.message, p.hint, "validator", p.severity) for p in validate(loaded)
@@ -138,17 +149,69 @@ def check_pack(pack: Pack, *, attack: AttackCatalog | None = None) -> CheckRepor
     return CheckReport(pack.root, len(pack.rules), documents, tuple(_sorted(issues)))
 
 
+@dataclass(frozen=True)
+class SourceFolder:
+    """What the folder a rule sits in says: the lake source its rules read, how its cases are
+    read, and what is wrong with the folder itself."""
+
+    source: str | None
+    """The lake source of the folder; None when it is no source folder or its mapping is broken."""
+    mapping: SourceSpec | None = None
+    """The mapping its cases are read with; None: told by their content."""
+    issues: tuple[Issue, ...] = ()
+    readable: bool = True
+    """False when a broken mapping keeps its cases from being read."""
+
+
+def source_folder(folder: Path) -> SourceFolder:
+    """The source folder `folder` is: built-in (`SOURCE_FOLDERS`), an application's (it holds
+    `mapping.toml`, which must compile), or none (reported per rule by `layout_issues`)."""
+    if folder.name in SOURCE_FOLDERS:
+        stray = stray_mapping(folder)
+        issues = () if stray is None else (_stray_mapping_issue(stray, folder.name),)
+        return SourceFolder(SOURCE_FOLDERS[folder.name], None, issues)
+    path = mapping_file(folder)
+    if path is None:
+        return SourceFolder(None)
+    try:
+        mapping = load_mapping(path)
+    except MappingError as exc:
+        issue = Issue(exc.where or str(path), None, exc.message, exc.hint or "", "mapping")
+        return SourceFolder(None, None, (issue,), readable=False)
+    return SourceFolder(mapping.name, mapping)
+
+
+def _stray_mapping_issue(path: Path, folder: str) -> Issue:
+    """A mapping in a built-in folder would leave its cases read as the built-in source."""
+    return Issue(
+        str(path),
+        None,
+        f"{folder}/ is the folder of the built-in source {SOURCE_FOLDERS[folder]}, whose cases "
+        "are told by their content: its mapping is not used",
+        f"move {MAPPING_FILE}, with the rules of the source it names, to a folder of their own "
+        "(rules/<product>/)",
+        "layout",
+    )
+
+
+def _is_source_folder(rule: RuleFile) -> bool:
+    """Built-in, or the folder of an application's log (holding its mapping, even a broken one:
+    that is reported at the mapping)."""
+    return rule.folder in SOURCE_FOLDERS or mapping_file(rule.path.parent) is not None
+
+
 def layout_issues(rule: RuleFile) -> list[Issue]:
     """Placement, name and cases of one rule file (rules/README.md "Layout")."""
     path = str(rule.path)
     issues = []
-    if rule.folder not in SOURCE_FOLDERS:
+    if not _is_source_folder(rule):
         issues.append(
             Issue(
                 path,
                 None,
                 f"the rule is in folder {rule.folder!r}, not a source folder",
-                f"move it to one of {', '.join(f'{f}/' for f in SOURCE_FOLDERS)}",
+                f"move it to one of {', '.join(f'{f}/' for f in SOURCE_FOLDERS)}, or put the "
+                f"mapping of its application's log in the folder as {MAPPING_FILE}",
                 "layout",
             )
         )
@@ -300,8 +363,10 @@ def _compile_issues(docs: RuleDocuments, ruleset: RuleSet, reported: set[str]) -
     return issues
 
 
-def _routing_issues(rule: RuleFile, docs: RuleDocuments, ruleset: RuleSet) -> list[Issue]:
-    wanted = SOURCE_FOLDERS.get(rule.folder)
+def _routing_issues(
+    rule: RuleFile, docs: RuleDocuments, ruleset: RuleSet, wanted: str | None
+) -> list[Issue]:
+    """Each rule reads `wanted`, the lake source of its folder (None: nothing to compare)."""
     issues = []
     for compiled in ruleset.rules:
         index = _document_index(docs, compiled.id, compiled.title)
@@ -420,7 +485,7 @@ def _prefix_issues(rule: RuleFile, docs: RuleDocuments) -> list[Issue]:
         for d in docs.documents
         if isinstance(d.get("logsource"), Mapping) and d["logsource"].get("product")
     ]
-    prefixes = {*products, *([rule.folder] if rule.folder in SOURCE_FOLDERS else [])}
+    prefixes = {*products, *([rule.folder] if _is_source_folder(rule) else [])}
     if any(rule.stem.startswith(f"{p}_") for p in prefixes):
         return []
     first = products[0] if products else rule.folder

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from auditlake.detection.compile import RuleSet, compile_rules
 from auditlake.errors import AuditlakeError
-from auditlake.rulepack.caselake import CaseEvents, load_case
+from auditlake.rulepack.caselake import CaseEvents, load_cases
 from auditlake.rulepack.documents import Target, read_documents, target_of
 from auditlake.rulepack.explain import CaseExplanation, explain_case
 from auditlake.rulepack.judge import count_hits
@@ -93,7 +93,7 @@ def run_rule(rule: RuleFile) -> RuleResult:
     if not rule.cases:
         return RuleResult(rule, target, (), _no_cases(rule), time.monotonic() - started)
     ruleset = compile_rules([rule.path])
-    cases = tuple(judge_case(ruleset, target, load_case(case)) for case in rule.cases)
+    cases = tuple(judge_case(ruleset, target, loaded) for loaded in load_cases(rule))
     return RuleResult(rule, target, cases, None, time.monotonic() - started)
 
 

@@ -21,7 +21,7 @@ import yaml
 
 from auditlake.detection.compile import RuleSet, compile_rules
 from auditlake.errors import AuditlakeError
-from auditlake.rulepack.caselake import CaseEvents, load_case
+from auditlake.rulepack.caselake import CaseEvents, load_cases
 from auditlake.rulepack.condition import ConditionError
 from auditlake.rulepack.documents import Target, read_documents, target_of
 from auditlake.rulepack.judge import JudgeError, find_plan, find_rule
@@ -73,7 +73,7 @@ def assess(rule: RuleFile, *, loaded: Sequence[CaseEvents] | None = None) -> Sha
         return SharpnessReport(rule, (), str(exc))
     if not rule.cases:
         return SharpnessReport(rule, (), "the rule has no cases")
-    cases = list(loaded) if loaded is not None else [load_case(c) for c in rule.cases]
+    cases = list(loaded) if loaded is not None else load_cases(rule)
     with tempfile.TemporaryDirectory(prefix="auditlake-mutants-") as tmp:
         workdir = Path(tmp)
         baseline = _compile(docs.documents, rule.path.name, workdir)
