@@ -5,31 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import polars as pl
 from click.testing import CliRunner
+from tests import application_log
 
 from auditlake.cli import main
-from auditlake.lake import LakePaths, scan_events
 
-MAPPING = """\
-name = "myapp.audit"
-
-[fields]
-event_uid = "id"
-time = "ts"
-action = "op"
-"""
-DETECT = """
-[detect]
-require = ["op", "who"]
-"""
+MAPPING, DETECT, OKTA = application_log.MAPPING, application_log.DETECT, application_log.OKTA
 APP = {"id": "a1", "ts": "2026-03-02T10:00:00Z", "op": "export", "who": {"name": "eve"}}
-OKTA = {
-    "uuid": "o1", "published": "2026-03-02T10:00:00.000Z", "eventType": "user.session.start",
-    "displayMessage": "User login to Okta", "severity": "INFO",
-    "actor": {"id": "id-eve", "type": "User", "alternateId": "eve@example.com", "displayName": "eve"},
-    "client": {"ipAddress": "203.0.113.9"}, "outcome": {"result": "SUCCESS"},
-}
 
 
 def _folder(tmp_path: Path, mapping: str) -> tuple[Path, Path]:
@@ -41,18 +23,13 @@ def _folder(tmp_path: Path, mapping: str) -> tuple[Path, Path]:
     return logs, tmp_path / "app.toml"
 
 
-def _rows_by_source(lake: Path) -> dict[str, list[str]]:
-    rows = scan_events(LakePaths.at(lake)).select("source", "event_uid").collect().sort("event_uid")
-    return {s: rows.filter(pl.col("source") == s)["event_uid"].to_list() for s in rows["source"].unique().sort()}
-
-
 def test_a_mapping_that_names_its_fields_takes_only_the_inputs_holding_them(tmp_path: Path) -> None:
     logs, mapping = _folder(tmp_path, MAPPING + DETECT)
     lake = tmp_path / "lake"
     result = CliRunner().invoke(main, ["ingest", str(logs), "--mapping", str(mapping), "--lake", str(lake), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["quarantined"] == []
-    assert _rows_by_source(lake) == {"myapp.audit": ["a1"], "okta.system": ["o1"]}
+    assert application_log.rows_by_source(lake) == {"myapp.audit": ["a1"], "okta.system": ["o1"]}
 
 
 def test_a_mapping_without_detect_reads_every_input_given(tmp_path: Path) -> None:
@@ -62,7 +39,7 @@ def test_a_mapping_without_detect_reads_every_input_given(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     quarantined = json.loads(result.stdout)["quarantined"]
     assert [(q["source"], q["count"]) for q in quarantined] == [("myapp.audit", 1)]  # the Okta event has no ts
-    assert _rows_by_source(lake) == {"myapp.audit": ["a1"]}
+    assert application_log.rows_by_source(lake) == {"myapp.audit": ["a1"]}
 
 
 def test_a_mapping_and_a_source_together_are_a_usage_error(tmp_path: Path) -> None:

@@ -4,52 +4,19 @@ mapping, the other files by their content, and the application's rules alert on 
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
-import polars as pl
 from click.testing import CliRunner
+from tests import application_log
+from tests.application_log import rule
 
 from auditlake.cli import main
-from auditlake.lake import LakePaths, scan_events
 
-MAPPING = """\
-name = "myapp.audit"
-
-[fields]
-event_uid = "id"
-time = "ts"
-action = "op"
-actor_name = "who.name"
-
-[detect]
-require = ["op", "who"]
-"""
+MAPPING = application_log.MAPPING + application_log.DETECT
 APP = [
     {"id": "a1", "ts": "2026-03-02T10:00:00Z", "op": "export", "who": {"name": "eve"}},
     {"id": "a2", "ts": "2026-03-02T10:01:00Z", "op": "login", "who": {"name": "bob"}},
 ]
-OKTA = {
-    "uuid": "o1", "published": "2026-03-02T10:00:00.000Z", "eventType": "user.session.start",
-    "displayMessage": "User login to Okta", "severity": "INFO",
-    "actor": {"id": "id-eve", "type": "User", "alternateId": "eve@example.com", "displayName": "eve"},
-    "client": {"ipAddress": "203.0.113.9"}, "outcome": {"result": "SUCCESS"},
-}
-
-
-def _rule(title: str, logsource: str, selection: str) -> str:
-    return f"""\
-title: {title}
-id: {uuid.uuid5(uuid.NAMESPACE_URL, title)}
-status: test
-logsource: {logsource}
-detection:
-  sel: {selection}
-  condition: sel
-level: high
-"""
-
-
 def _setup(tmp_path: Path, mapping: str = MAPPING) -> tuple[Path, list[str]]:
     """An inbox with an application file and an Okta file, rules for both, a jsonl sink;
     the `watch --once` arguments over them (without --mapping)."""
@@ -57,9 +24,9 @@ def _setup(tmp_path: Path, mapping: str = MAPPING) -> tuple[Path, list[str]]:
     inbox.mkdir()
     rules.mkdir()
     (inbox / "app.jsonl").write_text("".join(json.dumps(r) + "\n" for r in APP))
-    (inbox / "okta.jsonl").write_text(json.dumps(OKTA) + "\n")
-    (rules / "myapp.yml").write_text(_rule("app export", "{product: myapp, service: audit}", "{op: export}"))
-    (rules / "okta.yml").write_text(_rule("okta failure", "{product: okta, service: okta}",
+    (inbox / "okta.jsonl").write_text(json.dumps(application_log.OKTA) + "\n")
+    (rules / "myapp.yml").write_text(rule("app export", "{product: myapp, service: audit}", "{op: export}"))
+    (rules / "okta.yml").write_text(rule("okta failure", "{product: okta, service: okta}",
                                           "{outcome.result: FAILURE}"))
     (tmp_path / "app.toml").write_text(mapping)
     config = tmp_path / "auditlake.toml"
@@ -67,11 +34,6 @@ def _setup(tmp_path: Path, mapping: str = MAPPING) -> tuple[Path, list[str]]:
     args = ["watch", "--inbox", str(inbox), "--rules", str(rules), "--lake", str(tmp_path / "lake"),
             "--config", str(config), "--once", "--json", "--poll-s", "0.02", "--settle-s", "0"]
     return tmp_path / "app.toml", args
-
-
-def _rows_by_source(lake: Path) -> dict[str, list[str]]:
-    rows = scan_events(LakePaths.at(lake)).select("source", "event_uid").collect().sort("event_uid")
-    return {s: rows.filter(pl.col("source") == s)["event_uid"].to_list() for s in rows["source"].unique().sort()}
 
 
 def test_a_mapping_reads_the_application_file_and_the_others_by_content(tmp_path: Path) -> None:
@@ -83,7 +45,7 @@ def test_a_mapping_reads_the_application_file_and_the_others_by_content(tmp_path
         "app.jsonl": ("done", 2, 1),
         "okta.jsonl": ("done", 1, 0),
     }
-    assert _rows_by_source(tmp_path / "lake") == {"myapp.audit": ["a1", "a2"], "okta.system": ["o1"]}
+    assert application_log.rows_by_source(tmp_path / "lake") == {"myapp.audit": ["a1", "a2"], "okta.system": ["o1"]}
     delivered = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert [(a["rule_title"], a["event_uids"]) for a in delivered] == [("app export", ["a1"])]
     assert sorted(p.name for p in (tmp_path / "inbox" / ".done").iterdir()) == ["app.jsonl", "okta.jsonl"]

@@ -5,10 +5,10 @@ than the native columns go, or inside an array) is read from the raw record by p
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 from click.testing import CliRunner
+from tests.application_log import rule
 
 from auditlake.cli import main
 from auditlake.detection.logsources import MAPPED_NAME, route, unsupported_reason
@@ -31,19 +31,6 @@ RECORDS = [
      "deep": {"a": {"b": {"c": {"d": "public"}}}}, "tags": [{"k": "report"}]},
     {"id": "a3", "ts": "2026-03-02T10:02:00Z", "op": "login", "who": {"name": "eve"}},
 ]
-
-
-def _rule(name: str, logsource: str, selection: str) -> str:
-    return f"""\
-title: {name}
-id: {uuid.uuid5(uuid.NAMESPACE_URL, name)}
-status: test
-logsource: {logsource}
-detection:
-  sel: {selection}
-  condition: sel
-level: high
-"""
 
 
 def _lake(tmp_path: Path) -> Path:
@@ -74,14 +61,14 @@ def _alerts(tmp_path: Path, lake: Path, rules: dict[str, str]) -> tuple[dict[str
 def test_rules_reach_a_mapped_source_by_product_and_service(tmp_path: Path) -> None:
     lake = _lake(tmp_path)
     found, stderr = _alerts(tmp_path, lake, {
-        "native_column": _rule("native_column", "{product: myapp, service: audit}", "{op: export, who.name: eve}"),
-        "deeper_than_columns": _rule("deeper_than_columns", "{product: myapp, service: audit}",
+        "native_column": rule("native_column", "{product: myapp, service: audit}", "{op: export, who.name: eve}"),
+        "deeper_than_columns": rule("deeper_than_columns", "{product: myapp, service: audit}",
                                      "{deep.a.b.c.d|contains: secret}"),
-        "inside_an_array": _rule("inside_an_array", "{product: myapp, service: audit}", "{tags.k: bulk}"),
-        "keyword": _rule("keyword", "{product: myapp, service: audit}", "[\"secret-table\"]").replace(
+        "inside_an_array": rule("inside_an_array", "{product: myapp, service: audit}", "{tags.k: bulk}"),
+        "keyword": rule("keyword", "{product: myapp, service: audit}", "[\"secret-table\"]").replace(
             "  sel: [\"secret-table\"]\n  condition: sel", "  keywords: [\"secret-table\"]\n  condition: keywords"),
-        "canonical_column": _rule("canonical_column", "{product: myapp, service: audit}", "{actor_name: bob}"),
-        "other_service": _rule("other_service", "{product: myapp, service: admin}", "{op: export}"),
+        "canonical_column": rule("canonical_column", "{product: myapp, service: audit}", "{actor_name: bob}"),
+        "other_service": rule("other_service", "{product: myapp, service: admin}", "{op: export}"),
     })
     assert found == {
         "native_column": {"a1"},
