@@ -236,3 +236,21 @@ test_batch_equals_per_record_on_generated_records = generated_equality_test(
 
 def test_spec_uses_the_batch_path() -> None:
     assert SPEC.batch is gcp_batch.batch
+
+
+def test_a_failed_calls_reason_is_its_message_else_its_codes_name_on_both_paths() -> None:
+    statuses = [
+        {"code": 7},  # a denied request logged with its code alone
+        {"code": 5, "message": ""},
+        {"code": 7, "message": "Permission 'iam.roles.update' denied"},
+        {"code": 99},  # no name known: no reason
+        {"code": 0},
+        {},
+    ]
+    frames = frames_of([line(_entry({"status": status}, insertId=f"i{n}")) for n, status in enumerate(statuses)])
+    table = assert_batch_equals_per_record(SPEC, frames)
+    assert table.num_rows == len(statuses)
+    reasons = dict(zip(table.column("event_uid").to_pylist(), table.column("outcome_reason").to_pylist(), strict=True))
+    assert [reasons[f"projects/p1/logs/cloudaudit.googleapis.com%2Factivity/i{n}"] for n in range(len(statuses))] == [
+        "PERMISSION_DENIED", "NOT_FOUND", "Permission 'iam.roles.update' denied", None, None, None,
+    ]

@@ -279,14 +279,26 @@ def _target(view: Mapping[str, Any]) -> Row:
     }
 
 
+RPC_CODES: Mapping[str, str] = {
+    "1": "CANCELLED", "2": "UNKNOWN", "3": "INVALID_ARGUMENT", "4": "DEADLINE_EXCEEDED",
+    "5": "NOT_FOUND", "6": "ALREADY_EXISTS", "7": "PERMISSION_DENIED", "8": "RESOURCE_EXHAUSTED",
+    "9": "FAILED_PRECONDITION", "10": "ABORTED", "11": "OUT_OF_RANGE", "12": "UNIMPLEMENTED",
+    "13": "INTERNAL", "14": "UNAVAILABLE", "15": "DATA_LOSS", "16": "UNAUTHENTICATED",
+}
+"""google.rpc.Code names: a failed call's reason when its status carries no message (a denied
+request is often logged as `{"code": 7}` alone)."""
+
+
 def _status(view: Mapping[str, Any]) -> Row:
-    """A google.rpc.Status: no code, or code 0 (OK), is success; anything else failed."""
+    """A google.rpc.Status: no code, or code 0 (OK), is success; anything else failed, for the
+    status's message, else its code's name."""
     code = scalar_text(view, "protoPayload.status.code")
-    return {
-        "outcome": "success" if code in (None, "0") else "failure",
-        "status_code": code,
-        "outcome_reason": scalar_text(view, "protoPayload.status.message"),
-    }
+    failed = code not in (None, "0")
+    message = scalar_text(view, "protoPayload.status.message")
+    reason = message
+    if failed and not message:
+        reason = RPC_CODES.get(code or "") or message
+    return {"outcome": "failure" if failed else "success", "status_code": code, "outcome_reason": reason}
 
 
 def _classify(method: str) -> Row:

@@ -33,6 +33,7 @@ from auditlake.sources.batch_exprs import (
     per_distinct,
     simdjson_containers,
     time_from_text,
+    truthy,
 )
 from auditlake.sources.fields import ip_or_host
 from auditlake.sources.ndjson_batch import (
@@ -129,6 +130,14 @@ def _declined(spellings: list[str], natives: Sequence[str]) -> pl.Expr:
     return ~vouched.fill_null(False)
 
 
+def _reason(code: pl.Expr, gcp: Any) -> pl.Expr:
+    """`gcp._status`'s reason: the status's message, else a failed code's name (`RPC_CODES`)."""
+    message = _scalar(f"{PAYLOAD}.status.message")
+    failed = code.is_not_null() & (code != "0")
+    named = code.replace_strict(dict(gcp.RPC_CODES), default=None, return_dtype=pl.String)
+    return pl.when(failed & ~truthy(message)).then(pl.coalesce(named, message)).otherwise(message)
+
+
 def _canonical(gcp: Any) -> dict[str, pl.Expr]:
     """The canonical columns `normalize` and `complete_row` set, as expressions."""
     method = pl.col(f"{PAYLOAD}.methodName")
@@ -166,7 +175,7 @@ def _canonical(gcp: Any) -> dict[str, pl.Expr]:
         "target_type": _scalar("resource.type"),
         "outcome": pl.when(code.is_null() | (code == "0")).then(pl.lit("success")).otherwise(pl.lit("failure")),
         "status_code": code,
-        "outcome_reason": _scalar(f"{PAYLOAD}.status.message"),
+        "outcome_reason": _reason(code, gcp),
         "class_uid": pl.when(sets_iam_policy).then(pl.lit(3005, pl.Int32)).otherwise(pl.lit(6003, pl.Int32)),
         "activity_id": pl.lit(0, pl.Int16),
         "category": pl.when(sets_iam_policy).then(pl.lit("iam")).otherwise(pl.lit("api")),
