@@ -158,7 +158,8 @@ def test_security_events_map_to_canonical_columns() -> None:
     assert (logon["host"], logon["source_tenant"]) == ("ws01.corp.example.com", "corp.example.com")
     assert logon["event_uid"] == "ws01.corp.example.com|Security|1001"
     assert (failed["outcome"], failed["actor_name"], failed["actor_id"]) == ("failure", "bob", None)
-    assert (failed["src_ip"], failed["status_code"], failed["outcome_reason"]) == (None, "0xc000006d", "%%2313")
+    assert (failed["src_ip"], failed["status_code"], failed["outcome_reason"]) == (
+        None, "0xc000006d", "wrong password")  # SubStatus 0xc000006a, not FailureReason %%2313
     assert (cleared["action"], cleared["class_uid"], cleared["category"]) == ("audit log cleared", 1008, "log_admin")
     assert (cleared["SubjectUserName"], cleared["actor_name"]) == ("admin", "admin")  # from UserData
     assert (group["class_uid"], group["activity_id"], group["category"]) == (3006, 3, "iam")

@@ -133,3 +133,26 @@ def test_sysmon_activity_without_a_user_is_not_systems_doing(shared_data: Path) 
                                     Security={"#attributes": {"UserID": "S-1-5-21-1-2-3-1104"}})
     (script,) = _both_paths(other)
     assert (script["actor_id"], script["actor_type"]) == ("S-1-5-21-1-2-3-1104", "user")
+
+
+@pytest.mark.parametrize(
+    ("event_id", "data", "reason"),
+    [
+        (4625, {"Status": "0xc000006d", "SubStatus": "0xC000006A", "FailureReason": "%%2313"}, "wrong password"),
+        (4625, {"Status": "0xc000006d", "SubStatus": "0xc0000064", "FailureReason": "%%2313"}, "no such user"),
+        (4625, {"Status": "0xc000006e", "SubStatus": "0xc0000072", "FailureReason": "%%2310"}, "account disabled"),
+        (4625, {"Status": "0xc000006d", "SubStatus": "0x0", "FailureReason": "%%2313"},
+         "bad user name or authentication information"),
+        (4625, {"Status": "0xc0000999", "SubStatus": "0xc0000999", "FailureReason": "%%2307"}, "account locked out"),
+        (4625, {"Status": "-", "SubStatus": "-", "FailureReason": "%%9999"}, "%%9999"),  # unknown: as written
+        (4776, {"Status": "0xc0000234"}, "account locked out"),
+        (4771, {"Status": "0x18"}, None),  # a Kerberos code, not an NTSTATUS one
+    ],
+)
+def test_a_failed_logon_says_why_in_words_on_both_paths(event_id: int, data: dict[str, str], reason: str | None) -> None:
+    """4625 keeps its reasons as codes (`%%2313`, NTSTATUS): `SubStatus` tells a wrong password
+    from an unknown user, which `FailureReason` ("unknown user name or bad password") does not."""
+    fields = {"TargetUserSid": "S-1-0-0", "TargetUserName": "bob", "TargetDomainName": "CORP", **data}
+    (row,) = _both_paths(_security(event_id, fields, AUDIT_FAILURE))
+    assert row["outcome"] == "failure"
+    assert row["outcome_reason"] == reason

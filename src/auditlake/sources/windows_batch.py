@@ -159,11 +159,19 @@ def batch(frames: Sequence[Frame]) -> BatchResult:
         kinds.alias(_KIND),
         per_distinct(natives.get_column("Computer"), windows._domain, pl.String()).alias("_tenant"),
         per_distinct(address, events.ip_or_none, pl.String()).alias("_src_ip"),
+        per_distinct(kept.select(pl.struct(
+            failure=_value(["FailureReason"], present), sub_status=_value(["SubStatus"], present),
+            status=_value(["Status"], present), row=pl.col("_time").is_null(),  # a column: one value a row
+        )).to_series(), _failure_reason, pl.String()).alias("_reason"),
     )
     canonical = kept.select(**_canonical(kinds.unique(), present))
     canonical = canonical.with_columns(actor_type=per_distinct(
         canonical.select(pl.struct("actor_id", "actor_name")).to_series(), _actor_type, pl.String()))
     return finish(spec, frames, decoded, keep, canonical=canonical, natives=natives)
+
+
+def _failure_reason(fields: Mapping[str, str | None]) -> str | None:
+    return events.failure_reason(fields["failure"], fields["sub_status"], fields["status"])
 
 
 def _actor_type(actor: Mapping[str, str | None]) -> str:
@@ -347,7 +355,7 @@ def _canonical(kinds: pl.Series, present: Sequence[str]) -> dict[str, pl.Expr]:
         "source_tenant": pl.col("_tenant"),
         **{name: kind.struct.field(name) for name in ("action", "class_uid", "activity_id", "category", "outcome")},
         "status_code": _value(["Status"], present),
-        "outcome_reason": _value(["FailureReason", "SubStatus"], present),
+        "outcome_reason": pl.col("_reason"),
         "severity_id": level.replace_strict(events.LEVEL_SEVERITY, default=None, return_dtype=pl.Int8),
         "src_ip": pl.col("_src_ip"),
         "src_host": _value(["WorkstationName", "Workstation", "SourceHostname"], present),

@@ -160,7 +160,7 @@ def canonical(provider: str | None, event_id: int, row: Mapping[str, str]) -> Ro
         "category": kind.category if kind else None,
         "outcome": _outcome(key, row),
         "status_code": value(row, "Status"),
-        "outcome_reason": value(row, "FailureReason", "SubStatus"),
+        "outcome_reason": failure_reason(value(row, "FailureReason"), value(row, "SubStatus"), value(row, "Status")),
         "severity_id": LEVEL_SEVERITY.get(row.get("Level") or ""),
         "src_ip": ip_or_none(value(row, "IpAddress", "SourceIp", "SourceAddress")),
         "src_host": value(row, "WorkstationName", "Workstation", "SourceHostname"),
@@ -168,6 +168,39 @@ def canonical(provider: str | None, event_id: int, row: Mapping[str, str]) -> Ro
     out.update(_actor(row, kind))
     out.update(_target(row, kind))
     return out
+
+
+NTSTATUS_REASONS: Mapping[str, str] = {
+    "0xc0000064": "no such user", "0xc000006a": "wrong password",
+    "0xc000006d": "bad user name or authentication information",
+    "0xc000006e": "account restriction", "0xc000006f": "outside the account's logon hours",
+    "0xc0000070": "workstation not allowed for the account", "0xc0000071": "password expired",
+    "0xc0000072": "account disabled", "0xc0000133": "clock skew with the domain controller",
+    "0xc000015b": "logon type not granted on this computer", "0xc0000193": "account expired",
+    "0xc0000224": "password must be changed at next logon", "0xc0000234": "account locked out",
+    "0xc000018c": "trust relationship with the domain failed",
+    "0xc0000413": "authentication firewall: not allowed to authenticate to this computer",
+}
+"""NTSTATUS codes of failed logons (4625 `SubStatus` and `Status`, 4776 `Status`), as words."""
+FAILURE_REASONS: Mapping[str, str] = {
+    "%%2304": "an error occurred during logon", "%%2305": "account expired",
+    "%%2306": "NetLogon component not active", "%%2307": "account locked out",
+    "%%2308": "logon type not granted on this computer", "%%2309": "password expired",
+    "%%2310": "account disabled", "%%2311": "outside the account's logon hours",
+    "%%2312": "workstation not allowed for the account", "%%2313": "unknown user name or bad password",
+}
+"""4625 `FailureReason`: message-table references the log keeps unexpanded (`%%2313`)."""
+
+
+def failure_reason(failure: str | None, sub_status: str | None, status: str | None) -> str | None:
+    """Why a logon failed, in words: the `SubStatus` code (which tells a wrong password from an
+    unknown user), else the `Status` code, else `FailureReason`'s message; else those fields as
+    written (`FailureReason`, then `SubStatus`)."""
+    for code in (sub_status, status):
+        known = NTSTATUS_REASONS.get((code or "").strip().lower())
+        if known:
+            return known
+    return FAILURE_REASONS.get((failure or "").strip()) or failure or sub_status
 
 
 def value(row: Mapping[str, str], *names: str) -> str | None:
