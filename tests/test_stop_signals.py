@@ -395,3 +395,37 @@ def test_detect_stopped_midway_cleans_up_and_a_rerun_equals_an_uninterrupted_run
     again = subprocess.run([*COMMAND, *args], capture_output=True, timeout=60, check=False, cwd=tmp_path)
     assert again.returncode == 0, again.stderr.decode()
     assert _alert_ids(stopped) == expected  # each alert once
+
+
+def test_a_stop_inside_a_duckdb_query_goes_on_as_the_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB answers the `Stopped` a signal raises while its query runs with an error of its
+    own ("Query interrupted"): an ingest converting in the main thread (`--workers 1`) ended in
+    that traceback and exit 1 instead of stopping in order."""
+    import duckdb
+    import pyarrow as pa
+
+    from auditlake.sources import json_paths
+    from auditlake.stop_signals import Stopped, stopping
+
+    signals = [signal.SIGTERM]
+
+    class Interrupted:
+        def __init__(self, *_: object) -> None:
+            pass
+
+        def to_arrow_table(self) -> None:
+            try:  # the signal arrives while the query runs; DuckDB sees Python's error ...
+                if signals:
+                    os.kill(os.getpid(), signals.pop())
+                    time.sleep(1)
+            except Stopped:
+                pass
+            raise RuntimeError("Query interrupted")  # ... and raises its own
+
+    monkeypatch.setattr(duckdb.DuckDBPyConnection, "sql", lambda self, query: Interrupted())
+    records = pa.array(['{"a": 1}'], pa.large_string())
+    with pytest.raises(Stopped) as stopped, stopping():
+        json_paths.read_paths(records, ["a"])
+    assert stopped.value.signum == signal.SIGTERM
+    with pytest.raises(RuntimeError, match="Query interrupted"):  # no stop under way: as it is
+        json_paths.read_paths(records, ["a"])

@@ -77,8 +77,8 @@ def put_back(previous: dict[int, Handler]) -> None:
 class _State:
     """What `stopping()` and `held()` share (signal handlers run in the main thread only)."""
 
-    stopped = False
-    """`Stopped` was raised: later stop signals are let pass."""
+    stopped: int | None = None
+    """The signal `Stopped` was raised for: later stop signals are let pass."""
     depth = 0
     """How many `held()` blocks the main thread is in."""
     waiting: int | None = None
@@ -103,17 +103,23 @@ def stopping() -> Iterator[None]:
         yield
     finally:
         put_back(previous)
-        _State.stopped, _State.waiting = False, None
+        _State.stopped, _State.waiting = None, None
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
-    if _State.stopped:
+    if _State.stopped is not None:
         return
     if _State.depth:
         _State.waiting = _State.waiting or signum
         return
-    _State.stopped = True
+    _State.stopped = signum
     raise Stopped(signum)
+
+
+def stopped_by() -> Stopped | None:
+    """The stop under way, for code whose library turned the `Stopped` a signal raised inside
+    it into an error of its own (DuckDB's "Query interrupted"): raise it instead of that error."""
+    return None if _State.stopped is None else Stopped(_State.stopped)
 
 
 @contextmanager
@@ -130,6 +136,6 @@ def held() -> Iterator[None]:
         yield
     finally:
         _State.depth -= 1
-    if _State.depth == 0 and _State.waiting is not None and not _State.stopped:
-        _State.stopped = True
+    if _State.depth == 0 and _State.waiting is not None and _State.stopped is None:
+        _State.stopped = _State.waiting
         raise Stopped(_State.waiting)

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
+from auditlake.stop_signals import stopped_by
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -163,13 +165,21 @@ def _run(records: pa.Array, query: str) -> pl.DataFrame | None:
     import duckdb  # here, not at the top: every command imports the sources, few read JSON
 
     connection = _connection()
-    connection.register(_TABLE, pa.table({"raw": records}))
     try:
-        table = connection.sql(query).to_arrow_table()
-    except duckdb.Error:
-        return None
-    finally:
-        connection.unregister(_TABLE)
+        connection.register(_TABLE, pa.table({"raw": records}))
+        try:
+            table = connection.sql(query).to_arrow_table()
+        finally:
+            connection.unregister(_TABLE)
+    except (duckdb.Error, RuntimeError) as exc:
+        # DuckDB turns the `Stopped` a stop signal raises while it works into an error of its
+        # own ("Query interrupted", "reading the schema ... failed: Stopped"): the stop goes on
+        stop = stopped_by()
+        if stop is not None:
+            raise stop from exc
+        if isinstance(exc, duckdb.Error):
+            return None
+        raise
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame
