@@ -12,21 +12,11 @@ import pytest
 from click.testing import CliRunner
 from tests.lake.helpers import file_size_limit
 from tests.processes import workers_of
+from tests.test_expand_inputs import trail
 
 from auditlake.cli import main
 from auditlake.ingest import ingest
 from auditlake.lake import LakePaths, scan_events, scan_quarantine
-
-
-def _trail(path: Path, *ids: int) -> Path:
-    """A CloudTrail JSON Lines file, one event per id."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps({
-        "eventVersion": "1.08", "eventID": f"id-{i}", "eventTime": "2024-03-01T10:00:00Z",
-        "eventSource": "iam.amazonaws.com", "eventName": "CreateUser",
-        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"},
-    }) + "\n" for i in ids))
-    return path
 
 
 def test_a_lake_inside_the_folder_read_is_passed_over_not_read_as_logs(tmp_path: Path) -> None:
@@ -35,7 +25,7 @@ def test_a_lake_inside_the_folder_read_is_passed_over_not_read_as_logs(tmp_path:
     (the quarantine itself among them, growing each time); read by detection, each would be an
     error and every run would exit 3."""
     logs = tmp_path / "logs"
-    _trail(logs / "trail.jsonl", 1, 2, 3)
+    trail(logs / "trail.jsonl", 1, 2, 3)
     lake = LakePaths.at(logs / "lake")
     for _ in range(3):
         summary = ingest([logs], lake, source="aws.cloudtrail", workers=1)
@@ -62,10 +52,10 @@ def test_a_record_nested_too_deep_costs_that_record_alone(tmp_path: Path, source
     it is quarantined and the rest lands; left to detection, which cannot read it, its input
     is reported (exit 3) saying why. The other inputs of the run are ingested either way."""
     logs = tmp_path / "logs"
-    _trail(logs / "a.jsonl", 1, 2)
+    trail(logs / "a.jsonl", 1, 2)
     deep = '{"eventVersion": "1.08", "x": ' + "[" * DEEP + "]" * DEEP + "}"
     (logs / "b.json").write_text(deep + "\n" if framing == "lines" else f"[{deep}]")
-    _trail(logs / "c.jsonl", 3)
+    trail(logs / "c.jsonl", 3)
     result = CliRunner().invoke(
         main, ["ingest", str(logs), "--lake", str(tmp_path / "lake"), "--source", source, "--json", "--workers", "1"]
     )
@@ -137,7 +127,7 @@ def test_a_misspelt_source_fails_even_when_the_inbox_is_empty_this_time(tmp_path
 def test_a_device_named_as_input_is_reported_not_read(tmp_path: Path, source: str) -> None:
     """`/dev/zero` never ends: copied as a stream or read as a file, it would fill the disk
     or run forever. It is reported (exit 3) and the other inputs are ingested."""
-    _trail(tmp_path / "a.jsonl", 1, 2)
+    trail(tmp_path / "a.jsonl", 1, 2)
     args = ["ingest", "/dev/zero", str(tmp_path / "a.jsonl"), "--lake", str(tmp_path / "lake"), "--json",
             "--source", source, "--workers", "1"]
     with file_size_limit(64 << 20):  # should it be copied after all, the copy fails, not the disk

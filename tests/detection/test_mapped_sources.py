@@ -8,21 +8,11 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from tests.application_log import rule
+from tests.application_log import MAPPING, rule
 
 from auditlake.cli import main
 from auditlake.detection.logsources import MAPPED_NAME, route, unsupported_reason
 from auditlake.sources.generic import SAFE_NAME
-
-MAPPING = """\
-name = "myapp.audit"
-
-[fields]
-event_uid = "id"
-time = "ts"
-action = "op"
-actor_name = "who.name"
-"""
 
 RECORDS = [
     {"id": "a1", "ts": "2026-03-02T10:00:00Z", "op": "export", "who": {"name": "eve"},
