@@ -271,11 +271,10 @@ def warn_unheld(ruleset: RuleSet, lake: Path, writes: Iterable[str] = ()) -> Non
 
     known = {spec.name for spec in SOURCES} | held_sources(lake) | set(writes)
     for rule in ruleset.rules:
-        missing = sorted({alt.source for alt in rule.routes} - known)
-        if not rule.routes or len(missing) < len({alt.source for alt in rule.routes}):
+        if not rule.sources or rule.sources & known:
             continue
         click.echo(f"warning: rule {rule.path or rule.title} sees no event: its logsource "
-                   f"({_written(rule.logsource)}) names the source {', '.join(missing)}, which is no "
+                   f"({_written(rule.logsource)}) names the source {', '.join(sorted(rule.sources))}, which is no "
                    "built-in source and which the lake does not hold (a generic mapping of that name "
                    "writes it); `auditlake rules check` shows which logsources route", err=True)
 
